@@ -1,0 +1,15 @@
+"""lossctl: machine-learning losses, their reductions and gradients, from the command line.
+
+>>> from lossctl import compute
+>>> compute("mse", [2, 3, 4, 5], [4, 5, 6, 7]).value
+4.0
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from .core import LossResult, compute  # noqa: E402
+from .registry import LOSSES as losses  # noqa: E402
+
+__all__ = ["LossResult", "compute", "losses", "__version__"]

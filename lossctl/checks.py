@@ -1,0 +1,28 @@
+"""Domain checks shared by loss declarations; each raises one clear InputError."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .errors import InputError
+
+
+def position(array: np.ndarray, flat_index: int) -> str:
+    """Human-readable index of ``flat_index`` in ``array``: ``[3]`` or ``[1, 2]``."""
+    index = np.unravel_index(flat_index, array.shape) if array.ndim else ()
+    return "[" + ", ".join(str(int(i)) for i in index) + "]"
+
+
+def require(mask: np.ndarray, array: np.ndarray, argument: str, requirement: str) -> None:
+    """Raise unless ``mask`` holds everywhere, naming the first offending value.
+
+    >>> require(np.array([True, False]), np.array([1.0, -2.0]), "--pred", "must be > -1")
+    Traceback (most recent call last):
+    lossctl.errors.InputError: --pred must be > -1, but --pred[1] is -2
+    """
+    mask = np.asarray(mask)
+    if mask.all():
+        return
+    first = int(np.flatnonzero(~mask.ravel())[0])
+    value = np.asarray(array).ravel()[first]
+    raise InputError(f"{argument} {requirement}, but {argument}{position(mask, first)} is {value:g}")

@@ -1,0 +1,182 @@
+"""The command line: thin glue from argv to the registry, compute and render.
+
+One funnel (:meth:`LossGroup.main`) turns every exception into a one-line
+message on stderr and an exit status; loss sub-commands are built lazily
+from their declarations, so start-up does not pay for losses not asked for.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Annotated, Any
+
+import typer
+from typer import _click as click  # the Click that this Typer vendors and raises
+from typer.core import TyperGroup
+from typer.exceptions import Abort
+
+from . import __version__
+from .command import build_loss_command
+from .errors import ExitStatus, LossctlError
+from .registry import LOSSES
+
+BUILTIN = ("list", "info")
+
+
+class LossGroup(TyperGroup):
+    """Built-in commands plus one lazily built command per loss name or alias."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return [*super().list_commands(ctx), *LOSSES]
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        command = super().get_command(ctx, cmd_name)
+        if command is not None:
+            return command
+        spec = LOSSES.find(cmd_name)
+        if spec is None:
+            return None
+        single = typer.Typer(add_completion=False)
+        single.command(name=spec.name, context_settings={"help_option_names": ["-h", "--help"]})(
+            build_loss_command(spec)
+        )
+        return typer.main.get_command(single)
+
+    def resolve_command(self, ctx: click.Context, args: list[str]) -> Any:
+        name = args[0] if args else ""
+        if name and not name.startswith("-") and self.get_command(ctx, name) is None:
+            LOSSES.resolve(name)  # raises UnknownLossError with "did you mean"
+        return super().resolve_command(ctx, args)
+
+    def main(self, args: Any = None, prog_name: str | None = None, complete_var: str | None = None,
+             standalone_mode: bool = True, **extra: Any) -> Any:
+        argv = list(sys.argv[1:] if args is None else args)
+        debug = "--debug" in argv or os.environ.get("LOSSCTL_DEBUG", "") not in ("", "0")
+        try:
+            status = super().main(argv, prog_name or "lossctl", complete_var, standalone_mode=False, **extra)
+        except click.exceptions.NoArgsIsHelpError as exc:
+            sys.stdout.write(exc.format_message() + "\n")
+            status = ExitStatus.OK
+        except click.exceptions.UsageError as exc:
+            status = _report(exc.format_message(), _help_hint(exc.ctx))
+        except click.exceptions.ClickException as exc:
+            status = _report(exc.format_message())
+        except LossctlError as exc:
+            status = _report(str(exc), status=exc.status)
+        except (KeyboardInterrupt, Abort):
+            sys.stderr.write("\ninterrupted\n")
+            status = ExitStatus.INTERRUPTED
+        except BrokenPipeError:
+            status = _quiet_broken_pipe()
+        except Exception as exc:
+            if debug:
+                raise
+            status = _report(
+                f"internal error: {type(exc).__name__}: {exc}",
+                "this is a bug in lossctl; rerun with --debug (or LOSSCTL_DEBUG=1) for the traceback and report it",
+                status=ExitStatus.INTERNAL,
+            )
+        status = int(status or 0)
+        if standalone_mode:
+            sys.exit(status)
+        return status
+
+
+def _help_hint(ctx: click.Context | None) -> str:
+    command = ctx.command_path if ctx is not None else "lossctl"
+    return f"try '{command} --help'"
+
+
+def _report(message: str, hint: str | None = None, status: int = ExitStatus.USAGE) -> int:
+    """Print ``error: message`` (and a hint line) on stderr; nothing goes to stdout."""
+    text = message.rstrip(".") if message.endswith("..") else message
+    sys.stderr.write(f"error: {text}\n" + (f"  {hint}\n" if hint else ""))
+    sys.stderr.flush()
+    return status
+
+
+def _quiet_broken_pipe() -> int:
+    """The reader went away (``| head``): stop quietly, without a second error at exit."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    return 141  # 128 + SIGPIPE, what a shell reports for a killed writer
+
+
+app = typer.Typer(
+    cls=LossGroup,
+    name="lossctl",
+    help="Compute machine-learning losses, their reductions and gradients.\n\n"
+    "Example: lossctl mse --pred 2,3,4,5 --target 4,5,6,7",
+    no_args_is_help=True,
+    add_completion=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        sys.stdout.write(f"lossctl {__version__}\n")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
+    ] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="Show full tracebacks of internal errors.")] = False,
+) -> None:
+    """Compute machine-learning losses, their reductions and gradients."""
+
+
+@app.command("list")
+def list_losses(
+    output_format: Annotated[str, typer.Option("--format", "-f", help="table | json | markdown")] = "table",
+    family: Annotated[str | None, typer.Option("--family", help="Only this family")] = None,
+) -> None:
+    """List every loss with its aliases, family, formula and parameters."""
+    from .describe import describe, markdown_table
+
+    specs = [spec for spec in LOSSES.values() if family is None or spec.family == family]
+    if family is not None and not specs:
+        families = sorted({s.family for s in LOSSES.values()})
+        raise LossctlError(f"--family: no loss in family {family!r} (families: {', '.join(families)})")
+    if output_format == "json":
+        import json
+
+        sys.stdout.write(json.dumps([describe(s) for s in specs], ensure_ascii=False) + "\n")
+    elif output_format == "markdown":
+        sys.stdout.write(markdown_table(specs))
+    elif output_format == "table":
+        from .render.info import print_list
+
+        print_list(specs)
+    else:
+        raise LossctlError(f"--format must be table, json or markdown, got {output_format!r}")
+
+
+@app.command("info")
+def info(
+    name: Annotated[str, typer.Argument(help="Loss name or alias")],
+    output_format: Annotated[str, typer.Option("--format", "-f", help="table | json")] = "table",
+) -> None:
+    """Formula, gradient, parameters, when to use it, an example and references."""
+    from .describe import describe
+
+    spec = LOSSES.resolve(name)
+    if output_format == "json":
+        import json
+
+        sys.stdout.write(json.dumps(describe(spec), ensure_ascii=False) + "\n")
+    elif output_format == "table":
+        from .render.info import print_info
+
+        print_info(spec)
+    else:
+        raise LossctlError(f"--format must be table or json, got {output_format!r}")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

@@ -1,0 +1,167 @@
+"""Build the Typer command of one loss from its declaration, and run it.
+
+Options are generated from the LossSpec: ``--pred``/``--target`` (or the
+tensors the loss names), one option per parameter (``--delta``,
+``--log-target/--no-log-target``), and the common output options.
+"""
+
+from __future__ import annotations
+
+import inspect
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from .core import LossResult, compute
+from .describe import example_command
+from .errors import ExitStatus, InputError
+from .inputs import read_array, read_columns
+from .render import FORMATS
+from .save import check_output_path, save_array
+from .spec import LossSpec, Param
+
+INPUT_FORMS = "values (2,3,4,5 · '1,2;3,4' · JSON), a .csv/.tsv/.txt/.npy/.json file, or - for stdin"
+
+
+def _option(annotation: Any, default: Any, *names: str, help: str, panel: str | None = None) -> inspect.Parameter:
+    name = names[0].lstrip("-").split("/")[0].replace("-", "_")
+    info = typer.Option(*names, help=help, rich_help_panel=panel, show_default=default not in (None, False))
+    return inspect.Parameter(
+        name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=Annotated[annotation, info]
+    )
+
+
+def _param_option(param: Param) -> inspect.Parameter:
+    help_text = param.help + (f"  Range {param.range_text()}." if param.range_text() else "")
+    if param.kind == "tensor":
+        required = " (required)" if param.default == "required" else ""
+        return _option(str | None, None, param.option, help=f"{help_text}{required}: {INPUT_FORMS}", panel="Loss")
+    if param.kind == "bool":
+        flag = f"{param.option}/--no-{param.option[2:]}"
+        return _option(bool, param.default, flag, help=help_text, panel="Loss")
+    return _option(param.python_type, param.default, param.option, help=help_text, panel="Loss")
+
+
+def loss_signature(spec: LossSpec) -> inspect.Signature:
+    """The keyword-only signature Typer reads to build the command's options."""
+    params = [_option(str | None, None, "--pred", "-p", help=f"Predictions: {INPUT_FORMS}", panel="Inputs")]
+    if spec.target != "none":
+        params.append(_option(str | None, None, "--target", "-t", help=f"{spec.target_help}: {INPUT_FORMS}",
+                              panel="Inputs"))
+        params += [
+            _option(str | None, None, "--data", help="A table holding both columns (use with --pred-col, --target-col)",
+                    panel="Inputs"),
+            _option(str | None, None, "--pred-col", help="Column of --data with the predictions (name or 0-based index)",
+                    panel="Inputs"),
+            _option(str | None, None, "--target-col", help="Column of --data with the targets (name or 0-based index)",
+                    panel="Inputs"),
+        ]
+    params += [_param_option(p) for p in spec.params]
+    reductions = ["mean", "sum", "none", *spec.extra_reductions]
+    params += [
+        _option(str, "mean", "--reduction", "-r", help=f"{' | '.join(reductions)}: what value and grad refer to",
+                panel="Output"),
+        _option(str, "table", "--format", "-f", help=" | ".join(FORMATS), panel="Output"),
+        _option(int, 6, "--precision", help="Significant digits in the table", panel="Output"),
+        _option(str, "float64", "--dtype", help="float64 | float32", panel="Output"),
+        _option(bool, False, "--allow-nonfinite", help="Accept NaN and inf in the inputs", panel="Inputs"),
+        _option(Path | None, None, "--save-elements", help="Write the unreduced losses to FILE (.npy or .csv)",
+                panel="Output"),
+        _option(Path | None, None, "--save-grad", help="Write the gradient to FILE (.npy or .csv)", panel="Output"),
+    ]
+    return inspect.Signature(params)
+
+
+def build_loss_command(spec: LossSpec) -> Callable[..., int]:
+    """A function with a generated signature, ready for ``Typer.command``."""
+
+    def command(**options: Any) -> int:
+        return run_loss(spec, options)
+
+    command.__signature__ = loss_signature(spec)  # type: ignore[attr-defined]
+    command.__name__ = spec.name
+    aliases = f" Aliases: {', '.join(spec.aliases)}." if spec.aliases else ""
+    command.__doc__ = (
+        f"{spec.summary}\n\n{spec.formula}\n\nExample: {example_command(spec)}\n\n"
+        f"More: lossctl info {spec.name}.{aliases}"
+    )
+    return command
+
+
+def _read_inputs(spec: LossSpec, options: dict[str, Any]) -> tuple[Any, Any, dict[str, Any]]:
+    """pred, target and tensor parameters, from literals, files, stdin or --data."""
+    tensor_names = [p.name for p in spec.tensor_params]
+    sources = {"pred": options.get("pred"), "target": options.get("target")}
+    sources.update({name: options.get(name) for name in tensor_names})
+    dashes = [f"--{k.replace('_', '-')}" for k, v in sources.items() if v is not None and v.strip() == "-"]
+    if len(dashes) > 1:
+        raise InputError(f"{' and '.join(dashes)} both read standard input; only one input can be '-'")
+
+    data = options.get("data")
+    if data is not None:
+        if sources["pred"] is not None or sources["target"] is not None:
+            raise InputError("--data replaces --pred and --target; give one or the other")
+        if options.get("pred_col") is None or options.get("target_col") is None:
+            raise InputError("--data needs --pred-col and --target-col (column names or 0-based indices)")
+        pred, target = read_columns(data, options["pred_col"], options["target_col"])
+    else:
+        if options.get("pred_col") is not None or options.get("target_col") is not None:
+            raise InputError("--pred-col and --target-col need --data FILE")
+        if sources["pred"] is None:
+            raise InputError(f"--pred is required: {INPUT_FORMS}")
+        pred = read_array(sources["pred"], "--pred")
+        target = None if sources["target"] is None else read_array(sources["target"], "--target")
+    tensors = {name: read_array(sources[name], f"--{name.replace('_', '-')}")
+               for name in tensor_names if sources[name] is not None}
+    return pred, target, tensors
+
+
+def run_loss(spec: LossSpec, options: dict[str, Any]) -> int:
+    """Read, compute, render. Everything is computed before anything is printed."""
+    output_format = options["format"]
+    if output_format not in FORMATS:
+        raise InputError(f"--format must be one of {', '.join(FORMATS)}, got {output_format!r}")
+    if options["precision"] < 1 or options["precision"] > 17:
+        raise InputError(f"--precision must be between 1 and 17, got {options['precision']}")
+    input_names = {"pred", "target", "data", *(p.name for p in spec.tensor_params)}
+    inputs = [str(options[name]) for name in input_names if options.get(name) is not None]
+    saves = {"--save-elements": options.get("save_elements"), "--save-grad": options.get("save_grad")}
+    for option, path in saves.items():
+        if path is not None:
+            check_output_path(path, option, inputs)
+
+    pred, target, tensors = _read_inputs(spec, options)
+    hyper = {p.name: options[p.name] for p in spec.hyper_params}
+    result = compute(
+        spec,
+        pred,
+        target,
+        reduction=options["reduction"],
+        dtype=options["dtype"],
+        allow_nonfinite=options["allow_nonfinite"],
+        **hyper,
+        **tensors,
+    )
+    if saves["--save-elements"] is not None:
+        save_array(saves["--save-elements"], result.elements)
+    if saves["--save-grad"] is not None:
+        save_array(saves["--save-grad"], result.grad)
+    emit(result, output_format, options["precision"])
+    return ExitStatus.OK
+
+
+def emit(result: LossResult, output_format: str, precision: int) -> None:
+    """Write the result to stdout in the chosen format."""
+    if output_format == "table":
+        from .render.table import print_table
+
+        print_table(result, precision)
+        return
+    from .render import machine
+
+    render = {"json": machine.to_json, "csv": machine.to_csv, "value": machine.to_value}[output_format]
+    sys.stdout.write(render(result))
+    sys.stdout.flush()

@@ -1,0 +1,257 @@
+"""Compute a loss: validate inputs, evaluate elements, reduce, differentiate.
+
+This is the one place where reductions happen.  ``compute`` returns the
+:class:`LossResult` that the command line renders and the Python API returns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .errors import ComputationError, InputError, ParameterError
+from .registry import LOSSES
+from .spec import Array, LossSpec
+
+REDUCTIONS = ("mean", "sum", "none")
+DTYPES = {"float64": np.float64, "float32": np.float32}
+
+
+@dataclass(frozen=True)
+class LossResult:
+    """Everything computed for one loss on one set of inputs."""
+
+    loss: str
+    params: dict[str, Any]
+    reduction: str
+    dtype: str
+    pred: Array
+    target: Array | None
+    elements: Array
+    sum: float
+    mean: float
+    value: float | Array
+    grad: Array
+    count: float
+    tensors: dict[str, Array] = field(default_factory=dict)
+    extra_grads: dict[str, Array] = field(default_factory=dict)
+    details: dict[str, Array] = field(default_factory=dict)
+    class_axis: int | None = None
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(self.pred.shape)
+
+    @property
+    def spec(self) -> LossSpec:
+        return LOSSES[self.loss]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object of DESIGN §4 (plain Python numbers and lists)."""
+        params: dict[str, Any] = dict(self.params)
+        for name, tensor in self.tensors.items():
+            params[name] = tensor.tolist()
+        out: dict[str, Any] = {
+            "loss": self.loss,
+            "params": params,
+            "reduction": self.reduction,
+            "shape": list(self.shape),
+            "dtype": self.dtype,
+            "value": self.value.tolist() if isinstance(self.value, np.ndarray) else self.value,
+            "sum": self.sum,
+            "mean": self.mean,
+            "count": self.count,
+            "elements": self.elements.tolist(),
+            "grad": self.grad.tolist(),
+        }
+        for name, grad in self.extra_grads.items():
+            out[f"grad_{name}"] = grad.tolist()
+        return out
+
+
+def as_array(values: Any, argument: str, dtype: type = np.float64, *, allow_nonfinite: bool = False) -> Array:
+    """Coerce a user-supplied array-like to a numeric array, or raise InputError."""
+    try:
+        array = np.asarray(values)
+    except ValueError as exc:  # ragged nested lists
+        raise InputError(f"{argument} is ragged: every row must have the same number of values") from exc
+    if array.dtype == object or not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
+        raise InputError(f"{argument} must hold numbers, got an array of {array.dtype}")
+    if np.issubdtype(array.dtype, np.complexfloating):
+        raise InputError(f"{argument} must hold real numbers, got complex values")
+    if array.size == 0:
+        raise InputError(f"{argument} is empty: give at least one value")
+    array = array.astype(dtype, copy=False)
+    if not allow_nonfinite and not np.isfinite(array).all():
+        from .checks import position
+
+        first = int(np.flatnonzero(~np.isfinite(array).ravel())[0])
+        bad = array.ravel()[first]
+        raise InputError(
+            f"{argument}{position(array, first)} is {bad}: inputs must be finite (pass --allow-nonfinite to allow it)"
+        )
+    return array
+
+
+def _describe_shape(array: Array) -> str:
+    return f"{array.size} values" if array.ndim == 1 else f"shape {tuple(array.shape)}"
+
+
+def require_same_shape(pred: Array, other: Array, argument: str) -> None:
+    """No silent broadcasting: ``other`` must have exactly ``pred``'s shape."""
+    if other.shape != pred.shape:
+        if pred.ndim == 1 and other.ndim == 1:
+            raise InputError(f"{argument} has {other.size} values but --pred has {pred.size}")
+        raise InputError(
+            f"{argument} has {_describe_shape(other)} but --pred has {_describe_shape(pred)}; they must match"
+        )
+
+
+def resolve_params(spec: LossSpec, given: Mapping[str, Any]) -> dict[str, Any]:
+    """Hyper-parameters with defaults filled in and ranges checked."""
+    known = {p.name for p in spec.params}
+    unknown = sorted(set(given) - known)
+    if unknown:
+        valid = ", ".join(p.name for p in spec.params) or "none"
+        raise ParameterError(f"{spec.name} has no parameter {unknown[0]!r} (its parameters: {valid})")
+    resolved: dict[str, Any] = {}
+    for param in spec.hyper_params:
+        value = given.get(param.name, param.default)
+        if value is None:
+            value = param.default
+        if param.kind == "float":
+            value = float(value)
+        elif param.kind == "int":
+            if float(value) != int(value):
+                raise ParameterError(f"{param.option} must be a whole number, got {value!r}")
+            value = int(value)
+        elif param.kind == "bool":
+            value = bool(value)
+        param.check(value)
+        resolved[param.name] = value
+    return resolved
+
+
+def compute(
+    loss: str | LossSpec,
+    pred: Any,
+    target: Any = None,
+    *,
+    reduction: str = "mean",
+    dtype: str = "float64",
+    allow_nonfinite: bool = False,
+    **params: Any,
+) -> LossResult:
+    """Evaluate ``loss`` on ``pred`` and ``target``.
+
+    Args:
+        loss: a registered name or alias (``"mse"``, ``"mae"`` …) or a LossSpec.
+        pred: predictions, any array-like of numbers.
+        target: targets (``None`` for losses that take none).
+        reduction: ``"mean"``, ``"sum"``, ``"none"`` or a loss-specific one
+            (``"batchmean"`` for ``kl_div``); chooses ``value`` and ``grad``.
+        dtype: ``"float64"`` (default) or ``"float32"``.
+        allow_nonfinite: accept NaN and ±inf in the inputs.
+        **params: the loss's hyper-parameters and tensor parameters.
+
+    Returns:
+        A :class:`LossResult`; ``grad`` is ∂value/∂pred for the chosen reduction
+        (for ``"none"``, the gradient of the sum of the elements).
+    """
+    spec = loss if isinstance(loss, LossSpec) else LOSSES.resolve(loss)
+    if dtype not in DTYPES:
+        raise ParameterError(f"--dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
+    reductions = (*REDUCTIONS, *spec.extra_reductions)
+    if reduction not in reductions:
+        raise ParameterError(f"--reduction must be one of {', '.join(reductions)}, got {reduction!r}")
+    float_type = DTYPES[dtype]
+
+    hyper = resolve_params(spec, params)
+    tensors: dict[str, Array] = {}
+    for param in spec.tensor_params:
+        given = params.get(param.name)
+        if given is not None:
+            tensors[param.name] = as_array(given, param.option, float_type, allow_nonfinite=allow_nonfinite)
+        elif param.default == "required":
+            raise InputError(f"{spec.name} needs {param.option}: {param.help}")
+
+    pred_array = as_array(pred, "--pred", float_type, allow_nonfinite=allow_nonfinite)
+    target_array: Array | None = None
+    if spec.target == "none":
+        if target is not None:
+            raise InputError(f"{spec.name} takes no --target (it is computed from --pred alone)")
+    else:
+        if target is None:
+            raise InputError(f"{spec.name} needs --target: {spec.target_help}")
+        target_array = as_array(target, "--target", float_type, allow_nonfinite=allow_nonfinite)
+        if spec.target == "same":
+            require_same_shape(pred_array, target_array, "--target")
+
+    arguments = {**hyper, **tensors}
+    if spec.check is not None:
+        spec.check(pred_array, target_array, **arguments)
+
+    with np.errstate(all="ignore"):
+        elements = np.asarray(spec.elements(pred_array, target_array, **arguments), dtype=float_type)
+        raw_grads = spec.grad(pred_array, target_array, **arguments)
+    grads = dict(raw_grads) if isinstance(raw_grads, Mapping) else {"pred": raw_grads}
+    grads = {name: np.asarray(g, dtype=float_type) for name, g in grads.items()}
+
+    total = float(np.sum(elements, dtype=float_type))
+    count = float(spec.denominator(pred_array, target_array, **arguments)) if spec.denominator else float(elements.size)
+    if count == 0.0:
+        raise ComputationError(f"{spec.name}: every target is ignored, so the mean is undefined (0 / 0)")
+    mean = total / count
+
+    value: float | Array
+    if reduction == "none":
+        value, scale = elements, 1.0
+    elif reduction == "sum":
+        value, scale = total, 1.0
+    elif reduction == "mean":
+        value, scale = mean, 1.0 / count
+    else:
+        divisor = float(spec.extra_reductions[reduction](pred_array, target_array, **arguments))
+        value, scale = total / divisor, 1.0 / divisor
+    if spec.transform is not None and reduction != "none":
+        scale *= spec.transform.derivative(float(value))
+        value = spec.transform.forward(float(value))
+    if scale != 1.0:
+        grads = {name: g * float_type(scale) for name, g in grads.items()}
+
+    if not allow_nonfinite:
+        _require_finite(spec.name, elements, grads, total)
+
+    return LossResult(
+        loss=spec.name,
+        params=hyper,
+        reduction=reduction,
+        dtype=dtype,
+        pred=pred_array,
+        target=target_array,
+        elements=elements,
+        sum=total,
+        mean=mean,
+        value=value,
+        grad=grads.pop("pred"),
+        count=count,
+        tensors=tensors,
+        extra_grads=grads,
+        details=dict(spec.details(pred_array, target_array, **arguments)) if spec.details else {},
+        class_axis=spec.class_axis(pred_array) if spec.class_axis else None,
+    )
+
+
+def _require_finite(name: str, elements: Array, grads: Mapping[str, Array], total: float) -> None:
+    """Finite inputs must give finite results; say so instead of printing inf or NaN."""
+    if not np.isfinite(elements).all() or not np.isfinite(total):
+        raise ComputationError(
+            f"{name} overflows {elements.dtype} on these inputs (a loss is inf or NaN); "
+            "rescale the inputs or use --dtype float64"
+        )
+    for grad in grads.values():
+        if not np.isfinite(grad).all():
+            raise ComputationError(f"{name}: the gradient overflows {grad.dtype} on these inputs")

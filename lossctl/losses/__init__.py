@@ -1,0 +1,7 @@
+"""The loss families; each module ends with a ``LOSSES`` tuple of declarations."""
+
+from __future__ import annotations
+
+from . import regression
+
+FAMILIES = (regression,)

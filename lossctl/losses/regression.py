@@ -1,0 +1,417 @@
+"""Regression losses: element-wise functions of the residual e = pred - target.
+
+Every value function returns one loss per element; every gradient function
+returns d(sum of elements)/d(pred).  Reduction is the core's job.
+PyTorch conventions are kept at the kinks: d|x|/dx = 0 at x = 0, and the
+quadratic branch of Smooth L1 / Huber is taken only strictly inside it.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..checks import require
+from ..spec import Array, Example, LossSpec, Param, Transform
+
+TEACHING = "worked example of the teaching material, checked by hand"
+
+
+# --- L1 / MAE ----------------------------------------------------------------
+
+
+def l1(pred: Array, target: Array) -> Array:
+    """Absolute error |ŷ - y|."""
+    return np.abs(pred - target)
+
+
+def l1_grad(pred: Array, target: Array) -> Array:
+    """sign(ŷ - y), 0 at the kink as in PyTorch."""
+    return np.sign(pred - target)
+
+
+# --- MSE / L2 ----------------------------------------------------------------
+
+
+def mse(pred: Array, target: Array) -> Array:
+    """Squared error (ŷ - y)²."""
+    error = pred - target
+    return error * error
+
+
+def mse_grad(pred: Array, target: Array) -> Array:
+    """2 (ŷ - y)."""
+    return 2.0 * (pred - target)
+
+
+# --- RMSE --------------------------------------------------------------------
+
+
+def _sqrt_derivative(value: float) -> float:
+    # d sqrt(u)/du = 1 / (2 sqrt(u)); at u = 0 take the subgradient 0 instead of inf.
+    root = math.sqrt(value)
+    return 0.0 if root == 0.0 else 0.5 / root
+
+
+SQUARE_ROOT = Transform(name="sqrt", forward=math.sqrt, derivative=_sqrt_derivative)
+
+
+# --- Smooth L1 ---------------------------------------------------------------
+
+
+def smooth_l1(pred: Array, target: Array, *, beta: float = 1.0) -> Array:
+    """0.5 e²/β where |e| < β, else |e| - 0.5 β  (β = 0 is plain L1, as in PyTorch)."""
+    abs_error = np.abs(pred - target)
+    if beta == 0.0:
+        return abs_error
+    return np.where(abs_error < beta, 0.5 * abs_error * abs_error / beta, abs_error - 0.5 * beta)
+
+
+def smooth_l1_grad(pred: Array, target: Array, *, beta: float = 1.0) -> Array:
+    """e/β inside the quadratic zone, sign(e) outside."""
+    error = pred - target
+    if beta == 0.0:
+        return np.sign(error)
+    return np.where(np.abs(error) < beta, error / beta, np.sign(error))
+
+
+# --- Huber -------------------------------------------------------------------
+
+
+def huber(pred: Array, target: Array, *, delta: float = 1.0) -> Array:
+    """0.5 e² where |e| < δ, else δ (|e| - 0.5 δ)  (PyTorch's branch test and formula)."""
+    abs_error = np.abs(pred - target)
+    return np.where(abs_error < delta, 0.5 * abs_error * abs_error, delta * (abs_error - 0.5 * delta))
+
+
+def huber_grad(pred: Array, target: Array, *, delta: float = 1.0) -> Array:
+    """e inside the quadratic zone, δ sign(e) outside: the error clipped to [-δ, δ]."""
+    return np.clip(pred - target, -delta, delta)
+
+
+# --- log-cosh ----------------------------------------------------------------
+
+_LOG_COSH_SWITCH = 20.0  # beyond this, exp(-2|e|) < 5e-18 and the asymptotic form is exact
+
+
+def log_cosh(pred: Array, target: Array) -> Array:
+    """log(cosh(e)), accurate for tiny and for huge residuals.
+
+    cosh overflows for |e| > 710, and log(cosh e) loses every digit to
+    cancellation for tiny e when written as |e| + log1p(exp(-2|e|)) - log 2.
+    So: log1p(2 sinh²(e/2)) for moderate |e| (cosh e - 1 = 2 sinh²(e/2) keeps
+    the small values exact), and |e| - log 2 + log1p(exp(-2|e|)) beyond.
+    """
+    abs_error = np.abs(pred - target)
+    moderate = np.minimum(abs_error, _LOG_COSH_SWITCH)  # keeps sinh finite on the unused branch
+    half_sinh = np.sinh(0.5 * moderate)
+    near = np.log1p(2.0 * half_sinh * half_sinh)
+    far = abs_error - math.log(2.0) + np.log1p(np.exp(-2.0 * abs_error))
+    return np.where(abs_error < _LOG_COSH_SWITCH, near, far)
+
+
+def log_cosh_grad(pred: Array, target: Array) -> Array:
+    """tanh(e), which saturates at ±1 without overflow."""
+    return np.tanh(pred - target)
+
+
+# --- quantile / pinball ------------------------------------------------------
+
+
+def quantile(pred: Array, target: Array, *, q: float = 0.5) -> Array:
+    """max(q r, (q - 1) r) with r = y - ŷ: under-prediction costs q, over-prediction 1 - q."""
+    residual = target - pred
+    return np.maximum(q * residual, (q - 1.0) * residual)
+
+
+def quantile_grad(pred: Array, target: Array, *, q: float = 0.5) -> Array:
+    """-q where ŷ < y, 1 - q where ŷ > y, 0 at the kink (as relu'(0) = 0)."""
+    residual = target - pred
+    return np.where(residual > 0, -q, np.where(residual < 0, 1.0 - q, 0.0)).astype(pred.dtype, copy=False)
+
+
+# --- Charbonnier -------------------------------------------------------------
+
+
+def charbonnier(pred: Array, target: Array, *, eps: float = 1e-3) -> Array:
+    """sqrt(e² + ε²): a differentiable L1."""
+    error = pred - target
+    return np.sqrt(error * error + eps * eps)
+
+
+def charbonnier_grad(pred: Array, target: Array, *, eps: float = 1e-3) -> Array:
+    """e / sqrt(e² + ε²)."""
+    error = pred - target
+    return error / np.sqrt(error * error + eps * eps)
+
+
+# --- MSLE --------------------------------------------------------------------
+
+
+def msle(pred: Array, target: Array) -> Array:
+    """(log(1 + ŷ) - log(1 + y))², with log1p for accuracy near 0."""
+    log_ratio = np.log1p(pred) - np.log1p(target)
+    return log_ratio * log_ratio
+
+
+def msle_grad(pred: Array, target: Array) -> Array:
+    """2 (log(1 + ŷ) - log(1 + y)) / (1 + ŷ)."""
+    return 2.0 * (np.log1p(pred) - np.log1p(target)) / (1.0 + pred)
+
+
+def check_log1p_domain(pred: Array, target: Array, **_: object) -> None:
+    require(pred > -1.0, pred, "--pred", "must be > -1 for msle (it takes log(1 + pred))")
+    require(target > -1.0, target, "--target", "must be > -1 for msle (it takes log(1 + target))")
+
+
+def sample_log1p_domain(rng: np.random.Generator) -> dict[str, Array]:
+    shape = (int(rng.integers(1, 7)),)
+    return {"pred": rng.exponential(2.0, size=shape) - 0.5, "target": rng.exponential(2.0, size=shape) - 0.5}
+
+
+# --- MAPE --------------------------------------------------------------------
+
+MAPE_EPSILON = 1e-7  # Keras' backend epsilon: guards the division where y = 0
+
+
+def mape(pred: Array, target: Array) -> Array:
+    """100 |ŷ - y| / max(|y|, ε), in percent (Keras' definition, ε = 1e-7)."""
+    return 100.0 * np.abs(pred - target) / np.maximum(np.abs(target), MAPE_EPSILON)
+
+
+def mape_grad(pred: Array, target: Array) -> Array:
+    """100 sign(ŷ - y) / max(|y|, ε)."""
+    return 100.0 * np.sign(pred - target) / np.maximum(np.abs(target), MAPE_EPSILON)
+
+
+def sample_nonzero_target(rng: np.random.Generator) -> dict[str, Array]:
+    shape = (int(rng.integers(1, 7)),)
+    magnitude = rng.uniform(0.5, 3.0, size=shape) * rng.choice([-1.0, 1.0], size=shape)
+    return {"pred": rng.normal(size=shape) * 2.0, "target": magnitude}
+
+
+# --- declarations ------------------------------------------------------------
+
+_SAME = [2.0, 3.0, 4.0, 5.0], [4.0, 5.0, 6.0, 7.0]
+_HALF = [1.0, 2.0, 3.0, 4.0], [1.5, 2.5, 3.5, 4.5]
+
+L1 = LossSpec(
+    name="l1",
+    aliases=("mae", "l1_loss", "mean_absolute_error"),
+    family="regression",
+    summary="Mean absolute error: robust to outliers, gradient of constant size.",
+    formula="ℓᵢ = |ŷᵢ − yᵢ|",
+    gradient="∂ℓᵢ/∂ŷᵢ = sign(ŷᵢ − yᵢ)  (0 at ŷᵢ = yᵢ, as PyTorch)",
+    when="Targets with outliers you do not want to dominate; estimates the median. "
+    "Its gradient does not shrink near the optimum, so it converges less smoothly than MSE.",
+    elements=l1,
+    grad=l1_grad,
+    torch="l1_loss",
+    references=("PyTorch torch.nn.L1Loss", "Keras keras.losses.MeanAbsoluteError"),
+    examples=(
+        Example(*_SAME, value=2.0, sum=8.0, elements=[2.0, 2.0, 2.0, 2.0], grad=[-0.25] * 4, source=TEACHING),
+        Example(*_HALF, value=0.5, sum=2.0, source=TEACHING),
+    ),
+)
+
+MSE = LossSpec(
+    name="mse",
+    aliases=("l2", "mse_loss", "mean_squared_error"),
+    family="regression",
+    summary="Mean squared error: the maximum-likelihood loss under Gaussian noise.",
+    formula="ℓᵢ = (ŷᵢ − yᵢ)²",
+    gradient="∂ℓᵢ/∂ŷᵢ = 2 (ŷᵢ − yᵢ)",
+    when="The default for regression with well-behaved noise; estimates the mean. "
+    "Squaring lets a single outlier dominate: prefer huber or l1 when outliers are real.",
+    elements=mse,
+    grad=mse_grad,
+    torch="mse_loss",
+    references=("PyTorch torch.nn.MSELoss", "Keras keras.losses.MeanSquaredError"),
+    examples=(
+        Example(*_SAME, value=4.0, sum=16.0, elements=[4.0] * 4, grad=[-1.0] * 4, source=TEACHING),
+        Example(*_HALF, value=0.25, sum=1.0, source=TEACHING),
+        Example(
+            [[1.0, 2.0], [3.0, 4.0]],
+            [[3.0, 5.0], [8.0, 6.0]],
+            value=10.5,
+            sum=42.0,
+            elements=[[4.0, 9.0], [25.0, 4.0]],
+            source=TEACHING,
+        ),
+    ),
+)
+
+RMSE = LossSpec(
+    name="rmse",
+    aliases=("root_mean_squared_error",),
+    family="regression",
+    summary="Root mean squared error: MSE in the units of the target.",
+    formula="ℓᵢ = (ŷᵢ − yᵢ)²;  value = sqrt(mean ℓ)  (sqrt(sum ℓ), the error's L2 norm, with --reduction sum)",
+    gradient="∂value/∂ŷᵢ = (ŷᵢ − yᵢ) / (n · value)  (0 when value = 0)",
+    when="Reporting an error in the target's own units. As a training loss it behaves like MSE "
+    "with a step size that adapts to the current error.",
+    elements=mse,
+    grad=mse_grad,
+    transform=SQUARE_ROOT,
+    references=("Keras keras.metrics.RootMeanSquaredError", "torchmetrics MeanSquaredError(squared=False)"),
+    examples=(
+        Example(*_SAME, value=2.0, sum=16.0, source=TEACHING),
+        Example([0.0, 0.0], [3.0, 4.0], value=math.sqrt(12.5), sum=25.0, source="sqrt((9 + 16) / 2), by hand"),
+        Example([0.0, 0.0], [3.0, 4.0], value=5.0, reduction="sum", source="sqrt(9 + 16), by hand"),
+    ),
+)
+
+SMOOTH_L1 = LossSpec(
+    name="smooth_l1",
+    aliases=("smooth_l1_loss",),
+    family="regression",
+    summary="Quadratic near zero, linear beyond β: Huber divided by β.",
+    formula="ℓᵢ = 0.5 eᵢ²/β if |eᵢ| < β else |eᵢ| − 0.5 β,  eᵢ = ŷᵢ − yᵢ  (β = 0: |eᵢ|)",
+    gradient="∂ℓᵢ/∂ŷᵢ = eᵢ/β if |eᵢ| < β else sign(eᵢ)",
+    when="Box regression (Fast R-CNN) and any regression with occasional outliers. Its linear part "
+    "has slope 1 whatever β; huber's has slope δ (smooth_l1 = huber / β).",
+    elements=smooth_l1,
+    grad=smooth_l1_grad,
+    params=(Param("beta", "float", 1.0, "where the quadratic zone ends (0 gives L1)", low=0.0),),
+    torch="smooth_l1_loss",
+    param_grid=({}, {"beta": 0.5}, {"beta": 0.0}, {"beta": 2.5}),
+    references=("Girshick, Fast R-CNN, ICCV 2015", "PyTorch torch.nn.SmoothL1Loss"),
+    examples=(
+        Example(
+            [0.0, 0.5, 3.0],
+            [0.0, 0.0, 0.0],
+            value=0.875,
+            sum=2.625,
+            elements=[0.0, 0.125, 2.5],
+            source="0.5·0.5², 3 − 0.5; by hand",
+        ),
+        Example([0.0, 3.0], [0.0, 0.0], params={"beta": 0.0}, value=1.5, source="β = 0 is L1; by hand"),
+    ),
+)
+
+HUBER = LossSpec(
+    name="huber",
+    aliases=("huber_loss",),
+    family="regression",
+    summary="Quadratic near zero, linear with slope δ beyond: MSE's efficiency, L1's robustness.",
+    formula="ℓᵢ = 0.5 eᵢ² if |eᵢ| < δ else δ (|eᵢ| − 0.5 δ),  eᵢ = ŷᵢ − yᵢ",
+    gradient="∂ℓᵢ/∂ŷᵢ = clip(eᵢ, −δ, δ)",
+    when="Regression with outliers where small errors should still be treated like MSE. "
+    "δ sets where an error counts as an outlier; huber = β · smooth_l1 with β = δ.",
+    elements=huber,
+    grad=huber_grad,
+    params=(Param("delta", "float", 1.0, "where the quadratic zone ends", low=0.0, low_open=True),),
+    torch="huber_loss",
+    param_grid=({}, {"delta": 0.3}, {"delta": 2.5}),
+    references=("Huber, Robust Estimation of a Location Parameter, 1964", "PyTorch torch.nn.HuberLoss"),
+    examples=(
+        Example(
+            [0.5, -0.5, 1.0, 1.25],
+            [0.0, 0.0, 0.0, 0.0],
+            value=0.375,
+            sum=1.5,
+            elements=[0.125, 0.125, 0.5, 0.75],
+            source="0.5·0.5², 0.5·0.5², 1·(1 − 0.5), 1·(1.25 − 0.5); by hand",
+        ),
+        Example([0.0, 4.0], [0.0, 0.0], params={"delta": 2.0}, value=3.0, source="2·(4 − 1) / 2; by hand"),
+    ),
+)
+
+LOG_COSH = LossSpec(
+    name="log_cosh",
+    aliases=("logcosh",),
+    family="regression",
+    summary="log(cosh(e)): about e²/2 for small errors and |e| − log 2 for large ones, smooth everywhere.",
+    formula="ℓᵢ = log(cosh(ŷᵢ − yᵢ))",
+    gradient="∂ℓᵢ/∂ŷᵢ = tanh(ŷᵢ − yᵢ)",
+    when="A twice-differentiable Huber-like loss (for second-order methods or smooth training). "
+    "Naive implementations overflow for |e| > ~710; this one is stable for any residual.",
+    elements=log_cosh,
+    grad=log_cosh_grad,
+    references=("Keras keras.losses.LogCosh", "optax.losses.log_cosh"),
+    examples=(
+        Example(
+            [0.0, 1.0, -2.0],
+            [0.0, 0.0, 0.0],
+            value=(0.4337808304830271 + 1.3250027473578645) / 3,
+            sum=0.4337808304830271 + 1.3250027473578645,
+            source="math.log(math.cosh(e)) in Python",
+        ),
+        Example([1000.0], [0.0], value=999.3068528194401, source="1000 − log 2 (cosh overflows here)"),
+    ),
+)
+
+QUANTILE = LossSpec(
+    name="quantile",
+    aliases=("pinball",),
+    family="regression",
+    summary="Pinball loss: its minimiser is the q-th quantile of the target.",
+    formula="ℓᵢ = max(q rᵢ, (q − 1) rᵢ),  rᵢ = yᵢ − ŷᵢ",
+    gradient="∂ℓᵢ/∂ŷᵢ = −q if ŷᵢ < yᵢ, 1 − q if ŷᵢ > yᵢ, 0 at ŷᵢ = yᵢ",
+    when="Prediction intervals and any forecast where under- and over-prediction cost differently; "
+    "q = 0.5 is half the L1 loss.",
+    elements=quantile,
+    grad=quantile_grad,
+    params=(Param("q", "float", 0.5, "the quantile to estimate", low=0.0, high=1.0, low_open=True, high_open=True),),
+    param_grid=({}, {"q": 0.1}, {"q": 0.9}),
+    references=("Koenker & Bassett, Regression Quantiles, Econometrica 1978", "Keras/TF Addons PinballLoss"),
+    examples=(
+        Example([1.0, 3.0], [2.0, 2.0], params={"q": 0.9}, value=0.5, source="0.9·1 and 0.1·1; by hand"),
+    ),
+)
+
+CHARBONNIER = LossSpec(
+    name="charbonnier",
+    family="regression",
+    summary="sqrt(e² + ε²): a smooth L1 used in image restoration.",
+    formula="ℓᵢ = sqrt((ŷᵢ − yᵢ)² + ε²)",
+    gradient="∂ℓᵢ/∂ŷᵢ = (ŷᵢ − yᵢ) / sqrt((ŷᵢ − yᵢ)² + ε²)",
+    when="Super-resolution and deblurring (LapSRN, EDVR): L1's robustness with a gradient defined at 0. "
+    "Its minimum is ε, not 0.",
+    elements=charbonnier,
+    grad=charbonnier_grad,
+    params=(Param("eps", "float", 1e-3, "smoothing constant ε", low=0.0, low_open=True),),
+    zero_at_target=False,
+    param_grid=({}, {"eps": 0.5}),
+    references=(
+        "Charbonnier et al., Two deterministic half-quadratic regularization algorithms, ICIP 1994",
+        "Lai et al., LapSRN, CVPR 2017",
+    ),
+    examples=(Example([3.0, 0.0], [0.0, 0.0], params={"eps": 4.0}, value=4.5, source="sqrt(9 + 16) = 5 and 4"),),
+)
+
+MSLE = LossSpec(
+    name="msle",
+    aliases=("mean_squared_logarithmic_error",),
+    family="regression",
+    summary="Squared error of log(1 + x): penalises relative rather than absolute error.",
+    formula="ℓᵢ = (log(1 + ŷᵢ) − log(1 + yᵢ))²",
+    gradient="∂ℓᵢ/∂ŷᵢ = 2 (log(1 + ŷᵢ) − log(1 + yᵢ)) / (1 + ŷᵢ)",
+    when="Positive targets spanning orders of magnitude (counts, prices) where under-prediction "
+    "should cost more than over-prediction. Inputs must exceed −1 (an error, not Keras' silent clipping).",
+    elements=msle,
+    grad=msle_grad,
+    check=check_log1p_domain,
+    sample=sample_log1p_domain,
+    references=("Keras keras.losses.MeanSquaredLogarithmicError", "scikit-learn mean_squared_log_error"),
+    examples=(Example([1.0, 3.0], [0.0, 1.0], value=math.log(2.0) ** 2, source="(log 2)² twice; by hand"),),
+)
+
+MAPE = LossSpec(
+    name="mape",
+    aliases=("mean_absolute_percentage_error",),
+    family="regression",
+    summary="Mean absolute percentage error, in percent.",
+    formula="ℓᵢ = 100 |ŷᵢ − yᵢ| / max(|yᵢ|, ε),  ε = 1e-7",
+    gradient="∂ℓᵢ/∂ŷᵢ = 100 sign(ŷᵢ − yᵢ) / max(|yᵢ|, ε)",
+    when="Reporting error relative to the target's size. Undefined at y = 0 (ε makes it huge there) "
+    "and asymmetric: it favours under-prediction.",
+    elements=mape,
+    grad=mape_grad,
+    sample=sample_nonzero_target,
+    references=("Keras keras.losses.MeanAbsolutePercentageError",),
+    examples=(Example([110.0, 90.0], [100.0, 100.0], value=10.0, source="10% each; by hand"),),
+)
+
+LOSSES = (L1, MSE, RMSE, SMOOTH_L1, HUBER, LOG_COSH, QUANTILE, CHARBONNIER, MSLE, MAPE)

@@ -1,0 +1,47 @@
+"""Machine-readable output: JSON, CSV and the bare value (no Rich imported)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import numpy as np
+
+from ..core import LossResult
+from ..numbers import full, jsonable
+from .rows import element_columns
+
+
+def to_json(result: LossResult) -> str:
+    """One JSON object with the keys of DESIGN §4; floats round-trip exactly."""
+    return json.dumps(jsonable(result.to_dict()), allow_nan=False) + "\n"
+
+
+def to_csv(result: LossResult) -> str:
+    """One row per element: index, then pred, target, loss, grad (class rows spread over columns)."""
+    columns = element_columns(result)
+    header = ["index"]
+    if result.elements.ndim > 1:
+        header += [f"i{axis}" for axis in range(result.elements.ndim)]
+    for column in columns:
+        header += [column.name] if column.width == 1 else [f"{column.name}_{k}" for k in range(column.width)]
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header)
+    table = np.hstack([column.values for column in columns])
+    for flat, row in enumerate(table.tolist()):
+        index = [flat]
+        if result.elements.ndim > 1:
+            index += [int(i) for i in np.unravel_index(flat, result.elements.shape)]
+        writer.writerow(index + [full(v) for v in row])
+    return buffer.getvalue()
+
+
+def to_value(result: LossResult) -> str:
+    """The reduced value at full precision; for ``--reduction none`` one row of elements per line."""
+    value = result.value
+    if not isinstance(value, np.ndarray):
+        return full(value) + "\n"
+    matrix = value.reshape(value.shape[0], -1) if value.ndim > 1 else value.reshape(-1, 1)
+    return "".join(" ".join(full(v) for v in row) + "\n" for row in matrix.tolist())

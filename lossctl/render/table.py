@@ -1,0 +1,78 @@
+"""The human view: a Rich table of elements, then sum, mean and the reduced value.
+
+Only this module (and the explain / info views) imports Rich.
+"""
+
+from __future__ import annotations
+
+from rich import box
+from rich.console import Console, Group
+from rich.table import Table
+from rich.text import Text
+
+from ..core import LossResult
+from ..numbers import short, short_array
+from .rows import element_columns, element_index
+
+HEAD_ROWS = 10
+TAIL_ROWS = 5
+
+
+def _title(result: LossResult) -> str:
+    params = ", ".join(f"{name}={value}" for name, value in result.params.items())
+    parts = [result.loss, f"reduction={result.reduction}"] + ([params] if params else [])
+    if result.dtype != "float64":
+        parts.append(result.dtype)
+    return "  ".join(parts)
+
+
+def build_table(result: LossResult, precision: int = 6, max_rows: int = HEAD_ROWS + TAIL_ROWS) -> Group:
+    """The renderable: element rows (head and tail when long) and a summary block."""
+    columns = element_columns(result)
+    table = Table(title=_title(result), box=box.SIMPLE_HEAD, title_justify="left")
+    table.add_column("index", justify="right", style="dim")
+    for column in columns:
+        style = "bold" if column.name == "loss" else None
+        table.add_column(column.name, justify="right", style=style)
+
+    n = result.elements.size
+    if n <= max_rows:
+        shown: list[int | None] = list(range(n))
+    else:
+        shown = [*range(HEAD_ROWS), None, *range(n - TAIL_ROWS, n)]
+    for flat in shown:
+        if flat is None:
+            hidden = n - HEAD_ROWS - TAIL_ROWS
+            table.add_row("…", *["…"] * len(columns))
+            continue
+        cells = [element_index(result, flat)]
+        for column in columns:
+            row = column.values[flat]
+            cells.append(short(row[0], precision) if column.width == 1 else short_array(row, precision))
+        table.add_row(*cells)
+
+    summary = Table.grid(padding=(0, 2))
+    summary.add_column(justify="right", style="bold")
+    summary.add_column(justify="left")
+    summary.add_row("sum", short(result.sum, precision))
+    summary.add_row("mean", short(result.mean, precision) + _mean_note(result))
+    if result.reduction == "none":
+        summary.add_row("value", "the elements above (reduction=none)")
+    else:
+        summary.add_row(f"value ({result.reduction})", Text(short(float(result.value), precision), style="bold green"))
+    parts: list = [table]
+    if n > max_rows:
+        parts.append(Text(f"{hidden} of {n} rows not shown (use --format csv or --save-elements for all)", style="dim"))
+    parts.append(summary)
+    return Group(*parts)
+
+
+def _mean_note(result: LossResult) -> str:
+    if result.count != result.elements.size:
+        return f"  (sum / {short(result.count)})"
+    return ""
+
+
+def print_table(result: LossResult, precision: int = 6, console: Console | None = None) -> None:
+    console = console or Console(highlight=False)
+    console.print(build_table(result, precision))

@@ -1,0 +1,46 @@
+"""Write result arrays to files atomically (temporary file, then rename)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+
+from .errors import InputError
+from .numbers import full
+
+SAVE_SUFFIXES = (".npy", ".csv")
+
+
+def check_output_path(path: Path, option: str, inputs: Iterable[str]) -> None:
+    """Refuse unknown suffixes, missing folders and paths that are also inputs."""
+    if path.suffix.lower() not in SAVE_SUFFIXES:
+        raise InputError(f"{option}: {path} must end in .npy or .csv")
+    if not path.parent.exists():
+        raise InputError(f"{option}: folder {path.parent} does not exist")
+    if path.is_dir():
+        raise InputError(f"{option}: {path} is a directory")
+    target = path.resolve()
+    for source in inputs:
+        if source and source != "-" and Path(source).expanduser().resolve() == target:
+            raise InputError(f"{option}: {path} is also an input; write to another file")
+
+
+def save_array(path: Path, array: np.ndarray) -> None:
+    """Save ``array`` as .npy or .csv; a failure never leaves a half-written file."""
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            if path.suffix.lower() == ".npy":
+                np.save(stream, array, allow_pickle=False)
+            else:
+                matrix = array.reshape(array.shape[0], -1) if array.ndim > 1 else array.reshape(-1, 1)
+                for row in matrix.tolist():
+                    stream.write((",".join(full(v) for v in row) + "\n").encode())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise

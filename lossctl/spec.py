@@ -1,0 +1,166 @@
+"""The declaration of a loss: everything the CLI, docs and tests need to know.
+
+A loss is declared once, as a frozen :class:`LossSpec` next to its value and
+gradient functions.  The command line, ``lossctl list`` / ``info``, the README
+table and the parametrised tests are all generated from these declarations.
+
+Conventions for the functions a spec holds:
+
+* ``elements(pred, target, **params)`` returns the unreduced losses;
+* ``grad(pred, target, **params)`` returns the analytic gradient of the *sum*
+  of those elements with respect to ``pred`` (shape of ``pred``); the core
+  scales it for the reduction.  Losses with further differentiable tensors may
+  return a mapping ``{"pred": ..., "<tensor>": ...}`` instead;
+* hyper-parameters and tensor parameters arrive as keyword arguments named as
+  the :class:`Param` declarations name them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+
+from .errors import ParameterError
+
+Array = np.ndarray
+ParamKind = Literal["float", "int", "bool", "choice", "tensor"]
+TargetKind = Literal["same", "class", "none"]
+
+_PYTHON_TYPES: dict[str, type] = {"float": float, "int": int, "bool": bool, "choice": str, "tensor": str}
+
+
+@dataclass(frozen=True)
+class Param:
+    """One parameter of a loss, named as PyTorch names it where it has one."""
+
+    name: str
+    kind: ParamKind
+    default: Any
+    help: str
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False  # True: the range excludes ``low``
+    high_open: bool = False  # True: the range excludes ``high``
+    choices: tuple[str, ...] = ()
+
+    @property
+    def option(self) -> str:
+        """The command-line option, e.g. ``--label-smoothing``."""
+        return "--" + self.name.replace("_", "-")
+
+    @property
+    def python_type(self) -> type:
+        return _PYTHON_TYPES[self.kind]
+
+    def range_text(self) -> str:
+        """The valid range in interval notation, or '' when unrestricted."""
+        if self.choices:
+            return "{" + ", ".join(self.choices) + "}"
+        if self.low is None and self.high is None:
+            return ""
+        left = "(" if self.low_open or self.low is None else "["
+        right = ")" if self.high_open or self.high is None else "]"
+        low = "-inf" if self.low is None else f"{self.low:g}"
+        high = "inf" if self.high is None else f"{self.high:g}"
+        return f"{left}{low}, {high}{right}"
+
+    def check(self, value: Any) -> None:
+        """Raise :class:`ParameterError` when ``value`` is outside the valid range."""
+        if self.kind == "choice":
+            if value not in self.choices:
+                raise ParameterError(f"{self.option} must be one of {', '.join(self.choices)}, got {value!r}")
+            return
+        if self.kind not in ("float", "int") or value is None:
+            return
+        number = float(value)
+        if not math.isfinite(number):
+            raise ParameterError(f"{self.option} must be a finite number, got {value!r}")
+        too_low = self.low is not None and (number <= self.low if self.low_open else number < self.low)
+        too_high = self.high is not None and (number >= self.high if self.high_open else number > self.high)
+        if too_low or too_high:
+            raise ParameterError(f"{self.option} must be in {self.range_text()}, got {value!r}")
+
+
+@dataclass(frozen=True)
+class Example:
+    """A worked example with a known answer, and where that answer came from."""
+
+    pred: Any
+    target: Any
+    value: float
+    source: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+    reduction: str = "mean"
+    sum: float | None = None
+    elements: Any = None
+    grad: Any = None
+
+
+@dataclass(frozen=True)
+class Transform:
+    """A smooth function applied after the reduction (RMSE's square root)."""
+
+    name: str
+    forward: Callable[[float], float]
+    derivative: Callable[[float], float]
+
+
+Sampler = Callable[[np.random.Generator], dict[str, Array]]
+
+
+def sample_same_shape(rng: np.random.Generator) -> dict[str, Array]:
+    """Random pred and target of one random shape, for element-wise losses."""
+    shape = tuple(rng.integers(1, 5, size=rng.integers(1, 3)))
+    return {"pred": rng.normal(size=shape) * 2.0, "target": rng.normal(size=shape) * 2.0}
+
+
+@dataclass(frozen=True)
+class LossSpec:
+    """Everything lossctl knows about one loss."""
+
+    name: str
+    family: str
+    summary: str
+    formula: str
+    gradient: str
+    when: str
+    elements: Callable[..., Array]
+    grad: Callable[..., Array | Mapping[str, Array]]
+    references: tuple[str, ...]
+    examples: tuple[Example, ...]
+    aliases: tuple[str, ...] = ()
+    params: tuple[Param, ...] = ()
+    target: TargetKind = "same"
+    target_help: str = "targets, same shape as --pred"
+    torch: str | None = None  # name in torch.nn.functional, when PyTorch has the loss
+    check: Callable[..., None] | None = None  # domain checks, raise InputError
+    denominator: Callable[..., float] | None = None  # what "mean" divides the sum by
+    extra_reductions: Mapping[str, Callable[..., float]] = field(default_factory=dict)  # name -> divisor
+    transform: Transform | None = None
+    zero_at_target: bool = True  # loss(pred=target) == 0
+    sample: Sampler = sample_same_shape
+    param_grid: tuple[Mapping[str, Any], ...] = ({},)  # settings the generated tests try
+    details: Callable[..., Mapping[str, Array]] | None = None  # extra per-element table columns
+    class_axis: Callable[[Array], int | None] | None = None
+
+    def param(self, name: str) -> Param:
+        for param in self.params:
+            if param.name == name:
+                return param
+        raise KeyError(name)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return (self.name, *self.aliases)
+
+    @property
+    def hyper_params(self) -> tuple[Param, ...]:
+        return tuple(p for p in self.params if p.kind != "tensor")
+
+    @property
+    def tensor_params(self) -> tuple[Param, ...]:
+        return tuple(p for p in self.params if p.kind == "tensor")

@@ -1,0 +1,46 @@
+"""Shared helpers: run the CLI in-process with separate stdout and stderr."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from lossctl.cli import app
+
+
+@dataclass
+class Run:
+    code: int
+    stdout: str
+    stderr: str
+
+    def json(self) -> Any:
+        assert self.code == 0, self.stderr
+        return json.loads(self.stdout)
+
+
+def run_cli(args: list[str], stdin: str | bytes | None = None, env: dict[str, str] | None = None) -> Run:
+    result = CliRunner().invoke(app, args, input=stdin, env=env)
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return Run(result.exit_code, result.stdout, result.stderr)
+
+
+@pytest.fixture
+def cli():
+    return run_cli
+
+
+def assert_usage_error(run: Run, *fragments: str) -> None:
+    """Exit 2, nothing on stdout, a short message on stderr naming the problem, no traceback."""
+    assert run.code == 2, (run.code, run.stdout, run.stderr)
+    assert run.stdout == ""
+    assert run.stderr.startswith("error: ")
+    assert "Traceback" not in run.stderr
+    assert len(run.stderr.strip().splitlines()) <= 2, run.stderr
+    for fragment in fragments:
+        assert fragment in run.stderr, (fragment, run.stderr)
