@@ -49,27 +49,54 @@ def loss_signature(spec: LossSpec) -> inspect.Signature:
     """The keyword-only signature Typer reads to build the command's options."""
     params = [_option(str | None, None, "--pred", "-p", help=f"Predictions: {INPUT_FORMS}", panel="Inputs")]
     if spec.target != "none":
-        params.append(_option(str | None, None, "--target", "-t", help=f"{spec.target_help}: {INPUT_FORMS}",
-                              panel="Inputs"))
+        params.append(
+            _option(str | None, None, "--target", "-t", help=f"{spec.target_help}: {INPUT_FORMS}", panel="Inputs")
+        )
         params += [
-            _option(str | None, None, "--data", help="A table holding both columns (use with --pred-col, --target-col)",
-                    panel="Inputs"),
-            _option(str | None, None, "--pred-col", help="Column of --data with the predictions (name or 0-based index)",
-                    panel="Inputs"),
-            _option(str | None, None, "--target-col", help="Column of --data with the targets (name or 0-based index)",
-                    panel="Inputs"),
+            _option(
+                str | None,
+                None,
+                "--data",
+                help="A table holding both columns (use with --pred-col, --target-col)",
+                panel="Inputs",
+            ),
+            _option(
+                str | None,
+                None,
+                "--pred-col",
+                help="Column of --data with the predictions (name or 0-based index)",
+                panel="Inputs",
+            ),
+            _option(
+                str | None,
+                None,
+                "--target-col",
+                help="Column of --data with the targets (name or 0-based index)",
+                panel="Inputs",
+            ),
         ]
     params += [_param_option(p) for p in spec.params]
     reductions = ["mean", "sum", "none", *spec.extra_reductions]
     params += [
-        _option(str, "mean", "--reduction", "-r", help=f"{' | '.join(reductions)}: what value and grad refer to",
-                panel="Output"),
+        _option(
+            str,
+            "mean",
+            "--reduction",
+            "-r",
+            help=f"{' | '.join(reductions)}: what value and grad refer to",
+            panel="Output",
+        ),
         _option(str, "table", "--format", "-f", help=" | ".join(FORMATS), panel="Output"),
         _option(int, 6, "--precision", help="Significant digits in the table", panel="Output"),
         _option(str, "float64", "--dtype", help="float64 | float32", panel="Output"),
         _option(bool, False, "--allow-nonfinite", help="Accept NaN and inf in the inputs", panel="Inputs"),
-        _option(Path | None, None, "--save-elements", help="Write the unreduced losses to FILE (.npy or .csv)",
-                panel="Output"),
+        _option(
+            Path | None,
+            None,
+            "--save-elements",
+            help="Write the unreduced losses to FILE (.npy or .csv)",
+            panel="Output",
+        ),
         _option(Path | None, None, "--save-grad", help="Write the gradient to FILE (.npy or .csv)", panel="Output"),
     ]
     return inspect.Signature(params)
@@ -114,8 +141,11 @@ def _read_inputs(spec: LossSpec, options: dict[str, Any]) -> tuple[Any, Any, dic
             raise InputError(f"--pred is required: {INPUT_FORMS}")
         pred = read_array(sources["pred"], "--pred")
         target = None if sources["target"] is None else read_array(sources["target"], "--target")
-    tensors = {name: read_array(sources[name], f"--{name.replace('_', '-')}")
-               for name in tensor_names if sources[name] is not None}
+    tensors = {
+        name: read_array(sources[name], f"--{name.replace('_', '-')}")
+        for name in tensor_names
+        if sources[name] is not None
+    }
     return pred, target, tensors
 
 

@@ -102,7 +102,9 @@ def markdown_table(specs: list[LossSpec]) -> str:
         "| --- | --- | --- | --- | --- | --- |",
     ]
     for spec in specs:
-        params = ", ".join(f"`{p.option}` ({p.default})" if p.kind != "tensor" else f"`{p.option}`" for p in spec.params)
+        params = ", ".join(
+            f"`{p.option}` ({p.default})" if p.kind != "tensor" else f"`{p.option}`" for p in spec.params
+        )
         cells = [
             f"`{spec.name}`",
             ", ".join(f"`{a}`" for a in spec.aliases),

@@ -13,6 +13,7 @@ import json
 import math
 import re
 import sys
+import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -166,13 +167,21 @@ def _fast_text_table(path: Path, delimiter: str | None) -> Table | None:
             if not _looks_numeric(fields):
                 header, skip = tuple(f.strip().strip('"') for f in fields), number
             break
+    if header is None and skip == 0 and not _has_content(path):
+        return None
     try:
-        values = np.loadtxt(path, delimiter=delimiter, skiprows=skip, comments="#", ndmin=2, dtype=np.float64)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "input contained no data": the careful parser says it better
+            values = np.loadtxt(path, delimiter=delimiter, skiprows=skip, comments="#", ndmin=2, dtype=np.float64)
     except (ValueError, IndexError):
         return None
     if values.size == 0 or not np.isfinite(values).all():
         return None  # let the careful parser name the offending value
     return Table(header, values)
+
+
+def _has_content(path: Path) -> bool:
+    return path.stat().st_size > 0
 
 
 def load_table(path: Path, label: str) -> Table:
@@ -195,13 +204,13 @@ def load_npy(path: Path, label: str) -> Array:
     try:
         array = np.load(path, mmap_mode="r", allow_pickle=False)
     except ValueError as exc:
-        if "allow_pickle" in str(exc) or "Object arrays" in str(exc):
+        if any(marker in str(exc) for marker in ("allow_pickle", "Object arrays", "Python objects")):
             raise InputError(
                 f"{label}: {path} holds Python objects; lossctl never unpickles — save a numeric array"
             ) from exc
-        raise InputError(f"{label}: {path} is not a valid .npy file ({exc})") from exc
+        raise InputError(f"{label}: {path} is truncated or not a valid .npy file ({exc})") from exc
     except (OSError, EOFError) as exc:
-        raise InputError(f"{label}: {path} is truncated or not a .npy file") from exc
+        raise InputError(f"{label}: {path} is truncated or not a valid .npy file") from exc
     if not isinstance(array, np.ndarray):
         raise InputError(f"{label}: {path} is not a single .npy array (.npz archives are not supported)")
     if array.dtype.kind not in "biuf":
@@ -254,14 +263,22 @@ def read_array(source: str, label: str, stdin: IO[Any] | None = None) -> Array:
     text = source.strip()
     if text == "-":
         return read_stdin(label, stdin)
-    if text and _LITERAL_CHARS.fullmatch(text) and not Path(text).is_file():
+    if not text or (_LITERAL_CHARS.fullmatch(text) and not _exists(text)):
         return parse_literal(text, label)
     path = Path(text).expanduser()
-    if path.exists():
+    if _exists(text):
         return load_file(path, label)
     if path.suffix.lower() in FILE_SUFFIXES or path.suffix.lower() == ".npz" or "/" in text:
         raise InputError(f"{label}: no such file {text!r}")
     return parse_literal(text, label)
+
+
+def _exists(text: str) -> bool:
+    """Whether a path exists; a long literal is not an error ("file name too long")."""
+    try:
+        return Path(text).expanduser().exists()
+    except (OSError, ValueError):
+        return False
 
 
 def read_columns(path_text: str, pred_col: str, target_col: str) -> tuple[Array, Array]:

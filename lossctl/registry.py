@@ -51,7 +51,14 @@ class Registry(Mapping[str, LossSpec]):
         spec = self.find(name)
         if spec is None:
             key = name.strip().lower().replace("-", "_")
-            raise UnknownLossError(name, difflib.get_close_matches(key, self.all_names, n=3, cutoff=0.6))
+            suggestions: list[str] = []
+            seen: set[str] = set()
+            for match in difflib.get_close_matches(key, self.all_names, n=8, cutoff=0.6):
+                owner = self._by_name[match].name
+                if owner not in seen:
+                    seen.add(owner)
+                    suggestions.append(match)
+            raise UnknownLossError(name, suggestions[:3])
         return spec
 
 

@@ -356,9 +356,7 @@ QUANTILE = LossSpec(
     params=(Param("q", "float", 0.5, "the quantile to estimate", low=0.0, high=1.0, low_open=True, high_open=True),),
     param_grid=({}, {"q": 0.1}, {"q": 0.9}),
     references=("Koenker & Bassett, Regression Quantiles, Econometrica 1978", "Keras/TF Addons PinballLoss"),
-    examples=(
-        Example([1.0, 3.0], [2.0, 2.0], params={"q": 0.9}, value=0.5, source="0.9·1 and 0.1·1; by hand"),
-    ),
+    examples=(Example([1.0, 3.0], [2.0, 2.0], params={"q": 0.9}, value=0.5, source="0.9·1 and 0.1·1; by hand"),),
 )
 
 CHARBONNIER = LossSpec(
