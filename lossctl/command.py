@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import inspect
 import sys
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
@@ -17,7 +18,7 @@ import typer
 
 from .core import LossResult, compute
 from .describe import example_command
-from .errors import ExitStatus, InputError
+from .errors import ExitStatus, InputError, LossctlWarning
 from .inputs import read_array, read_columns
 from .render import FORMATS
 from .save import check_output_path, save_array
@@ -165,16 +166,21 @@ def run_loss(spec: LossSpec, options: dict[str, Any]) -> int:
 
     pred, target, tensors = _read_inputs(spec, options)
     hyper = {p.name: options[p.name] for p in spec.hyper_params}
-    result = compute(
-        spec,
-        pred,
-        target,
-        reduction=options["reduction"],
-        dtype=options["dtype"],
-        allow_nonfinite=options["allow_nonfinite"],
-        **hyper,
-        **tensors,
-    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", LossctlWarning)
+        result = compute(
+            spec,
+            pred,
+            target,
+            reduction=options["reduction"],
+            dtype=options["dtype"],
+            allow_nonfinite=options["allow_nonfinite"],
+            **hyper,
+            **tensors,
+        )
+    for warning in caught:
+        if issubclass(warning.category, LossctlWarning):
+            sys.stderr.write(f"warning: {warning.message}\n")
     if saves["--save-elements"] is not None:
         save_array(saves["--save-elements"], result.elements)
     if saves["--save-grad"] is not None:

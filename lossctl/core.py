@@ -197,6 +197,7 @@ def compute(
     with np.errstate(all="ignore"):
         elements = np.asarray(spec.elements(pred_array, target_array, **arguments), dtype=float_type)
         raw_grads = spec.grad(pred_array, target_array, **arguments)
+        details = dict(spec.details(pred_array, target_array, **arguments)) if spec.details else {}
     grads = dict(raw_grads) if isinstance(raw_grads, Mapping) else {"pred": raw_grads}
     grads = {name: np.asarray(g, dtype=float_type) for name, g in grads.items()}
 
@@ -240,7 +241,7 @@ def compute(
         count=count,
         tensors=tensors,
         extra_grads=grads,
-        details=dict(spec.details(pred_array, target_array, **arguments)) if spec.details else {},
+        details=details,
         class_axis=spec.class_axis(pred_array) if spec.class_axis else None,
     )
 

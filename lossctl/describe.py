@@ -24,7 +24,7 @@ def literal(values: Any) -> str:
         return number(array)
     if array.ndim == 1:
         return ",".join(number(x) for x in array)
-    if array.ndim == 2:
+    if array.ndim == 2 and min(array.shape) > 1:
         return ";".join(",".join(number(x) for x in row) for row in array)
     return str(array.tolist()).replace(" ", "")
 

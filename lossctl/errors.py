@@ -49,3 +49,7 @@ class UnknownLossError(LossctlError, KeyError):
 
 class ComputationError(LossctlError, ArithmeticError):
     """The mathematics is undefined or overflows for the given inputs."""
+
+
+class LossctlWarning(UserWarning):
+    """Allowed, but probably not what the user meant; the CLI prints it as ``warning: …``."""

@@ -44,3 +44,13 @@ def assert_usage_error(run: Run, *fragments: str) -> None:
     assert len(run.stderr.strip().splitlines()) <= 2, run.stderr
     for fragment in fragments:
         assert fragment in run.stderr, (fragment, run.stderr)
+
+
+def refused_combination(spec, params, pred, target) -> str | None:
+    """Parameter settings a loss refuses for some input layouts (as PyTorch does), with the reason."""
+    if spec.name == "cross_entropy" and "ignore_index" in params:
+        from lossctl.losses.classification import is_index_target
+
+        if not is_index_target(pred, target):
+            return "ignore_index is refused with probability targets, as in PyTorch"
+    return None

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from . import regression
+from . import classification, regression
 
-FAMILIES = (regression,)
+FAMILIES = (regression, classification)

@@ -75,4 +75,9 @@ def _mean_note(result: LossResult) -> str:
 
 def print_table(result: LossResult, precision: int = 6, console: Console | None = None) -> None:
     console = console or Console(highlight=False)
-    console.print(build_table(result, precision))
+    renderable = build_table(result, precision)
+    if not console.is_terminal:
+        # A file or pipe has no width: use what the table needs instead of wrapping at 80 columns.
+        wide = console.options.update(max_width=1000)
+        console.width = max(80, console.measure(renderable, options=wide).maximum)
+    console.print(renderable)
