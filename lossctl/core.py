@@ -96,15 +96,19 @@ def as_array(values: Any, argument: str, dtype: type = np.float64, *, allow_nonf
     return array
 
 
+def _count(n: int) -> str:
+    return f"{n} value" if n == 1 else f"{n} values"
+
+
 def _describe_shape(array: Array) -> str:
-    return f"{array.size} values" if array.ndim == 1 else f"shape {tuple(array.shape)}"
+    return _count(array.size) if array.ndim == 1 else f"shape {tuple(array.shape)}"
 
 
 def require_same_shape(pred: Array, other: Array, argument: str) -> None:
     """No silent broadcasting: ``other`` must have exactly ``pred``'s shape."""
     if other.shape != pred.shape:
         if pred.ndim == 1 and other.ndim == 1:
-            raise InputError(f"{argument} has {other.size} values but --pred has {pred.size}")
+            raise InputError(f"{argument} has {_count(other.size)} but --pred has {pred.size}")
         raise InputError(
             f"{argument} has {_describe_shape(other)} but --pred has {_describe_shape(pred)}; they must match"
         )

@@ -87,7 +87,8 @@ def parse_rows(
             continue
         if first_width and len(fields) != first_width:
             raise InputError(
-                f"{where(number)}: ragged rows: this row has {len(fields)} values, the first has {first_width}"
+                f"{where(number)}: ragged rows: this row has {len(fields)} "
+                f"value{'s' if len(fields) != 1 else ''}, the first has {first_width}"
             )
         if not first_width:
             first_width = len(fields)

@@ -76,6 +76,10 @@ class Param:
             return
         if self.kind not in ("float", "int") or value is None:
             return
+        if self.choices:
+            if str(value) not in self.choices:
+                raise ParameterError(f"{self.option} must be {' or '.join(self.choices)}, got {value!r}")
+            return
         number = float(value)
         if not math.isfinite(number):
             raise ParameterError(f"{self.option} must be a finite number, got {value!r}")

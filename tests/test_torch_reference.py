@@ -32,24 +32,44 @@ CASES = [
 WORST: dict[str, float] = {"value": 0.0, "grad": 0.0}
 
 
+DIFFERENTIABLE = {"var", "pred2", "positive", "negative"}  # tensors whose gradients lossctl reports
+INDEX_TARGETS = {"cross_entropy", "nll", "multi_margin"}
+
+
 def to_torch(spec, pred, target):
     """Targets as PyTorch wants them: int64 class indices (a 0-d one for a single 1-D sample)."""
     if target is None:
         return None
-    if spec.name in ("cross_entropy", "nll") and is_index_target(pred, target):
+    if spec.name == "multilabel_margin":
+        return torch.tensor(target, dtype=torch.int64)
+    if spec.name in INDEX_TARGETS and is_index_target(pred, target):
         shape = () if pred.ndim == 1 else target.shape
         return torch.tensor(target.reshape(shape), dtype=torch.int64)
+    if spec.name == "multi_margin":  # one-hot rows: PyTorch takes indices only
+        return torch.tensor(np.argmax(target, axis=-1), dtype=torch.int64)
+    if spec.name == "cosine_embedding":
+        return torch.tensor(target.reshape(pred.shape[:-1]), dtype=torch.float64)
     return torch.tensor(target, dtype=torch.float64)
+
+
+def call_torch(spec, pred, target, reduction, params, tensors):
+    """``torch.nn.functional.<spec.torch>`` with the argument order PyTorch uses for that loss."""
+    function = getattr(F, spec.torch)
+    if spec.name in ("margin_ranking", "cosine_embedding"):
+        return function(pred, tensors.pop("pred2"), target, reduction=reduction, **params, **tensors)
+    if spec.name == "triplet_margin":
+        return function(pred, tensors.pop("positive"), tensors.pop("negative"), reduction=reduction, **params)
+    return function(pred, target, reduction=reduction, **params, **tensors)
 
 
 def torch_result(spec, pred, target, reduction, params, tensors):
     """Value and gradients from ``torch.nn.functional.<spec.torch>`` and ``backward()``."""
     pred_t = torch.tensor(pred, dtype=torch.float64, requires_grad=True)
     extra = {
-        name: torch.tensor(np.asarray(value), dtype=torch.float64, requires_grad=name == "var")
+        name: torch.tensor(np.asarray(value), dtype=torch.float64, requires_grad=name in DIFFERENTIABLE)
         for name, value in tensors.items()
     }
-    loss = getattr(F, spec.torch)(pred_t, to_torch(spec, pred, target), reduction=reduction, **params, **extra)
+    loss = call_torch(spec, pred_t, to_torch(spec, pred, target), reduction, params, dict(extra))
     loss.sum().backward()
     grads = {"pred": pred_t.grad.numpy()}
     grads.update({name: t.grad.numpy() for name, t in extra.items() if t.requires_grad})

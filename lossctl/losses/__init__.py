@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from . import classification, regression
+from . import classification, margin, regression
 
-FAMILIES = (regression, classification)
+FAMILIES = (regression, classification, margin)
