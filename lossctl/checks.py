@@ -7,6 +7,11 @@ import numpy as np
 from .errors import InputError
 
 
+def count(n: int, noun: str = "value") -> str:
+    """``1 value``, ``3 values``."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def position(array: np.ndarray, flat_index: int) -> str:
     """Human-readable index of ``flat_index`` in ``array``: ``[3]`` or ``[1, 2]``."""
     index = np.unravel_index(flat_index, array.shape) if array.ndim else ()

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from .checks import count, position
 from .errors import ComputationError, InputError, ParameterError
 from .registry import LOSSES
 from .spec import Array, LossSpec
@@ -86,8 +87,6 @@ def as_array(values: Any, argument: str, dtype: type = np.float64, *, allow_nonf
         raise InputError(f"{argument} is empty: give at least one value")
     array = array.astype(dtype, copy=False)
     if not allow_nonfinite and not np.isfinite(array).all():
-        from .checks import position
-
         first = int(np.flatnonzero(~np.isfinite(array).ravel())[0])
         bad = array.ravel()[first]
         raise InputError(
@@ -96,19 +95,15 @@ def as_array(values: Any, argument: str, dtype: type = np.float64, *, allow_nonf
     return array
 
 
-def _count(n: int) -> str:
-    return f"{n} value" if n == 1 else f"{n} values"
-
-
 def _describe_shape(array: Array) -> str:
-    return _count(array.size) if array.ndim == 1 else f"shape {tuple(array.shape)}"
+    return count(array.size) if array.ndim == 1 else f"shape {tuple(array.shape)}"
 
 
 def require_same_shape(pred: Array, other: Array, argument: str) -> None:
     """No silent broadcasting: ``other`` must have exactly ``pred``'s shape."""
     if other.shape != pred.shape:
         if pred.ndim == 1 and other.ndim == 1:
-            raise InputError(f"{argument} has {_count(other.size)} but --pred has {pred.size}")
+            raise InputError(f"{argument} has {count(other.size)} but --pred has {pred.size}")
         raise InputError(
             f"{argument} has {_describe_shape(other)} but --pred has {_describe_shape(pred)}; they must match"
         )

@@ -13,7 +13,7 @@ import warnings
 
 import numpy as np
 
-from ..checks import position, require
+from ..checks import count, position, require
 from ..errors import InputError, LossctlWarning
 from ..spec import Array, Example, LossSpec, Param
 from ._numerics import along, log_sigmoid, log_softmax, sigmoid, softplus
@@ -79,7 +79,7 @@ def check_class_targets(
     classes = pred.shape[axis]
     if weight is not None and weight.shape != (classes,):
         raise InputError(
-            f"--weight has {weight.size} values but there are {classes} classes (axis {axis} of --pred); "
+            f"--weight has {count(weight.size)} but there are {classes} classes (axis {axis} of --pred); "
             "give one weight per class"
         )
     if is_index_target(pred, target):
@@ -859,7 +859,7 @@ def check_multilabel(pred: Array, target: Array, *, weight: Array | None = None)
     require((target >= 0) & (target <= 1), target, "--target", "must be labels 0 or 1 (or in [0, 1])")
     classes = pred.shape[-1]
     if weight is not None and weight.shape != (classes,):
-        raise InputError(f"--weight has {weight.size} values but there are {classes} classes (last axis of --pred)")
+        raise InputError(f"--weight has {count(weight.size)} but there are {classes} classes (last axis of --pred)")
 
 
 def sample_multilabel(rng: np.random.Generator) -> dict[str, Array]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..checks import require
+from ..checks import count, require
 from ..errors import InputError
 from ..spec import Array, Example, LossSpec, Param
 from .classification import as_indices, check_class_targets, class_axis, gather, is_index_target, one_hot
@@ -249,7 +249,7 @@ def check_multi_margin(pred: Array, target: Array, *, weight=None, **_: object) 
     check_multiclass(pred, target)
     classes = pred.shape[class_axis(pred)]
     if weight is not None and weight.shape != (classes,):
-        raise InputError(f"--weight has {weight.size} values but there are {classes} classes; give one per class")
+        raise InputError(f"--weight has {count(weight.size)} but there are {classes} classes; give one per class")
 
 
 MULTI_MARGIN = LossSpec(

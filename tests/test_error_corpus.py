@@ -1,0 +1,192 @@
+"""The bad-input corpus: every case must exit 2 with one short line on stderr naming the problem.
+
+Each row: an id, the arguments (``{tmp}`` is a folder holding the fixture files
+written by ``_fixtures``), optional standard input, and fragments the message
+must contain.  Nothing may reach stdout and no traceback may appear.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import assert_usage_error
+
+P4 = ["--pred", "2,3,4,5"]
+T4 = ["--target", "4,5,6,7"]
+LOGITS = ["--pred", "0.1,0.9;0.3,0.7"]
+
+CORPUS: list[tuple[str, list[str], str | None, list[str]]] = [
+    # empty and malformed literals
+    ("empty-pred", ["mse", "--pred", "", *T4], None, ["--pred is empty"]),
+    ("blank-pred", ["mse", "--pred", "   ", *T4], None, ["--pred is empty"]),
+    ("empty-target", ["mse", *P4, "--target", ""], None, ["--target is empty"]),
+    ("double-comma", ["mse", "--pred", "2,,3", "--target", "1,2,3"], None, ["--pred", "empty value"]),
+    ("trailing-comma", ["mse", "--pred", "2,3,", "--target", "1,2,3"], None, ["--pred", "empty value"]),
+    ("word", ["mse", "--pred", "2,abc", "--target", "1,2"], None, ["'abc' is not a number"]),
+    ("hex", ["mse", "--pred", "0x1F", "--target", "1"], None, ["'0x1F' is not a number"]),
+    ("underscore", ["mse", "--pred", "1_000", "--target", "1"], None, ["not a number"]),
+    ("open-bracket", ["mse", "--pred", "[1,2", "--target", "1,2"], None, ["invalid JSON"]),
+    ("close-bracket", ["mse", "--pred", "1,2]", "--target", "1,2"], None, ["invalid JSON"]),
+    ("json-ragged", ["mse", "--pred", "[[1,2],[3]]", "--target", "1,2,3"], None, ["ragged"]),
+    ("rows-ragged", ["mse", "--pred", "1,2;3", "--target", "1,2;3,4"], None, ["ragged rows"]),
+    ("json-string", ["mse", "--pred", '["1","2"]', "--target", "1,2"], None, ["is not a number"]),
+    ("json-null", ["mse", "--pred", "[1,null]", "--target", "1,2"], None, ["null", "is not a number"]),
+    ("json-bool", ["mse", "--pred", "[true,1]", "--target", "1,2"], None, ["is not a number"]),
+    # shape mismatches in every input form
+    ("shape-literal", ["mse", "--pred", "1,2,3", "--target", "1,2"], None, ["--target has 2 values but --pred has 3"]),
+    (
+        "shape-rows",
+        ["mse", "--pred", "1,2;3,4", "--target", "1,2,3,4"],
+        None,
+        ["--target has 4 values but --pred has shape (2, 2)"],
+    ),
+    ("shape-json", ["mse", "--pred", "[[1,2]]", "--target", "[[1],[2]]"], None, ["--target has shape (2, 1)"]),
+    ("shape-csv", ["mse", "--pred", "{tmp}/three.csv", "--target", "1,2"], None, ["--target has 2 values"]),
+    ("shape-npy", ["mse", "--pred", "{tmp}/five.npy", "--target", "1,2"], None, ["--target has 2 values"]),
+    ("shape-json-file", ["mse", "--pred", "{tmp}/pair.json", "--target", "1,2,3"], None, ["--target has 3 values"]),
+    ("shape-stdin", ["mse", "--pred", "-", "--target", "1,2"], "1\n2\n3\n", ["--target has 2 values but --pred has 3"]),
+    (
+        "shape-weight",
+        ["ce", *LOGITS, "--target", "1,0", "--weight", "1"],
+        None,
+        ["--weight has 1 value but there are 2 classes"],
+    ),
+    ("shape-var", ["gaussian_nll", "--pred", "1,2", "--target", "1,2", "--var", "1,2,3"], None, ["--var has shape"]),
+    # non-finite and overflowing numbers
+    ("nan", ["mse", "--pred", "1,nan", "--target", "1,2"], None, ["--pred[1] is nan", "--allow-nonfinite"]),
+    ("inf", ["mse", "--pred", "1,2", "--target", "inf,2"], None, ["--target[0] is inf"]),
+    ("neg-inf-json", ["mse", "--pred", "[1,-Infinity]", "--target", "1,2"], None, ["--pred[1] is -inf"]),
+    ("nan-csv", ["mse", "--pred", "{tmp}/nan.csv", "--target", "1,2"], None, ["is nan"]),
+    ("overflow", ["mse", "--pred", "1e999", "--target", "1"], None, ["'1e999' is too large"]),
+    ("overflow-json", ["mse", "--pred", "[1e999]", "--target", "1"], None, ["too large"]),
+    ("overflow-result", ["mse", "--pred", "1e200", "--target", "-1e200"], None, ["overflows float64"]),
+    ("overflow-poisson", ["poisson_nll", "--pred", "1000", "--target", "1"], None, ["overflows"]),
+    # class indices
+    ("class-negative", ["ce", *LOGITS, "--target", "-1,0"], None, ["class indices from 0 to 1", "is -1"]),
+    ("class-too-large", ["ce", *LOGITS, "--target", "0,2"], None, ["class indices from 0 to 1", "is 2"]),
+    ("class-fraction", ["ce", *LOGITS, "--target", "0,0.5"], None, ["whole-number class indices", "is 0.5"]),
+    ("class-all-ignored", ["ce", *LOGITS, "--target", "-100,-100"], None, ["every --target equals --ignore-index"]),
+    ("nll-probabilities", ["nll", *LOGITS, "--target", "0.5,0.5;1,0"], None, ["nll needs class indices"]),
+    ("svm-class", ["svm", "--pred", "1,2,3", "--target", "3"], None, ["class indices from 0 to 2"]),
+    # probabilities and labels outside their domains
+    ("bce-pred-above-1", ["bce", "--pred", "0.5,1.5", "--target", "1,0"], None, ["--pred must be probabilities"]),
+    ("bce-pred-negative", ["bce", "--pred", "-0.1,0.5", "--target", "1,0"], None, ["--pred must be probabilities"]),
+    ("bce-target", ["bce", "--pred", "0.5,0.5", "--target", "2,0"], None, ["--target must be in [0, 1]"]),
+    ("ce-probabilities", ["ce", *LOGITS, "--target", "1.5,-0.5;0,1"], None, ["probabilities in [0, 1]"]),
+    ("hinge-labels", ["hinge", "--pred", "1,2", "--target", "1,2"], None, ["labels −1 or 1"]),
+    ("soft-margin-labels", ["soft_margin", "--pred", "1,2", "--target", "0,1"], None, ["labels −1 or 1"]),
+    ("ranking-labels", ["margin_ranking", "--pred", "1", "--pred2", "2", "--target", "0"], None, ["labels −1 or 1"]),
+    ("negative-variance", ["gaussian_nll", "--pred", "1", "--target", "1", "--var", "-1"], None, ["variances ≥ 0"]),
+    ("msle-domain", ["msle", "--pred", "-1,2", "--target", "1,2"], None, ["--pred must be > -1"]),
+    ("kl-negative", ["kl_div", "--pred", "-1", "--target", "-0.5"], None, ["probabilities ≥ 0"]),
+    # parameters out of range
+    ("delta-zero", ["huber", *P4, *T4, "--delta", "0"], None, ["--delta must be in (0, inf), got 0"]),
+    ("beta-negative", ["smooth_l1", *P4, *T4, "--beta", "-1"], None, ["--beta must be in [0, inf)"]),
+    ("q-one", ["quantile", *P4, *T4, "--q", "1"], None, ["--q must be in (0, 1), got 1"]),
+    ("q-nan", ["quantile", *P4, *T4, "--q", "nan"], None, ["--q must be a finite number"]),
+    ("smoothing-two", ["ce", *LOGITS, "--target", "1,0", "--label-smoothing", "2"], None, ["--label-smoothing"]),
+    ("p-three", ["multi_margin", "--pred", "1,2,3", "--target", "0", "--p", "3"], None, ["--p must be 1 or 2"]),
+    ("eps-zero", ["charbonnier", *P4, *T4, "--eps", "0"], None, ["--eps must be in (0, inf)"]),
+    ("delta-text", ["huber", *P4, *T4, "--delta", "big"], None, ["--delta"]),
+    ("reduction", ["mse", *P4, *T4, "--reduction", "avg"], None, ["--reduction must be one of mean, sum, none"]),
+    ("batchmean-elsewhere", ["mse", *P4, *T4, "--reduction", "batchmean"], None, ["--reduction must be one of"]),
+    ("format", ["mse", *P4, *T4, "--format", "xml"], None, ["--format must be one of"]),
+    ("precision", ["mse", *P4, *T4, "--precision", "0"], None, ["--precision must be between 1 and 17"]),
+    ("dtype", ["mse", *P4, *T4, "--dtype", "int8"], None, ["--dtype must be one of float64, float32"]),
+    # unknown names and options
+    ("unknown-loss", ["hubber", *P4, *T4], None, ["unknown loss 'hubber'", "did you mean 'huber'"]),
+    ("unknown-loss-far", ["zzzz", *P4, *T4], None, ["unknown loss 'zzzz'", "lossctl list"]),
+    ("unknown-info", ["info", "crossentropy"], None, ["did you mean"]),
+    ("unknown-option", ["mse", *P4, *T4, "--delta", "1"], None, ["No such option: --delta"]),
+    ("missing-value", ["mse", *P4, "--target"], None, ["--target", "requires an argument"]),
+    ("missing-pred", ["mse", *T4], None, ["--pred is required"]),
+    ("missing-target", ["mse", *P4], None, ["mse needs --target"]),
+    (
+        "target-for-triplet",
+        ["triplet_margin", *P4, "--positive", "1,2,3,4", "--negative", "1,2,3,4", *T4],
+        None,
+        ["No such option: --target"],
+    ),
+    # paths
+    ("missing-file", ["mse", "--pred", "{tmp}/nope.csv", *T4], None, ["no such file"]),
+    ("missing-path", ["mse", "--pred", "{tmp}/nope/p.txt", *T4], None, ["no such file"]),
+    ("directory", ["mse", "--pred", "{tmp}", *T4], None, ["is a directory"]),
+    ("empty-file", ["mse", "--pred", "{tmp}/empty.csv", *T4], None, ["holds no numbers"]),
+    ("header-only", ["mse", "--pred", "{tmp}/header.csv", *T4], None, ["holds no numbers"]),
+    ("binary-file", ["mse", "--pred", "{tmp}/binary.csv", *T4], None, ["not a UTF-8 text file"]),
+    ("csv-word", ["mse", "--pred", "{tmp}/word.csv", "--target", "1,2"], None, ["word.csv line 3", "'x'"]),
+    ("csv-ragged", ["mse", "--pred", "{tmp}/ragged.csv", "--target", "1,2"], None, ["line 2: ragged rows"]),
+    (
+        "data-column-name",
+        ["mse", "--data", "{tmp}/table.csv", "--pred-col", "nope", "--target-col", "y"],
+        None,
+        ["--pred-col", "no column 'nope'", "its columns: y_hat, y"],
+    ),
+    (
+        "data-column-index",
+        ["mse", "--data", "{tmp}/table.csv", "--pred-col", "0", "--target-col", "5"],
+        None,
+        ["--target-col: column 5 is out of range"],
+    ),
+    ("data-without-cols", ["mse", "--data", "{tmp}/table.csv"], None, ["--data needs --pred-col and --target-col"]),
+    (
+        "data-and-pred",
+        ["mse", "--data", "{tmp}/table.csv", *P4, "--pred-col", "0", "--target-col", "1"],
+        None,
+        ["--data replaces --pred and --target"],
+    ),
+    ("npy-truncated", ["mse", "--pred", "{tmp}/truncated.npy", *T4], None, ["truncated"]),
+    ("npy-pickle", ["mse", "--pred", "{tmp}/objects.npy", *T4], None, ["never unpickles"]),
+    ("npy-strings", ["mse", "--pred", "{tmp}/strings.npy", *T4], None, ["holds <U1 values", "numeric array"]),
+    ("npy-complex", ["mse", "--pred", "{tmp}/complex.npy", *T4], None, ["numeric array"]),
+    ("npz", ["mse", "--pred", "{tmp}/arrays.npz", *T4], None, [".npz archives are not supported"]),
+    (
+        "save-same-as-input",
+        ["mse", "--pred", "{tmp}/three.csv", "--target", "1,2,3", "--save-elements", "{tmp}/three.csv"],
+        None,
+        ["is also an input"],
+    ),
+    ("save-bad-suffix", ["mse", *P4, *T4, "--save-elements", "{tmp}/out.xlsx"], None, ["must end in .npy or .csv"]),
+    ("save-no-folder", ["mse", *P4, *T4, "--save-grad", "{tmp}/nope/g.npy"], None, ["does not exist"]),
+    # standard input
+    ("both-stdin", ["mse", "--pred", "-", "--target", "-"], "1\n", ["only one input can be '-'"]),
+    ("stdin-empty", ["mse", "--pred", "-", *T4], "", ["standard input is empty"]),
+    ("stdin-word", ["mse", "--pred", "-", "--target", "1,2"], "1\nx\n", ["line 2", "'x' is not a number"]),
+    ("stdin-json", ["mse", "--pred", "-", "--target", "1,2"], "[1, 2", ["invalid JSON"]),
+]
+
+
+def _fixtures(tmp: Path) -> None:
+    (tmp / "three.csv").write_text("1\n2\n3\n")
+    (tmp / "pair.json").write_text(json.dumps([1, 2]))
+    (tmp / "nan.csv").write_text("1\nnan\n")
+    (tmp / "empty.csv").write_text("")
+    (tmp / "header.csv").write_text("a,b\n")
+    (tmp / "binary.csv").write_bytes(b"\xff\xfe\x00\x81garbage")
+    (tmp / "word.csv").write_text("a\n1\nx\n")
+    (tmp / "ragged.csv").write_text("1,2\n3\n")
+    (tmp / "table.csv").write_text("y_hat,y\n1,2\n3,4\n")
+    np.save(tmp / "five.npy", np.arange(5.0))
+    np.save(tmp / "truncated.npy", np.arange(100.0))
+    (tmp / "truncated.npy").write_bytes((tmp / "truncated.npy").read_bytes()[:150])
+    np.save(tmp / "objects.npy", np.array([{"x": 1}, None], dtype=object), allow_pickle=True)
+    np.save(tmp / "strings.npy", np.array(["a", "b"]))
+    np.save(tmp / "complex.npy", np.array([1 + 2j]))
+    np.savez(tmp / "arrays.npz", a=np.arange(3))
+
+
+def test_corpus_is_large_enough() -> None:
+    assert len(CORPUS) >= 60
+    assert len({case[0] for case in CORPUS}) == len(CORPUS)
+
+
+@pytest.mark.parametrize(("args", "stdin", "fragments"), [c[1:] for c in CORPUS], ids=[c[0] for c in CORPUS])
+def test_bad_input_exits_2_with_one_clear_line(cli, tmp_path, args, stdin, fragments) -> None:
+    _fixtures(tmp_path)
+    argv = [a.replace("{tmp}", str(tmp_path)) for a in args]
+    assert_usage_error(cli(argv, stdin=stdin), *fragments)
+    leftovers = [p.name for p in tmp_path.iterdir() if p.name.startswith(".") or p.suffix == ".tmp"]
+    assert leftovers == [], "nothing half-written"
