@@ -182,9 +182,9 @@ def run_loss(spec: LossSpec, options: dict[str, Any]) -> int:
         if issubclass(warning.category, LossctlWarning):
             sys.stderr.write(f"warning: {warning.message}\n")
     if saves["--save-elements"] is not None:
-        save_array(saves["--save-elements"], result.elements)
+        save_array(saves["--save-elements"], result.elements, "--save-elements")
     if saves["--save-grad"] is not None:
-        save_array(saves["--save-grad"], result.grad)
+        save_array(saves["--save-grad"], result.grad, "--save-grad")
     emit(result, output_format, options["precision"])
     return ExitStatus.OK
 

@@ -29,8 +29,15 @@ def check_output_path(path: Path, option: str, inputs: Iterable[str]) -> None:
             raise InputError(f"{option}: {path} is also an input; write to another file")
 
 
-def save_array(path: Path, array: np.ndarray) -> None:
+def save_array(path: Path, array: np.ndarray, option: str = "--save-elements") -> None:
     """Save ``array`` as .npy or .csv; a failure never leaves a half-written file."""
+    try:
+        _write_atomically(path, array)
+    except OSError as exc:
+        raise InputError(f"{option}: cannot write {path}: {exc.strerror or exc}") from exc
+
+
+def _write_atomically(path: Path, array: np.ndarray) -> None:
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(handle, "wb") as stream:
