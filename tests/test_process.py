@@ -11,9 +11,9 @@ import time
 
 import numpy as np
 import pytest
+from conftest import assert_usage_error
 
 import lossctl.save
-from conftest import assert_usage_error
 
 LOSSCTL = [sys.executable, "-m", "lossctl"]
 

@@ -11,10 +11,10 @@ import io
 
 import numpy as np
 import pytest
+from gradcheck import numeric_gradient
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from gradcheck import numeric_gradient
 from lossctl import compute
 from lossctl.errors import InputError, LossctlError
 from lossctl.inputs import parse_literal, read_stdin
