@@ -118,7 +118,9 @@ def parse_json(text: str, label: str) -> Array:
         raise InputError(f"{label}: ragged rows: every row must have the same number of values") from exc
     if array.ndim == 0:
         array = array.reshape(1)
-    if array.size and np.isinf(array).any() and "inf" not in text.lower():
+    if array.size == 0:
+        raise InputError(f"{label} is empty: give at least one value")
+    if np.isinf(array).any() and "inf" not in text.lower():
         raise InputError(f"{label}: a number is too large for a float64 (max ≈ 1.8e308)")
     return array
 

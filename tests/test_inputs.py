@@ -46,6 +46,8 @@ def test_literals(text: str, expected) -> None:
         ("[1,2", "invalid JSON"),
         ('["1"]', "is not a number"),
         ("[true]", "is not a number"),
+        ("[]", "is empty"),  # found by the parser fuzzer
+        ("[[]]", "is empty"),
     ],
 )
 def test_bad_literals(text: str, fragment: str) -> None:
