@@ -23,6 +23,7 @@ from .inputs import read_array, read_columns
 from .render import FORMATS
 from .save import check_output_path, save_array
 from .spec import LossSpec, Param
+from .verdict import Verdict
 
 INPUT_FORMS = "values (2,3,4,5 · '1,2;3,4' · JSON), a .csv/.tsv/.txt/.npy/.json file, or - for stdin"
 
@@ -99,6 +100,19 @@ def loss_signature(spec: LossSpec) -> inspect.Signature:
             panel="Output",
         ),
         _option(Path | None, None, "--save-grad", help="Write the gradient to FILE (.npy or .csv)", panel="Output"),
+        _option(bool, False, "--explain", help="Show the worked derivation with the actual numbers", panel="Homework"),
+        _option(str | None, None, "--expect", help="Your answer: exit 0 if it matches, 1 if not", panel="Homework"),
+        _option(
+            float | None, None, "--tol", help="Tolerance for --expect (default: the digits you typed)", panel="Homework"
+        ),
+        _option(str | None, None, "--expect-grad", help="Your gradient, checked entry by entry", panel="Homework"),
+        _option(
+            str | None,
+            None,
+            "--activation",
+            help="sigmoid | softmax | tanh: --pred holds pre-activations z",
+            panel="Homework",
+        ),
     ]
     return inspect.Signature(params)
 
@@ -175,29 +189,78 @@ def run_loss(spec: LossSpec, options: dict[str, Any]) -> int:
             reduction=options["reduction"],
             dtype=options["dtype"],
             allow_nonfinite=options["allow_nonfinite"],
+            activation=options.get("activation"),
             **hyper,
             **tensors,
         )
     for warning in caught:
         if issubclass(warning.category, LossctlWarning):
             sys.stderr.write(f"warning: {warning.message}\n")
+    verdicts = _verdicts(result, options)
     if saves["--save-elements"] is not None:
         save_array(saves["--save-elements"], result.elements, "--save-elements")
     if saves["--save-grad"] is not None:
         save_array(saves["--save-grad"], result.grad, "--save-grad")
-    emit(result, output_format, options["precision"])
+    emit(result, output_format, options["precision"], explain=options.get("explain", False), verdicts=verdicts)
+    if verdicts and not all(v.ok for v in verdicts):
+        return ExitStatus.MISMATCH
     return ExitStatus.OK
 
 
-def emit(result: LossResult, output_format: str, precision: int) -> None:
-    """Write the result to stdout in the chosen format."""
+def _verdicts(result: LossResult, options: dict[str, Any]) -> list[Verdict]:
+    """--expect and --expect-grad, checked before anything is printed."""
+    from .verdict import check_answer, check_gradient
+
+    verdicts: list[Verdict] = []
+    if options.get("expect") is not None:
+        if result.reduction == "none":
+            raise InputError("--expect needs one value: use --reduction mean or sum (or --expect-grad)")
+        verdicts.append(check_answer(options["expect"], float(result.value), options.get("tol")))
+    if options.get("expect_grad") is not None:
+        verdicts += check_gradient(options["expect_grad"], result.grad, options.get("tol"))
+    return verdicts
+
+
+def emit(
+    result: LossResult,
+    output_format: str,
+    precision: int,
+    *,
+    explain: bool = False,
+    verdicts: list[Verdict] | None = None,
+) -> None:
+    """Write the result to stdout in the chosen format; verdicts close the human formats."""
+    verdicts = verdicts or []
+    lines = [v.describe(precision + 1) for v in verdicts]
+    if len(verdicts) > 1:
+        right = sum(v.ok for v in verdicts)
+        lines.append(f"{right} of {len(verdicts)} checks right")
+    if output_format in ("table", "json") and explain:
+        from .explain import explain as derivation
+
+        text = derivation(result, precision)
+        if output_format == "table":
+            sys.stdout.write(text + "".join(f"\n{line}" for line in lines) + ("\n" if lines else ""))
+            return
     if output_format == "table":
         from .render.table import print_table
 
         print_table(result, precision)
+        if lines:
+            sys.stdout.write("\n".join(lines) + "\n")
         return
     from .render import machine
 
-    render = {"json": machine.to_json, "csv": machine.to_csv, "value": machine.to_value}[output_format]
-    sys.stdout.write(render(result))
+    if output_format == "json":
+        extra: dict[str, Any] = {}
+        if explain:
+            extra["explain"] = text
+        if verdicts:
+            extra["expect"] = [v.as_dict() for v in verdicts]
+        sys.stdout.write(machine.to_json(result, extra))
+    else:
+        render = {"csv": machine.to_csv, "value": machine.to_value}[output_format]
+        sys.stdout.write(render(result))
+        if lines:
+            sys.stderr.write("\n".join(lines) + "\n")
     sys.stdout.flush()

@@ -18,6 +18,7 @@ from .registry import LOSSES
 from .spec import Array, LossSpec
 
 REDUCTIONS = ("mean", "sum", "none")
+ACTIVATIONS = ("sigmoid", "softmax", "tanh")
 DTYPES = {"float64": np.float64, "float32": np.float32}
 
 
@@ -37,10 +38,14 @@ class LossResult:
     value: float | Array
     grad: Array
     count: float
+    divisor: float = 1.0  # value = sum / divisor (before any transform)
     tensors: dict[str, Array] = field(default_factory=dict)
     extra_grads: dict[str, Array] = field(default_factory=dict)
     details: dict[str, Array] = field(default_factory=dict)
     class_axis: int | None = None
+    activation: str | None = None
+    pre_activation: Array | None = None  # z when --activation was given (pred then holds a(z))
+    activation_derivative: Array | None = None  # a′(z) for element-wise activations
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -70,6 +75,9 @@ class LossResult:
         }
         for name, grad in self.extra_grads.items():
             out[f"grad_{name}"] = grad.tolist()
+        if self.activation is not None:
+            out["activation"] = self.activation
+            out["activated"] = self.pred.tolist()
         return out
 
 
@@ -142,6 +150,7 @@ def compute(
     reduction: str = "mean",
     dtype: str = "float64",
     allow_nonfinite: bool = False,
+    activation: str | None = None,
     **params: Any,
 ) -> LossResult:
     """Evaluate ``loss`` on ``pred`` and ``target``.
@@ -154,6 +163,8 @@ def compute(
             (``"batchmean"`` for ``kl_div``); chooses ``value`` and ``grad``.
         dtype: ``"float64"`` (default) or ``"float32"``.
         allow_nonfinite: accept NaN and ±inf in the inputs.
+        activation: ``"sigmoid"``, ``"softmax"`` or ``"tanh"``: ``pred`` holds pre-activations z,
+            the loss sees a(z) and ``grad`` is ∂value/∂z by the chain rule.
         **params: the loss's hyper-parameters and tensor parameters.
 
     Returns:
@@ -178,6 +189,12 @@ def compute(
             raise InputError(f"{spec.name} needs {param.option}: {param.help}")
 
     pred_array = as_array(pred, "--pred", float_type, allow_nonfinite=allow_nonfinite)
+    pre_activation = None
+    if activation is not None:
+        if activation not in ACTIVATIONS:
+            raise ParameterError(f"--activation must be one of {', '.join(ACTIVATIONS)}, got {activation!r}")
+        pre_activation = pred_array
+        pred_array = activate(activation, pred_array, _activation_axis(spec, pred_array))
     target_array: Array | None = None
     if spec.target == "none":
         if target is not None:
@@ -207,12 +224,13 @@ def compute(
     mean = total / count
 
     value: float | Array
+    divisor = 1.0
     if reduction == "none":
         value, scale = elements, 1.0
     elif reduction == "sum":
         value, scale = total, 1.0
     elif reduction == "mean":
-        value, scale = mean, 1.0 / count
+        value, scale, divisor = mean, 1.0 / count, count
     else:
         divisor = float(spec.extra_reductions[reduction](pred_array, target_array, **arguments))
         value, scale = total / divisor, 1.0 / divisor
@@ -222,6 +240,10 @@ def compute(
     if scale != 1.0:
         grads = {name: g * float_type(scale) for name, g in grads.items()}
 
+    derivative = None
+    if pre_activation is not None:
+        axis = _activation_axis(spec, pre_activation)
+        grads["pred"], derivative = chain(activation, pred_array, grads["pred"], axis)
     if not allow_nonfinite:
         _require_finite(spec.name, elements, grads, total)
 
@@ -238,11 +260,40 @@ def compute(
         value=value,
         grad=grads.pop("pred"),
         count=count,
+        divisor=divisor,
         tensors=tensors,
         extra_grads=grads,
         details=details,
         class_axis=spec.class_axis(pred_array) if spec.class_axis else None,
+        activation=activation,
+        pre_activation=pre_activation,
+        activation_derivative=derivative,
     )
+
+
+def _activation_axis(spec: LossSpec, pred: Array) -> int:
+    """Softmax runs over the loss's class axis, or the last axis for element-wise losses."""
+    axis = spec.class_axis(pred) if spec.class_axis else None
+    return pred.ndim - 1 if axis is None else axis
+
+
+def activate(name: str, z: Array, axis: int) -> Array:
+    """a(z) for the activations ``--activation`` offers, in stable forms."""
+    if name == "tanh":
+        return np.tanh(z)
+    if name == "sigmoid":
+        e = np.exp(-np.abs(z))  # exponent ≤ 0: no overflow for large |z|
+        return np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+    shifted = np.exp(z - np.max(z, axis=axis, keepdims=True))
+    return shifted / np.sum(shifted, axis=axis, keepdims=True)
+
+
+def chain(name: str, a: Array, grad_a: Array, axis: int) -> tuple[Array, Array | None]:
+    """∂L/∂z from ∂L/∂a: a′(z) element-wise, or the softmax Jacobian a ⊙ (g − Σ g ⊙ a)."""
+    if name == "softmax":
+        return a * (grad_a - np.sum(grad_a * a, axis=axis, keepdims=True)), None
+    derivative = a * (1.0 - a) if name == "sigmoid" else 1.0 - a * a
+    return grad_a * derivative, derivative
 
 
 def _require_finite(name: str, elements: Array, grads: Mapping[str, Array], total: float) -> None:

@@ -150,6 +150,13 @@ class LossSpec:
     param_grid: tuple[Mapping[str, Any], ...] = ({},)  # settings the generated tests try
     details: Callable[..., Mapping[str, Array]] | None = None  # extra per-element table columns
     class_axis: Callable[[Array], int | None] | None = None
+    # --explain: ``term(p, t, error, **params)`` writes one element's loss with the numbers substituted
+    # (p and t already formatted); ``explain(result, fmt)`` replaces the generic derivation entirely.
+    term: Callable[..., str] | None = None
+    explain: Callable[..., list[str]] | None = None
+    see_also: tuple[str, ...] = ()  # neighbours that ``info`` compares it with
+    plot: Callable[[Array], tuple[Array, Array | None, dict[str, Array]]] | None = None  # x -> inputs
+    plot_axis: str = "residual ŷ − y"
 
     def param(self, name: str) -> Param:
         for param in self.params:

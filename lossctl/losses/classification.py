@@ -16,6 +16,7 @@ import numpy as np
 from ..checks import count, position, require
 from ..errors import InputError, LossctlWarning
 from ..spec import Array, Example, LossSpec, Param
+from ..wording import Numbers, elide, join
 from ._numerics import along, log_sigmoid, log_softmax, sigmoid, softplus
 
 ARTICLE = "−log softmax by hand; the article printed {} (wrong)"
@@ -186,6 +187,61 @@ def cross_entropy_details(pred: Array, target: Array, *, ignore_index: int = -10
     return details
 
 
+def explain_cross_entropy(result, fmt: Numbers) -> list[str]:
+    """Per sample: the softmax of the target class, its −log, and any weight, ignore or smoothing step."""
+    pred, target = result.pred, result.target
+    axis = class_axis(pred)
+    classes = pred.shape[axis]
+    rows = np.moveaxis(pred, axis, -1).reshape(-1, classes)
+    weight = result.tensors.get("weight")
+    smoothing, ignore = result.params["label_smoothing"], result.params["ignore_index"]
+    indices = as_indices(pred, target).ravel() if is_index_target(pred, target) else None
+    probabilities = None if indices is not None else np.moveaxis(target, axis, -1).reshape(-1, classes)
+    elements = result.elements.ravel()
+    lines: list[str] = []
+    if smoothing:
+        lines.append(f"label smoothing ε = {fmt(smoothing)}: target = (1 − ε)·target + ε/{classes} on every class")
+    for k in elide(list(range(rows.shape[0]))):
+        if k == "…":
+            lines.append("…")
+            continue
+        x = rows[k]
+        p = np.exp(log_softmax(x, 0))
+        exps = join([f"e^{fmt.inner(v)}" for v in x])
+        total = fmt(float(np.sum(np.exp(x))))
+        if indices is None:
+            t = probabilities[k]
+            lines.append(f"sample {k}: logits {fmt.vector(x)}, target probabilities {fmt.vector(t)}")
+            lines.append(f"  softmax = e^x / ({exps}) = {fmt.vector(p)}")
+            logs = join([f"{fmt.inner(tc)}·log {fmt(pc)}" for tc, pc in zip(t, p, strict=False)])
+            lines.append(f"  ℓ_{k} = −({logs}) = {fmt(elements[k])}")
+            continue
+        y = int(indices[k])
+        if y == ignore:
+            lines.append(f"sample {k}: target {y} = --ignore-index → ℓ_{k} = 0, not counted in the mean")
+            continue
+        lines.append(f"sample {k}: logits {fmt.vector(x)}, target class {y}")
+        lines.append(
+            f"  softmax_{y} = e^{fmt.inner(x[y])} / ({exps}) = {fmt(float(np.exp(x[y])))} / {total} = {fmt(p[y])}"
+        )
+        nll_term = f"−log {fmt(p[y])} = {fmt(-np.log(p[y]))}"
+        if weight is not None:
+            nll_term = f"w_{y}·(−log {fmt(p[y])}) = {fmt(weight[y])} · {fmt(-np.log(p[y]))}"
+        if smoothing:
+            lines.append(
+                f"  ℓ_{k} = (1 − {fmt(smoothing)})·{nll_term.split(' = ')[0]} + ({fmt(smoothing)}/{classes})"
+                f"·Σ_c w_c (−log softmax_c) = {fmt(elements[k])}"
+            )
+        else:
+            lines.append(
+                f"  ℓ_{k} = {nll_term} = {fmt(elements[k])}" if weight is not None else f"  ℓ_{k} = {nll_term}"
+            )
+    if weight is not None and indices is not None:
+        kept = [fmt(weight[int(y)]) for y in indices if y != ignore]
+        lines.append(f"weighted mean divides by the weights of the kept targets: {join(kept)} = {fmt(result.count)}")
+    return lines
+
+
 def check_cross_entropy(pred: Array, target: Array, *, weight=None, ignore_index=-100, **_: object) -> None:
     check_class_targets(pred, target, weight=weight, ignore_index=ignore_index)
     if ignore_index != IGNORE_INDEX.default and not is_index_target(pred, target):
@@ -226,6 +282,7 @@ IGNORE_INDEX = Param("ignore_index", "int", -100, "targets with this class index
 _WEIGHTS = np.array([0.2, 1.0, 3.0])
 
 CROSS_ENTROPY = LossSpec(
+    see_also=("nll", "bce_with_logits", "kl_div", "multiclass_hinge"),
     name="cross_entropy",
     aliases=("ce", "categorical_crossentropy", "softmax_cross_entropy", "cross_entropy_loss"),
     family="classification",
@@ -247,6 +304,7 @@ CROSS_ENTROPY = LossSpec(
     check=check_cross_entropy,
     denominator=cross_entropy_denominator,
     details=cross_entropy_details,
+    explain=explain_cross_entropy,
     class_axis=_class_axis_of,
     zero_at_target=False,
     sample=sample_classes,
@@ -332,6 +390,7 @@ def sample_log_probabilities(rng: np.random.Generator) -> dict[str, Array]:
 
 
 NLL = LossSpec(
+    see_also=("cross_entropy",),
     name="nll",
     aliases=("nll_loss", "negative_log_likelihood"),
     family="classification",
@@ -406,6 +465,8 @@ def sample_probabilities(rng: np.random.Generator) -> dict[str, Array]:
 ELEMENT_WEIGHT = Param("weight", "tensor", None, "rescales each element's loss (broadcast to --pred)")
 
 BCE = LossSpec(
+    term=lambda p, t, e: f"−({t}·log {p} + (1 − {t})·log(1 − {p}))",
+    see_also=("bce_with_logits", "cross_entropy", "focal"),
     name="bce",
     aliases=("binary_crossentropy", "log_loss", "binary_cross_entropy"),
     family="classification",
@@ -463,6 +524,8 @@ def sample_logits(rng: np.random.Generator) -> dict[str, Array]:
 
 
 BCE_WITH_LOGITS = LossSpec(
+    term=lambda p, t, e: f"−({t}·log σ({p}) + (1 − {t})·log(1 − σ({p})))",
+    see_also=("bce", "focal", "soft_margin"),
     name="bce_with_logits",
     aliases=("binary_cross_entropy_with_logits", "sigmoid_cross_entropy", "sigmoid_binary_cross_entropy"),
     family="classification",
@@ -525,6 +588,8 @@ def check_focal(pred: Array, target: Array, **_: object) -> None:
 
 
 FOCAL = LossSpec(
+    term=lambda p, t, e, alpha, gamma: f"α_t·(1 − p_t)^{gamma:g}·BCE(σ({p}), {t})",
+    see_also=("bce_with_logits",),
     name="focal",
     aliases=("sigmoid_focal", "focal_loss", "sigmoid_focal_loss"),
     family="classification",
@@ -593,6 +658,8 @@ def sample_distributions(rng: np.random.Generator) -> dict[str, Array]:
 
 
 KL_DIV = LossSpec(
+    term=lambda p, t, e, log_target: f"e^{t}·({t} − {p})" if log_target else f"{t}·(log {t} − {p})",
+    see_also=("cross_entropy",),
     name="kl_div",
     aliases=("kl", "kl_divergence", "kld", "kullback_leibler"),
     family="classification",
@@ -657,6 +724,10 @@ def sample_counts(rng: np.random.Generator) -> dict[str, Array]:
 
 
 POISSON_NLL = LossSpec(
+    term=lambda p, t, e, log_input, full, eps: (
+        (f"e^{p} − {t}·{p}" if log_input else f"{p} − {t}·log({p} + {eps:g})") + (" + stirling" if full else "")
+    ),
+    see_also=("gaussian_nll", "mse"),
     name="poisson_nll",
     aliases=("poisson", "poisson_nll_loss"),
     family="classification",
@@ -748,6 +819,7 @@ def sample_gaussian(rng: np.random.Generator) -> dict[str, Array]:
 
 
 GAUSSIAN_NLL = LossSpec(
+    see_also=("mse", "poisson_nll"),
     name="gaussian_nll",
     aliases=("gaussian_nll_loss", "gaussian"),
     family="classification",
@@ -809,6 +881,8 @@ def sample_pm_one(rng: np.random.Generator) -> dict[str, Array]:
 
 
 SOFT_MARGIN = LossSpec(
+    term=lambda p, t, e: f"log(1 + e^(−{t}·{p}))",
+    see_also=("bce_with_logits", "hinge"),
     name="soft_margin",
     aliases=("soft_margin_loss",),
     family="classification",
@@ -868,6 +942,7 @@ def sample_multilabel(rng: np.random.Generator) -> dict[str, Array]:
 
 
 MULTILABEL_SOFT_MARGIN = LossSpec(
+    see_also=("bce_with_logits", "multilabel_margin"),
     name="multilabel_soft_margin",
     aliases=("multilabel_soft_margin_loss",),
     family="classification",

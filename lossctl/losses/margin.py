@@ -12,6 +12,7 @@ import numpy as np
 from ..checks import count, require
 from ..errors import InputError
 from ..spec import Array, Example, LossSpec, Param
+from ..wording import Numbers, elide, join
 from .classification import as_indices, check_class_targets, class_axis, gather, is_index_target, one_hot
 
 CS231N = "Stanford CS231n notes, linear classification (cat/frog scores); by hand"
@@ -75,6 +76,8 @@ def sample_binary(rng: np.random.Generator) -> dict[str, Array]:
 MARGIN = Param("margin", "float", 1.0, "the margin m a score must clear")
 
 HINGE = LossSpec(
+    term=lambda p, t, e, margin: f"max(0, {margin:g} − {t}·{p})",
+    see_also=("squared_hinge", "soft_margin", "multiclass_hinge"),
     name="hinge",
     aliases=("binary_hinge", "svm_hinge"),
     family="margin",
@@ -102,6 +105,8 @@ HINGE = LossSpec(
 )
 
 SQUARED_HINGE = LossSpec(
+    term=lambda p, t, e, margin: f"max(0, {margin:g} − {t}·{p})²",
+    see_also=("hinge",),
     name="squared_hinge",
     aliases=("l2_svm",),
     family="margin",
@@ -186,10 +191,60 @@ def sample_scores(rng: np.random.Generator) -> dict[str, Array]:
     return {"pred": pred, "target": target}
 
 
+def _sample_rows(result) -> tuple[np.ndarray, np.ndarray]:
+    scores = np.atleast_2d(result.pred)
+    return scores, np.atleast_1d(_class_indices(result.pred, result.target)).ravel()
+
+
+def explain_weston_watkins(result, fmt: Numbers) -> list[str]:
+    """Per sample, every wrong class's margin term; multi_margin divides by C (and squares with p = 2)."""
+    scores, indices = _sample_rows(result)
+    margin = result.params["margin"]
+    power = "²" if result.params.get("p", 1) == 2 else ""
+    divide = f" / {scores.shape[1]}" if result.loss == "multi_margin" else ""
+    weight = result.tensors.get("weight")
+    elements = np.atleast_1d(result.elements).ravel()
+    lines = []
+    for n in elide(list(range(scores.shape[0]))):
+        if n == "…":
+            lines.append("…")
+            continue
+        s, y = scores[n], int(indices[n])
+        terms = [
+            f"max(0, {fmt.inner(s[j])} − {fmt.inner(s[y])} + {fmt(margin)}){power}" for j in range(len(s)) if j != y
+        ]
+        values = [fmt(max(0.0, s[j] - s[y] + margin) ** (2 if power else 1)) for j in range(len(s)) if j != y]
+        scale = f"{fmt(weight[y])}·" if weight is not None else ""
+        lines.append(f"sample {n} (class {y}): ℓ = {scale}({join(terms)}){divide}")
+        lines.append(f"  = {scale}({join(values)}){divide} = {fmt(elements[n])}")
+    return lines
+
+
+def explain_crammer_singer(result, fmt: Numbers) -> list[str]:
+    """Per sample: the strongest wrong class against the true one."""
+    scores, indices = _sample_rows(result)
+    margin = result.params["margin"]
+    elements = np.atleast_1d(result.elements).ravel()
+    lines = []
+    for n in elide(list(range(scores.shape[0]))):
+        if n == "…":
+            lines.append("…")
+            continue
+        s, y = scores[n], int(indices[n])
+        others = [s[j] for j in range(len(s)) if j != y]
+        lines.append(
+            f"sample {n} (class {y}): ℓ = max(0, {fmt(margin)} + max({join([fmt(v) for v in others], ', ')})"
+            f" − {fmt.inner(s[y])})"
+        )
+        lines.append(f"  = max(0, {fmt(margin)} + {fmt.inner(max(others))} − {fmt.inner(s[y])}) = {fmt(elements[n])}")
+    return lines
+
+
 CAT = [3.2, 5.1, -1.7]
 FROG = [2.2, 2.5, -3.1]
 
 MULTICLASS_HINGE = LossSpec(
+    see_also=("multi_margin", "categorical_hinge", "cross_entropy"),
     name="multiclass_hinge",
     aliases=("svm", "multiclass_svm", "weston_watkins"),
     family="margin",
@@ -205,6 +260,7 @@ MULTICLASS_HINGE = LossSpec(
     target_help="class indices (one per sample) or one-hot rows",
     check=check_multiclass,
     details=multiclass_details,
+    explain=explain_weston_watkins,
     class_axis=class_axis,
     zero_at_target=False,
     sample=sample_scores,
@@ -253,6 +309,7 @@ def check_multi_margin(pred: Array, target: Array, *, weight=None, **_: object) 
 
 
 MULTI_MARGIN = LossSpec(
+    see_also=("multiclass_hinge", "categorical_hinge"),
     name="multi_margin",
     aliases=("multi_margin_loss", "multimargin"),
     family="margin",
@@ -272,6 +329,7 @@ MULTI_MARGIN = LossSpec(
     torch="multi_margin_loss",
     check=check_multi_margin,
     details=multiclass_details,
+    explain=explain_weston_watkins,
     class_axis=class_axis,
     zero_at_target=False,
     sample=sample_scores,
@@ -304,6 +362,7 @@ def categorical_hinge_grad(pred: Array, target: Array, *, margin: float = 1.0) -
 
 
 CATEGORICAL_HINGE = LossSpec(
+    see_also=("multiclass_hinge", "multi_margin"),
     name="categorical_hinge",
     aliases=("crammer_singer",),
     family="margin",
@@ -320,6 +379,7 @@ CATEGORICAL_HINGE = LossSpec(
     target_help="class indices (one per sample) or one-hot rows",
     check=check_multiclass,
     details=multiclass_details,
+    explain=explain_crammer_singer,
     class_axis=class_axis,
     zero_at_target=False,
     sample=sample_scores,
@@ -392,6 +452,7 @@ def sample_multilabel_indices(rng: np.random.Generator) -> dict[str, Array]:
 
 
 MULTILABEL_MARGIN = LossSpec(
+    see_also=("multilabel_soft_margin",),
     name="multilabel_margin",
     aliases=("multilabel_margin_loss",),
     family="margin",
@@ -446,6 +507,8 @@ def sample_distances(rng: np.random.Generator) -> dict[str, Array]:
 
 
 HINGE_EMBEDDING = LossSpec(
+    term=lambda p, t, e, margin: p if t == "1" else f"max(0, {margin:g} − {p})",
+    see_also=("cosine_embedding", "triplet_margin"),
     name="hinge_embedding",
     aliases=("hinge_embedding_loss",),
     family="margin",
@@ -497,6 +560,7 @@ def sample_ranking(rng: np.random.Generator) -> dict[str, Array]:
 
 
 MARGIN_RANKING = LossSpec(
+    see_also=("triplet_margin", "hinge"),
     name="margin_ranking",
     aliases=("margin_ranking_loss", "ranking_hinge"),
     family="margin",
@@ -585,6 +649,7 @@ def _row_axis(pred: Array) -> int:
 
 
 COSINE_EMBEDDING = LossSpec(
+    see_also=("hinge_embedding", "triplet_margin"),
     name="cosine_embedding",
     aliases=("cosine_embedding_loss",),
     family="margin",
@@ -701,6 +766,7 @@ def sample_triplets(rng: np.random.Generator) -> dict[str, Array]:
 
 
 TRIPLET_MARGIN = LossSpec(
+    see_also=("margin_ranking", "cosine_embedding"),
     name="triplet_margin",
     aliases=("triplet", "triplet_margin_loss"),
     family="margin",

@@ -197,6 +197,8 @@ _SAME = [2.0, 3.0, 4.0, 5.0], [4.0, 5.0, 6.0, 7.0]
 _HALF = [1.0, 2.0, 3.0, 4.0], [1.5, 2.5, 3.5, 4.5]
 
 L1 = LossSpec(
+    term=lambda p, t, e: f"|{p} − {t}|",
+    see_also=("mse", "huber", "smooth_l1", "quantile", "charbonnier"),
     name="l1",
     aliases=("mae", "l1_loss", "mean_absolute_error"),
     family="regression",
@@ -216,6 +218,8 @@ L1 = LossSpec(
 )
 
 MSE = LossSpec(
+    term=lambda p, t, e: f"({p} − {t})²",
+    see_also=("l1", "rmse", "huber", "log_cosh"),
     name="mse",
     aliases=("l2", "mse_loss", "mean_squared_error"),
     family="regression",
@@ -243,6 +247,8 @@ MSE = LossSpec(
 )
 
 RMSE = LossSpec(
+    term=lambda p, t, e: f"({p} − {t})²",
+    see_also=("mse", "l1"),
     name="rmse",
     aliases=("root_mean_squared_error",),
     family="regression",
@@ -263,6 +269,8 @@ RMSE = LossSpec(
 )
 
 SMOOTH_L1 = LossSpec(
+    term=lambda p, t, e, beta: f"0.5·({p} − {t})²/{beta:g}" if abs(e) < beta else f"|{p} − {t}| − 0.5·{beta:g}",
+    see_also=("huber", "l1", "mse"),
     name="smooth_l1",
     aliases=("smooth_l1_loss",),
     family="regression",
@@ -291,6 +299,8 @@ SMOOTH_L1 = LossSpec(
 )
 
 HUBER = LossSpec(
+    term=lambda p, t, e, delta: f"0.5·({p} − {t})²" if abs(e) < delta else f"{delta:g}·(|{p} − {t}| − 0.5·{delta:g})",
+    see_also=("smooth_l1", "log_cosh", "mse", "l1"),
     name="huber",
     aliases=("huber_loss",),
     family="regression",
@@ -319,6 +329,8 @@ HUBER = LossSpec(
 )
 
 LOG_COSH = LossSpec(
+    term=lambda p, t, e: f"log cosh({p} − {t})",
+    see_also=("huber", "mse"),
     name="log_cosh",
     aliases=("logcosh",),
     family="regression",
@@ -343,6 +355,8 @@ LOG_COSH = LossSpec(
 )
 
 QUANTILE = LossSpec(
+    term=lambda p, t, e, q: f"{q:g}·({t} − {p})" if e < 0 else f"{1 - q:g}·({p} − {t})",
+    see_also=("l1",),
     name="quantile",
     aliases=("pinball",),
     family="regression",
@@ -360,6 +374,8 @@ QUANTILE = LossSpec(
 )
 
 CHARBONNIER = LossSpec(
+    term=lambda p, t, e, eps: f"√(({p} − {t})² + {eps:g}²)",
+    see_also=("l1", "smooth_l1"),
     name="charbonnier",
     family="regression",
     summary="sqrt(e² + ε²): a smooth L1 used in image restoration.",
@@ -380,6 +396,8 @@ CHARBONNIER = LossSpec(
 )
 
 MSLE = LossSpec(
+    term=lambda p, t, e: f"(log(1 + {p}) − log(1 + {t}))²",
+    see_also=("mse", "mape"),
     name="msle",
     aliases=("mean_squared_logarithmic_error",),
     family="regression",
@@ -397,6 +415,8 @@ MSLE = LossSpec(
 )
 
 MAPE = LossSpec(
+    term=lambda p, t, e: f"100·|{p} − {t}|/|{t}|",
+    see_also=("l1", "msle"),
     name="mape",
     aliases=("mean_absolute_percentage_error",),
     family="regression",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from typing import Any
 
 import numpy as np
 
@@ -13,9 +14,9 @@ from ..numbers import full, jsonable
 from .rows import element_columns
 
 
-def to_json(result: LossResult) -> str:
-    """One JSON object with the keys of DESIGN §4; floats round-trip exactly."""
-    return json.dumps(jsonable(result.to_dict()), allow_nan=False) + "\n"
+def to_json(result: LossResult, extra: dict[str, Any] | None = None) -> str:
+    """One JSON object with the keys of DESIGN §4 (plus ``extra``); floats round-trip exactly."""
+    return json.dumps(jsonable({**result.to_dict(), **(extra or {})}), allow_nan=False, ensure_ascii=False) + "\n"
 
 
 def to_csv(result: LossResult) -> str:

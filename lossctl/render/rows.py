@@ -52,7 +52,12 @@ def element_columns(result: LossResult) -> list[Column]:
         if rows is not None:
             columns.append(Column(name, rows))
 
-    add("pred", result.pred)
+    if result.pre_activation is not None:
+        add("z", result.pre_activation)
+        add(f"{result.activation}(z)", result.pred)
+        add("a′(z)", result.activation_derivative)
+    else:
+        add("pred", result.pred)
     add("target", result.target)
     for name, tensor in result.tensors.items():
         if tensor.shape == result.pred.shape:
