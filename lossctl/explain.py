@@ -71,7 +71,8 @@ def substituted_terms(result: LossResult, fmt: Numbers) -> list[str] | None:
     if spec.term is None or result.target is None or result.tensors or result.target.shape != result.pred.shape:
         return None
     pred, target = result.pred.ravel(), result.target.ravel()
-    return [spec.term(fmt.inner(p), fmt.inner(t), float(p - t), **result.params) for p, t in zip(pred, target, strict=False)]
+    pairs = zip(pred, target, strict=True)
+    return [spec.term(fmt.inner(p), fmt.inner(t), float(p - t), **result.params) for p, t in pairs]
 
 
 def gradient_lines(result: LossResult, fmt: Numbers) -> list[str]:

@@ -82,4 +82,5 @@ def check_gradient(text: str, grad: np.ndarray, tol: float | None = None) -> lis
         raise InputError(
             f"--expect-grad has {len(tokens)} values but the gradient has {grad.size} (shape {grad.shape})"
         )
-    return [check_answer(token, value, tol, "--expect-grad") for token, value in zip(tokens, grad.ravel(), strict=False)]
+    pairs = zip(tokens, grad.ravel(), strict=True)
+    return [check_answer(token, value, tol, "--expect-grad") for token, value in pairs]
