@@ -183,6 +183,74 @@ def info(
         raise LossctlError(f"--format must be table or json, got {output_format!r}")
 
 
+@app.command("compare")
+def compare(
+    losses: Annotated[
+        list[str] | None, typer.Argument(help="Losses to compare (default: all that accept the inputs)")
+    ] = None,
+    pred: Annotated[str | None, typer.Option("--pred", "-p", help="Predictions (any input form)")] = None,
+    target: Annotated[str | None, typer.Option("--target", "-t", help="Targets (any input form)")] = None,
+    reduction: Annotated[str, typer.Option("--reduction", "-r", help="mean | sum")] = "mean",
+    output_format: Annotated[str, typer.Option("--format", "-f", help="table | json")] = "table",
+    precision: Annotated[int, typer.Option("--precision", help="Significant digits")] = 6,
+) -> None:
+    """Several losses on the same inputs, one row each: value, sum, mean, gradient norm."""
+    from .comparison import compare_losses
+    from .inputs import read_array
+
+    if pred is None or target is None:
+        raise LossctlError("compare needs --pred and --target")
+    rows = compare_losses(read_array(pred, "--pred"), read_array(target, "--target"), losses or None, reduction)
+    if output_format == "json":
+        import json
+
+        from .numbers import jsonable
+
+        sys.stdout.write(json.dumps(jsonable([row.as_dict() for row in rows])) + "\n")
+    elif output_format == "table":
+        from .render.info import print_comparison
+
+        print_comparison(rows, precision)
+    else:
+        raise LossctlError(f"--format must be table or json, got {output_format!r}")
+
+
+@app.command("plot")
+def plot(
+    losses: Annotated[list[str], typer.Argument(help="One or more losses to draw")],
+    x_range: Annotated[str, typer.Option("--range", help="x range A,B")] = "-3,3",
+    settings: Annotated[
+        list[str] | None, typer.Option("--set", help="A loss parameter, NAME=VALUE (repeatable)")
+    ] = None,
+    save: Annotated[
+        str | None, typer.Option("--save", help="Write a PNG (needs matplotlib) instead of drawing")
+    ] = None,
+    points: Annotated[int, typer.Option("--points", help="Grid points")] = 401,
+) -> None:
+    """The loss and its derivative against the residual, logit or margin."""
+    import numpy as np
+
+    from .curves import curve, parse_range, parse_settings, render_terminal, save_png
+
+    low, high = parse_range(x_range)
+    if not 2 <= points <= 100_000:
+        raise LossctlError(f"--points must be between 2 and 100000, got {points}")
+    params = parse_settings(settings or [])
+    specs = [LOSSES.resolve(name) for name in losses]
+    known = {p.name for spec in specs for p in spec.hyper_params}
+    unknown = sorted(set(params) - known)
+    if unknown:
+        raise LossctlError(f"--set: none of these losses has a parameter {unknown[0]!r}")
+    grid = np.linspace(low, high, points)
+    curves = [curve(spec, grid, params) for spec in specs]
+    if save is not None:
+        save_png(curves, save)
+        sys.stdout.write(f"wrote {save}\n")
+    else:
+        color = sys.stdout.isatty() and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
+        sys.stdout.write(render_terminal(curves, color=color) + "\n")
+
+
 def main() -> None:
     """Console-script entry point."""
     app()

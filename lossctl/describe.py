@@ -87,6 +87,7 @@ def describe(spec: LossSpec) -> dict[str, Any]:
         "params": [describe_param(p) for p in spec.params],
         "reductions": ["mean", "sum", "none", *spec.extra_reductions],
         "pytorch": f"torch.nn.functional.{spec.torch}" if spec.torch else None,
+        "related": list(spec.see_also),
         "example": example_command(spec),
         "examples": [
             {"command": example_command(spec, ex), "value": ex.value, "source": ex.source} for ex in spec.examples

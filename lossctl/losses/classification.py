@@ -282,6 +282,8 @@ IGNORE_INDEX = Param("ignore_index", "int", -100, "targets with this class index
 _WEIGHTS = np.array([0.2, 1.0, 3.0])
 
 CROSS_ENTROPY = LossSpec(
+    plot=lambda x: (np.stack([x, np.zeros_like(x)], axis=1), np.zeros(x.shape), {}),
+    plot_axis="logit of the true class minus the other (2 classes)",
     see_also=("nll", "bce_with_logits", "kl_div", "multiclass_hinge"),
     name="cross_entropy",
     aliases=("ce", "categorical_crossentropy", "softmax_cross_entropy", "cross_entropy_loss"),
@@ -465,6 +467,8 @@ def sample_probabilities(rng: np.random.Generator) -> dict[str, Array]:
 ELEMENT_WEIGHT = Param("weight", "tensor", None, "rescales each element's loss (broadcast to --pred)")
 
 BCE = LossSpec(
+    plot=lambda x: (1.0 / (1.0 + np.exp(-x)), np.ones_like(x), {}),
+    plot_axis="σ⁻¹(p): the logit of the predicted probability (label 1)",
     term=lambda p, t, e: f"−({t}·log {p} + (1 − {t})·log(1 − {p}))",
     see_also=("bce_with_logits", "cross_entropy", "focal"),
     name="bce",
@@ -524,6 +528,8 @@ def sample_logits(rng: np.random.Generator) -> dict[str, Array]:
 
 
 BCE_WITH_LOGITS = LossSpec(
+    plot=lambda x: (x, np.ones_like(x), {}),
+    plot_axis="logit x (label 1)",
     term=lambda p, t, e: f"−({t}·log σ({p}) + (1 − {t})·log(1 − σ({p})))",
     see_also=("bce", "focal", "soft_margin"),
     name="bce_with_logits",
@@ -588,6 +594,8 @@ def check_focal(pred: Array, target: Array, **_: object) -> None:
 
 
 FOCAL = LossSpec(
+    plot=lambda x: (x, np.ones_like(x), {}),
+    plot_axis="logit x (label 1)",
     term=lambda p, t, e, alpha, gamma: f"α_t·(1 − p_t)^{gamma:g}·BCE(σ({p}), {t})",
     see_also=("bce_with_logits",),
     name="focal",
@@ -724,6 +732,8 @@ def sample_counts(rng: np.random.Generator) -> dict[str, Array]:
 
 
 POISSON_NLL = LossSpec(
+    plot=lambda x: (x, np.full_like(x, 2.0), {}),
+    plot_axis="log-rate x (count 2)",
     term=lambda p, t, e, log_input, full, eps: (
         (f"e^{p} − {t}·{p}" if log_input else f"{p} − {t}·log({p} + {eps:g})") + (" + stirling" if full else "")
     ),
@@ -819,6 +829,7 @@ def sample_gaussian(rng: np.random.Generator) -> dict[str, Array]:
 
 
 GAUSSIAN_NLL = LossSpec(
+    plot=lambda x: (x, np.zeros_like(x), {"var": np.ones_like(x)}),
     see_also=("mse", "poisson_nll"),
     name="gaussian_nll",
     aliases=("gaussian_nll_loss", "gaussian"),
@@ -881,6 +892,8 @@ def sample_pm_one(rng: np.random.Generator) -> dict[str, Array]:
 
 
 SOFT_MARGIN = LossSpec(
+    plot=lambda x: (x, np.ones_like(x), {}),
+    plot_axis="logit x (label 1)",
     term=lambda p, t, e: f"log(1 + e^(−{t}·{p}))",
     see_also=("bce_with_logits", "hinge"),
     name="soft_margin",

@@ -76,6 +76,8 @@ def sample_binary(rng: np.random.Generator) -> dict[str, Array]:
 MARGIN = Param("margin", "float", 1.0, "the margin m a score must clear")
 
 HINGE = LossSpec(
+    plot=lambda x: (x, np.ones_like(x), {}),
+    plot_axis="score s (label 1): margin y·s",
     term=lambda p, t, e, margin: f"max(0, {margin:g} − {t}·{p})",
     see_also=("squared_hinge", "soft_margin", "multiclass_hinge"),
     name="hinge",
@@ -105,6 +107,8 @@ HINGE = LossSpec(
 )
 
 SQUARED_HINGE = LossSpec(
+    plot=lambda x: (x, np.ones_like(x), {}),
+    plot_axis="score s (label 1): margin y·s",
     term=lambda p, t, e, margin: f"max(0, {margin:g} − {t}·{p})²",
     see_also=("hinge",),
     name="squared_hinge",
@@ -244,6 +248,8 @@ CAT = [3.2, 5.1, -1.7]
 FROG = [2.2, 2.5, -3.1]
 
 MULTICLASS_HINGE = LossSpec(
+    plot=lambda x: (np.stack([x, np.zeros_like(x)], axis=1), np.zeros(x.shape), {}),
+    plot_axis="score margin s_y − s_j (2 classes)",
     see_also=("multi_margin", "categorical_hinge", "cross_entropy"),
     name="multiclass_hinge",
     aliases=("svm", "multiclass_svm", "weston_watkins"),
@@ -309,6 +315,8 @@ def check_multi_margin(pred: Array, target: Array, *, weight=None, **_: object) 
 
 
 MULTI_MARGIN = LossSpec(
+    plot=lambda x: (np.stack([x, np.zeros_like(x)], axis=1), np.zeros(x.shape), {}),
+    plot_axis="score margin s_y − s_j (2 classes)",
     see_also=("multiclass_hinge", "categorical_hinge"),
     name="multi_margin",
     aliases=("multi_margin_loss", "multimargin"),
@@ -362,6 +370,8 @@ def categorical_hinge_grad(pred: Array, target: Array, *, margin: float = 1.0) -
 
 
 CATEGORICAL_HINGE = LossSpec(
+    plot=lambda x: (np.stack([x, np.zeros_like(x)], axis=1), np.zeros(x.shape), {}),
+    plot_axis="score margin s_y − s_j (2 classes)",
     see_also=("multiclass_hinge", "multi_margin"),
     name="categorical_hinge",
     aliases=("crammer_singer",),
@@ -507,6 +517,8 @@ def sample_distances(rng: np.random.Generator) -> dict[str, Array]:
 
 
 HINGE_EMBEDDING = LossSpec(
+    plot=lambda x: (x, -np.ones_like(x), {}),
+    plot_axis="distance x of a dissimilar pair (y = −1)",
     term=lambda p, t, e, margin: p if t == "1" else f"max(0, {margin:g} − {p})",
     see_also=("cosine_embedding", "triplet_margin"),
     name="hinge_embedding",
@@ -560,6 +572,8 @@ def sample_ranking(rng: np.random.Generator) -> dict[str, Array]:
 
 
 MARGIN_RANKING = LossSpec(
+    plot=lambda x: (x, np.ones_like(x), {"pred2": np.zeros_like(x)}),
+    plot_axis="x₁ − x₂ (y = 1)",
     see_also=("triplet_margin", "hinge"),
     name="margin_ranking",
     aliases=("margin_ranking_loss", "ranking_hinge"),

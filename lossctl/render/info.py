@@ -7,6 +7,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ..describe import describe
+from ..registry import LOSSES
 from ..spec import LossSpec
 
 
@@ -40,9 +41,33 @@ def print_info(spec: LossSpec, console: Console | None = None) -> None:
         for param in data["params"]:
             table.add_row(param["option"], str(param["default"]), param["range"], param["help"])
         console.print(table)
+    if spec.see_also:
+        console.print("[bold]related[/]")
+        for name in spec.see_also:
+            console.print(f"  {name}: {LOSSES[name].summary}")
     console.print("[bold]example[/]")
     for example in data["examples"]:
         console.print(f"  {example['command']}    # → {example['value']:.10g}  ({example['source']})")
     console.print("[bold]references[/]")
     for reference in data["references"]:
         console.print(f"  • {reference}")
+
+
+def print_comparison(rows, precision: int = 6, console: Console | None = None) -> None:
+    from ..numbers import short
+
+    console = console or Console(highlight=False)
+    table = Table(box=box.SIMPLE_HEAD)
+    table.add_column("loss")
+    for name in ("value", "sum", "mean", "‖grad‖"):
+        table.add_column(name, justify="right")
+    for row in rows:
+        r = row.result
+        table.add_row(
+            r.loss,
+            short(float(r.value), precision),
+            short(r.sum, precision),
+            short(r.mean, precision),
+            short(row.grad_norm, precision),
+        )
+    console.print(table)
