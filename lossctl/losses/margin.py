@@ -244,6 +244,18 @@ def explain_crammer_singer(result, fmt: Numbers) -> list[str]:
     return lines
 
 
+DELTA = Param("margin", "float", 1.0, "the margin Δ")
+# What the three multiclass hinges share: scores laid out as for cross-entropy, index or one-hot targets.
+MULTICLASS_LAYOUT = {
+    "target": "class",
+    "target_help": "class indices (one per sample) or one-hot rows",
+    "check": check_multiclass,
+    "details": multiclass_details,
+    "class_axis": class_axis,
+    "zero_at_target": False,
+    "sample": sample_scores,
+}
+
 CAT = [3.2, 5.1, -1.7]
 FROG = [2.2, 2.5, -3.1]
 
@@ -261,15 +273,9 @@ MULTICLASS_HINGE = LossSpec(
     "(PyTorch's MultiMarginLoss); categorical_hinge keeps only the worst wrong class (Crammer–Singer).",
     elements=multiclass_hinge,
     grad=multiclass_hinge_grad,
-    params=(Param("margin", "float", 1.0, "the margin Δ"),),
-    target="class",
-    target_help="class indices (one per sample) or one-hot rows",
-    check=check_multiclass,
-    details=multiclass_details,
+    params=(DELTA,),
+    **MULTICLASS_LAYOUT,
     explain=explain_weston_watkins,
-    class_axis=class_axis,
-    zero_at_target=False,
-    sample=sample_scores,
     param_grid=({}, {"margin": 0.5}, {"margin": 3.0}),
     references=(
         "Weston & Watkins, Support Vector Machines for Multi-Class Pattern Recognition, ESANN 1999",
@@ -332,15 +338,9 @@ MULTI_MARGIN = LossSpec(
         Param("margin", "float", 1.0, "the margin Δ"),
         Param("weight", "tensor", None, "a weight per class (scales the sample's loss by w_y)"),
     ),
-    target="class",
-    target_help="class indices (one per sample) or one-hot rows",
     torch="multi_margin_loss",
-    check=check_multi_margin,
-    details=multiclass_details,
+    **{**MULTICLASS_LAYOUT, "check": check_multi_margin},
     explain=explain_weston_watkins,
-    class_axis=class_axis,
-    zero_at_target=False,
-    sample=sample_scores,
     param_grid=({}, {"p": 2}, {"margin": 0.5, "weight": np.array([0.5, 1.0, 2.0, 3.0])}),
     references=("PyTorch torch.nn.MultiMarginLoss",),
     examples=(
@@ -384,15 +384,9 @@ CATEGORICAL_HINGE = LossSpec(
     "lossctl uses the true max over j ≠ y.",
     elements=categorical_hinge,
     grad=categorical_hinge_grad,
-    params=(Param("margin", "float", 1.0, "the margin Δ"),),
-    target="class",
-    target_help="class indices (one per sample) or one-hot rows",
-    check=check_multiclass,
-    details=multiclass_details,
+    params=(DELTA,),
+    **MULTICLASS_LAYOUT,
     explain=explain_crammer_singer,
-    class_axis=class_axis,
-    zero_at_target=False,
-    sample=sample_scores,
     param_grid=({}, {"margin": 2.0}),
     references=(
         "Crammer & Singer, On the Algorithmic Implementation of Multiclass Kernel-based Vector Machines, JMLR 2001",
