@@ -7,6 +7,7 @@ from their declarations, so start-up does not pay for losses not asked for.
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from typing import Annotated, Any
@@ -24,6 +25,16 @@ from .registry import LOSSES
 BUILTIN = ("list", "info")
 
 
+@functools.cache
+def _loss_command(name: str) -> click.Command:
+    """The Click command of one loss, built from its declaration once per process."""
+    single = typer.Typer(add_completion=False)
+    single.command(name=name, context_settings={"help_option_names": ["-h", "--help"]})(
+        build_loss_command(LOSSES[name])
+    )
+    return typer.main.get_command(single)
+
+
 class LossGroup(TyperGroup):
     """Built-in commands plus one lazily built command per loss name or alias."""
 
@@ -37,11 +48,7 @@ class LossGroup(TyperGroup):
         spec = LOSSES.find(cmd_name)
         if spec is None:
             return None
-        single = typer.Typer(add_completion=False)
-        single.command(name=spec.name, context_settings={"help_option_names": ["-h", "--help"]})(
-            build_loss_command(spec)
-        )
-        return typer.main.get_command(single)
+        return _loss_command(spec.name)
 
     def resolve_command(self, ctx: click.Context, args: list[str]) -> Any:
         name = args[0] if args else ""
@@ -96,8 +103,7 @@ def _help_hint(ctx: click.Context | None) -> str:
 
 def _report(message: str, hint: str | None = None, status: int = ExitStatus.USAGE) -> int:
     """Print ``error: message`` (and a hint line) on stderr; nothing goes to stdout."""
-    text = message.rstrip(".") if message.endswith("..") else message
-    sys.stderr.write(f"error: {text}\n" + (f"  {hint}\n" if hint else ""))
+    sys.stderr.write(f"error: {message}\n" + (f"  {hint}\n" if hint else ""))
     sys.stderr.flush()
     return status
 

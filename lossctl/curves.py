@@ -45,16 +45,6 @@ def curve(spec: LossSpec, x: Array, params: dict) -> Curve:
     return Curve(spec.name, spec.plot_axis, x, elements.reshape(x.shape), grad)
 
 
-def logit_vs_class_zero(x: Array) -> tuple[Array, Array, dict]:
-    """Two classes, logits [x, 0], true class 0: x is the true class's logit margin."""
-    return np.stack([x, np.zeros_like(x)], axis=1), np.zeros(x.shape), {}
-
-
-def positive_label(x: Array) -> tuple[Array, Array, dict]:
-    """x is the logit, score or probability of an example whose label is 1."""
-    return x, np.ones_like(x), {}
-
-
 def parse_settings(items: list[str]) -> dict[str, float]:
     """``--set delta=2`` → {"delta": 2.0}."""
     settings: dict[str, float] = {}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shlex
 
 import numpy as np
 import pytest
@@ -143,7 +144,7 @@ def test_info_relates_neighbours_and_gives_a_runnable_example(cli) -> None:
         assert all(name in LOSSES for name in spec.see_also)
         info = cli(["info", spec.name, "-f", "json"]).json()
         assert info["gradient"] and info["when"] and info["references"] and info["related"]
-        assert cli([*info["example"].split()[1:], "-f", "value"]).code == 0 if "'" not in info["example"] else True
+        assert cli([*shlex.split(info["example"])[1:], "-f", "value"]).code == 0, info["example"]
     text = cli(["info", "huber"]).stdout
     assert "smooth_l1" in text and "related" in text
 

@@ -18,6 +18,7 @@ from ..errors import InputError, LossctlWarning
 from ..spec import Array, Example, LossSpec, Param
 from ..wording import Numbers, elide, join
 from ._numerics import along, log_sigmoid, log_softmax, sigmoid, softplus
+from ._views import positive_label, true_class_margin
 
 ARTICLE = "−log softmax by hand; the article printed {} (wrong)"
 ROW_SUM_TOLERANCE = 1e-6
@@ -268,10 +269,6 @@ def sample_classes(rng: np.random.Generator) -> dict[str, Array]:
     return {"pred": pred, "target": target}
 
 
-def _class_axis_of(pred: Array) -> int:
-    return class_axis(pred)
-
-
 def _logsumexp(*logits: float) -> float:
     """log Σ e^x in plain Python floats: the hand computation behind the worked examples."""
     return math.log(math.fsum(math.exp(x) for x in logits))
@@ -282,9 +279,6 @@ IGNORE_INDEX = Param("ignore_index", "int", -100, "targets with this class index
 _WEIGHTS = np.array([0.2, 1.0, 3.0])
 
 CROSS_ENTROPY = LossSpec(
-    plot=lambda x: (np.stack([x, np.zeros_like(x)], axis=1), np.zeros(x.shape), {}),
-    plot_axis="logit of the true class minus the other (2 classes)",
-    see_also=("nll", "bce_with_logits", "kl_div", "multiclass_hinge"),
     name="cross_entropy",
     aliases=("ce", "categorical_crossentropy", "softmax_cross_entropy", "cross_entropy_loss"),
     family="classification",
@@ -307,7 +301,7 @@ CROSS_ENTROPY = LossSpec(
     denominator=cross_entropy_denominator,
     details=cross_entropy_details,
     explain=explain_cross_entropy,
-    class_axis=_class_axis_of,
+    class_axis=class_axis,
     zero_at_target=False,
     sample=sample_classes,
     param_grid=(
@@ -352,6 +346,9 @@ CROSS_ENTROPY = LossSpec(
             source="equal logits: every sample costs log 2, weighted mean (3 + 1) log 2 / (3 + 1)",
         ),
     ),
+    plot=true_class_margin,
+    plot_axis="logit of the true class minus the other (2 classes)",
+    see_also=("nll", "bce_with_logits", "kl_div", "multiclass_hinge"),
 )
 
 
@@ -392,7 +389,6 @@ def sample_log_probabilities(rng: np.random.Generator) -> dict[str, Array]:
 
 
 NLL = LossSpec(
-    see_also=("cross_entropy",),
     name="nll",
     aliases=("nll_loss", "negative_log_likelihood"),
     family="classification",
@@ -408,12 +404,13 @@ NLL = LossSpec(
     torch="nll_loss",
     check=check_nll,
     denominator=cross_entropy_denominator,
-    class_axis=_class_axis_of,
+    class_axis=class_axis,
     zero_at_target=False,
     sample=sample_log_probabilities,
     param_grid=({}, {"weight": _WEIGHTS}, {"ignore_index": 1}),
     references=("PyTorch torch.nn.NLLLoss",),
     examples=(Example([[-0.5, -1.2], [-2.0, -0.1]], [0, 1], value=0.3, sum=0.6, source="(0.5 + 0.1) / 2; by hand"),),
+    see_also=("cross_entropy",),
 )
 
 
@@ -467,10 +464,6 @@ def sample_probabilities(rng: np.random.Generator) -> dict[str, Array]:
 ELEMENT_WEIGHT = Param("weight", "tensor", None, "rescales each element's loss (broadcast to --pred)")
 
 BCE = LossSpec(
-    plot=lambda x: (1.0 / (1.0 + np.exp(-x)), np.ones_like(x), {}),
-    plot_axis="σ⁻¹(p): the logit of the predicted probability (label 1)",
-    term=lambda p, t, e: f"−({t}·log {p} + (1 − {t})·log(1 − {p}))",
-    see_also=("bce_with_logits", "cross_entropy", "focal"),
     name="bce",
     aliases=("binary_crossentropy", "log_loss", "binary_cross_entropy"),
     family="classification",
@@ -494,6 +487,10 @@ BCE = LossSpec(
         Example([0.8, 0.3], [1.0, 0.0], value=-(math.log(0.8) + math.log(0.7)) / 2, source="−(log 0.8 + log 0.7)/2"),
         Example([1.0, 0.0], [0.0, 1.0], value=100.0, source="log 0 clamped at −100 (PyTorch)"),
     ),
+    plot=lambda x: (1.0 / (1.0 + np.exp(-x)), np.ones_like(x), {}),
+    plot_axis="σ⁻¹(p): the logit of the predicted probability (label 1)",
+    term=lambda p, t, e: f"−({t}·log {p} + (1 − {t})·log(1 − {p}))",
+    see_also=("bce_with_logits", "cross_entropy", "focal"),
 )
 
 
@@ -528,10 +525,6 @@ def sample_logits(rng: np.random.Generator) -> dict[str, Array]:
 
 
 BCE_WITH_LOGITS = LossSpec(
-    plot=lambda x: (x, np.ones_like(x), {}),
-    plot_axis="logit x (label 1)",
-    term=lambda p, t, e: f"−({t}·log σ({p}) + (1 − {t})·log(1 − σ({p})))",
-    see_also=("bce", "focal", "soft_margin"),
     name="bce_with_logits",
     aliases=("binary_cross_entropy_with_logits", "sigmoid_cross_entropy", "sigmoid_binary_cross_entropy"),
     family="classification",
@@ -554,6 +547,10 @@ BCE_WITH_LOGITS = LossSpec(
         Example([0.0], [1.0], value=math.log(2.0), source="σ(0) = 1/2, −log(1/2)"),
         Example([10000.0, -10000.0], [0.0, 1.0], value=10000.0, source="log(1 + e^10000) = 10000 exactly in float64"),
     ),
+    plot=positive_label,
+    plot_axis="logit x (label 1)",
+    term=lambda p, t, e: f"−({t}·log σ({p}) + (1 − {t})·log(1 − σ({p})))",
+    see_also=("bce", "focal", "soft_margin"),
 )
 
 
@@ -594,10 +591,6 @@ def check_focal(pred: Array, target: Array, **_: object) -> None:
 
 
 FOCAL = LossSpec(
-    plot=lambda x: (x, np.ones_like(x), {}),
-    plot_axis="logit x (label 1)",
-    term=lambda p, t, e, alpha, gamma: f"α_t·(1 − p_t)^{gamma:g}·BCE(σ({p}), {t})",
-    see_also=("bce_with_logits",),
     name="focal",
     aliases=("sigmoid_focal", "focal_loss", "sigmoid_focal_loss"),
     family="classification",
@@ -629,6 +622,10 @@ FOCAL = LossSpec(
             source="p_t = 1/2: 0.25 · (1/2)² · log 2; by hand",
         ),
     ),
+    plot=positive_label,
+    plot_axis="logit x (label 1)",
+    term=lambda p, t, e, alpha, gamma: f"α_t·(1 − p_t)^{gamma:g}·BCE(σ({p}), {t})",
+    see_also=("bce_with_logits",),
 )
 
 
@@ -666,8 +663,6 @@ def sample_distributions(rng: np.random.Generator) -> dict[str, Array]:
 
 
 KL_DIV = LossSpec(
-    term=lambda p, t, e, log_target: f"e^{t}·({t} − {p})" if log_target else f"{t}·(log {t} − {p})",
-    see_also=("cross_entropy",),
     name="kl_div",
     aliases=("kl", "kl_divergence", "kld", "kullback_leibler"),
     family="classification",
@@ -697,6 +692,8 @@ KL_DIV = LossSpec(
             source="KL((¼, ¾) ‖ (½, ½)) = ¼ log ½ + ¾ log 1.5",
         ),
     ),
+    term=lambda p, t, e, log_target: f"e^{t}·({t} − {p})" if log_target else f"{t}·(log {t} − {p})",
+    see_also=("cross_entropy",),
 )
 
 
@@ -732,12 +729,6 @@ def sample_counts(rng: np.random.Generator) -> dict[str, Array]:
 
 
 POISSON_NLL = LossSpec(
-    plot=lambda x: (x, np.full_like(x, 2.0), {}),
-    plot_axis="log-rate x (count 2)",
-    term=lambda p, t, e, log_input, full, eps: (
-        (f"e^{p} − {t}·{p}" if log_input else f"{p} − {t}·log({p} + {eps:g})") + (" + stirling" if full else "")
-    ),
-    see_also=("gaussian_nll", "mse"),
     name="poisson_nll",
     aliases=("poisson", "poisson_nll_loss"),
     family="classification",
@@ -762,6 +753,12 @@ POISSON_NLL = LossSpec(
     param_grid=({}, {"log_input": False}, {"full": True}, {"log_input": False, "full": True}),
     references=("PyTorch torch.nn.PoissonNLLLoss",),
     examples=(Example([0.0, 1.0], [1.0, 2.0], value=(1.0 + math.e - 2.0) / 2, source="e⁰ − 0 and e¹ − 2; by hand"),),
+    plot=lambda x: (x, np.full_like(x, 2.0), {}),
+    plot_axis="log-rate x (count 2)",
+    term=lambda p, t, e, log_input, full, eps: (
+        (f"e^{p} − {t}·{p}" if log_input else f"{p} − {t}·log({p} + {eps:g})") + (" + stirling" if full else "")
+    ),
+    see_also=("gaussian_nll", "mse"),
 )
 
 
@@ -829,8 +826,6 @@ def sample_gaussian(rng: np.random.Generator) -> dict[str, Array]:
 
 
 GAUSSIAN_NLL = LossSpec(
-    plot=lambda x: (x, np.zeros_like(x), {"var": np.ones_like(x)}),
-    see_also=("mse", "poisson_nll"),
     name="gaussian_nll",
     aliases=("gaussian_nll_loss", "gaussian"),
     family="classification",
@@ -866,6 +861,8 @@ GAUSSIAN_NLL = LossSpec(
             source="½(log 1 + 0) and ½(log 2 + 4/2); by hand",
         ),
     ),
+    plot=lambda x: (x, np.zeros_like(x), {"var": np.ones_like(x)}),
+    see_also=("mse", "poisson_nll"),
 )
 
 
@@ -892,10 +889,6 @@ def sample_pm_one(rng: np.random.Generator) -> dict[str, Array]:
 
 
 SOFT_MARGIN = LossSpec(
-    plot=lambda x: (x, np.ones_like(x), {}),
-    plot_axis="logit x (label 1)",
-    term=lambda p, t, e: f"log(1 + e^(−{t}·{p}))",
-    see_also=("bce_with_logits", "hinge"),
     name="soft_margin",
     aliases=("soft_margin_loss",),
     family="classification",
@@ -919,6 +912,10 @@ SOFT_MARGIN = LossSpec(
             source="log 2 and log(1 + e²); by hand",
         ),
     ),
+    plot=positive_label,
+    plot_axis="logit x (label 1)",
+    term=lambda p, t, e: f"log(1 + e^(−{t}·{p}))",
+    see_also=("bce_with_logits", "hinge"),
 )
 
 
@@ -955,7 +952,6 @@ def sample_multilabel(rng: np.random.Generator) -> dict[str, Array]:
 
 
 MULTILABEL_SOFT_MARGIN = LossSpec(
-    see_also=("bce_with_logits", "multilabel_margin"),
     name="multilabel_soft_margin",
     aliases=("multilabel_soft_margin_loss",),
     family="classification",
@@ -976,6 +972,7 @@ MULTILABEL_SOFT_MARGIN = LossSpec(
     param_grid=({}, {"weight": np.array([0.5, 1.0, 2.0])}),
     references=("PyTorch torch.nn.MultiLabelSoftMarginLoss",),
     examples=(Example([[0.0, 0.0]], [[1.0, 0.0]], value=math.log(2.0), source="both classes at σ = ½: log 2"),),
+    see_also=("bce_with_logits", "multilabel_margin"),
 )
 
 LOSSES = (

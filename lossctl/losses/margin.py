@@ -13,6 +13,7 @@ from ..checks import count, require
 from ..errors import InputError
 from ..spec import Array, Example, LossSpec, Param
 from ..wording import Numbers, elide, join
+from ._views import positive_label, true_class_margin
 from .classification import as_indices, check_class_targets, class_axis, gather, is_index_target, one_hot
 
 CS231N = "Stanford CS231n notes, linear classification (cat/frog scores); by hand"
@@ -76,10 +77,6 @@ def sample_binary(rng: np.random.Generator) -> dict[str, Array]:
 MARGIN = Param("margin", "float", 1.0, "the margin m a score must clear")
 
 HINGE = LossSpec(
-    plot=lambda x: (x, np.ones_like(x), {}),
-    plot_axis="score s (label 1): margin y·s",
-    term=lambda p, t, e, margin: f"max(0, {margin:g} − {t}·{p})",
-    see_also=("squared_hinge", "soft_margin", "multiclass_hinge"),
     name="hinge",
     aliases=("binary_hinge", "svm_hinge"),
     family="margin",
@@ -104,13 +101,13 @@ HINGE = LossSpec(
         ),
         Example([0.3, -2.0], [1.0, 0.0], value=0.35, source="{0,1} labels mapped to ±1: (0.7 + 0) / 2"),
     ),
+    plot=positive_label,
+    plot_axis="score s (label 1): margin y·s",
+    term=lambda p, t, e, margin: f"max(0, {margin:g} − {t}·{p})",
+    see_also=("squared_hinge", "soft_margin", "multiclass_hinge"),
 )
 
 SQUARED_HINGE = LossSpec(
-    plot=lambda x: (x, np.ones_like(x), {}),
-    plot_axis="score s (label 1): margin y·s",
-    term=lambda p, t, e, margin: f"max(0, {margin:g} − {t}·{p})²",
-    see_also=("hinge",),
     name="squared_hinge",
     aliases=("l2_svm",),
     family="margin",
@@ -129,6 +126,10 @@ SQUARED_HINGE = LossSpec(
     param_grid=({}, {"margin": 2.0}),
     references=("Keras keras.losses.SquaredHinge",),
     examples=(Example([0.3, -2.0], [1.0, -1.0], value=0.245, source="0.7² / 2; by hand"),),
+    plot=positive_label,
+    plot_axis="score s (label 1): margin y·s",
+    term=lambda p, t, e, margin: f"max(0, {margin:g} − {t}·{p})²",
+    see_also=("hinge",),
 )
 
 
@@ -260,9 +261,6 @@ CAT = [3.2, 5.1, -1.7]
 FROG = [2.2, 2.5, -3.1]
 
 MULTICLASS_HINGE = LossSpec(
-    plot=lambda x: (np.stack([x, np.zeros_like(x)], axis=1), np.zeros(x.shape), {}),
-    plot_axis="score margin s_y − s_j (2 classes)",
-    see_also=("multi_margin", "categorical_hinge", "cross_entropy"),
     name="multiclass_hinge",
     aliases=("svm", "multiclass_svm", "weston_watkins"),
     family="margin",
@@ -286,6 +284,9 @@ MULTICLASS_HINGE = LossSpec(
         Example(FROG, 2, value=12.9, source=CS231N + ": 6.3 + 6.6"),
         Example([CAT, FROG], [0, 2], value=7.9, sum=15.8, source="both rows: (2.9 + 12.9) / 2"),
     ),
+    plot=true_class_margin,
+    plot_axis="score margin s_y − s_j (2 classes)",
+    see_also=("multi_margin", "categorical_hinge", "cross_entropy"),
 )
 
 
@@ -321,9 +322,6 @@ def check_multi_margin(pred: Array, target: Array, *, weight=None, **_: object) 
 
 
 MULTI_MARGIN = LossSpec(
-    plot=lambda x: (np.stack([x, np.zeros_like(x)], axis=1), np.zeros(x.shape), {}),
-    plot_axis="score margin s_y − s_j (2 classes)",
-    see_also=("multiclass_hinge", "categorical_hinge"),
     name="multi_margin",
     aliases=("multi_margin_loss", "multimargin"),
     family="margin",
@@ -347,6 +345,9 @@ MULTI_MARGIN = LossSpec(
         Example(CAT, 0, value=2.9 / 3, source="2.9 / 3 classes = 0.9667"),
         Example(FROG, 2, value=4.3, source="12.9 / 3 classes"),
     ),
+    plot=true_class_margin,
+    plot_axis="score margin s_y − s_j (2 classes)",
+    see_also=("multiclass_hinge", "categorical_hinge"),
 )
 
 
@@ -370,9 +371,6 @@ def categorical_hinge_grad(pred: Array, target: Array, *, margin: float = 1.0) -
 
 
 CATEGORICAL_HINGE = LossSpec(
-    plot=lambda x: (np.stack([x, np.zeros_like(x)], axis=1), np.zeros(x.shape), {}),
-    plot_axis="score margin s_y − s_j (2 classes)",
-    see_also=("multiclass_hinge", "multi_margin"),
     name="categorical_hinge",
     aliases=("crammer_singer",),
     family="margin",
@@ -397,6 +395,9 @@ CATEGORICAL_HINGE = LossSpec(
         Example(FROG, 2, value=6.6, source="1 + 2.5 + 3.1; by hand"),
         Example([CAT, FROG], [[1, 0, 0], [0, 0, 1]], value=4.75, source="one-hot targets: (2.9 + 6.6) / 2"),
     ),
+    plot=true_class_margin,
+    plot_axis="score margin s_y − s_j (2 classes)",
+    see_also=("multiclass_hinge", "multi_margin"),
 )
 
 
@@ -456,7 +457,6 @@ def sample_multilabel_indices(rng: np.random.Generator) -> dict[str, Array]:
 
 
 MULTILABEL_MARGIN = LossSpec(
-    see_also=("multilabel_soft_margin",),
     name="multilabel_margin",
     aliases=("multilabel_margin_loss",),
     family="margin",
@@ -483,6 +483,7 @@ MULTILABEL_MARGIN = LossSpec(
             source="PyTorch docs example: (1−(0.1−0.2) + 1−(0.1−0.4) + 1−(0.8−0.2) + 1−(0.8−0.4)) / 4",
         ),
     ),
+    see_also=("multilabel_soft_margin",),
 )
 
 
@@ -511,10 +512,6 @@ def sample_distances(rng: np.random.Generator) -> dict[str, Array]:
 
 
 HINGE_EMBEDDING = LossSpec(
-    plot=lambda x: (x, -np.ones_like(x), {}),
-    plot_axis="distance x of a dissimilar pair (y = −1)",
-    term=lambda p, t, e, margin: p if t == "1" else f"max(0, {margin:g} − {p})",
-    see_also=("cosine_embedding", "triplet_margin"),
     name="hinge_embedding",
     aliases=("hinge_embedding_loss",),
     family="margin",
@@ -533,6 +530,10 @@ HINGE_EMBEDDING = LossSpec(
     param_grid=({}, {"margin": 2.0}),
     references=("PyTorch torch.nn.HingeEmbeddingLoss",),
     examples=(Example([0.3, 0.4, 2.0], [1.0, -1.0, -1.0], value=0.3, source="(0.3 + 0.6 + 0) / 3; by hand"),),
+    plot=lambda x: (x, -np.ones_like(x), {}),
+    plot_axis="distance x of a dissimilar pair (y = −1)",
+    term=lambda p, t, e, margin: p if t == "1" else f"max(0, {margin:g} − {p})",
+    see_also=("cosine_embedding", "triplet_margin"),
 )
 
 
@@ -566,9 +567,6 @@ def sample_ranking(rng: np.random.Generator) -> dict[str, Array]:
 
 
 MARGIN_RANKING = LossSpec(
-    plot=lambda x: (x, np.ones_like(x), {"pred2": np.zeros_like(x)}),
-    plot_axis="x₁ − x₂ (y = 1)",
-    see_also=("triplet_margin", "hinge"),
     name="margin_ranking",
     aliases=("margin_ranking_loss", "ranking_hinge"),
     family="margin",
@@ -598,6 +596,9 @@ MARGIN_RANKING = LossSpec(
             source="max(0, −0.5 + 0.1) = 0 and max(0, 0.4 + 0.1) = 0.5; by hand",
         ),
     ),
+    plot=lambda x: (x, np.ones_like(x), {"pred2": np.zeros_like(x)}),
+    plot_axis="x₁ − x₂ (y = 1)",
+    see_also=("triplet_margin", "hinge"),
 )
 
 
@@ -657,7 +658,6 @@ def _row_axis(pred: Array) -> int:
 
 
 COSINE_EMBEDDING = LossSpec(
-    see_also=("hinge_embedding", "triplet_margin"),
     name="cosine_embedding",
     aliases=("cosine_embedding_loss",),
     family="margin",
@@ -689,6 +689,7 @@ COSINE_EMBEDDING = LossSpec(
             source="orthogonal similar pair costs 1, parallel dissimilar pair costs cos = 1: (1 + 1) / 2",
         ),
     ),
+    see_also=("hinge_embedding", "triplet_margin"),
 )
 
 
@@ -774,7 +775,6 @@ def sample_triplets(rng: np.random.Generator) -> dict[str, Array]:
 
 
 TRIPLET_MARGIN = LossSpec(
-    see_also=("margin_ranking", "cosine_embedding"),
     name="triplet_margin",
     aliases=("triplet", "triplet_margin_loss"),
     family="margin",
@@ -815,6 +815,7 @@ TRIPLET_MARGIN = LossSpec(
             source="d(a, p) = 5, d(a, n) = 1: 5 − 1 + 1",
         ),
     ),
+    see_also=("margin_ranking", "cosine_embedding"),
 )
 
 LOSSES = (

@@ -197,8 +197,6 @@ _SAME = [2.0, 3.0, 4.0, 5.0], [4.0, 5.0, 6.0, 7.0]
 _HALF = [1.0, 2.0, 3.0, 4.0], [1.5, 2.5, 3.5, 4.5]
 
 L1 = LossSpec(
-    term=lambda p, t, e: f"|{p} − {t}|",
-    see_also=("mse", "huber", "smooth_l1", "quantile", "charbonnier"),
     name="l1",
     aliases=("mae", "l1_loss", "mean_absolute_error"),
     family="regression",
@@ -215,11 +213,11 @@ L1 = LossSpec(
         Example(*_SAME, value=2.0, sum=8.0, elements=[2.0, 2.0, 2.0, 2.0], grad=[-0.25] * 4, source=TEACHING),
         Example(*_HALF, value=0.5, sum=2.0, source=TEACHING),
     ),
+    term=lambda p, t, e: f"|{p} − {t}|",
+    see_also=("mse", "huber", "smooth_l1", "quantile", "charbonnier"),
 )
 
 MSE = LossSpec(
-    term=lambda p, t, e: f"({p} − {t})²",
-    see_also=("l1", "rmse", "huber", "log_cosh"),
     name="mse",
     aliases=("l2", "mse_loss", "mean_squared_error"),
     family="regression",
@@ -244,11 +242,11 @@ MSE = LossSpec(
             source=TEACHING,
         ),
     ),
+    term=lambda p, t, e: f"({p} − {t})²",
+    see_also=("l1", "rmse", "huber", "log_cosh"),
 )
 
 RMSE = LossSpec(
-    term=lambda p, t, e: f"({p} − {t})²",
-    see_also=("mse", "l1"),
     name="rmse",
     aliases=("root_mean_squared_error",),
     family="regression",
@@ -266,11 +264,11 @@ RMSE = LossSpec(
         Example([0.0, 0.0], [3.0, 4.0], value=math.sqrt(12.5), sum=25.0, source="sqrt((9 + 16) / 2), by hand"),
         Example([0.0, 0.0], [3.0, 4.0], value=5.0, reduction="sum", source="sqrt(9 + 16), by hand"),
     ),
+    term=lambda p, t, e: f"({p} − {t})²",
+    see_also=("mse", "l1"),
 )
 
 SMOOTH_L1 = LossSpec(
-    term=lambda p, t, e, beta: f"0.5·({p} − {t})²/{beta:g}" if abs(e) < beta else f"|{p} − {t}| − 0.5·{beta:g}",
-    see_also=("huber", "l1", "mse"),
     name="smooth_l1",
     aliases=("smooth_l1_loss",),
     family="regression",
@@ -296,11 +294,11 @@ SMOOTH_L1 = LossSpec(
         ),
         Example([0.0, 3.0], [0.0, 0.0], params={"beta": 0.0}, value=1.5, source="β = 0 is L1; by hand"),
     ),
+    term=lambda p, t, e, beta: f"0.5·({p} − {t})²/{beta:g}" if abs(e) < beta else f"|{p} − {t}| − 0.5·{beta:g}",
+    see_also=("huber", "l1", "mse"),
 )
 
 HUBER = LossSpec(
-    term=lambda p, t, e, delta: f"0.5·({p} − {t})²" if abs(e) < delta else f"{delta:g}·(|{p} − {t}| − 0.5·{delta:g})",
-    see_also=("smooth_l1", "log_cosh", "mse", "l1"),
     name="huber",
     aliases=("huber_loss",),
     family="regression",
@@ -326,11 +324,11 @@ HUBER = LossSpec(
         ),
         Example([0.0, 4.0], [0.0, 0.0], params={"delta": 2.0}, value=3.0, source="2·(4 − 1) / 2; by hand"),
     ),
+    term=lambda p, t, e, delta: f"0.5·({p} − {t})²" if abs(e) < delta else f"{delta:g}·(|{p} − {t}| − 0.5·{delta:g})",
+    see_also=("smooth_l1", "log_cosh", "mse", "l1"),
 )
 
 LOG_COSH = LossSpec(
-    term=lambda p, t, e: f"log cosh({p} − {t})",
-    see_also=("huber", "mse"),
     name="log_cosh",
     aliases=("logcosh",),
     family="regression",
@@ -352,11 +350,11 @@ LOG_COSH = LossSpec(
         ),
         Example([1000.0], [0.0], value=999.3068528194401, source="1000 − log 2 (cosh overflows here)"),
     ),
+    term=lambda p, t, e: f"log cosh({p} − {t})",
+    see_also=("huber", "mse"),
 )
 
 QUANTILE = LossSpec(
-    term=lambda p, t, e, q: f"{q:g}·({t} − {p})" if e < 0 else f"{1 - q:g}·({p} − {t})",
-    see_also=("l1",),
     name="quantile",
     aliases=("pinball",),
     family="regression",
@@ -371,11 +369,11 @@ QUANTILE = LossSpec(
     param_grid=({}, {"q": 0.1}, {"q": 0.9}),
     references=("Koenker & Bassett, Regression Quantiles, Econometrica 1978", "Keras/TF Addons PinballLoss"),
     examples=(Example([1.0, 3.0], [2.0, 2.0], params={"q": 0.9}, value=0.5, source="0.9·1 and 0.1·1; by hand"),),
+    term=lambda p, t, e, q: f"{q:g}·({t} − {p})" if e < 0 else f"{1 - q:g}·({p} − {t})",
+    see_also=("l1",),
 )
 
 CHARBONNIER = LossSpec(
-    term=lambda p, t, e, eps: f"√(({p} − {t})² + {eps:g}²)",
-    see_also=("l1", "smooth_l1"),
     name="charbonnier",
     family="regression",
     summary="sqrt(e² + ε²): a smooth L1 used in image restoration.",
@@ -393,11 +391,11 @@ CHARBONNIER = LossSpec(
         "Lai et al., LapSRN, CVPR 2017",
     ),
     examples=(Example([3.0, 0.0], [0.0, 0.0], params={"eps": 4.0}, value=4.5, source="sqrt(9 + 16) = 5 and 4"),),
+    term=lambda p, t, e, eps: f"√(({p} − {t})² + {eps:g}²)",
+    see_also=("l1", "smooth_l1"),
 )
 
 MSLE = LossSpec(
-    term=lambda p, t, e: f"(log(1 + {p}) − log(1 + {t}))²",
-    see_also=("mse", "mape"),
     name="msle",
     aliases=("mean_squared_logarithmic_error",),
     family="regression",
@@ -412,11 +410,11 @@ MSLE = LossSpec(
     sample=sample_log1p_domain,
     references=("Keras keras.losses.MeanSquaredLogarithmicError", "scikit-learn mean_squared_log_error"),
     examples=(Example([1.0, 3.0], [0.0, 1.0], value=math.log(2.0) ** 2, source="(log 2)² twice; by hand"),),
+    term=lambda p, t, e: f"(log(1 + {p}) − log(1 + {t}))²",
+    see_also=("mse", "mape"),
 )
 
 MAPE = LossSpec(
-    term=lambda p, t, e: f"100·|{p} − {t}|/|{t}|",
-    see_also=("l1", "msle"),
     name="mape",
     aliases=("mean_absolute_percentage_error",),
     family="regression",
@@ -430,6 +428,8 @@ MAPE = LossSpec(
     sample=sample_nonzero_target,
     references=("Keras keras.losses.MeanAbsolutePercentageError",),
     examples=(Example([110.0, 90.0], [100.0, 100.0], value=10.0, source="10% each; by hand"),),
+    term=lambda p, t, e: f"100·|{p} − {t}|/|{t}|",
+    see_also=("l1", "msle"),
 )
 
 LOSSES = (L1, MSE, RMSE, SMOOTH_L1, HUBER, LOG_COSH, QUANTILE, CHARBONNIER, MSLE, MAPE)
