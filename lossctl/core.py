@@ -179,6 +179,9 @@ def compute(
         raise ParameterError(f"--reduction must be one of {', '.join(reductions)}, got {reduction!r}")
     float_type = DTYPES[dtype]
 
+    if spec.infer is not None:  # defaults that depend on the input's type (PSNR's data range)
+        inferred = spec.infer(np.asarray(pred))
+        params = {**params, **{k: v for k, v in inferred.items() if params.get(k) is None}}
     hyper = resolve_params(spec, params)
     tensors: dict[str, Array] = {}
     for param in spec.tensor_params:
@@ -245,7 +248,7 @@ def compute(
         axis = _activation_axis(spec, pre_activation)
         grads["pred"], derivative = chain(activation, pred_array, grads["pred"], axis)
     if not allow_nonfinite:
-        _require_finite(spec.name, elements, grads, total)
+        _require_finite(spec, elements, grads, total)
 
     return LossResult(
         loss=spec.name,
@@ -296,9 +299,11 @@ def chain(name: str, a: Array, grad_a: Array, axis: int) -> tuple[Array, Array |
     return grad_a * derivative, derivative
 
 
-def _require_finite(name: str, elements: Array, grads: Mapping[str, Array], total: float) -> None:
-    """Finite inputs must give finite results; say so instead of printing inf or NaN."""
-    if not np.isfinite(elements).all() or not np.isfinite(total):
+def _require_finite(spec: LossSpec, elements: Array, grads: Mapping[str, Array], total: float) -> None:
+    """Finite inputs must give finite results (or ±inf where the loss allows it); never NaN."""
+    name = spec.name
+    valid = ~np.isnan(elements) if not spec.finite else np.isfinite(elements)
+    if not valid.all() or not (np.isfinite(total) or (not spec.finite and not np.isnan(total))):
         raise ComputationError(
             f"{name} overflows {elements.dtype} on these inputs (a loss is inf or NaN); "
             "rescale the inputs or use --dtype float64"

@@ -104,7 +104,7 @@ def markdown_table(specs: list[LossSpec]) -> str:
     ]
     for spec in specs:
         params = ", ".join(
-            f"`{p.option}` ({p.default})" if p.kind != "tensor" else f"`{p.option}`" for p in spec.params
+            f"`{p.option}` ({p.default_text})" if p.kind != "tensor" else f"`{p.option}`" for p in spec.params
         )
         cells = [
             f"`{spec.name}`",

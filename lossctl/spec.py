@@ -56,6 +56,11 @@ class Param:
     def python_type(self) -> type:
         return _PYTHON_TYPES[self.kind]
 
+    @property
+    def default_text(self) -> str:
+        """The default as shown in help and docs; ``auto`` when it is read off the input."""
+        return "auto" if self.default is None else str(self.default)
+
     def range_text(self) -> str:
         """The valid range in interval notation, or '' when unrestricted."""
         if self.choices:
@@ -155,6 +160,11 @@ class LossSpec:
     term: Callable[..., str] | None = None
     explain: Callable[..., list[str]] | None = None
     see_also: tuple[str, ...] = ()  # neighbours that ``info`` compares it with
+    # Image losses: ``--channels-last``, a per-image table, per-pixel maps and heat maps for the saves.
+    images: bool = False
+    pixel_map: Callable[..., Array] | None = None  # per-pixel losses when the elements are per image
+    infer: Callable[[Array], Mapping[str, Any]] | None = None  # defaults read off the raw input (its dtype)
+    finite: bool = True  # False: an infinite value is a legitimate answer (PSNR of identical images)
     plot: Callable[[Array], tuple[Array, Array | None, dict[str, Array]]] | None = None  # x -> inputs
     plot_axis: str = "residual ŷ − y"
 

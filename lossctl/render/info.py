@@ -17,7 +17,7 @@ def print_list(specs: list[LossSpec], console: Console | None = None) -> None:
     for name in ("loss", "aliases", "family", "formula", "parameters"):
         table.add_column(name, overflow="fold")
     for spec in specs:
-        params = ", ".join(f"{p.option}={p.default}" if p.kind != "tensor" else p.option for p in spec.params)
+        params = ", ".join(f"{p.option}={p.default_text}" if p.kind != "tensor" else p.option for p in spec.params)
         table.add_row(f"[bold]{spec.name}[/]", ", ".join(spec.aliases), spec.family, spec.formula, params)
     console.print(table)
     console.print(f"{len(specs)} losses. Details: lossctl info NAME", style="dim")
@@ -39,7 +39,7 @@ def print_info(spec: LossSpec, console: Console | None = None) -> None:
         for name in ("option", "default", "range", "meaning"):
             table.add_column(name)
         for param in data["params"]:
-            table.add_row(param["option"], str(param["default"]), param["range"], param["help"])
+            table.add_row(param["option"], "auto" if param["default"] is None else str(param["default"]), param["range"], param["help"])
         console.print(table)
     if spec.see_also:
         console.print("[bold]related[/]")

@@ -1,0 +1,682 @@
+"""Image and segmentation losses: total variation, weighted TV, PSNR, SSIM, Dice and Tversky.
+
+Images are laid out as PyTorch lays them out: (H, W), (C, H, W) or (N, C, H, W)
+(``--channels-last`` on the command line moves a trailing channel axis there).
+Gradients are of the sum of the elements with respect to ``pred``, as
+everywhere in lossctl; the elements are per pixel for TV, per image for PSNR
+and Dice, and per image and channel for SSIM.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+
+from ..checks import require
+from ..errors import InputError, LossctlWarning
+from ..spec import Array, Example, LossSpec, Param
+from ._filters import as_batch, gaussian_taps, require_image, smooth, smooth_adjoint, unbroadcast
+
+BY_HAND = "by hand"
+TV_NORMS = ("l1", "l2sq", "isotropic")
+DECIBEL = 10.0 / math.log(10.0)  # d(10 log10 u)/du = DECIBEL / u
+
+
+def default_data_range(pred: Array) -> dict[str, float]:
+    """R from the input's type before conversion: 255 for 8-bit, 65535 for 16-bit, 1 for floats."""
+    dtype = np.asarray(pred).dtype
+    if dtype == np.uint8:
+        return {"data_range": 255.0}
+    if dtype == np.uint16:
+        return {"data_range": 65535.0}
+    return {"data_range": 1.0}
+
+
+DATA_RANGE = Param(
+    "data_range",
+    "float",
+    None,
+    "R, the span of pixel values (default: 255 for 8-bit images, 65535 for 16-bit, 1.0 for floats)",
+    low=0.0,
+    low_open=True,
+)
+
+
+# --- total variation -------------------------------------------------------------
+
+
+def _differences(x: Array) -> tuple[Array, Array]:
+    """Forward differences down (dv) and across (dh), zero on the last row / column; shape of x."""
+    dv = np.zeros_like(x)
+    dh = np.zeros_like(x)
+    dv[..., :-1, :] = x[..., 1:, :] - x[..., :-1, :]
+    dh[..., :, :-1] = x[..., :, 1:] - x[..., :, :-1]
+    return dv, dh
+
+
+def _difference_adjoint(cv: Array, ch: Array) -> Array:
+    """∂/∂x of Σ cv·dv + Σ ch·dh (the transpose of :func:`_differences`)."""
+    grad = -(cv + ch)
+    grad[..., 1:, :] += cv[..., :-1, :]
+    grad[..., :, 1:] += ch[..., :, :-1]
+    return grad
+
+
+def _magnitude(dv: Array, dh: Array, eps: float) -> Array:
+    return np.sqrt(dv * dv + dh * dh + eps * eps)
+
+
+def _tv_parts(x: Array, wv: Array | float, wh: Array | float, norm: str, eps: float):
+    """Per-pixel terms, their derivatives by dv and dh, and by wv and wh (weights scale the differences).
+
+    l1: wv|dv| + wh|dh|;  l2sq: wv dv² + wh dh²;  isotropic: √((wv dv)² + (wh dh)² + ε²) − ε.
+    """
+    dv, dh = _differences(as_batch(x))
+    if norm == "l1":
+        abs_v, abs_h = np.abs(dv), np.abs(dh)
+        return wv * abs_v + wh * abs_h, (wv * np.sign(dv), wh * np.sign(dh)), (abs_v, abs_h)
+    if norm == "l2sq":
+        sq_v, sq_h = dv * dv, dh * dh
+        return wv * sq_v + wh * sq_h, (2.0 * wv * dv, 2.0 * wh * dh), (sq_v, sq_h)
+    scaled_v, scaled_h = wv * dv, wh * dh
+    magnitude = _magnitude(scaled_v, scaled_h, eps)
+    unit_v, unit_h = scaled_v / magnitude, scaled_h / magnitude
+    return magnitude - eps, (wv * unit_v, wh * unit_h), (dv * unit_v, dh * unit_h)
+
+
+def tv(pred: Array, target: None = None, *, norm: str = "l1", eps: float = 1e-8) -> Array:
+    """Per-pixel TV terms |x[i+1,j] − x[i,j]| + |x[i,j+1] − x[i,j]| (or the chosen norm); they sum to TV."""
+    return _tv_parts(pred, 1.0, 1.0, norm, eps)[0].reshape(pred.shape)
+
+
+def tv_grad(pred: Array, target: None = None, *, norm: str = "l1", eps: float = 1e-8) -> Array:
+    """Σ over the differences that contain each pixel of ±∂term/∂difference."""
+    _, (cv, ch), _ = _tv_parts(pred, 1.0, 1.0, norm, eps)
+    return _difference_adjoint(cv, ch).reshape(pred.shape)
+
+
+def check_tv(pred: Array, target: None = None, **_: object) -> None:
+    require_image(pred)
+
+
+def sample_image(rng: np.random.Generator, smallest: int = 2) -> dict[str, Array]:
+    """A random image of 2, 3 or 4 axes."""
+    ndim = int(rng.integers(2, 5))
+    spatial = tuple(int(n) for n in rng.integers(smallest, smallest + 3, size=2))
+    leading = tuple(int(n) for n in rng.integers(1, 3, size=ndim - 2))
+    return {"pred": rng.normal(size=leading + spatial)}
+
+
+# --- weighted total variation -------------------------------------------------------
+
+
+def split_weight(pred: Array, weight: Array) -> tuple[Array, Array, bool]:
+    """(wv, wh) broadcastable over (N, C, H, W), and whether one map serves both directions.
+
+    Accepted shapes: (H, W) or pred's shape for one map; (2, H, W) or (2, *pred.shape) for one
+    map per direction (vertical first).  When pred is (2, H, W), a (2, H, W) map is read per channel.
+    """
+    spatial = pred.shape[-2:]
+    if weight.shape in (spatial, pred.shape):
+        shaped = weight if weight.shape == pred.shape else weight.reshape(spatial)
+        mapped = as_batch(shaped) if shaped.shape == pred.shape else shaped
+        return mapped, mapped, True
+    if weight.shape in ((2, *spatial), (2, *pred.shape)):
+        maps = [weight[0], weight[1]]
+        mapped = [as_batch(m) if m.shape == pred.shape else m for m in maps]
+        return mapped[0], mapped[1], False
+    raise InputError(
+        f"--tv-weight has shape {tuple(weight.shape)}; give one map of shape {tuple(spatial)} or "
+        f"{tuple(pred.shape)}, or one per direction: {(2, *spatial)} (vertical, then horizontal)"
+    )
+
+
+def weighted_tv(pred: Array, target: None = None, *, tv_weight: Array, norm: str = "l1", eps: float = 1e-8) -> Array:
+    """Per-pixel w[i,j]·|x[i+1,j] − x[i,j]| + w[i,j]·|x[i,j+1] − x[i,j]|."""
+    wv, wh, _ = split_weight(pred, tv_weight)
+    return _tv_parts(pred, wv, wh, norm, eps)[0].reshape(pred.shape)
+
+
+def weighted_tv_grad(
+    pred: Array, target: None = None, *, tv_weight: Array, norm: str = "l1", eps: float = 1e-8
+) -> dict[str, Array]:
+    """Weighted adjoint of the differences for pred; the unweighted pixel terms for the weight map."""
+    wv, wh, single = split_weight(pred, tv_weight)
+    _, (cv, ch), (by_wv, by_wh) = _tv_parts(pred, wv, wh, norm, eps)
+    if single:
+        weight_grad = unbroadcast(by_wv + by_wh, np.shape(wv)).reshape(tv_weight.shape)
+    else:
+        weight_grad = np.stack([unbroadcast(by_wv, np.shape(wv)), unbroadcast(by_wh, np.shape(wh))])
+        weight_grad = weight_grad.reshape(tv_weight.shape)
+    return {"pred": _difference_adjoint(cv, ch).reshape(pred.shape), "tv_weight": weight_grad}
+
+
+def check_weighted_tv(pred: Array, target: None = None, *, tv_weight: Array, **_: object) -> None:
+    require_image(pred)
+    split_weight(pred, tv_weight)
+    require(tv_weight >= 0, tv_weight, "--tv-weight", "must be ≥ 0")
+
+
+def sample_weighted_image(rng: np.random.Generator) -> dict[str, Array]:
+    inputs = sample_image(rng)
+    pred = inputs["pred"]
+    h, w = pred.shape[-2:]
+    choice = int(rng.integers(0, 3))
+    shape = {0: (h, w), 1: pred.shape, 2: (2, h, w)}[choice]
+    return {**inputs, "tv_weight": rng.uniform(0.2, 2.0, size=shape)}
+
+
+# --- PSNR ----------------------------------------------------------------------------
+
+
+def _per_image_mse(pred: Array, target: Array) -> Array:
+    error = as_batch(pred) - as_batch(target)
+    return np.mean(error * error, axis=(1, 2, 3))
+
+
+def psnr(pred: Array, target: Array, *, data_range: float) -> Array:
+    """10 log10(R² / MSEₙ) per image n, in dB (inf for identical images)."""
+    mse = _per_image_mse(pred, target)
+    with np.errstate(divide="ignore"):
+        return DECIBEL * (2.0 * math.log(data_range) - np.log(mse))
+
+
+def psnr_grad(pred: Array, target: Array, *, data_range: float) -> Array:
+    """−(10 / ln 10) · 2 (ŷ − y) / (M · MSEₙ) for the M = C·H·W pixels of image n; 0 where MSEₙ = 0."""
+    error = as_batch(pred) - as_batch(target)
+    mse = np.mean(error * error, axis=(1, 2, 3), keepdims=True)
+    pixels = error[0].size
+    scale = np.divide(-2.0 * DECIBEL / pixels, mse, out=np.zeros_like(mse), where=mse > 0)
+    return (scale * error).reshape(pred.shape)
+
+
+def psnr_loss(pred: Array, target: Array, *, data_range: float) -> Array:
+    """−PSNR per image, for minimisation."""
+    return -psnr(pred, target, data_range=data_range)
+
+
+def psnr_loss_grad(pred: Array, target: Array, *, data_range: float) -> Array:
+    """(10 / ln 10) · 2 (ŷ − y) / (M · MSEₙ), the negative of PSNR's gradient."""
+    return -psnr_grad(pred, target, data_range=data_range)
+
+
+def check_psnr(pred: Array, target: Array, **_: object) -> None:
+    require_image(pred)
+    identical = np.flatnonzero(_per_image_mse(pred, target) == 0)
+    if identical.size:
+        images = ", ".join(str(int(n)) for n in identical[:5]) + (" …" if identical.size > 5 else "")
+        warnings.warn(
+            f"--pred equals --target in image {images}: MSE = 0, so PSNR is infinite there "
+            "(its gradient is reported as 0)",
+            LossctlWarning,
+            stacklevel=2,
+        )
+
+
+def sample_image_pair(rng: np.random.Generator) -> dict[str, Array]:
+    pred = sample_image(rng)["pred"]
+    return {"pred": pred, "target": pred + rng.normal(scale=0.3, size=pred.shape)}
+
+
+# --- SSIM ------------------------------------------------------------------------------
+
+
+def _ssim_parts(pred: Array, target: Array, window: int, sigma: float, k1: float, k2: float, data_range: float):
+    taps = gaussian_taps(window, sigma)
+    x, y = as_batch(pred), as_batch(target)
+    ux, uy = smooth(x, taps), smooth(y, taps)
+    uxx, uyy, uxy = smooth(x * x, taps), smooth(y * y, taps), smooth(x * y, taps)
+    c1, c2 = (k1 * data_range) ** 2, (k2 * data_range) ** 2
+    a1 = 2.0 * ux * uy + c1
+    a2 = 2.0 * (uxy - ux * uy) + c2
+    b1 = ux * ux + uy * uy + c1
+    b2 = (uxx - ux * ux) + (uyy - uy * uy) + c2
+    return taps, x, y, ux, uy, a1, a2, b1, b2
+
+
+def _interior(shape: tuple[int, ...], window: int) -> tuple[slice, slice]:
+    r = window // 2
+    return slice(r, shape[-2] - r), slice(r, shape[-1] - r)
+
+
+def ssim_map(
+    pred: Array, target: Array, *, window: int = 11, sigma: float = 1.5, k1: float = 0.01, k2: float = 0.03,
+    data_range: float = 1.0,
+) -> Array:
+    """The local SSIM S = (2μₓμᵧ + C₁)(2σₓᵧ + C₂) / ((μₓ² + μᵧ² + C₁)(σₓ² + σᵧ² + C₂)), as (N, C, H, W)."""
+    *_, a1, a2, b1, b2 = _ssim_parts(pred, target, window, sigma, k1, k2, data_range)
+    return (a1 * a2) / (b1 * b2)
+
+
+def ssim(
+    pred: Array, target: Array, *, window: int = 11, sigma: float = 1.5, k1: float = 0.01, k2: float = 0.03,
+    data_range: float = 1.0,
+) -> Array:
+    """1 − mean SSIM over the interior (a border of window // 2 left out), per image and channel: (N, C)."""
+    local = ssim_map(pred, target, window=window, sigma=sigma, k1=k1, k2=k2, data_range=data_range)
+    rows, cols = _interior(local.shape, window)
+    return 1.0 - local[..., rows, cols].mean(axis=(-2, -1))
+
+
+def ssim_grad(
+    pred: Array, target: Array, *, window: int = 11, sigma: float = 1.5, k1: float = 0.01, k2: float = 0.03,
+    data_range: float = 1.0,
+) -> Array:
+    """Chain rule through the filtered moments μₓ, E[x²], E[xy], whose filter's transpose is applied."""
+    taps, x, y, ux, uy, a1, a2, b1, b2 = _ssim_parts(pred, target, window, sigma, k1, k2, data_range)
+    denominator = b1 * b2
+    local = (a1 * a2) / denominator
+    rows, cols = _interior(local.shape, window)
+    upstream = np.zeros_like(local)
+    interior = (local.shape[-2] - 2 * (window // 2)) * (local.shape[-1] - 2 * (window // 2))
+    upstream[..., rows, cols] = -1.0 / interior  # ∂(1 − mean S)/∂S
+    # ∂S/∂μₓ, ∂S/∂E[x²], ∂S/∂E[xy] with q = A₁/D; at x = y the last two cancel exactly.
+    q = a1 / denominator
+    d_mean = (2.0 * uy * (a2 - a1) - 2.0 * ux * local * (b2 - b1)) / denominator
+    d_square = -q * (a2 / b2)
+    d_cross = 2.0 * q
+    grad = (
+        smooth_adjoint(upstream * d_mean, taps)
+        + 2.0 * x * smooth_adjoint(upstream * d_square, taps)
+        + y * smooth_adjoint(upstream * d_cross, taps)
+    )
+    return grad.reshape(pred.shape)
+
+
+def ssim_pixels(pred: Array, target: Array, **params: float) -> Array:
+    """1 − S at every pixel, in pred's shape (what --save-elements writes)."""
+    return (1.0 - ssim_map(pred, target, **params)).reshape(pred.shape)
+
+
+def check_ssim(pred: Array, target: Array, *, window: int = 11, **_: object) -> None:
+    require_image(pred)
+    if window % 2 == 0:
+        raise InputError(f"--window must be odd, got {window}")
+    if min(pred.shape[-2:]) < window:
+        raise InputError(
+            f"--pred is {pred.shape[-2]}×{pred.shape[-1]} pixels, smaller than the {window}×{window} window; "
+            "use a smaller --window (odd) or larger images"
+        )
+
+
+def sample_ssim(rng: np.random.Generator) -> dict[str, Array]:
+    ndim = int(rng.integers(2, 4))
+    shape = (1,) * (ndim - 2) + tuple(int(n) for n in rng.integers(11, 13, size=2))
+    target = rng.uniform(size=shape)
+    return {"pred": np.clip(target + rng.normal(scale=0.2, size=shape), 0, 1), "target": target}
+
+
+# --- Dice and Tversky ------------------------------------------------------------------------
+
+
+def _samples(x: Array, per_sample: bool) -> Array:
+    """(samples, pixels): the images of an (N, C, H, W) batch, or everything as one sample."""
+    n = x.shape[0] if per_sample and x.ndim == 4 else 1
+    return x.reshape(n, -1)
+
+
+def _overlap(pred: Array, target: Array, per_sample: bool) -> tuple[Array, Array, Array, Array]:
+    p, t = _samples(pred, per_sample), _samples(target, per_sample)
+    return p, t, np.sum(p * t, axis=1, keepdims=True), np.sum(p, axis=1, keepdims=True)
+
+
+def dice(pred: Array, target: Array, *, smooth: float = 1.0, per_sample: bool = True) -> Array:
+    """1 − (2 Σ p t + s) / (Σ p + Σ t + s) per sample."""
+    p, t, inter, total_p = _overlap(pred, target, per_sample)
+    total = total_p + np.sum(t, axis=1, keepdims=True) + smooth
+    return (1.0 - (2.0 * inter + smooth) / total).reshape(-1)
+
+
+def dice_grad(pred: Array, target: Array, *, smooth: float = 1.0, per_sample: bool = True) -> Array:
+    """−(2 tₖ (Σp + Σt + s) − (2 Σ p t + s)) / (Σp + Σt + s)²."""
+    p, t, inter, total_p = _overlap(pred, target, per_sample)
+    total = total_p + np.sum(t, axis=1, keepdims=True) + smooth
+    return (-(2.0 * t * total - (2.0 * inter + smooth)) / (total * total)).reshape(pred.shape)
+
+
+def tversky(
+    pred: Array, target: Array, *, alpha: float = 0.5, beta: float = 0.5, smooth: float = 1.0, per_sample: bool = True
+) -> Array:
+    """1 − (TP + s) / (TP + α FP + β FN + s) per sample, TP = Σ p t, FP = Σ p (1 − t), FN = Σ (1 − p) t."""
+    p, t, inter, _ = _overlap(pred, target, per_sample)
+    false_pos = np.sum(p * (1.0 - t), axis=1, keepdims=True)
+    false_neg = np.sum((1.0 - p) * t, axis=1, keepdims=True)
+    return (1.0 - (inter + smooth) / (inter + alpha * false_pos + beta * false_neg + smooth)).reshape(-1)
+
+
+def tversky_grad(
+    pred: Array, target: Array, *, alpha: float = 0.5, beta: float = 0.5, smooth: float = 1.0, per_sample: bool = True
+) -> Array:
+    """−(tₖ D − (TP + s)(tₖ + α (1 − tₖ) − β tₖ)) / D², D = TP + α FP + β FN + s."""
+    p, t, inter, _ = _overlap(pred, target, per_sample)
+    false_pos = np.sum(p * (1.0 - t), axis=1, keepdims=True)
+    false_neg = np.sum((1.0 - p) * t, axis=1, keepdims=True)
+    denominator = inter + alpha * false_pos + beta * false_neg + smooth
+    d_denominator = t + alpha * (1.0 - t) - beta * t
+    return (-(t * denominator - (inter + smooth) * d_denominator) / (denominator**2)).reshape(pred.shape)
+
+
+def check_overlap(pred: Array, target: Array, *, smooth: float = 1.0, **_: object) -> None:
+    require((pred >= 0) & (pred <= 1), pred, "--pred", "must hold probabilities in [0, 1] (or use --activation sigmoid)")
+    require((target >= 0) & (target <= 1), target, "--target", "must be a mask with values in [0, 1]")
+    if smooth == 0 and not (np.any(pred) or np.any(target)):
+        raise InputError("--pred and --target are both empty masks, so Dice is 0 / 0; use --smooth > 0")
+
+
+def sample_masks(rng: np.random.Generator) -> dict[str, Array]:
+    shape = (int(rng.integers(1, 4)), 1, int(rng.integers(2, 4)), int(rng.integers(2, 4)))
+    return {"pred": rng.uniform(0.02, 0.98, size=shape), "target": (rng.random(size=shape) < 0.5).astype(float)}
+
+
+# --- declarations -------------------------------------------------------------------------------
+
+NORM = Param("norm", "choice", "l1", "l1: |dx| + |dy|; l2sq: dx² + dy²; isotropic: √(dx² + dy² + ε²) − ε",
+             choices=TV_NORMS)
+EPS = Param("eps", "float", 1e-8, "ε of the isotropic norm (keeps it differentiable at 0)", low=0.0, low_open=True)
+TV_GRID = ({}, {"norm": "l2sq"}, {"norm": "isotropic", "eps": 1e-3})
+TV_RELATIONS = (
+    "Conventions differ between libraries: torchmetrics' TotalVariation is the same L1 sum per image "
+    "(its reduction then sums or averages over images, not pixels); SRGAN-style TVLoss squares the "
+    "differences and divides each direction by its own count, C·(H−1)·W and C·H·(W−1), then by N. "
+    "Here --reduction sum gives the plain sum and mean divides it by N·C·H·W."
+)
+
+TV = LossSpec(
+    name="tv",
+    aliases=("total_variation",),
+    family="image",
+    summary="Total variation: how much neighbouring pixels differ; a smoothness prior that needs no target.",
+    formula="TV(x) = Σᵢⱼ |x[i+1,j] − x[i,j]| + Σᵢⱼ |x[i,j+1] − x[i,j]|  (per image and channel)",
+    gradient="∂TV/∂x[i,j] = sign(x[i,j] − x[i−1,j]) − sign(x[i+1,j] − x[i,j]) + (same across columns)",
+    when="Regulariser for denoising, super-resolution, style transfer and inpainting: it favours "
+    "piecewise-constant images and keeps edges. " + TV_RELATIONS,
+    elements=tv,
+    grad=tv_grad,
+    params=(NORM, EPS),
+    target="none",
+    target_help="none: TV is a function of --pred alone",
+    check=check_tv,
+    sample=sample_image,
+    param_grid=TV_GRID,
+    images=True,
+    references=(
+        "Rudin, Osher & Fatemi, Nonlinear total variation based noise removal algorithms, Physica D 1992",
+        "torchmetrics.image.TotalVariation",
+    ),
+    examples=(
+        Example(
+            [[1.0, 2.0], [3.0, 5.0]],
+            None,
+            value=2.0,
+            sum=8.0,
+            elements=[[3.0, 3.0], [2.0, 0.0]],
+            source="down |3 − 1| + |5 − 2| = 5, across |2 − 1| + |5 − 3| = 3; 8 / 4 pixels, " + BY_HAND,
+        ),
+        Example(
+            [[1.0, 2.0], [3.0, 5.0]],
+            None,
+            reduction="sum",
+            value=8.0,
+            grad=[[-2.0, 0.0], [0.0, 2.0]],
+            source="each pixel: signs of the differences it ends minus those it starts; " + BY_HAND,
+        ),
+        Example(
+            [[1.0, 2.0], [3.0, 5.0]],
+            None,
+            params={"norm": "l2sq"},
+            reduction="sum",
+            value=18.0,
+            source="2² + 3² + 1² + 2²; " + BY_HAND,
+        ),
+    ),
+    see_also=("weighted_tv", "charbonnier"),
+)
+
+WEIGHTED_TV = LossSpec(
+    name="weighted_tv",
+    family="image",
+    summary="Total variation with a per-pixel weight on every difference (edge-aware smoothing).",
+    formula="TV_w(x) = Σᵢⱼ w[i,j] |x[i+1,j] − x[i,j]| + Σᵢⱼ w[i,j] |x[i,j+1] − x[i,j]|",
+    gradient="∂TV_w/∂x[i,j] = w[i−1,j] sign(x[i,j] − x[i−1,j]) − w[i,j] sign(x[i+1,j] − x[i,j]) + (across)",
+    when="Smoothing that spares edges: small weights where the guide image has edges, large in flat "
+    "regions. Each difference is weighted by the map at its own pixel; the widely copied blog snippet "
+    "that multiplies the whole-image sums by the map computes something else (a map times a scalar, "
+    "which ignores where the differences are). " + TV_RELATIONS,
+    elements=weighted_tv,
+    grad=weighted_tv_grad,
+    params=(
+        Param(
+            "tv_weight",
+            "tensor",
+            "required",
+            "per-pixel weights ≥ 0: shape (H, W) or --pred's, or (2, H, W) for vertical and horizontal maps",
+        ),
+        NORM,
+        EPS,
+    ),
+    target="none",
+    target_help="none: weighted TV is a function of --pred and --tv-weight",
+    check=check_weighted_tv,
+    sample=sample_weighted_image,
+    param_grid=TV_GRID,
+    images=True,
+    references=(
+        "Rudin, Osher & Fatemi, Physica D 1992",
+        "Candès, Wakin & Boyd, Enhancing sparsity by reweighted ℓ1 minimization, 2008 (reweighted TV)",
+    ),
+    examples=(
+        Example(
+            [[1.0, 2.0], [3.0, 5.0]],
+            None,
+            params={"tv_weight": [[1.0, 0.5], [2.0, 3.0]]},
+            reduction="sum",
+            value=8.5,
+            elements=[[3.0, 1.5], [4.0, 0.0]],
+            source="1·(|3 − 1| + |2 − 1|) + 0.5·|5 − 2| + 2·|5 − 3|: each difference weighted at its pixel; "
+            + BY_HAND,
+        ),
+    ),
+    see_also=("tv",),
+)
+
+PSNR_FORMULA = "PSNRₙ = 10 log10(R² / MSEₙ),  MSEₙ = mean over image n of (ŷ − y)²"
+PSNR_WHEN = (
+    "Reporting restoration quality in dB (denoising, super-resolution, compression). Per image, then "
+    "averaged over the batch (--reduction mean); torchmetrics' default instead pools the MSE over "
+    "the whole batch. Identical images have infinite PSNR, reported as inf."
+)
+PSNR_REFERENCES = ("skimage.metrics.peak_signal_noise_ratio", "torchmetrics.image.PeakSignalNoiseRatio")
+
+PSNR = LossSpec(
+    name="psnr",
+    family="image",
+    summary="Peak signal-to-noise ratio in dB (a metric: higher is better; psnr_loss is its negative).",
+    formula=PSNR_FORMULA,
+    gradient="∂PSNRₙ/∂ŷ = −(10 / ln 10) · 2 (ŷ − y) / (M · MSEₙ),  M = C·H·W",
+    when=PSNR_WHEN,
+    elements=psnr,
+    grad=psnr_grad,
+    params=(DATA_RANGE,),
+    infer=default_data_range,
+    check=check_psnr,
+    sample=sample_image_pair,
+    param_grid=({}, {"data_range": 255.0}),
+    zero_at_target=False,
+    finite=False,
+    pixel_map=lambda pred, target, **_: (pred - target) ** 2,
+    images=True,
+    references=PSNR_REFERENCES,
+    examples=(
+        Example(
+            [[0.5, 0.5], [0.5, 0.5]],
+            [[0.0, 0.0], [0.0, 0.0]],
+            value=6.020599913279624,
+            source="MSE = 0.25, 10·log10(1 / 0.25); " + BY_HAND,
+        ),
+        Example(
+            [[0.0, 0.0], [0.0, 0.0]],
+            [[10.0, 10.0], [10.0, 10.0]],
+            params={"data_range": 255.0},
+            value=28.130803608679106,
+            source="MSE = 100, 10·log10(255² / 100); " + BY_HAND,
+        ),
+    ),
+    see_also=("psnr_loss", "mse", "ssim"),
+)
+
+PSNR_LOSS = LossSpec(
+    name="psnr_loss",
+    family="image",
+    summary="−PSNR: the PSNR as a quantity to minimise.",
+    formula="ℓₙ = −10 log10(R² / MSEₙ)",
+    gradient="∂ℓₙ/∂ŷ = (10 / ln 10) · 2 (ŷ − y) / (M · MSEₙ)",
+    when="Training directly for PSNR. Unlike MSE its gradient grows as the error shrinks "
+    "(it is MSE's gradient divided by MSE): " + PSNR_WHEN,
+    elements=psnr_loss,
+    grad=psnr_loss_grad,
+    params=(DATA_RANGE,),
+    infer=default_data_range,
+    check=check_psnr,
+    sample=sample_image_pair,
+    param_grid=({}, {"data_range": 2.0}),
+    zero_at_target=False,
+    finite=False,
+    pixel_map=lambda pred, target, **_: (pred - target) ** 2,
+    images=True,
+    references=PSNR_REFERENCES,
+    examples=(
+        Example(
+            [[0.5, 0.5], [0.5, 0.5]],
+            [[0.0, 0.0], [0.0, 0.0]],
+            value=-6.020599913279624,
+            source="−10·log10(1 / 0.25); " + BY_HAND,
+        ),
+    ),
+    see_also=("psnr", "mse"),
+)
+
+SSIM = LossSpec(
+    name="ssim",
+    aliases=("ssim_loss",),
+    family="image",
+    summary="1 − SSIM: structural dissimilarity from local means, variances and covariance (Gaussian window).",
+    formula="ℓ = 1 − mean over pixels of (2μₓμᵧ + C₁)(2σₓᵧ + C₂) / ((μₓ² + μᵧ² + C₁)(σₓ² + σᵧ² + C₂)), "
+    "C₁ = (k₁R)², C₂ = (k₂R)², per image and channel",
+    gradient="chain rule through μₓ = G∗x, E[x²] = G∗x², E[xy] = G∗(xy): ∂ℓ/∂x = Gᵀ∗a + 2x·Gᵀ∗b + y·Gᵀ∗c",
+    when="Image restoration and compression where perceived structure matters more than per-pixel "
+    "error; often mixed with L1. Matches scikit-image's structural_similarity(gaussian_weights=True, "
+    "sigma=1.5, use_sample_covariance=False, data_range=R) (the published SSIM): reflected borders, "
+    "the mean taken over the interior that excludes a border of window // 2. The Gaussian has "
+    "--window taps; scikit-image's has 2·int(3.5σ + 0.5) + 1, the same for the defaults.",
+    elements=ssim,
+    grad=ssim_grad,
+    params=(
+        Param("window", "int", 11, "Gaussian window size in pixels (odd)", low=1.0),
+        Param("sigma", "float", 1.5, "standard deviation of the Gaussian window", low=0.0, low_open=True),
+        Param("k1", "float", 0.01, "C₁ = (k₁ R)² stabilises the luminance term", low=0.0, low_open=True),
+        Param("k2", "float", 0.03, "C₂ = (k₂ R)² stabilises the contrast-structure term", low=0.0, low_open=True),
+        DATA_RANGE,
+    ),
+    infer=default_data_range,
+    check=check_ssim,
+    sample=sample_ssim,
+    param_grid=({}, {"window": 3, "sigma": 0.8, "data_range": 2.0}),
+    pixel_map=ssim_pixels,
+    images=True,
+    references=(
+        "Wang, Bovik, Sheikh & Simoncelli, Image quality assessment: from error visibility to structural "
+        "similarity, IEEE TIP 2004",
+        "skimage.metrics.structural_similarity",
+    ),
+    examples=(
+        Example(
+            [[0.0, 0.5, 1.0], [0.2, 0.4, 0.6], [1.0, 0.5, 0.0]],
+            [[0.1, 0.4, 0.9], [0.3, 0.3, 0.7], [0.8, 0.6, 0.2]],
+            params={"window": 3, "sigma": 0.3},
+            value=1.0 - 0.7712202434697387,
+            source="1 − scikit-image 0.26 structural_similarity(gaussian_weights=True, sigma=0.3, "
+            "use_sample_covariance=False, data_range=1)",
+        ),
+    ),
+    see_also=("psnr", "l1", "mse"),
+)
+
+OVERLAP_PARAMS = (
+    Param("smooth", "float", 1.0, "s, added to numerator and denominator (keeps empty masks defined)", low=0.0),
+    Param("per_sample", "bool", True, "one score per image of an (N, C, H, W) batch, then the mean; "
+          "--no-per-sample pools the whole batch"),
+)
+OVERLAP_GRID = ({}, {"per_sample": False}, {"smooth": 0.0})
+OVERLAP_REFERENCES = (
+    "Milletari, Navab & Ahmadi, V-Net, 3DV 2016",
+    "Salehi, Erdogmus & Gholipour, Tversky loss function for image segmentation, 2017",
+)
+
+DICE = LossSpec(
+    name="dice",
+    aliases=("dice_loss", "soft_dice"),
+    family="image",
+    summary="Soft Dice loss: one minus the overlap of predicted probabilities and the mask.",
+    formula="ℓ = 1 − (2 Σ p t + s) / (Σ p + Σ t + s)  per sample",
+    gradient="∂ℓ/∂pₖ = −(2 tₖ (Σp + Σt + s) − (2 Σ p t + s)) / (Σp + Σt + s)²",
+    when="Segmentation with small foregrounds, where pixel-wise cross-entropy is dominated by the "
+    "background. Often added to BCE. Not zero-gradient at the target: it keeps pushing p towards 0 and 1.",
+    elements=dice,
+    grad=dice_grad,
+    params=OVERLAP_PARAMS,
+    target_help="the mask, values in [0, 1], same shape as --pred",
+    check=check_overlap,
+    sample=sample_masks,
+    param_grid=OVERLAP_GRID,
+    zero_at_target=False,
+    images=True,
+    references=OVERLAP_REFERENCES,
+    examples=(
+        Example(
+            [[0.9, 0.1], [0.8, 0.3]],
+            [[1.0, 0.0], [1.0, 0.0]],
+            value=1.0 - 4.4 / 5.1,
+            source="Σpt = 1.7, Σp = 2.1, Σt = 2: 1 − (3.4 + 1)/(2.1 + 2 + 1); " + BY_HAND,
+        ),
+    ),
+    see_also=("tversky", "bce"),
+)
+
+TVERSKY = LossSpec(
+    name="tversky",
+    aliases=("tversky_loss",),
+    family="image",
+    summary="Tversky loss: Dice with separate weights on false positives (α) and false negatives (β).",
+    formula="ℓ = 1 − (TP + s) / (TP + α FP + β FN + s),  TP = Σ p t, FP = Σ p (1 − t), FN = Σ (1 − p) t",
+    gradient="∂ℓ/∂pₖ = −(tₖ D − (TP + s)(tₖ + α (1 − tₖ) − β tₖ)) / D²,  D = TP + α FP + β FN + s",
+    when="Segmentation where missing foreground costs more than false alarms (β > α, e.g. 0.3 / 0.7 for "
+    "lesions). α = β = 0.5 is Dice, except that s enters once instead of twice.",
+    elements=tversky,
+    grad=tversky_grad,
+    params=(
+        Param("alpha", "float", 0.5, "weight of false positives", low=0.0),
+        Param("beta", "float", 0.5, "weight of false negatives", low=0.0),
+        *OVERLAP_PARAMS,
+    ),
+    target_help="the mask, values in [0, 1], same shape as --pred",
+    check=check_overlap,
+    sample=sample_masks,
+    param_grid=(*OVERLAP_GRID, {"alpha": 0.3, "beta": 0.7}),
+    zero_at_target=False,
+    images=True,
+    references=OVERLAP_REFERENCES,
+    examples=(
+        Example(
+            [[0.9, 0.1], [0.8, 0.3]],
+            [[1.0, 0.0], [1.0, 0.0]],
+            params={"alpha": 0.3, "beta": 0.7},
+            value=1.0 - 2.7 / 3.03,
+            source="TP = 1.7, FP = 0.4, FN = 0.3: 1 − 2.7/(1.7 + 0.12 + 0.21 + 1); " + BY_HAND,
+        ),
+    ),
+    see_also=("dice",),
+)
+
+LOSSES = (TV, WEIGHTED_TV, PSNR, PSNR_LOSS, SSIM, DICE, TVERSKY)
