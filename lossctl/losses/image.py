@@ -242,7 +242,13 @@ def _interior(shape: tuple[int, ...], window: int) -> tuple[slice, slice]:
 
 
 def ssim_map(
-    pred: Array, target: Array, *, window: int = 11, sigma: float = 1.5, k1: float = 0.01, k2: float = 0.03,
+    pred: Array,
+    target: Array,
+    *,
+    window: int = 11,
+    sigma: float = 1.5,
+    k1: float = 0.01,
+    k2: float = 0.03,
     data_range: float = 1.0,
 ) -> Array:
     """The local SSIM S = (2μₓμᵧ + C₁)(2σₓᵧ + C₂) / ((μₓ² + μᵧ² + C₁)(σₓ² + σᵧ² + C₂)), as (N, C, H, W)."""
@@ -251,7 +257,13 @@ def ssim_map(
 
 
 def ssim(
-    pred: Array, target: Array, *, window: int = 11, sigma: float = 1.5, k1: float = 0.01, k2: float = 0.03,
+    pred: Array,
+    target: Array,
+    *,
+    window: int = 11,
+    sigma: float = 1.5,
+    k1: float = 0.01,
+    k2: float = 0.03,
     data_range: float = 1.0,
 ) -> Array:
     """1 − mean SSIM over the interior (a border of window // 2 left out), per image and channel: (N, C)."""
@@ -261,7 +273,13 @@ def ssim(
 
 
 def ssim_grad(
-    pred: Array, target: Array, *, window: int = 11, sigma: float = 1.5, k1: float = 0.01, k2: float = 0.03,
+    pred: Array,
+    target: Array,
+    *,
+    window: int = 11,
+    sigma: float = 1.5,
+    k1: float = 0.01,
+    k2: float = 0.03,
     data_range: float = 1.0,
 ) -> Array:
     """Chain rule through the filtered moments μₓ, E[x²], E[xy], whose filter's transpose is applied."""
@@ -324,14 +342,14 @@ def _overlap(pred: Array, target: Array, per_sample: bool) -> tuple[Array, Array
 
 def dice(pred: Array, target: Array, *, smooth: float = 1.0, per_sample: bool = True) -> Array:
     """1 − (2 Σ p t + s) / (Σ p + Σ t + s) per sample."""
-    p, t, inter, total_p = _overlap(pred, target, per_sample)
+    _, t, inter, total_p = _overlap(pred, target, per_sample)
     total = total_p + np.sum(t, axis=1, keepdims=True) + smooth
     return (1.0 - (2.0 * inter + smooth) / total).reshape(-1)
 
 
 def dice_grad(pred: Array, target: Array, *, smooth: float = 1.0, per_sample: bool = True) -> Array:
     """−(2 tₖ (Σp + Σt + s) − (2 Σ p t + s)) / (Σp + Σt + s)²."""
-    p, t, inter, total_p = _overlap(pred, target, per_sample)
+    _, t, inter, total_p = _overlap(pred, target, per_sample)
     total = total_p + np.sum(t, axis=1, keepdims=True) + smooth
     return (-(2.0 * t * total - (2.0 * inter + smooth)) / (total * total)).reshape(pred.shape)
 
@@ -359,7 +377,8 @@ def tversky_grad(
 
 
 def check_overlap(pred: Array, target: Array, *, smooth: float = 1.0, **_: object) -> None:
-    require((pred >= 0) & (pred <= 1), pred, "--pred", "must hold probabilities in [0, 1] (or use --activation sigmoid)")
+    in_unit = "must hold probabilities in [0, 1] (or use --activation sigmoid)"
+    require((pred >= 0) & (pred <= 1), pred, "--pred", in_unit)
     require((target >= 0) & (target <= 1), target, "--target", "must be a mask with values in [0, 1]")
     if smooth == 0 and not (np.any(pred) or np.any(target)):
         raise InputError("--pred and --target are both empty masks, so Dice is 0 / 0; use --smooth > 0")
@@ -372,8 +391,9 @@ def sample_masks(rng: np.random.Generator) -> dict[str, Array]:
 
 # --- declarations -------------------------------------------------------------------------------
 
-NORM = Param("norm", "choice", "l1", "l1: |dx| + |dy|; l2sq: dx² + dy²; isotropic: √(dx² + dy² + ε²) − ε",
-             choices=TV_NORMS)
+NORM = Param(
+    "norm", "choice", "l1", "l1: |dx| + |dy|; l2sq: dx² + dy²; isotropic: √(dx² + dy² + ε²) − ε", choices=TV_NORMS
+)
 EPS = Param("eps", "float", 1e-8, "ε of the isotropic norm (keeps it differentiable at 0)", low=0.0, low_open=True)
 TV_GRID = ({}, {"norm": "l2sq"}, {"norm": "isotropic", "eps": 1e-3})
 TV_RELATIONS = (
@@ -474,8 +494,7 @@ WEIGHTED_TV = LossSpec(
             reduction="sum",
             value=8.5,
             elements=[[3.0, 1.5], [4.0, 0.0]],
-            source="1·(|3 − 1| + |2 − 1|) + 0.5·|5 − 2| + 2·|5 − 3|: each difference weighted at its pixel; "
-            + BY_HAND,
+            source="1·(|3 − 1| + |2 − 1|) + 0.5·|5 − 2| + 2·|5 − 3|: each difference weighted at its pixel; " + BY_HAND,
         ),
     ),
     see_also=("tv",),
@@ -605,8 +624,12 @@ SSIM = LossSpec(
 
 OVERLAP_PARAMS = (
     Param("smooth", "float", 1.0, "s, added to numerator and denominator (keeps empty masks defined)", low=0.0),
-    Param("per_sample", "bool", True, "one score per image of an (N, C, H, W) batch, then the mean; "
-          "--no-per-sample pools the whole batch"),
+    Param(
+        "per_sample",
+        "bool",
+        True,
+        "one score per image of an (N, C, H, W) batch, then the mean; --no-per-sample pools the whole batch",
+    ),
 )
 OVERLAP_GRID = ({}, {"per_sample": False}, {"smooth": 0.0})
 OVERLAP_REFERENCES = (

@@ -39,7 +39,8 @@ def print_info(spec: LossSpec, console: Console | None = None) -> None:
         for name in ("option", "default", "range", "meaning"):
             table.add_column(name)
         for param in data["params"]:
-            table.add_row(param["option"], "auto" if param["default"] is None else str(param["default"]), param["range"], param["help"])
+            default = "auto" if param["default"] is None else str(param["default"])
+            table.add_row(param["option"], default, param["range"], param["help"])
         console.print(table)
     if spec.see_also:
         console.print("[bold]related[/]")
