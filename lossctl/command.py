@@ -11,15 +11,17 @@ import inspect
 import sys
 import warnings
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any
 
+import numpy as np
 import typer
 
 from .core import LossResult, compute
 from .describe import example_command
 from .errors import ExitStatus, InputError, LossctlWarning
-from .inputs import read_array, read_columns
+from .inputs import is_image_file, read_array, read_columns
 from .render import FORMATS
 from .save import check_output_path, save_array
 from .spec import LossSpec, Param
@@ -28,9 +30,13 @@ from .verdict import Verdict
 INPUT_FORMS = "values (2,3,4,5 · '1,2;3,4' · JSON), a .csv/.tsv/.txt/.npy/.json file, or - for stdin"
 
 
-def _option(annotation: Any, default: Any, *names: str, help: str, panel: str | None = None) -> inspect.Parameter:
+def _option(
+    annotation: Any, default: Any, *names: str, help: str, panel: str | None = None, hidden: bool = False
+) -> inspect.Parameter:
     name = names[0].lstrip("-").split("/")[0].replace("-", "_")
-    info = typer.Option(*names, help=help, rich_help_panel=panel, show_default=default not in (None, False))
+    info = typer.Option(
+        *names, help=help, rich_help_panel=panel, show_default=default not in (None, False), hidden=hidden
+    )
     return inspect.Parameter(
         name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=Annotated[annotation, info]
     )
@@ -50,7 +56,9 @@ def _param_option(param: Param) -> inspect.Parameter:
 def loss_signature(spec: LossSpec) -> inspect.Signature:
     """The keyword-only signature Typer reads to build the command's options."""
     params = [_option(str | None, None, "--pred", "-p", help=f"Predictions: {INPUT_FORMS}", panel="Inputs")]
-    if spec.target != "none":
+    if spec.target == "none":  # accepted only to say why it is wrong
+        params.append(_option(str | None, None, "--target", "-t", help="not used", hidden=True))
+    else:
         params.append(
             _option(str | None, None, "--target", "-t", help=f"{spec.target_help}: {INPUT_FORMS}", panel="Inputs")
         )
@@ -77,6 +85,16 @@ def loss_signature(spec: LossSpec) -> inspect.Signature:
                 panel="Inputs",
             ),
         ]
+    if spec.images:
+        params.append(
+            _option(
+                bool,
+                False,
+                "--channels-last",
+                help="Arrays are (…, H, W, C) rather than (…, C, H, W) (image files always are)",
+                panel="Inputs",
+            )
+        )
     params += [_param_option(p) for p in spec.params]
     reductions = ["mean", "sum", "none", *spec.extra_reductions]
     params += [
@@ -179,6 +197,11 @@ def run_loss(spec: LossSpec, options: dict[str, Any]) -> int:
             check_output_path(path, option, inputs)
 
     pred, target, tensors = _read_inputs(spec, options)
+    channels_last = spec.images and (
+        options.get("channels_last", False) or any(is_image_file(source) for source in inputs)
+    )
+    if channels_last:
+        pred, target, tensors = _channels_first(pred, target, tensors)
     hyper = {p.name: options[p.name] for p in spec.hyper_params}
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", LossctlWarning)
@@ -193,18 +216,48 @@ def run_loss(spec: LossSpec, options: dict[str, Any]) -> int:
             **hyper,
             **tensors,
         )
+    if channels_last:
+        result = replace(result, channels_last=True)
     for warning in caught:
         if issubclass(warning.category, LossctlWarning):
             sys.stderr.write(f"warning: {warning.message}\n")
     verdicts = _verdicts(result, options)
-    if saves["--save-elements"] is not None:
-        save_array(saves["--save-elements"], result.elements, "--save-elements")
-    if saves["--save-grad"] is not None:
-        save_array(saves["--save-grad"], result.grad, "--save-grad")
+    _save_results(result, saves)
     emit(result, output_format, options["precision"], explain=options.get("explain", False), verdicts=verdicts)
     if verdicts and not all(v.ok for v in verdicts):
         return ExitStatus.MISMATCH
     return ExitStatus.OK
+
+
+def _channels_first(pred: Any, target: Any, tensors: dict[str, Any]) -> tuple[Any, Any, dict[str, Any]]:
+    """Move a trailing channel axis to PyTorch's place: (…, H, W, C) → (…, C, H, W); (H, W) stays."""
+    pred = np.asarray(pred)
+    if pred.ndim < 3:
+        return pred, target, tensors
+
+    def move(array: Any) -> Any:
+        array = np.asarray(array)
+        if array.ndim >= pred.ndim and array.shape[-pred.ndim :] == pred.shape:
+            return np.moveaxis(array, -1, -3)
+        return array
+
+    moved = {name: move(tensor) for name, tensor in tensors.items()}
+    return np.moveaxis(pred, -1, -3), None if target is None else move(target), moved
+
+
+def _save_results(result: LossResult, saves: dict[str, Path | None]) -> None:
+    """Per-pixel losses and the gradient, in the user's layout (.npy, .csv) or as heat maps (.png)."""
+    for option, array, signed in (
+        ("--save-elements", result.pixel_map, False),
+        ("--save-grad", lambda: result.grad, True),
+    ):
+        path = saves[option]
+        if path is None:
+            continue
+        values = array()
+        if path.suffix.lower() != ".png":
+            values = result.in_user_layout(values)
+        save_array(path, values, option, signed=signed)
 
 
 def _verdicts(result: LossResult, options: dict[str, Any]) -> list[Verdict]:

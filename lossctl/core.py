@@ -46,6 +46,7 @@ class LossResult:
     activation: str | None = None
     pre_activation: Array | None = None  # z when --activation was given (pred then holds a(z))
     activation_derivative: Array | None = None  # a′(z) for element-wise activations
+    channels_last: bool = False  # arrays are (…, C, H, W) here; the user's were (…, H, W, C)
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -55,29 +56,46 @@ class LossResult:
     def spec(self) -> LossSpec:
         return LOSSES[self.loss]
 
+    def pixel_map(self) -> Array:
+        """Per-pixel losses (the local 1 − SSIM map, squared errors for PSNR), or else the elements."""
+        spec = self.spec
+        if spec.pixel_map is None:
+            return self.elements
+        return np.asarray(spec.pixel_map(self.pred, self.target, **self.params, **self.tensors))
+
+    def in_user_layout(self, array: Array) -> Array:
+        """``array`` with the channel axis back where the user had it (for image-shaped arrays)."""
+        if self.channels_last and array.ndim >= 3 and array.shape == self.pred.shape:
+            return np.moveaxis(array, -3, -1)
+        return array
+
     def to_dict(self) -> dict[str, Any]:
         """The JSON object of DESIGN §4 (plain Python numbers and lists)."""
+        user = self.in_user_layout
         params: dict[str, Any] = dict(self.params)
         for name, tensor in self.tensors.items():
-            params[name] = tensor.tolist()
+            params[name] = user(tensor).tolist()
+        value = user(self.value) if isinstance(self.value, np.ndarray) else self.value
         out: dict[str, Any] = {
             "loss": self.loss,
             "params": params,
             "reduction": self.reduction,
-            "shape": list(self.shape),
+            "shape": list(user(self.pred).shape),
             "dtype": self.dtype,
-            "value": self.value.tolist() if isinstance(self.value, np.ndarray) else self.value,
+            "value": value.tolist() if isinstance(value, np.ndarray) else value,
             "sum": self.sum,
             "mean": self.mean,
             "count": self.count,
-            "elements": self.elements.tolist(),
-            "grad": self.grad.tolist(),
+            "elements": user(self.elements).tolist(),
+            "grad": user(self.grad).tolist(),
         }
         for name, grad in self.extra_grads.items():
-            out[f"grad_{name}"] = grad.tolist()
+            out[f"grad_{name}"] = user(grad).tolist()
+        if self.channels_last:
+            out["channels_last"] = True
         if self.activation is not None:
             out["activation"] = self.activation
-            out["activated"] = self.pred.tolist()
+            out["activated"] = user(self.pred).tolist()
         return out
 
 
@@ -201,7 +219,9 @@ def compute(
     target_array: Array | None = None
     if spec.target == "none":
         if target is not None:
-            raise InputError(f"{spec.name} takes no --target (it is computed from --pred alone)")
+            inputs = ["--pred", *(p.option for p in spec.tensor_params)]
+            listed = inputs[0] if len(inputs) == 1 else ", ".join(inputs[:-1]) + " and " + inputs[-1]
+            raise InputError(f"{spec.name} takes no --target; it is computed from {listed}")
     else:
         if target is None:
             raise InputError(f"{spec.name} needs --target: {spec.target_help}")

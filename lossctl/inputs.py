@@ -25,7 +25,9 @@ from .errors import InputError
 
 Array = np.ndarray
 TEXT_SUFFIXES = {".csv": ",", ".tsv": "\t", ".txt": None}
-FILE_SUFFIXES = (*TEXT_SUFFIXES, ".npy", ".json")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
+FILE_SUFFIXES = (*TEXT_SUFFIXES, ".npy", ".json", *IMAGE_SUFFIXES)
+IMAGES_EXTRA = "pip install 'lossctl[images]'"
 _NUMBER = re.compile(r"[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|nan|inf|infinity)", re.IGNORECASE)
 _LITERAL_CHARS = re.compile(r"[\d\s.,;:+\-eE\[\]naifNAIFty]*")  # digits, separators, nan/inf(inity)
 
@@ -223,6 +225,34 @@ def load_npy(path: Path, label: str) -> Array:
     return array
 
 
+def is_image_file(source: str | None) -> bool:
+    """Whether an input names an image file (read as (H, W) or (H, W, C))."""
+    return source is not None and Path(source.strip()).suffix.lower() in IMAGE_SUFFIXES
+
+
+def load_image(path: Path, label: str) -> Array:
+    """An image file through Pillow, as (H, W) or (H, W, C) with its raw values and type (uint8, uint16 …)."""
+    try:
+        from PIL import Image, UnidentifiedImageError
+    except ImportError as exc:
+        raise InputError(f"{label}: reading {path.suffix} images needs Pillow: {IMAGES_EXTRA}") from exc
+    try:
+        with Image.open(path) as image:
+            frames = getattr(image, "n_frames", 1)
+            if frames > 1:
+                raise InputError(f"{label}: {path} holds {frames} frames; give a single image")
+            if image.mode in ("P", "PA"):  # palette indices are not intensities
+                image = image.convert("RGBA" if "transparency" in image.info or image.mode == "PA" else "RGB")
+            array = np.asarray(image)
+    except UnidentifiedImageError as exc:
+        raise InputError(f"{label}: {path} is not an image Pillow can read") from exc
+    except OSError as exc:
+        raise InputError(f"{label}: {path} is truncated or unreadable ({exc})") from exc
+    if array.dtype.kind not in "biuf":
+        raise InputError(f"{label}: {path} has pixels of type {array.dtype}; lossctl needs numeric pixels")
+    return array
+
+
 def load_file(path: Path, label: str) -> Array:
     """Any supported file, chosen by its suffix (unknown suffixes are read as text)."""
     if path.is_dir():
@@ -230,6 +260,8 @@ def load_file(path: Path, label: str) -> Array:
     suffix = path.suffix.lower()
     if suffix == ".npy":
         return load_npy(path, label)
+    if suffix in IMAGE_SUFFIXES:
+        return load_image(path, label)
     if suffix == ".npz":
         raise InputError(f"{label}: .npz archives are not supported; save one array with numpy.save")
     try:

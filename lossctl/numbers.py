@@ -36,14 +36,16 @@ def short_array(values: Any, digits: int = 6) -> str:
 
 
 def jsonable(values: Any) -> Any:
-    """Plain Python numbers and lists, with NaN and ±inf as null (JSON has no such numbers)."""
+    """Plain Python numbers and lists; JSON has no NaN or infinity: NaN is null, ±inf the strings "inf", "-inf"."""
     if isinstance(values, np.ndarray):
         values = values.tolist()
     if isinstance(values, list):
         return [jsonable(item) for item in values]
     if isinstance(values, dict):
         return {key: jsonable(item) for key, item in values.items()}
-    if isinstance(values, float) and not math.isfinite(values):
+    if isinstance(values, float) and math.isinf(values):
+        return full(values)
+    if isinstance(values, float) and math.isnan(values):
         return None
     if isinstance(values, float):
         return values + 0.0

@@ -12,13 +12,17 @@ import numpy as np
 from .errors import InputError
 from .numbers import full
 
-SAVE_SUFFIXES = (".npy", ".csv")
+SAVE_SUFFIXES = (".npy", ".csv", ".png")
 
 
 def check_output_path(path: Path, option: str, inputs: Iterable[str]) -> None:
     """Refuse unknown suffixes, missing folders and paths that are also inputs."""
     if path.suffix.lower() not in SAVE_SUFFIXES:
-        raise InputError(f"{option}: {path} must end in .npy or .csv")
+        raise InputError(f"{option}: {path} must end in .npy, .csv or .png (a heat map)")
+    if path.suffix.lower() == ".png":
+        from .heatmap import require_pillow
+
+        require_pillow(option)
     if not path.parent.exists():
         raise InputError(f"{option}: folder {path.parent} does not exist")
     if path.is_dir():
@@ -29,20 +33,24 @@ def check_output_path(path: Path, option: str, inputs: Iterable[str]) -> None:
             raise InputError(f"{option}: {path} is also an input; write to another file")
 
 
-def save_array(path: Path, array: np.ndarray, option: str = "--save-elements") -> None:
-    """Save ``array`` as .npy or .csv; a failure never leaves a half-written file."""
+def save_array(path: Path, array: np.ndarray, option: str = "--save-elements", *, signed: bool = False) -> None:
+    """Save ``array`` as .npy, .csv or a .png heat map (``signed``: centred on 0); never half-written."""
     try:
-        _write_atomically(path, array)
+        _write_atomically(path, array, option, signed)
     except OSError as exc:
         raise InputError(f"{option}: cannot write {path}: {exc.strerror or exc}") from exc
 
 
-def _write_atomically(path: Path, array: np.ndarray) -> None:
+def _write_atomically(path: Path, array: np.ndarray, option: str, signed: bool) -> None:
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(handle, "wb") as stream:
             if path.suffix.lower() == ".npy":
                 np.save(stream, array, allow_pickle=False)
+            elif path.suffix.lower() == ".png":
+                from .heatmap import write_heatmap
+
+                write_heatmap(stream, array, option, signed=signed)
             else:
                 matrix = array.reshape(array.shape[0], -1) if array.ndim > 1 else array.reshape(-1, 1)
                 for row in matrix.tolist():

@@ -108,7 +108,7 @@ CORPUS: list[tuple[str, list[str], str | None, list[str]]] = [
         "target-for-triplet",
         ["triplet_margin", *P4, "--positive", "1,2,3,4", "--negative", "1,2,3,4", *T4],
         None,
-        ["No such option: --target"],
+        ["triplet_margin takes no --target", "--pred, --positive and --negative"],
     ),
     # paths
     ("missing-file", ["mse", "--pred", "{tmp}/nope.csv", *T4], None, ["no such file"]),
@@ -149,7 +149,12 @@ CORPUS: list[tuple[str, list[str], str | None, list[str]]] = [
         None,
         ["is also an input"],
     ),
-    ("save-bad-suffix", ["mse", *P4, *T4, "--save-elements", "{tmp}/out.xlsx"], None, ["must end in .npy or .csv"]),
+    (
+        "save-bad-suffix",
+        ["mse", *P4, *T4, "--save-elements", "{tmp}/out.xlsx"],
+        None,
+        ["must end in .npy, .csv or .png"],
+    ),
     ("save-no-folder", ["mse", *P4, *T4, "--save-grad", "{tmp}/nope/g.npy"], None, ["does not exist"]),
     # standard input
     ("both-stdin", ["mse", "--pred", "-", "--target", "-"], "1\n", ["only one input can be '-'"]),

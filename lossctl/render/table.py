@@ -5,6 +5,7 @@ Only this module (and the explain / info views) imports Rich.
 
 from __future__ import annotations
 
+import numpy as np
 from rich import box
 from rich.console import Console, Group
 from rich.table import Table
@@ -12,6 +13,7 @@ from rich.text import Text
 
 from ..core import LossResult
 from ..numbers import short, short_array
+from .images import image_rows
 from .rows import element_columns, element_index
 
 HEAD_ROWS = 10
@@ -26,8 +28,53 @@ def _title(result: LossResult) -> str:
     return "  ".join(parts)
 
 
+def _shown(n: int, max_rows: int) -> list[int | None]:
+    """Row numbers to print: all, or the head, a gap (None) and the tail."""
+    if n <= max_rows:
+        return list(range(n))
+    return [*range(HEAD_ROWS), None, *range(n - TAIL_ROWS, n)]
+
+
+def build_image_table(result: LossResult, precision: int = 6, max_rows: int = HEAD_ROWS + TAIL_ROWS) -> Group:
+    """Image losses: a row per image (and channel), then the summary with the gradient's shape and norm."""
+    rows = image_rows(result)
+    table = Table(title=_title(result), box=box.SIMPLE_HEAD, title_justify="left")
+    for name in ("image", "channel", "loss", "‖grad‖"):
+        table.add_column(name, justify="right", style="bold" if name == "loss" else None)
+    for index in _shown(len(rows), max_rows):
+        if index is None:
+            table.add_row(*["…"] * 4)
+            continue
+        row = rows[index]
+        table.add_row(row.image, row.channel, short(row.loss, precision), short(row.grad_norm, precision))
+    summary = _summary(result, precision)
+    shape = "×".join(str(n) for n in result.in_user_layout(result.grad).shape)
+    summary.add_row("grad", f"shape {shape}, ‖grad‖ = {short(float(np.linalg.norm(result.grad)), precision)}")
+    parts: list = [table]
+    if len(rows) > max_rows:
+        parts.append(Text(f"{len(rows) - HEAD_ROWS - TAIL_ROWS} of {len(rows)} rows not shown", style="dim"))
+    parts.append(Text("per pixel: --save-elements / --save-grad FILE (.npy, .csv or .png heat map)", style="dim"))
+    parts.append(summary)
+    return Group(*parts)
+
+
+def _summary(result: LossResult, precision: int) -> Table:
+    summary = Table.grid(padding=(0, 2))
+    summary.add_column(justify="right", style="bold")
+    summary.add_column(justify="left")
+    summary.add_row("sum", short(result.sum, precision))
+    summary.add_row("mean", short(result.mean, precision) + _mean_note(result))
+    if result.reduction == "none":
+        summary.add_row("value", "the elements above (reduction=none)")
+    else:
+        summary.add_row(f"value ({result.reduction})", Text(short(float(result.value), precision), style="bold green"))
+    return summary
+
+
 def build_table(result: LossResult, precision: int = 6, max_rows: int = HEAD_ROWS + TAIL_ROWS) -> Group:
     """The renderable: element rows (head and tail when long) and a summary block."""
+    if result.spec.images:
+        return build_image_table(result, precision, max_rows)
     columns = element_columns(result)
     table = Table(title=_title(result), box=box.SIMPLE_HEAD, title_justify="left")
     table.add_column("index", justify="right", style="dim")
@@ -36,11 +83,7 @@ def build_table(result: LossResult, precision: int = 6, max_rows: int = HEAD_ROW
         table.add_column(column.name, justify="right", style=style)
 
     n = result.elements.size
-    if n <= max_rows:
-        shown: list[int | None] = list(range(n))
-    else:
-        shown = [*range(HEAD_ROWS), None, *range(n - TAIL_ROWS, n)]
-    for flat in shown:
+    for flat in _shown(n, max_rows):
         if flat is None:
             hidden = n - HEAD_ROWS - TAIL_ROWS
             table.add_row("…", *["…"] * len(columns))
@@ -51,15 +94,7 @@ def build_table(result: LossResult, precision: int = 6, max_rows: int = HEAD_ROW
             cells.append(short(row[0], precision) if column.width == 1 else short_array(row, precision))
         table.add_row(*cells)
 
-    summary = Table.grid(padding=(0, 2))
-    summary.add_column(justify="right", style="bold")
-    summary.add_column(justify="left")
-    summary.add_row("sum", short(result.sum, precision))
-    summary.add_row("mean", short(result.mean, precision) + _mean_note(result))
-    if result.reduction == "none":
-        summary.add_row("value", "the elements above (reduction=none)")
-    else:
-        summary.add_row(f"value ({result.reduction})", Text(short(float(result.value), precision), style="bold green"))
+    summary = _summary(result, precision)
     parts: list = [table]
     if n > max_rows:
         parts.append(Text(f"{hidden} of {n} rows not shown (use --format csv or --save-elements for all)", style="dim"))
