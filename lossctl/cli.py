@@ -18,6 +18,7 @@ from typer.core import TyperGroup
 from typer.exceptions import Abort
 
 from . import __version__
+from .coercion import use_scalar_coercion
 from .command import build_loss_command
 from .errors import ExitStatus, LossctlError
 from .registry import LOSSES
@@ -32,7 +33,7 @@ def _loss_command(name: str) -> click.Command:
     single.command(name=name, context_settings={"help_option_names": ["-h", "--help"]})(
         build_loss_command(LOSSES[name])
     )
-    return typer.main.get_command(single)
+    return use_scalar_coercion(typer.main.get_command(single))
 
 
 class LossGroup(TyperGroup):
@@ -64,6 +65,7 @@ class LossGroup(TyperGroup):
         standalone_mode: bool = True,
         **extra: Any,
     ) -> Any:
+        use_scalar_coercion(self)  # --version, --debug …: no Pydantic for the group's own options either
         argv = list(sys.argv[1:] if args is None else args)
         debug = "--debug" in argv or os.environ.get("LOSSCTL_DEBUG", "") not in ("", "0")
         try:

@@ -9,7 +9,6 @@ every failure is an :class:`InputError` naming the argument and the place.
 
 from __future__ import annotations
 
-import json
 import math
 import re
 import sys
@@ -109,6 +108,8 @@ def squeeze_table(values: Array) -> Array:
 
 def parse_json(text: str, label: str) -> Array:
     """Nested JSON lists of numbers, checked leaf by leaf (no strings, no booleans)."""
+    import json
+
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -132,6 +133,8 @@ def _check_json_leaves(node: Any, label: str, path: str) -> None:
         for i, item in enumerate(node):
             _check_json_leaves(item, label, f"{path}[{i}]")
     elif isinstance(node, bool) or not isinstance(node, (int, float)):
+        import json
+
         raise InputError(f"{label}: {json.dumps(node)} at {path or 'top level'} is not a number")
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -42,6 +41,8 @@ def save_array(path: Path, array: np.ndarray, option: str = "--save-elements", *
 
 
 def _write_atomically(path: Path, array: np.ndarray, option: str, signed: bool) -> None:
+    import tempfile  # only when writing: it pulls in random and hashlib
+
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(handle, "wb") as stream:

@@ -46,6 +46,7 @@ class Param:
     low_open: bool = False  # True: the range excludes ``low``
     high_open: bool = False  # True: the range excludes ``high``
     choices: tuple[str, ...] = ()
+    per_row: bool = False  # a tensor with one entry per row of --pred even when it has fewer axes
 
     @property
     def option(self) -> str:
@@ -118,7 +119,7 @@ class Transform:
     derivative: Callable[[float], float]
 
 
-Sampler = Callable[[np.random.Generator], dict[str, Array]]
+Sampler = Callable[["np.random.Generator"], dict[str, Array]]  # a string: numpy.random loads lazily
 
 
 def sample_same_shape(rng: np.random.Generator) -> dict[str, Array]:
@@ -165,6 +166,9 @@ class LossSpec:
     pixel_map: Callable[..., Array] | None = None  # per-pixel losses when the elements are per image
     infer: Callable[[Array], Mapping[str, Any]] | None = None  # defaults read off the raw input (its dtype)
     finite: bool = True  # False: an infinite value is a legitimate answer (PSNR of identical images)
+    # Whether rows of the leading axis are independent samples (see lossctl.engine); None: yes, unless
+    # the class axis is axis 0.
+    separable: Callable[..., bool] | None = None
     plot: Callable[[Array], tuple[Array, Array | None, dict[str, Array]]] | None = None  # x -> inputs
     plot_axis: str = "residual ŷ − y"
 

@@ -837,7 +837,7 @@ GAUSSIAN_NLL = LossSpec(
     elements=gaussian_nll,
     grad=gaussian_nll_grad,
     params=(
-        Param("var", "tensor", "required", "predicted variances (shape of --pred, or one per row)"),
+        Param("var", "tensor", "required", "predicted variances (shape of --pred, or one per row)", per_row=True),
         Param("full", "bool", False, "add the constant ½ log 2π"),
         Param("eps", "float", 1e-6, "variances are clamped at ε for stability", low=0.0, low_open=True),
     ),

@@ -421,6 +421,7 @@ TV = LossSpec(
     sample=sample_image,
     param_grid=TV_GRID,
     images=True,
+    separable=lambda pred, **_: pred.ndim == 4,
     references=(
         "Rudin, Osher & Fatemi, Nonlinear total variation based noise removal algorithms, Physica D 1992",
         "torchmetrics.image.TotalVariation",
@@ -482,6 +483,7 @@ WEIGHTED_TV = LossSpec(
     sample=sample_weighted_image,
     param_grid=TV_GRID,
     images=True,
+    separable=lambda pred, tv_weight, **_: pred.ndim == 4 and tv_weight.ndim <= 4,
     references=(
         "Rudin, Osher & Fatemi, Physica D 1992",
         "Candès, Wakin & Boyd, Enhancing sparsity by reweighted ℓ1 minimization, 2008 (reweighted TV)",
@@ -526,6 +528,7 @@ PSNR = LossSpec(
     finite=False,
     pixel_map=lambda pred, target, **_: (pred - target) ** 2,
     images=True,
+    separable=lambda pred, **_: pred.ndim == 4,
     references=PSNR_REFERENCES,
     examples=(
         Example(
@@ -564,6 +567,7 @@ PSNR_LOSS = LossSpec(
     finite=False,
     pixel_map=lambda pred, target, **_: (pred - target) ** 2,
     images=True,
+    separable=lambda pred, **_: pred.ndim == 4,
     references=PSNR_REFERENCES,
     examples=(
         Example(
@@ -604,6 +608,7 @@ SSIM = LossSpec(
     param_grid=({}, {"window": 3, "sigma": 0.8, "data_range": 2.0}),
     pixel_map=ssim_pixels,
     images=True,
+    separable=lambda pred, **_: pred.ndim == 4,
     references=(
         "Wang, Bovik, Sheikh & Simoncelli, Image quality assessment: from error visibility to structural "
         "similarity, IEEE TIP 2004",
@@ -655,6 +660,7 @@ DICE = LossSpec(
     param_grid=OVERLAP_GRID,
     zero_at_target=False,
     images=True,
+    separable=lambda pred, per_sample, **_: pred.ndim == 4 and per_sample,
     references=OVERLAP_REFERENCES,
     examples=(
         Example(
@@ -689,6 +695,7 @@ TVERSKY = LossSpec(
     param_grid=(*OVERLAP_GRID, {"alpha": 0.3, "beta": 0.7}),
     zero_at_target=False,
     images=True,
+    separable=lambda pred, per_sample, **_: pred.ndim == 4 and per_sample,
     references=OVERLAP_REFERENCES,
     examples=(
         Example(

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import csv
 import io
-import json
 from typing import Any
 
 import numpy as np
@@ -16,11 +14,15 @@ from .rows import element_columns
 
 def to_json(result: LossResult, extra: dict[str, Any] | None = None) -> str:
     """One JSON object with the keys of DESIGN §4 (plus ``extra``); floats round-trip exactly."""
+    import json
+
     return json.dumps(jsonable({**result.to_dict(), **(extra or {})}), allow_nan=False, ensure_ascii=False) + "\n"
 
 
 def to_csv(result: LossResult) -> str:
     """One row per element: index, then pred, target, loss, grad (class rows spread over columns)."""
+    import csv
+
     columns = element_columns(result)
     header = ["index"]
     if result.elements.ndim > 1:

@@ -1,0 +1,307 @@
+"""Chunked evaluation: sum, mean, value and gradient of large inputs in bounded memory.
+
+The inputs are cut into blocks of rows (the leading axis: samples, images or
+elements), each block is converted, checked, evaluated with the declaration's
+own ``elements``/``grad`` functions and reduced while it is still in the CPU
+cache; blocks run on a small thread pool (NumPy releases the GIL).  A loss
+qualifies when its rows are independent — element-wise losses, per-sample
+losses over (N, C, …) inputs, image losses over (N, C, H, W) batches; other
+inputs are evaluated as one block.  ``.npy`` inputs arrive as memory maps, so
+only the block being processed is ever read into memory.
+
+:func:`lossctl.core.compute` stays the reference: the tests check that this
+module agrees with it for every loss.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .core import DTYPES, REDUCTIONS, as_array, require_same_shape, resolve_params
+from .errors import ComputationError, InputError, ParameterError
+from .registry import LOSSES
+from .spec import Array, LossSpec
+
+BLOCK_ELEMENTS = 1 << 16  # values per block: 512 KiB of float64, so a block's temporaries stay in cache
+THREADS = max(1, min(4, os.cpu_count() or 1))
+
+
+@dataclass
+class Outputs:
+    """Where per-element losses and gradients go: arrays (in memory or memory-mapped files), or nowhere."""
+
+    elements: Array | None = None
+    grad: Array | None = None
+
+
+@dataclass(frozen=True)
+class Summary:
+    """The reductions of a chunked evaluation (no per-element arrays unless ``outputs`` held them)."""
+
+    loss: str
+    params: dict[str, Any]
+    reduction: str
+    dtype: str
+    shape: tuple[int, ...]
+    sum: float
+    mean: float
+    value: float
+    count: float
+    divisor: float
+    blocks: int
+    saved: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object of DESIGN §4 without the per-element arrays (``saved`` says where they went)."""
+        out: dict[str, Any] = {
+            "loss": self.loss,
+            "params": dict(self.params),
+            "reduction": self.reduction,
+            "shape": list(self.shape),
+            "dtype": self.dtype,
+            "value": self.value,
+            "sum": self.sum,
+            "mean": self.mean,
+            "count": self.count,
+        }
+        for name, path in self.saved.items():
+            out[name] = path
+        return out
+
+
+def separable(spec: LossSpec, pred: Array, arguments: Mapping[str, Any]) -> bool:
+    """Whether rows of the leading axis are independent samples for this loss and layout."""
+    if pred.ndim == 0 or pred.shape[0] < 2:
+        return False
+    if spec.class_axis is not None and spec.class_axis(pred) == 0:
+        return False  # a single sample whose leading axis is its classes / features
+    if spec.separable is not None:
+        return bool(spec.separable(pred, **arguments))
+    return True
+
+
+def _rows(array: Any, pred: Array, per_row: bool) -> bool:
+    """Whether ``array`` is cut into blocks along with pred (same leading length, and row-shaped)."""
+    shape = np.shape(array)
+    return len(shape) >= 1 and shape[0] == pred.shape[0] and (len(shape) == pred.ndim or per_row)
+
+
+def _finite_block(block: Array, argument: str, offset: int) -> None:
+    """One cheap sum says a block is finite; only when it is not, find the culprit."""
+    if math.isfinite(float(np.sum(block))):
+        return
+    bad = ~np.isfinite(block)
+    if not bad.any():
+        return  # the sum overflowed, the values are finite
+    first = int(np.flatnonzero(bad.ravel())[0])
+    index = np.unravel_index(first, block.shape)
+    global_index = (index[0] + offset, *index[1:])
+    where = "[" + ", ".join(str(int(i)) for i in global_index) + "]"
+    raise InputError(f"{argument}{where} is {block[index]}: inputs must be finite (pass --allow-nonfinite to allow it)")
+
+
+def evaluate(
+    loss: str | LossSpec,
+    pred: Any,
+    target: Any = None,
+    *,
+    reduction: str = "mean",
+    dtype: str = "float64",
+    allow_nonfinite: bool = False,
+    want_grad: bool = True,
+    outputs: Outputs | None = None,
+    block_rows: int | None = None,
+    threads: int | None = None,
+    progress: Callable[[int], None] | None = None,
+    **params: Any,
+) -> tuple[Summary, Array | None]:
+    """Reduce ``loss`` block by block; returns the summary and (when ``want_grad``) ∂value/∂pred.
+
+    ``outputs`` may hold preallocated arrays (or memory-mapped files) of the elements' and
+    the gradient's shapes to be filled; ``grad`` is allocated here when ``want_grad`` and none
+    is given.  ``progress`` is called with the number of rows done after each block.
+    """
+    spec = loss if isinstance(loss, LossSpec) else LOSSES.resolve(loss)
+    if dtype not in DTYPES:
+        raise ParameterError(f"--dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
+    reductions = (*REDUCTIONS, *spec.extra_reductions)
+    if reduction not in reductions or reduction == "none":
+        choices = ", ".join(r for r in reductions if r != "none")
+        raise ParameterError(f"chunked evaluation reduces: --reduction must be one of {choices}")
+    float_type = DTYPES[dtype]
+    outputs = outputs or Outputs()
+
+    raw_pred = pred if isinstance(pred, np.ndarray) else np.asarray(pred)
+    if spec.infer is not None:
+        inferred = spec.infer(raw_pred[:1])
+        params = {**params, **{k: v for k, v in inferred.items() if params.get(k) is None}}
+    hyper = resolve_params(spec, params)
+    if raw_pred.size == 0:
+        raise InputError("--pred is empty: give at least one value")
+    raw_target = None
+    if spec.target == "none":
+        if target is not None:
+            raise InputError(f"{spec.name} takes no --target")
+    else:
+        if target is None:
+            raise InputError(f"{spec.name} needs --target: {spec.target_help}")
+        raw_target = target if isinstance(target, np.ndarray) else np.asarray(target)
+        if spec.target == "same":
+            require_same_shape(raw_pred, raw_target, "--target")
+
+    tensors: dict[str, Any] = {}
+    blocked_tensors: set[str] = set()
+    for param in spec.tensor_params:
+        given = params.get(param.name)
+        if given is None:
+            if param.default == "required":
+                raise InputError(f"{spec.name} needs {param.option}: {param.help}")
+            continue
+        if _rows(given, raw_pred, param.per_row) and raw_pred.ndim >= 1:
+            tensors[param.name] = given
+            blocked_tensors.add(param.name)
+        else:
+            tensors[param.name] = as_array(given, param.option, float_type, allow_nonfinite=allow_nonfinite)
+
+    probe = {name: (t[:1] if name in blocked_tensors else t) for name, t in tensors.items()}
+    whole = not separable(spec, raw_pred, {**hyper, **probe})
+    n_rows = 1 if whole else raw_pred.shape[0]
+    row_size = raw_pred.size // max(1, n_rows)
+    rows_per_block = n_rows if whole else (block_rows or max(1, BLOCK_ELEMENTS // max(1, row_size)))
+    target_blocked = raw_target is not None and not whole and _rows(raw_target, raw_pred, True)
+
+    def take(array: Any, rows: slice, blocked: bool, option: str, offset: int) -> Array:
+        block = array[rows] if blocked and not whole else array
+        converted = np.asarray(block).astype(float_type, copy=False)
+        if not allow_nonfinite:
+            _finite_block(converted, option, offset)
+        return converted
+
+    def inputs(rows: slice) -> tuple[Array, Array | None, dict[str, Any]]:
+        offset = rows.start or 0
+        p = take(raw_pred, rows, True, "--pred", offset)
+        t = None if raw_target is None else take(raw_target, rows, target_blocked, "--target", offset)
+        args = {**hyper}
+        for name, tensor in tensors.items():
+            option = spec.param(name).option
+            args[name] = take(tensor, rows, True, option, offset) if name in blocked_tensors else tensor
+        return p, t, args
+
+    # What the mean divides by, and the gradient's scale, before the blocks run when possible.
+    per_row_shape: tuple[int, ...] | None = None
+    if not whole:  # one row tells the elements' shape per row, hence the count
+        first_p, first_t, first_args = inputs(slice(0, 1))
+        if spec.check is not None:
+            spec.check(first_p, first_t, **first_args)
+        with np.errstate(all="ignore"):
+            per_row_shape = np.shape(spec.elements(first_p, first_t, **first_args))[1:]
+    divisor = 1.0
+    if reduction not in REDUCTIONS:
+        full_args = {**hyper, **tensors}
+        divisor = float(spec.extra_reductions[reduction](raw_pred, raw_target, **full_args))
+    count_known = spec.denominator is None and per_row_shape is not None
+    count = float(n_rows * math.prod(per_row_shape)) if count_known and per_row_shape is not None else None
+    early_scale = None
+    if spec.transform is None:
+        if reduction == "sum":
+            early_scale = 1.0
+        elif reduction == "mean" and count is not None:
+            early_scale = 1.0 / count
+        elif reduction not in REDUCTIONS:
+            early_scale = 1.0 / divisor
+
+    grad_out = outputs.grad
+    if want_grad and grad_out is None:
+        grad_out = np.empty(raw_pred.shape, dtype=float_type)
+
+    def run(rows: slice) -> tuple[float, float]:
+        p, t, args = inputs(rows)
+        if spec.check is not None:
+            spec.check(p, t, **args)
+        with np.errstate(all="ignore"):
+            elements = np.asarray(spec.elements(p, t, **args), dtype=float_type)
+            total = float(np.sum(elements, dtype=float_type))
+            if outputs.elements is not None:
+                outputs.elements[rows if not whole else slice(None)] = elements
+            if grad_out is not None:
+                raw = spec.grad(p, t, **args)
+                gradient = raw["pred"] if isinstance(raw, Mapping) else raw
+                target_rows = grad_out[rows] if not whole else grad_out
+                np.multiply(gradient, float_type(early_scale if early_scale is not None else 1.0), out=target_rows)
+                if not allow_nonfinite and not math.isfinite(float(np.sum(target_rows))):
+                    raise ComputationError(f"{spec.name}: the gradient overflows {float_type.__name__} on these inputs")
+        block_count = float(spec.denominator(p, t, **args)) if spec.denominator else float(elements.size)
+        if not allow_nonfinite and not math.isfinite(total) and spec.finite:
+            raise ComputationError(
+                f"{spec.name} overflows {float_type.__name__} on these inputs (a loss is inf or NaN); "
+                "rescale the inputs or use --dtype float64"
+            )
+        return total, block_count
+
+    blocks = [slice(start, min(start + rows_per_block, n_rows)) for start in range(0, n_rows, rows_per_block)]
+    workers = min(threads or THREADS, len(blocks))
+    totals: list[tuple[float, float]] = []
+    if workers <= 1:
+        for rows in blocks:
+            totals.append(run(rows))
+            if progress is not None:
+                progress(rows.stop)
+    else:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            for rows, result in zip(blocks, pool.map(run, blocks), strict=True):
+                totals.append(result)
+                if progress is not None:
+                    progress(rows.stop)
+
+    total = 0.0
+    counted = 0.0
+    for block_total, block_count in totals:
+        total += block_total
+        counted += block_count
+    if counted == 0.0:
+        raise ComputationError(f"{spec.name}: every target is ignored, so the mean is undefined (0 / 0)")
+    mean = total / counted
+    if reduction == "sum":
+        value, scale = total, 1.0
+    elif reduction == "mean":
+        value, scale, divisor = mean, 1.0 / counted, counted
+    else:
+        value, scale = total / divisor, 1.0 / divisor
+    if spec.transform is not None:
+        scale *= spec.transform.derivative(float(value))
+        value = spec.transform.forward(float(value))
+    if grad_out is not None and early_scale is None and scale != 1.0:
+        for rows in blocks:  # the scale was known only at the end: one more pass over the gradient
+            view = grad_out[rows] if not whole else grad_out
+            view *= float_type(scale)
+    summary = Summary(
+        loss=spec.name,
+        params=hyper,
+        reduction=reduction,
+        dtype=dtype,
+        shape=tuple(raw_pred.shape),
+        sum=total,
+        mean=mean,
+        value=float(value),
+        count=counted,
+        divisor=divisor,
+        blocks=len(blocks),
+    )
+    return summary, grad_out
+
+
+def value_and_grad(loss: str, pred: Any, target: Any = None, **params: Any) -> tuple[float, Array]:
+    """The reduced value and ∂value/∂pred, computed block by block (the fast path for large arrays)."""
+    summary, grad = evaluate(loss, pred, target, **params)
+    assert grad is not None
+    return summary.value, grad
+
+
+__all__ = ["BLOCK_ELEMENTS", "Outputs", "Summary", "evaluate", "separable", "value_and_grad"]
