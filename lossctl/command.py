@@ -10,7 +10,8 @@ from __future__ import annotations
 import inspect
 import sys
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -29,6 +30,8 @@ from .spec import LossSpec, Param
 if TYPE_CHECKING:
     from .verdict import Verdict
 
+INLINE_LIMIT = 1_000_000  # above this many values: block-wise reductions, arrays only to --save-* files
+PROGRESS_BYTES = 256 * 2**20  # a progress bar (on a terminal) from this much input on
 INPUT_FORMS = "values (2,3,4,5 · '1,2;3,4' · JSON), a .csv/.tsv/.txt/.npy/.json file, or - for stdin"
 
 
@@ -199,6 +202,8 @@ def run_loss(spec: LossSpec, options: dict[str, Any]) -> int:
             check_output_path(path, option, inputs)
 
     pred, target, tensors = _read_inputs(spec, options)
+    if np.size(pred) > INLINE_LIMIT and _streamable(options):
+        return _run_blocks(spec, options, pred, target, tensors, saves)
     channels_last = spec.images and (
         options.get("channels_last", False) or any(is_image_file(source) for source in inputs)
     )
@@ -229,6 +234,125 @@ def run_loss(spec: LossSpec, options: dict[str, Any]) -> int:
     if verdicts and not all(v.ok for v in verdicts):
         return ExitStatus.MISMATCH
     return ExitStatus.OK
+
+
+def _streamable(options: dict[str, Any]) -> bool:
+    """Large inputs go block by block unless a per-element view was asked for."""
+    per_element = ("explain", "activation", "expect_grad", "channels_last")
+    return not any(options.get(name) for name in per_element)
+
+
+def _run_blocks(
+    spec: LossSpec,
+    options: dict[str, Any],
+    pred: Any,
+    target: Any,
+    tensors: dict[str, Any],
+    saves: dict[str, Path | None],
+) -> int:
+    """Inputs above INLINE_LIMIT values: reductions block by block; arrays only to --save-* files."""
+    from contextlib import ExitStack
+
+    from .engine import Outputs, evaluate
+    from .save import npy_writer
+
+    size = int(np.size(pred))
+    if options["reduction"] == "none":
+        raise InputError(
+            f"--reduction none on {size:,} values would print every one; use --reduction mean or sum "
+            "and write the per-element losses with --save-elements FILE.npy"
+        )
+    if options["format"] == "csv":
+        raise InputError(
+            f"--format csv writes a row per value and --pred has {size:,} (above {INLINE_LIMIT:,}); "
+            "use --save-elements FILE.csv (or .npy) with --format value, json or table"
+        )
+    hyper = {p.name: options[p.name] for p in spec.hyper_params}
+    outputs = Outputs()
+    saved: dict[str, str] = {}
+    in_memory: dict[str, Path] = {}
+    with ExitStack() as stack:
+        for option, attribute in (("--save-elements", "elements"), ("--save-grad", "grad")):
+            path = saves[option]
+            if path is None:
+                continue
+            saved[attribute] = str(path)
+            if path.suffix.lower() == ".npy":
+                allocate = stack.enter_context(npy_writer(path, option))
+                if attribute == "elements":
+                    outputs.make_elements = allocate
+                else:
+                    outputs.grad = allocate(np.shape(pred), np.dtype(options["dtype"]))
+            else:
+                in_memory[option] = path
+                if attribute == "elements":
+                    outputs.make_elements = lambda shape, dtype: np.empty(shape, dtype=dtype)
+        progress = stack.enter_context(_progress(spec.name, np.shape(pred)[0] if np.ndim(pred) else 1, pred))
+        summary, grad = evaluate(
+            spec,
+            pred,
+            target,
+            reduction=options["reduction"],
+            dtype=options["dtype"],
+            allow_nonfinite=options["allow_nonfinite"],
+            want_grad=saves["--save-grad"] is not None,
+            outputs=outputs,
+            progress=progress,
+            **hyper,
+            **tensors,
+        )
+        for option, path in in_memory.items():
+            array = outputs.elements if option == "--save-elements" else grad
+            save_array(path, np.asarray(array), option, signed=option == "--save-grad")
+    summary = replace(summary, saved=saved)
+    verdicts = []
+    if options.get("expect") is not None:
+        from .verdict import check_answer
+
+        verdicts.append(check_answer(options["expect"], summary.value, options.get("tol")))
+    emit_summary(summary, options["format"], options["precision"], verdicts)
+    return ExitStatus.MISMATCH if verdicts and not all(v.ok for v in verdicts) else ExitStatus.OK
+
+
+@contextmanager
+def _progress(name: str, rows: int, pred: Any) -> Iterator[Callable[[int], None] | None]:
+    """A Rich progress bar on stderr for long work on a terminal; nothing in pipelines."""
+    if not sys.stderr.isatty() or int(getattr(pred, "nbytes", 0)) < PROGRESS_BYTES:
+        yield None
+        return
+    from rich.progress import Progress
+
+    with Progress(transient=True, console=_stderr_console()) as bar:
+        task = bar.add_task(name, total=rows)
+        yield lambda done: bar.update(task, completed=done)
+
+
+def _stderr_console() -> Any:
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+def emit_summary(summary: Any, output_format: str, precision: int, verdicts: list[Verdict]) -> None:
+    """value, json or table for a block-wise result (no per-element arrays)."""
+    lines = [v.describe(precision + 1) for v in verdicts]
+    if output_format == "table":
+        from .render.table import print_summary
+
+        print_summary(summary, precision)
+        if lines:
+            sys.stdout.write("\n".join(lines) + "\n")
+        return
+    from .render import machine
+
+    if output_format == "json":
+        extra = {"expect": [v.as_dict() for v in verdicts]} if verdicts else {}
+        sys.stdout.write(machine.summary_json(summary, extra))
+    else:
+        sys.stdout.write(machine.full(summary.value) + "\n")
+        if lines:
+            sys.stderr.write("\n".join(lines) + "\n")
+    sys.stdout.flush()
 
 
 def _channels_first(pred: Any, target: Any, tensors: dict[str, Any]) -> tuple[Any, Any, dict[str, Any]]:

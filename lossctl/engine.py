@@ -39,6 +39,7 @@ class Outputs:
 
     elements: Array | None = None
     grad: Array | None = None
+    make_elements: Callable[[tuple[int, ...], Any], Array] | None = None  # allocate once the shape is known
 
 
 @dataclass(frozen=True)
@@ -217,6 +218,8 @@ def evaluate(
         elif reduction not in REDUCTIONS:
             early_scale = 1.0 / divisor
 
+    if outputs.make_elements is not None and per_row_shape is not None:
+        outputs.elements = outputs.make_elements((n_rows, *per_row_shape), float_type)
     grad_out = outputs.grad
     if want_grad and grad_out is None:
         grad_out = np.empty(raw_pred.shape, dtype=float_type)
@@ -228,6 +231,8 @@ def evaluate(
         with np.errstate(all="ignore"):
             elements = np.asarray(spec.elements(p, t, **args), dtype=float_type)
             total = float(np.sum(elements, dtype=float_type))
+            if whole and outputs.make_elements is not None:
+                outputs.elements = outputs.make_elements(elements.shape, float_type)
             if outputs.elements is not None:
                 outputs.elements[rows if not whole else slice(None)] = elements
             if grad_out is not None:

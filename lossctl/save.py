@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -30,6 +32,34 @@ def check_output_path(path: Path, option: str, inputs: Iterable[str]) -> None:
     for source in inputs:
         if source and source != "-" and Path(source).expanduser().resolve() == target:
             raise InputError(f"{option}: {path} is also an input; write to another file")
+
+
+@contextmanager
+def npy_writer(path: Path, option: str) -> Iterator[Callable[[tuple[int, ...], Any], np.ndarray]]:
+    """Allocate a .npy file as a writable memory map, filled block by block; renamed into place on success."""
+    import tempfile
+
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(handle)
+    opened: list[np.ndarray] = []
+
+    def allocate(shape: tuple[int, ...], dtype: Any) -> np.ndarray:
+        array = np.lib.format.open_memmap(temporary, mode="w+", dtype=dtype, shape=shape)
+        opened.append(array)
+        return array
+
+    try:
+        yield allocate
+        for array in opened:
+            array.flush()
+        opened.clear()
+        os.replace(temporary, path)
+    except OSError as exc:
+        Path(temporary).unlink(missing_ok=True)
+        raise InputError(f"{option}: cannot write {path}: {exc.strerror or exc}") from exc
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
 
 
 def save_array(path: Path, array: np.ndarray, option: str = "--save-elements", *, signed: bool = False) -> None:

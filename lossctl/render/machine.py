@@ -19,6 +19,16 @@ def to_json(result: LossResult, extra: dict[str, Any] | None = None) -> str:
     return json.dumps(jsonable({**result.to_dict(), **(extra or {})}), allow_nan=False, ensure_ascii=False) + "\n"
 
 
+def summary_json(summary: Any, extra: dict[str, Any] | None = None) -> str:
+    """A block-wise result: the summary keys, and where the per-element arrays went."""
+    import json
+
+    out = summary.to_dict()
+    if "elements" not in out and "grad" not in out:
+        out["arrays"] = "not printed above 1,000,000 values; write them with --save-elements / --save-grad FILE"
+    return json.dumps(jsonable({**out, **(extra or {})}), allow_nan=False, ensure_ascii=False) + "\n"
+
+
 def to_csv(result: LossResult) -> str:
     """One row per element: index, then pred, target, loss, grad (class rows spread over columns)."""
     import csv

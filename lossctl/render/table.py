@@ -108,6 +108,26 @@ def _mean_note(result: LossResult) -> str:
     return ""
 
 
+def print_summary(summary, precision: int = 6, console: Console | None = None) -> None:
+    """A block-wise result: the summary only, and where the per-element arrays went."""
+    console = console or Console(highlight=False)
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(justify="right", style="bold")
+    grid.add_column(justify="left")
+    params = ", ".join(f"{name}={value}" for name, value in summary.params.items())
+    grid.add_row("loss", summary.loss + (f"  {params}" if params else ""))
+    grid.add_row("shape", "×".join(str(n) for n in summary.shape) + f"  ({summary.dtype}, {summary.blocks} blocks)")
+    grid.add_row("sum", short(summary.sum, precision))
+    note = "" if summary.count == np.prod(summary.shape) else f"  (sum / {short(summary.count)})"
+    grid.add_row("mean", short(summary.mean, precision) + note)
+    grid.add_row(f"value ({summary.reduction})", Text(short(summary.value, precision), style="bold green"))
+    for name, path in summary.saved.items():
+        grid.add_row(name, f"written to {path}")
+    if not summary.saved:
+        grid.add_row("", Text("per-element losses and gradients: --save-elements / --save-grad FILE", style="dim"))
+    console.print(grid)
+
+
 def print_table(result: LossResult, precision: int = 6, console: Console | None = None) -> None:
     console = console or Console(highlight=False)
     renderable = build_table(result, precision)
