@@ -211,6 +211,11 @@ def evaluate(
             args[name] = take(tensor, rows, True, option, offset) if name in blocked_tensors else tensor
         return p, t, args
 
+    def inputs_without_pred(rows: slice) -> tuple[Array | None, dict[str, Any]]:
+        offset = rows.start or 0
+        t = None if raw_target is None else take(raw_target, rows, target_blocked, "--target", offset)
+        return t, {**hyper, **tensors}
+
     # What the mean divides by, and the gradient's scale, before the blocks run when possible.
     per_row_shape: tuple[int, ...] | None = None
     if not whole:  # one row tells the elements' shape per row, hence the count
@@ -223,8 +228,15 @@ def evaluate(
     if reduction not in REDUCTIONS:
         full_args = {**hyper, **tensors}
         divisor = float(spec.extra_reductions[reduction](raw_pred, raw_target, **full_args))
-    count_known = spec.denominator is None and per_row_shape is not None
-    count = float(n_rows * math.prod(per_row_shape)) if count_known and per_row_shape is not None else None
+    count: float | None = None
+    if per_row_shape is not None and spec.denominator is None:
+        count = float(n_rows * math.prod(per_row_shape))
+    elif per_row_shape is not None and want_grad and reduction == "mean" and spec.transform is None:
+        count = 0.0  # weighted means: the denominator first (it reads the targets, not the predictions)
+        for start in range(0, n_rows, rows_per_block):
+            rows = slice(start, min(start + rows_per_block, n_rows))
+            _, t, args = inputs(rows) if blocked_tensors else (None, *inputs_without_pred(rows))
+            count += float(spec.denominator(raw_pred[rows], t, **args))
     early_scale = None
     if spec.transform is None:
         if reduction == "sum":
@@ -245,15 +257,19 @@ def evaluate(
         if spec.check is not None:
             spec.check(p, t, **args)
         with np.errstate(all="ignore"):
-            elements = np.asarray(spec.elements(p, t, **args), dtype=float_type)
+            fused = spec.fused(p, t, **args) if spec.fused is not None and grad_out is not None else None
+            elements = np.asarray(fused[0] if fused is not None else spec.elements(p, t, **args), dtype=float_type)
             total = float(np.sum(elements, dtype=float_type))
             if whole and outputs.make_elements is not None:
                 outputs.elements = outputs.make_elements(elements.shape, float_type)
             if outputs.elements is not None:
                 outputs.elements[rows if not whole else slice(None)] = elements
             if grad_out is not None:
-                raw = spec.grad(p, t, **args)
-                gradient = raw["pred"] if isinstance(raw, Mapping) else raw
+                if fused is not None:
+                    gradient = fused[1]
+                else:
+                    raw = spec.grad(p, t, **args)
+                    gradient = raw["pred"] if isinstance(raw, Mapping) else raw
                 target_rows = grad_out[rows] if not whole else grad_out
                 np.multiply(gradient, float_type(early_scale if early_scale is not None else 1.0), out=target_rows)
                 if not allow_nonfinite and not math.isfinite(float(np.sum(target_rows))):

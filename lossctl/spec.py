@@ -169,6 +169,9 @@ class LossSpec:
     # Whether rows of the leading axis are independent samples (see lossctl.engine); None: yes, unless
     # the class axis is axis 0.
     separable: Callable[..., bool] | None = None
+    # Optional speed-up for lossctl.engine: (elements, grad) in one pass, or None when it does not apply
+    # to these parameters.  Must agree with ``elements`` and ``grad`` (tests/test_streaming.py checks).
+    fused: Callable[..., tuple[Array, Array] | None] | None = None
     plot: Callable[[Array], tuple[Array, Array | None, dict[str, Array]]] | None = None  # x -> inputs
     plot_axis: str = "residual ŷ − y"
 

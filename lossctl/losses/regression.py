@@ -90,6 +90,19 @@ def huber_grad(pred: Array, target: Array, *, delta: float = 1.0) -> Array:
     return np.clip(pred - target, -delta, delta)
 
 
+def huber_fused(pred: Array, target: Array, *, delta: float = 1.0) -> tuple[Array, Array]:
+    """Elements and gradient in one pass: with c = clip(e, −δ, δ), ℓ = c (e − c/2) and ∂ℓ/∂ŷ = c."""
+    error = pred - target
+    clipped = np.minimum(np.maximum(error, -delta), delta)
+    return clipped * (error - 0.5 * clipped), clipped
+
+
+def mse_fused(pred: Array, target: Array) -> tuple[Array, Array]:
+    """(e², 2e) sharing e = ŷ − y."""
+    error = pred - target
+    return error * error, 2.0 * error
+
+
 # --- log-cosh ----------------------------------------------------------------
 
 _LOG_COSH_SWITCH = 20.0  # beyond this, exp(-2|e|) < 5e-18 and the asymptotic form is exact
@@ -228,6 +241,7 @@ MSE = LossSpec(
     "Squaring lets a single outlier dominate: prefer huber or l1 when outliers are real.",
     elements=mse,
     grad=mse_grad,
+    fused=mse_fused,
     torch="mse_loss",
     references=("PyTorch torch.nn.MSELoss", "Keras keras.losses.MeanSquaredError"),
     examples=(
@@ -309,6 +323,7 @@ HUBER = LossSpec(
     "δ sets where an error counts as an outlier; huber = β · smooth_l1 with β = δ.",
     elements=huber,
     grad=huber_grad,
+    fused=huber_fused,
     params=(Param("delta", "float", 1.0, "where the quadratic zone ends", low=0.0, low_open=True),),
     torch="huber_loss",
     param_grid=({}, {"delta": 0.3}, {"delta": 2.5}),
