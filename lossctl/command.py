@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from .verdict import Verdict
 
 INLINE_LIMIT = 1_000_000  # above this many values: block-wise reductions, arrays only to --save-* files
+BLOCKS_FOR_VALUE_FROM = 1 << 16  # --format value needs no arrays: blocks (no gradient) from this size on
 PROGRESS_BYTES = 256 * 2**20  # a progress bar (on a terminal) from this much input on
 INPUT_FORMS = "values (2,3,4,5 · '1,2;3,4' · JSON), a .csv/.tsv/.txt/.npy/.json file, or - for stdin"
 
@@ -202,7 +203,9 @@ def run_loss(spec: LossSpec, options: dict[str, Any]) -> int:
             check_output_path(path, option, inputs)
 
     pred, target, tensors = _read_inputs(spec, options)
-    if np.size(pred) > INLINE_LIMIT and _streamable(options):
+    size = int(np.size(pred))
+    value_only = options["format"] == "value" and options["reduction"] != "none" and size > BLOCKS_FOR_VALUE_FROM
+    if (size > INLINE_LIMIT or value_only) and _streamable(options):
         return _run_blocks(spec, options, pred, target, tensors, saves)
     channels_last = spec.images and (
         options.get("channels_last", False) or any(is_image_file(source) for source in inputs)

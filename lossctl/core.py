@@ -243,7 +243,7 @@ def compute(
     total = float(np.sum(elements, dtype=float_type))
     count = float(spec.denominator(pred_array, target_array, **arguments)) if spec.denominator else float(elements.size)
     if count == 0.0:
-        raise ComputationError(f"{spec.name}: every target is ignored, so the mean is undefined (0 / 0)")
+        raise empty_mean(spec, hyper)
     mean = total / count
 
     value: float | Array
@@ -292,6 +292,15 @@ def compute(
         pre_activation=pre_activation,
         activation_derivative=derivative,
     )
+
+
+def empty_mean(spec: LossSpec, hyper: Mapping[str, Any]) -> ComputationError:
+    """The error for a weighted mean whose weights sum to 0."""
+    if "ignore_index" in hyper:
+        return ComputationError(
+            f"every --target equals --ignore-index ({hyper['ignore_index']}) or has weight 0: the mean would be 0/0"
+        )
+    return ComputationError(f"{spec.name}: every target has weight 0, so the mean is undefined (0 / 0)")
 
 
 def _activation_axis(spec: LossSpec, pred: Array) -> int:

@@ -24,12 +24,13 @@ from typing import Any
 
 import numpy as np
 
-from .core import DTYPES, REDUCTIONS, as_array, require_same_shape, resolve_params
+from .core import DTYPES, REDUCTIONS, as_array, empty_mean, require_same_shape, resolve_params
 from .errors import ComputationError, InputError, ParameterError
 from .registry import LOSSES
 from .spec import Array, LossSpec
 
 BLOCK_ELEMENTS = 1 << 16  # values per block: 512 KiB of float64, so a block's temporaries stay in cache
+VALUE_BLOCK_ELEMENTS = 1 << 20  # without a gradient fewer, larger blocks: less Python per value read
 THREADS = max(1, min(4, os.cpu_count() or 1))
 
 
@@ -191,7 +192,8 @@ def evaluate(
     whole = not separable(spec, raw_pred, {**hyper, **probe})
     n_rows = 1 if whole else raw_pred.shape[0]
     row_size = raw_pred.size // max(1, n_rows)
-    rows_per_block = n_rows if whole else (block_rows or max(1, BLOCK_ELEMENTS // max(1, row_size)))
+    per_block = BLOCK_ELEMENTS if want_grad else max(BLOCK_ELEMENTS, VALUE_BLOCK_ELEMENTS)
+    rows_per_block = n_rows if whole else (block_rows or max(1, per_block // max(1, row_size)))
     target_blocked = raw_target is not None and not whole and _rows(raw_target, raw_pred, True)
 
     def take(array: Any, rows: slice, blocked: bool, option: str, offset: int) -> Array:
@@ -303,7 +305,7 @@ def evaluate(
         total += block_total
         counted += block_count
     if counted == 0.0:
-        raise ComputationError(f"{spec.name}: every target is ignored, so the mean is undefined (0 / 0)")
+        raise empty_mean(spec, hyper)
     mean = total / counted
     if reduction == "sum":
         value, scale = total, 1.0

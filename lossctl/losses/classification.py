@@ -91,8 +91,6 @@ def check_class_targets(
         if ignore_index is not None:
             valid |= indices == ignore_index
         require(valid, indices, "--target", f"must be class indices from 0 to {classes - 1}")
-        if ignore_index is not None and np.all(indices == ignore_index):
-            raise InputError(f"every --target equals --ignore-index ({ignore_index}): the mean would be 0/0")
         return
     if target.shape != pred.shape or not allow_probabilities:
         forms = f"class indices of shape {index_shape(pred)}"

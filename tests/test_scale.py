@@ -1,0 +1,126 @@
+"""Large inputs through the command line: block-wise reductions, block-wise saves, lean imports.
+
+INLINE_LIMIT and BLOCK_ELEMENTS are lowered here so that small files take the
+large-input path and span many blocks; timings live in benchmarks/run.py.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from conftest import assert_usage_error
+
+import lossctl.command
+import lossctl.engine
+from lossctl import compute
+
+
+@pytest.fixture
+def large(monkeypatch, tmp_path):
+    """Inputs of 1,003 rows count as large, in blocks of 64 values (a ragged last block)."""
+    monkeypatch.setattr(lossctl.command, "INLINE_LIMIT", 100)
+    monkeypatch.setattr(lossctl.engine, "BLOCK_ELEMENTS", 64)
+    rng = np.random.default_rng(0)
+    pred, target = rng.normal(size=(1003, 2)), rng.normal(size=(1003, 2))
+    np.save(tmp_path / "p.npy", pred)
+    np.save(tmp_path / "t.npy", target)
+    return tmp_path, pred, target
+
+
+@pytest.mark.parametrize("loss", ["mse", "huber", "l1", "rmse", "log_cosh"])
+def test_large_npy_inputs_reduce_in_blocks_and_save_what_memory_would_hold(cli, large, loss: str) -> None:
+    folder, pred, target = large
+    argv = [loss, "--pred", str(folder / "p.npy"), "--target", str(folder / "t.npy"), "-f", "json"]
+    got = cli([*argv, "--save-elements", str(folder / "e.npy"), "--save-grad", str(folder / "g.npy")]).json()
+    reference = compute(loss, pred, target)
+    assert got["value"] == pytest.approx(reference.value, rel=1e-13)
+    assert got["count"] == reference.count and got["shape"] == [1003, 2]
+    assert got["elements"] == str(folder / "e.npy") and got["grad"] == str(folder / "g.npy")
+    np.testing.assert_array_equal(np.load(folder / "e.npy"), reference.elements)
+    np.testing.assert_allclose(np.load(folder / "g.npy"), reference.grad, rtol=1e-13, atol=1e-300)
+    assert not list(folder.glob(".*.tmp"))
+
+
+def test_cross_entropy_weighted_mean_in_blocks(cli, large) -> None:
+    folder, _, _ = large
+    rng = np.random.default_rng(1)
+    logits, labels = rng.normal(size=(1001, 4)), rng.integers(0, 4, size=1001)
+    np.save(folder / "x.npy", logits)
+    np.save(folder / "y.npy", labels)
+    argv = ["ce", "--pred", str(folder / "x.npy"), "--target", str(folder / "y.npy"), "--weight", "1,2,0.5,3"]
+    got = cli([*argv, "--ignore-index", "2", "-f", "json", "--save-grad", str(folder / "g.npy")]).json()
+    reference = compute("cross_entropy", logits, labels, weight=[1, 2, 0.5, 3], ignore_index=2)
+    assert got["value"] == pytest.approx(reference.value, rel=1e-13)
+    np.testing.assert_allclose(np.load(folder / "g.npy"), reference.grad, rtol=1e-12, atol=1e-300)
+
+
+def test_value_and_table_for_large_inputs(cli, large) -> None:
+    folder, pred, target = large
+    argv = ["mse", "--pred", str(folder / "p.npy"), "--target", str(folder / "t.npy")]
+    value = cli([*argv, "-f", "value"])
+    assert float(value.stdout) == pytest.approx(compute("mse", pred, target).value, rel=1e-13)
+    table = cli(argv)
+    assert table.code == 0 and "blocks" in table.stdout and "--save-elements" in table.stdout
+
+
+def test_float32_stays_float32_in_blocks(cli, large) -> None:
+    folder, pred, target = large
+    np.save(folder / "p32.npy", pred.astype(np.float32))
+    np.save(folder / "t32.npy", target.astype(np.float32))
+    argv = ["mse", "--pred", str(folder / "p32.npy"), "--target", str(folder / "t32.npy"), "--dtype", "float32"]
+    run = cli([*argv, "--save-grad", str(folder / "g.npy"), "--save-elements", str(folder / "e.npy"), "-f", "json"])
+    got = run.json()
+    assert got["dtype"] == "float32"
+    assert np.load(folder / "g.npy").dtype == np.float32 and np.load(folder / "e.npy").dtype == np.float32
+    reference = compute("mse", pred.astype(np.float32), target.astype(np.float32), dtype="float32")
+    np.testing.assert_array_equal(np.load(folder / "e.npy"), reference.elements)
+
+
+def test_large_inputs_refuse_per_element_printing(cli, large) -> None:
+    folder, _, _ = large
+    argv = ["mse", "--pred", str(folder / "p.npy"), "--target", str(folder / "t.npy")]
+    assert_usage_error(cli([*argv, "-f", "csv"]), "--format csv", "--save-elements")
+    assert_usage_error(cli([*argv, "--reduction", "none"]), "--reduction none", "--save-elements")
+
+
+def test_csv_save_of_large_inputs(cli, large) -> None:
+    folder, pred, target = large
+    argv = ["l1", "--pred", str(folder / "p.npy"), "--target", str(folder / "t.npy"), "-f", "value"]
+    assert cli([*argv, "--save-elements", str(folder / "e.csv")]).code == 0
+    np.testing.assert_array_equal(np.loadtxt(folder / "e.csv", delimiter=","), np.abs(pred - target))
+
+
+def test_a_bad_value_deep_in_a_large_file_is_named(cli, large) -> None:
+    folder, pred, _ = large
+    pred[977, 1] = np.inf
+    np.save(folder / "bad.npy", pred)
+    run = cli(["mse", "--pred", str(folder / "bad.npy"), "--target", str(folder / "t.npy"), "-f", "value"])
+    assert_usage_error(run, "--pred[977, 1] is inf")
+
+
+@pytest.mark.parametrize("output", ["value", "json", "csv"])
+def test_machine_formats_import_neither_rich_nor_pydantic(output: str) -> None:
+    """The tiny call of shell loops must not pay for Rich (table only) or Typer's Pydantic coercion."""
+    code = (
+        "import sys\n"
+        f"sys.argv = ['lossctl', 'mse', '--pred', '2,3,4,5', '--target', '4,5,6,7', '-f', '{output}']\n"
+        "from lossctl.cli import main\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('rich', 'pydantic', 'PIL', 'matplotlib'))\n"
+        "print('MODULES', heavy, file=sys.stderr)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    line = next(x for x in done.stderr.splitlines() if x.startswith("MODULES"))
+    assert line == "MODULES []", line
+    assert done.stdout
+
+
+def test_json_summary_says_where_arrays_are_when_not_saved(cli, large) -> None:
+    folder, _, _ = large
+    got = cli(["mse", "--pred", str(folder / "p.npy"), "--target", str(folder / "t.npy"), "-f", "json"]).json()
+    assert "elements" not in got and "--save-elements" in got["arrays"]
+    assert json.dumps(got)  # still one plain JSON object
