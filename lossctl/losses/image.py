@@ -24,6 +24,11 @@ TV_NORMS = ("l1", "l2sq", "isotropic")
 DECIBEL = 10.0 / math.log(10.0)  # d(10 log10 u)/du = DECIBEL / u
 
 
+def is_batch(image: Array) -> bool:
+    """(N, C, H, W): images along the leading axis, independent of each other (block-wise evaluation)."""
+    return image.ndim == 4
+
+
 def default_data_range(pred: Array) -> dict[str, float]:
     """R from the input's type before conversion: 255 for 8-bit, 65535 for 16-bit, 1 for floats."""
     dtype = np.asarray(pred).dtype
@@ -331,7 +336,7 @@ def sample_ssim(rng: np.random.Generator) -> dict[str, Array]:
 
 def _samples(x: Array, per_sample: bool) -> Array:
     """(samples, pixels): the images of an (N, C, H, W) batch, or everything as one sample."""
-    n = x.shape[0] if per_sample and x.ndim == 4 else 1
+    n = x.shape[0] if per_sample and is_batch(x) else 1
     return x.reshape(n, -1)
 
 
@@ -421,7 +426,7 @@ TV = LossSpec(
     sample=sample_image,
     param_grid=TV_GRID,
     images=True,
-    separable=lambda pred, **_: pred.ndim == 4,
+    separable=lambda pred, **_: is_batch(pred),
     references=(
         "Rudin, Osher & Fatemi, Nonlinear total variation based noise removal algorithms, Physica D 1992",
         "torchmetrics.image.TotalVariation",
@@ -483,7 +488,7 @@ WEIGHTED_TV = LossSpec(
     sample=sample_weighted_image,
     param_grid=TV_GRID,
     images=True,
-    separable=lambda pred, tv_weight, **_: pred.ndim == 4 and tv_weight.ndim <= 4,
+    separable=lambda pred, tv_weight, **_: is_batch(pred) and tv_weight.ndim <= pred.ndim,
     references=(
         "Rudin, Osher & Fatemi, Physica D 1992",
         "Candès, Wakin & Boyd, Enhancing sparsity by reweighted ℓ1 minimization, 2008 (reweighted TV)",
@@ -510,6 +515,25 @@ PSNR_WHEN = (
 )
 PSNR_REFERENCES = ("skimage.metrics.peak_signal_noise_ratio", "torchmetrics.image.PeakSignalNoiseRatio")
 
+
+def squared_errors(pred: Array, target: Array, **_: object) -> Array:
+    """(ŷ − y)² per pixel: what --save-elements writes for PSNR."""
+    return (pred - target) ** 2
+
+
+PSNR_SHARED: dict = {
+    "params": (DATA_RANGE,),
+    "infer": default_data_range,
+    "check": check_psnr,
+    "sample": sample_image_pair,
+    "zero_at_target": False,
+    "finite": False,
+    "pixel_map": squared_errors,
+    "images": True,
+    "separable": lambda pred, **_: is_batch(pred),
+    "references": PSNR_REFERENCES,
+}
+
 PSNR = LossSpec(
     name="psnr",
     family="image",
@@ -519,17 +543,8 @@ PSNR = LossSpec(
     when=PSNR_WHEN,
     elements=psnr,
     grad=psnr_grad,
-    params=(DATA_RANGE,),
-    infer=default_data_range,
-    check=check_psnr,
-    sample=sample_image_pair,
     param_grid=({}, {"data_range": 255.0}),
-    zero_at_target=False,
-    finite=False,
-    pixel_map=lambda pred, target, **_: (pred - target) ** 2,
-    images=True,
-    separable=lambda pred, **_: pred.ndim == 4,
-    references=PSNR_REFERENCES,
+    **PSNR_SHARED,
     examples=(
         Example(
             [[0.5, 0.5], [0.5, 0.5]],
@@ -558,17 +573,8 @@ PSNR_LOSS = LossSpec(
     "(it is MSE's gradient divided by MSE): " + PSNR_WHEN,
     elements=psnr_loss,
     grad=psnr_loss_grad,
-    params=(DATA_RANGE,),
-    infer=default_data_range,
-    check=check_psnr,
-    sample=sample_image_pair,
     param_grid=({}, {"data_range": 2.0}),
-    zero_at_target=False,
-    finite=False,
-    pixel_map=lambda pred, target, **_: (pred - target) ** 2,
-    images=True,
-    separable=lambda pred, **_: pred.ndim == 4,
-    references=PSNR_REFERENCES,
+    **PSNR_SHARED,
     examples=(
         Example(
             [[0.5, 0.5], [0.5, 0.5]],
@@ -608,7 +614,7 @@ SSIM = LossSpec(
     param_grid=({}, {"window": 3, "sigma": 0.8, "data_range": 2.0}),
     pixel_map=ssim_pixels,
     images=True,
-    separable=lambda pred, **_: pred.ndim == 4,
+    separable=lambda pred, **_: is_batch(pred),
     references=(
         "Wang, Bovik, Sheikh & Simoncelli, Image quality assessment: from error visibility to structural "
         "similarity, IEEE TIP 2004",
@@ -660,7 +666,7 @@ DICE = LossSpec(
     param_grid=OVERLAP_GRID,
     zero_at_target=False,
     images=True,
-    separable=lambda pred, per_sample, **_: pred.ndim == 4 and per_sample,
+    separable=lambda pred, per_sample, **_: is_batch(pred) and per_sample,
     references=OVERLAP_REFERENCES,
     examples=(
         Example(
@@ -695,7 +701,7 @@ TVERSKY = LossSpec(
     param_grid=(*OVERLAP_GRID, {"alpha": 0.3, "beta": 0.7}),
     zero_at_target=False,
     images=True,
-    separable=lambda pred, per_sample, **_: pred.ndim == 4 and per_sample,
+    separable=lambda pred, per_sample, **_: is_batch(pred) and per_sample,
     references=OVERLAP_REFERENCES,
     examples=(
         Example(
