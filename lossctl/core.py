@@ -250,16 +250,10 @@ def compute(
     divisor = 1.0
     if reduction == "none":
         value, scale = elements, 1.0
-    elif reduction == "sum":
-        value, scale = total, 1.0
-    elif reduction == "mean":
-        value, scale, divisor = mean, 1.0 / count, count
     else:
-        divisor = float(spec.extra_reductions[reduction](pred_array, target_array, **arguments))
-        value, scale = total / divisor, 1.0 / divisor
-    if spec.transform is not None and reduction != "none":
-        scale *= spec.transform.derivative(float(value))
-        value = spec.transform.forward(float(value))
+        if reduction not in REDUCTIONS:
+            divisor = float(spec.extra_reductions[reduction](pred_array, target_array, **arguments))
+        value, scale, divisor = reduce_total(spec, reduction, total, count, divisor)
     if scale != 1.0:
         grads = {name: g * float_type(scale) for name, g in grads.items()}
 
@@ -292,6 +286,22 @@ def compute(
         pre_activation=pre_activation,
         activation_derivative=derivative,
     )
+
+
+def reduce_total(
+    spec: LossSpec, reduction: str, total: float, count: float, divisor: float
+) -> tuple[float, float, float]:
+    """(value, ∂value/∂sum, divisor) for mean, sum or a loss-specific divisor, then any transform (RMSE's √)."""
+    if reduction == "sum":
+        value, scale, divisor = total, 1.0, 1.0
+    elif reduction == "mean":
+        value, scale, divisor = total / count, 1.0 / count, count
+    else:
+        value, scale = total / divisor, 1.0 / divisor
+    if spec.transform is not None:
+        scale *= spec.transform.derivative(float(value))
+        value = spec.transform.forward(float(value))
+    return value, scale, divisor
 
 
 def empty_mean(spec: LossSpec, hyper: Mapping[str, Any]) -> ComputationError:

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from .core import DTYPES, REDUCTIONS, as_array, empty_mean, require_same_shape, resolve_params
+from .core import DTYPES, REDUCTIONS, as_array, empty_mean, reduce_total, require_same_shape, resolve_params
 from .errors import ComputationError, InputError, ParameterError
 from .registry import LOSSES
 from .spec import Array, LossSpec
@@ -307,15 +307,7 @@ def evaluate(
     if counted == 0.0:
         raise empty_mean(spec, hyper)
     mean = total / counted
-    if reduction == "sum":
-        value, scale = total, 1.0
-    elif reduction == "mean":
-        value, scale, divisor = mean, 1.0 / counted, counted
-    else:
-        value, scale = total / divisor, 1.0 / divisor
-    if spec.transform is not None:
-        scale *= spec.transform.derivative(float(value))
-        value = spec.transform.forward(float(value))
+    value, scale, divisor = reduce_total(spec, reduction, total, counted, divisor)
     if grad_out is not None and early_scale is None and scale != 1.0:
         for rows in blocks:  # the scale was known only at the end: one more pass over the gradient
             view = grad_out[rows] if not whole else grad_out
