@@ -12,10 +12,15 @@ def count(n: int, noun: str = "value") -> str:
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
-def position(array: np.ndarray, flat_index: int) -> str:
-    """Human-readable index of ``flat_index`` in ``array``: ``[3]`` or ``[1, 2]``."""
-    index = np.unravel_index(flat_index, array.shape) if array.ndim else ()
-    return "[" + ", ".join(str(int(i)) for i in index) + "]"
+def position(array: np.ndarray, flat_index: int, row_offset: int = 0) -> str:
+    """Human-readable index of ``flat_index`` in ``array``: ``[3]`` or ``[1, 2]``.
+
+    ``row_offset``: ``array`` is a block of rows starting there in the whole input.
+    """
+    index = [int(i) for i in np.unravel_index(flat_index, array.shape)] if array.ndim else []
+    if index:
+        index[0] += row_offset
+    return "[" + ", ".join(str(i) for i in index) + "]"
 
 
 def require(mask: np.ndarray, array: np.ndarray, argument: str, requirement: str) -> None:

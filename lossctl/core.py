@@ -6,6 +6,7 @@ This is the one place where reductions happen.  ``compute`` returns the
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -112,13 +113,22 @@ def as_array(values: Any, argument: str, dtype: type = np.float64, *, allow_nonf
     if array.size == 0:
         raise InputError(f"{argument} is empty: give at least one value")
     array = array.astype(dtype, copy=False)
-    if not allow_nonfinite and not np.isfinite(array).all():
-        first = int(np.flatnonzero(~np.isfinite(array).ravel())[0])
-        bad = array.ravel()[first]
-        raise InputError(
-            f"{argument}{position(array, first)} is {bad}: inputs must be finite (pass --allow-nonfinite to allow it)"
-        )
+    if not allow_nonfinite:
+        require_finite(array, argument)
     return array
+
+
+def require_finite(array: Array, argument: str, row_offset: int = 0) -> None:
+    """NaN and ±inf are refused, naming the first; one sum usually shows there are none."""
+    if math.isfinite(float(np.sum(array))):
+        return
+    bad = ~np.isfinite(array)
+    if not bad.any():
+        return  # the sum overflowed; the values are finite
+    first = int(np.flatnonzero(bad.ravel())[0])
+    value = array.ravel()[first]
+    where = position(array, first, row_offset)
+    raise InputError(f"{argument}{where} is {value}: inputs must be finite (pass --allow-nonfinite to allow it)")
 
 
 def _describe_shape(array: Array) -> str:

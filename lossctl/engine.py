@@ -24,7 +24,16 @@ from typing import Any
 
 import numpy as np
 
-from .core import DTYPES, REDUCTIONS, as_array, empty_mean, reduce_total, require_same_shape, resolve_params
+from .core import (
+    DTYPES,
+    REDUCTIONS,
+    as_array,
+    empty_mean,
+    reduce_total,
+    require_finite,
+    require_same_shape,
+    resolve_params,
+)
 from .errors import ComputationError, InputError, ParameterError
 from .registry import LOSSES
 from .spec import Array, LossSpec
@@ -93,20 +102,6 @@ def _rows(array: Any, pred: Array, per_row: bool) -> bool:
     """Whether ``array`` is cut into blocks along with pred (same leading length, and row-shaped)."""
     shape = np.shape(array)
     return len(shape) >= 1 and shape[0] == pred.shape[0] and (len(shape) == pred.ndim or per_row)
-
-
-def _finite_block(block: Array, argument: str, offset: int) -> None:
-    """One cheap sum says a block is finite; only when it is not, find the culprit."""
-    if math.isfinite(float(np.sum(block))):
-        return
-    bad = ~np.isfinite(block)
-    if not bad.any():
-        return  # the sum overflowed, the values are finite
-    first = int(np.flatnonzero(bad.ravel())[0])
-    index = np.unravel_index(first, block.shape)
-    global_index = (index[0] + offset, *index[1:])
-    where = "[" + ", ".join(str(int(i)) for i in global_index) + "]"
-    raise InputError(f"{argument}{where} is {block[index]}: inputs must be finite (pass --allow-nonfinite to allow it)")
 
 
 def read_rows(array: Any, rows: slice) -> Array:
@@ -200,7 +195,7 @@ def evaluate(
         block = read_rows(array, rows) if blocked and not whole else array
         converted = np.asarray(block).astype(float_type, copy=False)
         if not allow_nonfinite:
-            _finite_block(converted, option, offset)
+            require_finite(converted, option, offset)
         return converted
 
     def inputs(rows: slice) -> tuple[Array, Array | None, dict[str, Any]]:
