@@ -336,9 +336,17 @@ def _stderr_console() -> Any:
     return Console(stderr=True)
 
 
+def verdict_lines(verdicts: list[Verdict], precision: int) -> list[str]:
+    """One ✓/✗ line per --expect check, and a count when there are several."""
+    lines = [v.describe(precision + 1) for v in verdicts]
+    if len(verdicts) > 1:
+        lines.append(f"{sum(v.ok for v in verdicts)} of {len(verdicts)} checks right")
+    return lines
+
+
 def emit_summary(summary: Any, output_format: str, precision: int, verdicts: list[Verdict]) -> None:
     """value, json or table for a block-wise result (no per-element arrays)."""
-    lines = [v.describe(precision + 1) for v in verdicts]
+    lines = verdict_lines(verdicts, precision)
     if output_format == "table":
         from .render.table import print_summary
 
@@ -413,10 +421,7 @@ def emit(
 ) -> None:
     """Write the result to stdout in the chosen format; verdicts close the human formats."""
     verdicts = verdicts or []
-    lines = [v.describe(precision + 1) for v in verdicts]
-    if len(verdicts) > 1:
-        right = sum(v.ok for v in verdicts)
-        lines.append(f"{right} of {len(verdicts)} checks right")
+    lines = verdict_lines(verdicts, precision)
     if output_format in ("table", "json") and explain:
         from .explain import explain as derivation
 
