@@ -173,6 +173,9 @@ class LossSpec:
     # to these parameters.  Must agree with ``elements`` and ``grad`` (tests/test_streaming.py checks).
     fused: Callable[..., tuple[Array, Array] | None] | None = None
     plot: Callable[[Array], tuple[Array, Array | None, dict[str, Array]]] | None = None  # x -> inputs
+    # False for parameter settings whose declared gradient is a library's surrogate rather than the derivative
+    # of the value (CIoU's α under no_grad): the finite-difference tests skip those settings.
+    gradient_is_derivative: Callable[..., bool] | None = None
     plot_axis: str = "residual ŷ − y"
 
     def param(self, name: str) -> Param:

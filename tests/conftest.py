@@ -54,3 +54,8 @@ def refused_combination(spec, params, pred, target) -> str | None:
         if not is_index_target(pred, target):
             return "ignore_index is refused with probability targets, as in PyTorch"
     return None
+
+
+def surrogate_gradient(spec, params) -> bool:
+    """Whether the declared gradient is a library's convention rather than the derivative (CIoU's detached α)."""
+    return spec.gradient_is_derivative is not None and not spec.gradient_is_derivative(**params)
