@@ -59,6 +59,12 @@ def call_torch(spec, pred, target, reduction, params, tensors):
         return function(pred, tensors.pop("pred2"), target, reduction=reduction, **params, **tensors)
     if spec.name == "triplet_margin":
         return function(pred, tensors.pop("positive"), tensors.pop("negative"), reduction=reduction, **params)
+    if spec.name == "triplet_margin_with_distance":
+        params = dict(params)
+        cosine = params.pop("distance", "euclidean") == "cosine"
+        distance = (lambda x, y: 1.0 - F.cosine_similarity(x, y)) if cosine else None
+        positive, negative = tensors.pop("positive"), tensors.pop("negative")
+        return function(pred, positive, negative, distance_function=distance, reduction=reduction, **params)
     return function(pred, target, reduction=reduction, **params, **tensors)
 
 

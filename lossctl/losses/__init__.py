@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from . import boxes, classification, image, margin, regression
+from . import boxes, classification, embedding, image, margin, regression
 
-FAMILIES = (regression, classification, margin, image, boxes)
+FAMILIES = (regression, classification, margin, image, embedding, boxes)
