@@ -174,6 +174,239 @@ def test_ciou_refuses_zero_height(cli) -> None:
     assert_usage_error(cli(["ciou", "--pred", "0,0,1,0", "--target", "0,0,1,1"]), "y2 > y1")
 
 
+# --- embedding losses: transcriptions of the papers / libraries, differentiated by autograd -------------
+
+F = torch.nn.functional
+
+
+def ref_nt_xent(t, temperature=0.1):
+    """SimCLR (Chen et al. 2020) eq. (1): cross-entropy over cosine similarities / τ, self excluded."""
+    z = t["pred"] if "pred2" not in t else torch.cat([t["pred"], t["pred2"]])
+    z = F.normalize(z, dim=1)
+    rows = z.shape[0]
+    logits = (z @ z.T / temperature).masked_fill(torch.eye(rows, dtype=torch.bool), float("-inf"))
+    partner = (torch.arange(rows) + rows // 2) % rows
+    losses = F.cross_entropy(logits, partner, reduction="none")
+    return losses, losses.numel()
+
+
+def ref_mnrl(t, scale=20.0):
+    """sentence-transformers MultipleNegativesRankingLoss.forward with util.cos_sim, line for line."""
+    embeddings_b = torch.cat([t["positive"], *([t["negative"]] if "negative" in t else [])])
+    scores = F.normalize(t["pred"], p=2, dim=1) @ F.normalize(embeddings_b, p=2, dim=1).T * scale
+    labels = torch.arange(len(scores))
+    losses = F.cross_entropy(scores, labels, reduction="none")
+    return losses, losses.numel()
+
+
+def ref_contrastive(t, margin=1.0):
+    """Hadsell, Chopra & LeCun 2006 eq. (4) without the ½ factors, with Y = 1 for similar pairs."""
+    d = torch.linalg.vector_norm(t["pred"] - t["pred2"], dim=-1)
+    y = t["target"]
+    losses = y * d**2 + (1 - y) * torch.clamp(margin - d, min=0) ** 2
+    return losses, losses.numel()
+
+
+def _hinge_t(z, soft):
+    return F.softplus(z) if soft else torch.clamp(z, min=0)
+
+
+def ref_batch_hard(t, margin=1.0, soft=False):
+    """Hermans et al. 2017 eq. (5): per anchor, the hardest positive and the hardest negative."""
+    x, y = t["pred"], t["target"]
+    losses = []
+    for a in range(len(x)):
+        distances = [torch.linalg.vector_norm(x[a] - x[j]) for j in range(len(x))]
+        positives = [j for j in range(len(x)) if j != a and y[j] == y[a]]
+        negatives = [j for j in range(len(x)) if y[j] != y[a]]
+        if not positives or not negatives:
+            losses.append(torch.zeros((), dtype=torch.float64))
+            continue
+        hardest_p = max(positives, key=lambda j: distances[j].item())
+        hardest_n = min(negatives, key=lambda j: distances[j].item())
+        losses.append(_hinge_t(margin + distances[hardest_p] - distances[hardest_n], soft))
+    return torch.stack(losses), len(x)
+
+
+def ref_batch_all(t, margin=1.0, soft=False):
+    """Hermans et al. 2017 'batch all' / FaceNet eq. (1): every valid triplet; the mean over the triplets."""
+    x, y = t["pred"], t["target"]
+    losses, triplets = [], 0
+    for a in range(len(x)):
+        total = torch.zeros((), dtype=torch.float64)
+        for p in range(len(x)):
+            for n in range(len(x)):
+                if p != a and y[p] == y[a] and y[n] != y[a]:
+                    d_ap = torch.linalg.vector_norm(x[a] - x[p])
+                    d_an = torch.linalg.vector_norm(x[a] - x[n])
+                    total = total + _hinge_t(margin + d_ap - d_an, soft)
+                    triplets += 1
+        losses.append(total)
+    return torch.stack(losses), triplets
+
+
+def _keras_l2_normalize(x):
+    return x * torch.rsqrt(torch.clamp(torch.sum(x * x, dim=-1, keepdim=True), min=1e-12))
+
+
+def ref_cosine_similarity(t):
+    """keras.losses.cosine_similarity: −sum(l2_normalize(y_true) · l2_normalize(y_pred), axis=−1)."""
+    losses = -torch.sum(_keras_l2_normalize(t["target"]) * _keras_l2_normalize(t["pred"]), dim=-1)
+    return losses, max(1, losses.numel())
+
+
+def ref_cosine_distance(t):
+    """optax.cosine_distance: 1 − cosine similarity (Keras' floor on the squared norm)."""
+    losses, count = ref_cosine_similarity(t)
+    return 1 + losses, count
+
+
+EMBEDDING_REFERENCES = {
+    "nt_xent": ref_nt_xent,
+    "multiple_negatives_ranking": ref_mnrl,
+    "contrastive": ref_contrastive,
+    "batch_hard_triplet": ref_batch_hard,
+    "batch_all_triplet": ref_batch_all,
+    "cosine_similarity": ref_cosine_similarity,
+    "cosine_distance": ref_cosine_distance,
+}
+NOT_DIFFERENTIABLE = {"target"}
+EMBEDDING_CASES = [
+    (name, params, reduction, seed)
+    for name in EMBEDDING_REFERENCES
+    for params in LOSSES[name].param_grid
+    for reduction in ("mean", "sum", "none")
+    for seed in SEEDS
+]
+
+
+def reference_result(name, inputs, params, reduction):
+    tensors = {
+        key: torch.tensor(value, dtype=torch.float64, requires_grad=key not in NOT_DIFFERENTIABLE)
+        for key, value in inputs.items()
+    }
+    losses, count = EMBEDDING_REFERENCES[name](tensors, **params)
+    value = {"none": losses, "sum": losses.sum(), "mean": losses.sum() / count}[reduction]
+    value.sum().backward()
+    grads = {key: t.grad.numpy() for key, t in tensors.items() if t.requires_grad}
+    return value.detach().numpy(), grads
+
+
+@pytest.mark.parametrize("case", EMBEDDING_CASES, ids=lambda c: f"{c[0]}-{sorted(c[1].items())}-{c[2]}-{c[3]}")
+def test_embedding_losses_match_their_reference_transcriptions(case) -> None:
+    name, params, reduction, seed = case
+    inputs = LOSSES[name].sample(np.random.default_rng(seed))
+    arguments = {k: v for k, v in inputs.items() if k not in ("pred", "target")}
+    result = compute(name, inputs["pred"], inputs.get("target"), reduction=reduction, **params, **arguments)
+    value, grads = reference_result(name, inputs, params, reduction)
+    record(name, "value", result.value, value, 1e-12)
+    record(name, "grad", result.grad, grads.pop("pred"), 1e-10)
+    for key, grad in grads.items():
+        record(name, "grad", result.extra_grads[key], grad, 1e-10)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_triplet_with_distance_matches_torch_with_swap_ties_and_labels(seed) -> None:
+    """Positive equal to the negative (every swap a tie) and a cosine distance: F.triplet_margin_with_distance_loss."""
+    rng = np.random.default_rng(seed)
+    anchor, other = rng.normal(size=(4, 3)), rng.normal(size=(4, 3))
+    for distance in ("euclidean", "cosine"):
+        result = compute(
+            "triplet_margin_with_distance",
+            anchor,
+            positive=other,
+            negative=other.copy(),
+            swap=True,
+            distance=distance,
+            reduction="sum",
+        )
+        tensors = [torch.tensor(a, requires_grad=True) for a in (anchor, other, other.copy())]
+        function = (lambda x, y: 1 - F.cosine_similarity(x, y)) if distance == "cosine" else None
+        loss = F.triplet_margin_with_distance_loss(*tensors, distance_function=function, swap=True, reduction="sum")
+        loss.backward()
+        record("triplet_margin_with_distance", "value", result.value, loss.item(), 1e-12)
+        for got, t in zip((result.grad, result.extra_grads["positive"], result.extra_grads["negative"]), tensors):
+            record("triplet_margin_with_distance", "grad", got, t.grad.numpy(), 1e-10)
+
+
+def test_mnrl_equals_nt_xent_structure_on_a_symmetric_case() -> None:
+    """One direction of NT-Xent with the other anchors excluded is MNRL with scale 1/τ: a sanity relation."""
+    rng = np.random.default_rng(0)
+    a, p = rng.normal(size=(3, 4)), rng.normal(size=(3, 4))
+    mnrl = compute("mnrl", a, positive=p, scale=2.0, reduction="none").elements
+    expected, _ = ref_mnrl({"pred": torch.tensor(a), "positive": torch.tensor(p)}, scale=2.0)
+    np.testing.assert_allclose(mnrl, expected.numpy(), rtol=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("argv", "fragment"),
+    [
+        (["nt_xent", "--pred", "1,0;0,1;1,1"], "2N rows"),
+        (["nt_xent", "--pred", "1,0;0,1", "--pred2", "1,0"], "--pred2 has shape"),
+        (["mnrl", "--pred", "1,0;0,1", "--positive", "1,0"], "--positive has shape"),
+        (["mnrl", "--pred", "1,0;0,1", "--positive", "1,0;0,1", "--negative", "1,0,0;0,0,1"], "--negative rows"),
+        (["mnrl", "--pred", "1,0;0,1", "--positive", "1,0;0,1", "--scale", "0"], "--scale"),
+        (["contrastive", "--pred", "1,0;0,1", "--pred2", "1,0;0,1", "--target", "1,-1"], "1 (similar"),
+        (["contrastive", "--pred", "1,0;0,1", "--pred2", "1,0;0,1", "--target", "1,0,1"], "one label per row"),
+        (["batch_hard_triplet", "--pred", "1,0;0,1;2,2", "--target", "0,1,2"], "no valid triplet"),
+        (["batch_all_triplet", "--pred", "1,0;0,1", "--target", "0,0"], "no valid triplet"),
+        (["batch_all_triplet", "--pred", "1,0,0", "--target", "0"], "(N, D) rows"),
+        (
+            [
+                "triplet_margin_with_distance",
+                "--pred",
+                "1,0",
+                "--positive",
+                "0,0",
+                "--negative",
+                "1,1",
+                "--distance",
+                "cosine",
+            ],
+            "must exceed 1e-8",
+        ),
+        (
+            [
+                "triplet_margin_with_distance",
+                "--pred",
+                "1,0",
+                "--positive",
+                "0,1",
+                "--negative",
+                "1,1",
+                "--margin",
+                "0",
+            ],
+            "--margin",
+        ),
+        (
+            [
+                "triplet_margin_with_distance",
+                "--pred",
+                "1,0",
+                "--positive",
+                "0,1",
+                "--negative",
+                "1,1",
+                "--distance",
+                "manhattan",
+            ],
+            "--distance",
+        ),
+        (["cosine_similarity", "--pred", "1,0;0,1", "--target", "1,0"], "--target"),
+    ],
+)
+def test_embedding_input_errors_are_usage_errors(cli, argv, fragment) -> None:
+    assert_usage_error(cli(argv), fragment)
+
+
+def test_embedding_cli_reports_gradients_of_every_embedding_tensor(cli) -> None:
+    got = cli(["mnrl", "--pred", "1,0;0,1", "--positive", "1,0;0,1", "--negative", "1,1", "-f", "json"]).json()
+    assert {"grad", "grad_positive", "grad_negative"} <= set(got)
+    got = cli(["nt_xent", "--pred", "1,0;0,1", "--pred2", "1,0.1;0,1", "-f", "json"]).json()
+    assert np.shape(got["grad_pred2"]) == (2, 2) and len(got["elements"]) == 4
+
+
 def test_zz_report_worst_relative_errors() -> None:
     """Not a check: the largest relative errors seen above, per loss (run with -s)."""
     for loss, errors in sorted(WORST.items()):

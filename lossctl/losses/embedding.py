@@ -201,7 +201,7 @@ NT_XENT = LossSpec(
 
 
 def _candidates(positive: Array, negative: Array | None) -> Array:
-    return positive if negative is None else np.concatenate([positive, negative], axis=0)
+    return positive if negative is None else np.concatenate([positive, np.atleast_2d(negative)], axis=0)
 
 
 def _mnrl_parts(pred, positive, negative, scale):
@@ -232,7 +232,7 @@ def multiple_negatives_ranking_grad(
     g_candidates = unit_rows_backward(scale * g_scores.T @ anchors, candidates, c_norm, c_above)
     grads = {"pred": g_anchor, "positive": g_candidates[: positive.shape[0]]}
     if negative is not None:
-        grads["negative"] = g_candidates[positive.shape[0] :]
+        grads["negative"] = g_candidates[positive.shape[0] :].reshape(negative.shape)
     return grads
 
 
@@ -240,10 +240,11 @@ def check_mnrl(pred: Array, target: None = None, *, positive: Array, negative: A
     require_rows(pred, "--pred", "anchors")
     require_same_rows(pred, positive, "--positive")
     if negative is not None:
-        require_rows(negative, "--negative", "hard negatives")
-        if negative.shape[1] != pred.shape[1]:
+        if negative.ndim > 2:
+            raise InputError(f"--negative has shape {negative.shape}; give hard negatives as (M, D) rows")
+        if negative.shape[-1] != pred.shape[1]:
             raise InputError(
-                f"--negative rows have {negative.shape[1]} values but --pred rows have {pred.shape[1]}; "
+                f"--negative rows have {negative.shape[-1]} values but --pred rows have {pred.shape[1]}; "
                 "embeddings must have the same dimension"
             )
 
