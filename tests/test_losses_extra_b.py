@@ -325,7 +325,9 @@ def test_triplet_with_distance_matches_torch_with_swap_ties_and_labels(seed) -> 
         loss = F.triplet_margin_with_distance_loss(*tensors, distance_function=function, swap=True, reduction="sum")
         loss.backward()
         record("triplet_margin_with_distance", "value", result.value, loss.item(), 1e-12)
-        for got, t in zip((result.grad, result.extra_grads["positive"], result.extra_grads["negative"]), tensors):
+        for got, t in zip(
+            (result.grad, result.extra_grads["positive"], result.extra_grads["negative"]), tensors, strict=True
+        ):
             record("triplet_margin_with_distance", "grad", got, t.grad.numpy(), 1e-10)
 
 
