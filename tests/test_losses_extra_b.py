@@ -409,6 +409,140 @@ def test_embedding_cli_reports_gradients_of_every_embedding_tensor(cli) -> None:
     assert np.shape(got["grad_pred2"]) == (2, 2) and len(got["elements"]) == 4
 
 
+# --- CTC: PyTorch 2.13's ctc_loss ----------------------------------------------------------------------
+
+
+def _ctc_torch_arguments(inputs):
+    """ctc_loss's arguments: int64 targets, and the lengths lossctl reads off −1 padding when not given."""
+    pred, target = inputs["pred"], inputs["target"]
+    batched = pred.ndim == 3
+    rows = target if batched else target.reshape(1, -1)
+    lengths = inputs.get("target_lengths")
+    if lengths is None:
+        negative = rows < 0
+        lengths = np.where(negative.any(axis=1), np.argmax(negative, axis=1), rows.shape[1])
+    times = inputs.get("input_lengths", np.full(rows.shape[0], pred.shape[0]))
+    shape = (lambda a: a) if batched else (lambda a: a.reshape(()))
+    return (
+        torch.tensor(np.where(rows < 0, 0, rows).reshape(target.shape), dtype=torch.int64),
+        shape(torch.tensor(np.asarray(times), dtype=torch.int64)),
+        shape(torch.tensor(np.asarray(lengths), dtype=torch.int64)),
+    )
+
+
+def _ctc_compare(inputs, params, reduction):
+    """Value against ctc_loss; gradient through log_softmax of logits (where both conventions agree)."""
+    pred = inputs["pred"]
+    tensors = {k: v for k, v in inputs.items() if k not in ("pred", "target")}
+    targets, times, lengths = _ctc_torch_arguments(inputs)
+    logits = torch.tensor(pred, dtype=torch.float64, requires_grad=True)  # log-softmax outputs: their own logits
+    log_probs = torch.log_softmax(logits, dim=-1)
+    log_probs.retain_grad()
+    loss = F.ctc_loss(log_probs, targets, times, lengths, reduction=reduction, **params)
+    loss.sum().backward()
+    result = compute("ctc", pred, inputs["target"], reduction=reduction, **params, **tensors)
+    record("ctc", "value", result.value, loss.detach().numpy(), 1e-12)
+    softmax = np.exp(pred - np.log(np.sum(np.exp(pred), axis=-1, keepdims=True)))
+    through_log_softmax = result.grad - softmax * np.sum(result.grad, axis=-1, keepdims=True)
+    record("ctc", "grad", through_log_softmax, logits.grad.numpy(), 1e-10)
+    return result, log_probs.grad.numpy(), times
+
+
+CTC_CASES = [
+    (params, reduction, seed)
+    for params in LOSSES["ctc"].param_grid
+    for reduction in ("mean", "sum", "none")
+    for seed in range(12)
+]
+
+
+@pytest.mark.parametrize("case", CTC_CASES, ids=lambda c: f"{sorted(c[0])}-{c[1]}-{c[2]}")
+def test_ctc_matches_pytorch(case) -> None:
+    params, reduction, seed = case
+    inputs = LOSSES["ctc"].sample(np.random.default_rng(seed))
+    result, torch_grad, times = _ctc_compare(inputs, params, reduction)
+    # PyTorch's own gradient w.r.t. log_probs is exp(log_probs)·(reduction scale) − γ: ours plus that term.
+    scale = {"sum": 1.0, "none": 1.0}.get(reduction)
+    pred = inputs["pred"]
+    batch = pred if pred.ndim == 3 else pred[:, None, :]
+    weights = (
+        np.broadcast_to(
+            LOSSES["ctc"].mean_weights(
+                pred, inputs["target"], **{k: v for k, v in inputs.items() if k == "target_lengths"}
+            ),
+            (batch.shape[1],),
+        )
+        / batch.shape[1]
+        if scale is None
+        else np.ones(batch.shape[1])
+    )
+    live = np.arange(batch.shape[0])[:, None] < np.asarray(times).reshape(1, -1)
+    expected = result.grad.reshape(batch.shape) + np.exp(batch) * (weights[None, :] * live)[..., None]
+    record("ctc (PyTorch's log_probs gradient)", "grad", expected.reshape(pred.shape), torch_grad, 1e-10)
+
+
+@pytest.mark.parametrize("blank", [0, 2, 4])
+def test_ctc_other_blanks_repeats_and_short_inputs(blank) -> None:
+    rng = np.random.default_rng(blank)
+    logits = rng.normal(size=(7, 3, 5))
+    log_probs = logits - np.log(np.sum(np.exp(logits), axis=-1, keepdims=True))
+    labels = [c for c in range(5) if c != blank]
+    target = np.array([[labels[0], labels[0], labels[1]], [labels[2], labels[2], labels[2]], [labels[3], 0, 0]], float)
+    inputs = {
+        "pred": log_probs,
+        "target": target,
+        "target_lengths": np.array([3.0, 3.0, 1.0]),
+        "input_lengths": np.array([7.0, 5.0, 2.0]),
+    }
+    for reduction in ("mean", "sum", "none"):
+        _ctc_compare(inputs, {"blank": blank}, reduction)
+
+
+def test_ctc_zero_infinity_matches_pytorch_and_is_refused_without_it(cli) -> None:
+    rng = np.random.default_rng(1)
+    logits = rng.normal(size=(3, 2, 4))
+    log_probs = logits - np.log(np.sum(np.exp(logits), axis=-1, keepdims=True))
+    target = np.array([[1.0, 1.0, 2.0], [3.0, -1.0, -1.0]])  # 'aab' needs 4 steps (a blank between the a's)
+    for reduction in ("mean", "sum", "none"):
+        result, _, _ = _ctc_compare({"pred": log_probs, "target": target}, {"zero_infinity": True}, reduction)
+    assert result.elements[0] == 0.0 and not result.grad[:, 0].any()
+    path = "[" + ",".join(str(row.tolist()) for row in log_probs) + "]"
+    assert_usage_error(cli(["ctc", "--pred", path, "--target", "1,1,2;3,-1,-1"]), "--zero-infinity")
+
+
+def test_ctc_gradient_of_unnormalised_log_probabilities_is_the_derivative() -> None:
+    """Not log_softmax outputs: lossctl's gradient is still ∂loss/∂input (PyTorch's is not)."""
+    from gradcheck import numeric_gradient
+
+    rng = np.random.default_rng(5)
+    pred = rng.normal(size=(6, 2, 4)) - 1.0
+    target = np.array([[1.0, 2.0], [3.0, -1.0]])
+    for reduction in ("mean", "sum"):
+        result = compute("ctc", pred, target, reduction=reduction)
+
+        def value(candidate: np.ndarray, reduction: str = reduction) -> float:
+            return compute("ctc", candidate, target, reduction=reduction).value
+
+        np.testing.assert_allclose(result.grad, numeric_gradient(value, pred), rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.parametrize(
+    ("argv", "fragment"),
+    [
+        (["--pred", "-1,-1;-1,-1", "--target", "0"], "other than the blank"),
+        (["--pred", "-1,-1;-1,-1", "--target", "2"], "other than the blank"),
+        (["--pred", "-1,-1;-1,-1", "--target", "1.5"], "whole numbers"),
+        (["--pred", "-1,-1;-1,-1", "--target", "1", "--blank", "2"], "--blank"),
+        (["--pred", "-1,-1;-1,-1", "--target", "1", "--input-lengths", "3"], "between 1 and T"),
+        (["--pred", "-1,-1;-1,-1", "--target", "1,1", "--target-lengths", "3"], "between 0 and S"),
+        (["--pred", "[[[-1,-1]],[[-1,-1]]]", "--target", "1"], "(1, S)"),
+        (["--pred", "-1,-1,-1", "--target", "1"], "(T, N, C)"),
+    ],
+)
+def test_ctc_input_errors_are_usage_errors(cli, argv, fragment) -> None:
+    assert_usage_error(cli(["ctc", *argv]), fragment)
+
+
 def test_zz_report_worst_relative_errors() -> None:
     """Not a check: the largest relative errors seen above, per loss (run with -s)."""
     for loss, errors in sorted(WORST.items()):

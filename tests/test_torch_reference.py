@@ -21,7 +21,9 @@ F = torch.nn.functional
 
 RTOL = 1e-12
 SEEDS = range(6)
-SPECS = [spec for spec in LOSSES.values() if spec.torch]
+# ctc: PyTorch's backward presumes log_softmax inputs (it returns exp(log_probs) − γ, lossctl the true
+# derivative −γ); tests/test_losses_extra_b.py compares both through log_softmax.
+SPECS = [spec for spec in LOSSES.values() if spec.torch and spec.name != "ctc"]
 CASES = [
     (spec, params, reduction, seed)
     for spec in SPECS
