@@ -547,3 +547,13 @@ def test_zz_report_worst_relative_errors() -> None:
     """Not a check: the largest relative errors seen above, per loss (run with -s)."""
     for loss, errors in sorted(WORST.items()):
         print(f"\n{loss}: value {errors['value']:.3g}, grad {errors['grad']:.3g}", end="")
+
+
+def test_ctc_explain_shows_the_per_length_mean(cli) -> None:
+    u = str(np.log(0.5))
+    frame = f"[[{u},{u}],[{u},{u}]]"
+    run = cli(["ctc", "--pred", f"[{frame},{frame},{frame}]", "--target", "1,-1;1,1", "--explain"])
+    assert run.code == 0, run.stderr
+    assert "L = (1/n) Σᵢ wᵢ ℓᵢ" in run.stdout and "with w = [1, 0.5]" in run.stdout
+    expected = (-np.log(0.75) + np.log(8.0) / 2) / 2
+    assert float(run.stdout.split("\n\ngradient:")[0].splitlines()[-1].split("=")[-1]) == pytest.approx(expected)
