@@ -306,7 +306,7 @@ def test_embedding_losses_match_their_reference_transcriptions(case) -> None:
 
 
 @pytest.mark.parametrize("seed", SEEDS)
-def test_triplet_with_distance_matches_torch_with_swap_ties_and_labels(seed) -> None:
+def test_triplet_with_distance_matches_torch_when_every_swap_is_a_tie(seed) -> None:
     """Positive equal to the negative (every swap a tie) and a cosine distance: F.triplet_margin_with_distance_loss."""
     rng = np.random.default_rng(seed)
     anchor, other = rng.normal(size=(4, 3)), rng.normal(size=(4, 3))
@@ -331,8 +331,8 @@ def test_triplet_with_distance_matches_torch_with_swap_ties_and_labels(seed) -> 
             record("triplet_margin_with_distance", "grad", got, t.grad.numpy(), 1e-10)
 
 
-def test_mnrl_equals_nt_xent_structure_on_a_symmetric_case() -> None:
-    """One direction of NT-Xent with the other anchors excluded is MNRL with scale 1/τ: a sanity relation."""
+def test_mnrl_elements_at_another_scale_match_sentence_transformers() -> None:
+    """Per-anchor losses (reduction none) at scale 2 against the sentence-transformers formula."""
     rng = np.random.default_rng(0)
     a, p = rng.normal(size=(3, 4)), rng.normal(size=(3, 4))
     mnrl = compute("mnrl", a, positive=p, scale=2.0, reduction="none").elements
