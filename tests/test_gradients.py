@@ -13,7 +13,7 @@ from conftest import mean_numerator, refused_combination, surrogate_gradient
 from gradcheck import numeric_gradient
 
 from lossctl import compute
-from lossctl.registry import LOSSES
+from lossctl.losses.registry import LOSSES
 
 SEEDS = range(4)
 CASES = [

@@ -22,7 +22,7 @@ import pytest
 from conftest import assert_usage_error
 
 from lossctl import compute
-from lossctl.registry import LOSSES
+from lossctl.losses.registry import LOSSES
 
 torch = pytest.importorskip("torch")
 

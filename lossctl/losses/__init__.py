@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from . import boxes, classification, embedding, image, margin, regression, sequence
+from lossctl.losses import boxes, classification, embedding, image, margin, regression, sequence
 
 FAMILIES = (regression, classification, margin, image, embedding, boxes, sequence)

@@ -19,9 +19,9 @@ import math
 
 import numpy as np
 
-from ..checks import require
-from ..errors import InputError
-from ..spec import Array, Example, LossSpec, Param
+from lossctl.errors import InputError
+from lossctl.losses.checks import require
+from lossctl.losses.spec import Array, Example, LossSpec, Param
 
 EPS = 1e-7  # torchvision's default
 CIOU_ASPECT = 4.0 / math.pi**2

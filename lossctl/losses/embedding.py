@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..checks import require
-from ..errors import InputError
-from ..spec import Array, Example, LossSpec, Param
-from ._numerics import sigmoid, softplus
-from .margin import _distance, _distance_grad
+from lossctl.errors import InputError
+from lossctl.losses._numerics import sigmoid, softplus
+from lossctl.losses.checks import require
+from lossctl.losses.margin import _distance, _distance_grad
+from lossctl.losses.spec import Array, Example, LossSpec, Param
 
 NORMALIZE_EPS = 1e-12  # torch.nn.functional.normalize
 KERAS_NORM_EPS = 1e-6  # keras l2_normalize: sqrt(max(Σx², 1e-12))

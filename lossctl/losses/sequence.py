@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..checks import require
-from ..errors import InputError
-from ..spec import Array, Example, LossSpec, Param
+from lossctl.errors import InputError
+from lossctl.losses.checks import require
+from lossctl.losses.spec import Array, Example, LossSpec, Param
 
 NEG_INF = -np.inf
 
