@@ -7,7 +7,7 @@ import shlex
 
 import numpy as np
 import pytest
-from conftest import assert_usage_error
+from conftest import assert_usage_error, surrogate_gradient
 from gradcheck import numeric_gradient
 
 from lossctl import compute
@@ -198,6 +198,8 @@ def _activation_cases():
 
 @pytest.mark.parametrize(("spec", "activation"), list(_activation_cases()))
 def test_activation_chain_rule_against_finite_differences(spec, activation: str) -> None:
+    if surrogate_gradient(spec, {}):
+        pytest.skip("the declared gradient is the library's convention, not the derivative of the value")
     inputs = spec.sample(np.random.default_rng(4))
     z, target = inputs.pop("pred"), inputs.pop("target", None)
     result = compute(spec, z, target, activation=activation, **inputs)

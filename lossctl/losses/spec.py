@@ -149,6 +149,9 @@ class LossSpec:
     torch: str | None = None  # name in torch.nn.functional, when PyTorch has the loss
     check: Callable[..., None] | None = None  # domain checks, raise InputError
     denominator: Callable[..., float] | None = None  # what "mean" divides the sum by
+    # Per-element weights wᵢ of the mean: mean = Σ wᵢ ℓᵢ / count (CTC: 1 / target length, as PyTorch).  With
+    # it, ``grad`` takes ``element_weights`` (None: the gradient of the plain sum).
+    mean_weights: Callable[..., Array] | None = None
     extra_reductions: Mapping[str, Callable[..., float]] = field(default_factory=dict)  # name -> divisor
     transform: Transform | None = None
     zero_at_target: bool = True  # loss(pred=target) == 0
@@ -173,6 +176,9 @@ class LossSpec:
     # to these parameters.  Must agree with ``elements`` and ``grad`` (tests/test_streaming.py checks).
     fused: Callable[..., tuple[Array, Array] | None] | None = None
     plot: Callable[[Array], tuple[Array, Array | None, dict[str, Array]]] | None = None  # x -> inputs
+    # False for parameter settings whose declared gradient is a library's surrogate rather than the derivative
+    # of the value (CIoU's α under no_grad): the finite-difference tests skip those settings.
+    gradient_is_derivative: Callable[..., bool] | None = None
     plot_axis: str = "residual ŷ − y"
 
     def param(self, name: str) -> Param:
