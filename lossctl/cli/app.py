@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import os
+import shutil
 import sys
 from typing import Annotated, Any
 
@@ -264,7 +265,8 @@ def plot(
         sys.stdout.write(f"wrote {path}\n")
     else:
         color = sys.stdout.isatty() and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
-        sys.stdout.write(render_terminal(curves, color=color) + "\n")
+        columns = shutil.get_terminal_size((100, 30)).columns if sys.stdout.isatty() else 100
+        sys.stdout.write(render_terminal(curves, width=max(40, min(columns, 160)), color=color) + "\n")
 
 
 def main() -> None:

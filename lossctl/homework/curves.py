@@ -24,6 +24,8 @@ from lossctl.numbers import short
 SYMBOLS = {"delta": "δ", "beta": "β", "alpha": "α", "gamma": "γ", "eps": "ε", "margin": "Δ"}
 MARKERS = ("•", "+", "x", "o", "*", "#", "@", "%")  # curves stay apart without colour
 RANGE_EXAMPLE = "e.g. --range -3,3"
+# The gradient is taken w.r.t. --pred, which is x itself except where the axis maps x to pred (bce: p = σ(x)).
+DERIVATIVE = "derivative ∂ℓ/∂pred"
 
 
 @dataclass(frozen=True)
@@ -123,7 +125,7 @@ def render_terminal(curves: list[Curve], width: int = 100, height: int = 30, col
         plt.clear_figure()
         plt.subplots(1, 2)
         plt.plot_size(width, height)
-        for column, (title, attribute) in enumerate((("loss", "value"), ("derivative", "derivative")), start=1):
+        for column, (title, attribute) in enumerate((("loss", "value"), (DERIVATIVE, "derivative")), start=1):
             plt.subplot(1, column)
             plt.title(title)
             plt.xlabel(axis)
@@ -190,7 +192,7 @@ def save_png(curves: list[Curve], path: Path) -> None:
         for item in members:
             left.plot(item.x, item.value, label=item.label)
             right.plot(item.x, item.derivative, label=item.label)
-        for panel, title in ((left, "loss"), (right, "derivative")):
+        for panel, title in ((left, "loss"), (right, DERIVATIVE)):
             panel.set_title(title)
             panel.set_xlabel(axis)
             panel.grid(alpha=0.3)
