@@ -23,7 +23,9 @@ from lossctl.errors import ExitStatus, InputError, LossctlWarning
 from lossctl.evaluation.core import LossResult, compute
 from lossctl.io.inputs import is_image_file, read_array, read_columns
 from lossctl.io.save import check_output_path, save_array
+from lossctl.losses.image import SCALE_HELP, scale_inputs
 from lossctl.losses.spec import LossSpec, Param
+from lossctl.losses.wording import escape_markup
 from lossctl.render import FORMATS
 from lossctl.render.describe import example_command
 
@@ -41,7 +43,11 @@ def _option(
 ) -> inspect.Parameter:
     name = names[0].lstrip("-").split("/")[0].replace("-", "_")
     info = typer.Option(
-        *names, help=help, rich_help_panel=panel, show_default=default not in (None, False), hidden=hidden
+        *names,
+        help=escape_markup(help),
+        rich_help_panel=panel,
+        show_default=default not in (None, False),
+        hidden=hidden,
     )
     return inspect.Parameter(
         name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=Annotated[annotation, info]
@@ -92,6 +98,7 @@ def loss_signature(spec: LossSpec) -> inspect.Signature:
             ),
         ]
     if spec.images:
+        params.append(_option(str | None, None, "--scale", help=SCALE_HELP, panel="Inputs"))
         params.append(
             _option(
                 bool,
@@ -150,7 +157,7 @@ def build_loss_command(spec: LossSpec) -> Callable[..., int]:
     command.__signature__ = loss_signature(spec)  # type: ignore[attr-defined]
     command.__name__ = spec.name
     aliases = f" Aliases: {', '.join(spec.aliases)}." if spec.aliases else ""
-    command.__doc__ = (
+    command.__doc__ = escape_markup(  # Typer's rich help reads docstrings as markup: formulas hold [ ]
         f"{spec.summary}\n\n{spec.formula}\n\nExample: {example_command(spec)}\n\n"
         f"More: lossctl info {spec.name}.{aliases}"
     )
@@ -203,6 +210,11 @@ def run_loss(spec: LossSpec, options: dict[str, Any]) -> int:
             check_output_path(path, option, inputs)
 
     pred, target, tensors = _read_inputs(spec, options)
+    scales: dict[str, float] = {}
+    if spec.images:  # 8-bit masks of 0/255 read as 0/1, and --scale
+        read = {"--pred": pred} if target is None else {"--pred": pred, "--target": target}
+        read, scales = scale_inputs(spec.name, read, options.get("scale"))
+        pred, target = read["--pred"], read.get("--target")
     size = int(np.size(pred))
     value_only = options["format"] == "value" and options["reduction"] != "none" and size > BLOCKS_FOR_VALUE_FROM
     if (size > INLINE_LIMIT or value_only) and _streamable(options):
@@ -228,6 +240,8 @@ def run_loss(spec: LossSpec, options: dict[str, Any]) -> int:
         )
     if channels_last:
         result = replace(result, channels_last=True)
+    if scales:
+        result = replace(result, params={**result.params, "input_scale": scales})
     for warning in caught:
         if issubclass(warning.category, LossctlWarning):
             sys.stderr.write(f"warning: {warning.message}\n")
