@@ -164,7 +164,7 @@ def load_npy(source: Path | bytes, label: str, name: str) -> Array:
     if not isinstance(array, np.ndarray):
         raise InputError(f"{label}: {name} is not a single .npy array (.npz archives are not supported)")
     if array.dtype.kind not in "biuf":
-        raise InputError(f"{label}: {name} holds {array.dtype} values; lossctl needs a numeric array")
+        raise InputError(f"{label}: {name} holds {shorten(str(array.dtype))} values; lossctl needs a numeric array")
     if array.ndim == 0:
         array = np.asarray(array).reshape(1)
     return array
@@ -248,9 +248,10 @@ def stdin_bytes(label: str, stream: IO[Any] | None = None) -> bytes:
     if hasattr(stream, "isatty") and stream.isatty():
         raise InputError(f"{label} is '-' but standard input is a terminal; pipe data in, e.g. `cat p.csv | lossctl …`")
     try:
-        return without_byte_order_mark(read_stream(stream, label, "standard input"), label, "standard input")
-    except (OSError, ValueError) as exc:
-        raise InputError(f"{label} is '-' but standard input cannot be read ({exc})") from exc
+        raw = read_stream(stream, label, "standard input")
+    except OSError as exc:
+        raise InputError(f"{label} is '-' but standard input cannot be read ({exc.strerror or exc})") from exc
+    return without_byte_order_mark(raw, label, "standard input")
 
 
 def read_array(source: str, label: str, stdin: IO[Any] | None = None) -> Array:

@@ -9,6 +9,12 @@ number.  The fast parser (NumPy's C ``loadtxt``) reads well-formed numbers;
 whenever it refuses or finds something to report (NaN, a width that differs
 from the header), the careful parser reads the same text and names the line,
 the column and the value.
+
+A header row holds names only (empty cells, as pandas and R write for the
+index column, count as names; ``0x10`` or ``1_000`` begin like numbers and are
+not names).  A first line of numbers and anything else is an error naming
+line 1, except in ``--data`` tables, whose unselected columns may hold
+anything: there it is a row of data.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ DELIMITERS = (",", "\t", ";", "|")  # in order of preference; None = runs of whi
 WHITESPACE = " "  # asked for explicitly (--delimiter space); None when the caller wants detection
 HEAD_BYTES = 1 << 16
 SAMPLE_LINES = 20
+NUMBER_START = re.compile(r"[+-]?\.?\d")
 NUMBER = re.compile(r"[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|nan|inf|infinity)", re.IGNORECASE)
 
 
@@ -58,6 +65,11 @@ def is_number(field: str) -> bool:
     return bool(NUMBER.fullmatch(field))
 
 
+def is_name(field: str) -> bool:
+    """A column name: empty, or text that does not begin like a number (``0x10``, ``1_000`` do)."""
+    return not is_number(field) and not NUMBER_START.match(field)
+
+
 def parse_number(token: str, where: str) -> float:
     """One number, strictly: no underscores, no hex, no overflow to inf."""
     text = token.strip()
@@ -76,7 +88,7 @@ def _delimiter_hint(text: str) -> str:
     for delimiter in DELIMITERS:
         parts = text.split(delimiter)
         if len(parts) > 1 and all(is_number(p.strip()) for p in parts):
-            return f"; the values look separated by {delimiter!r}: use --delimiter {delimiter!r}"
+            return f"; the values look separated by {delimiter!r} (with --data: --delimiter {delimiter!r})"
     return ""
 
 
@@ -109,14 +121,18 @@ def content_lines(text: str) -> Iterator[tuple[int, str]]:
 
 
 def detect_delimiter(lines: list[str]) -> str | None:
-    """The first of , TAB ; | found the same number of times on every sampled line, else whitespace."""
+    """The first of , TAB ; | found equally often on every sampled line (or on every line after
+    the first, which may be a header); else the most frequent one; else runs of whitespace."""
     unquoted = [re.sub(r'"[^"]*"', "", line) for line in lines]
-    present = [d for d in DELIMITERS if unquoted and d in unquoted[0]]
-    for delimiter in present:
-        counts = {line.count(delimiter) for line in unquoted}
-        if len(counts) == 1:
-            return delimiter
-    return present[0] if present else None
+    present = [d for d in DELIMITERS if any(d in line for line in unquoted)]
+    for rows in (unquoted, unquoted[1:]):
+        for delimiter in present:
+            counts = {line.count(delimiter) for line in rows}
+            if len(counts) == 1 and counts != {0}:
+                return delimiter
+    if not present:
+        return None
+    return max(present, key=lambda d: sum(line.count(d) for line in unquoted))
 
 
 def scan_layout(text: str, delimiter: str | None) -> Layout:
@@ -134,10 +150,9 @@ def scan_layout(text: str, delimiter: str | None) -> Layout:
         delimiter = None
     number, first = sample[0]
     fields = split_fields(first, delimiter)
-    numeric = [is_number(f) for f in fields]
-    if not any(numeric):
+    if all(is_name(f) for f in fields):
         return Layout(delimiter, tuple(fields), number, number, len(fields), False)
-    return Layout(delimiter, None, 0, number, len(fields), not all(numeric))
+    return Layout(delimiter, None, 0, number, len(fields), not all(is_number(f) for f in fields))
 
 
 def head_text(raw: bytes) -> str:
@@ -253,11 +268,12 @@ def column_index(layout: Layout, wanted: str, option: str, source: str) -> int:
         index = int(key)
         if -width <= index < width:
             return index % width
-        raise InputError(f"{option}: column {index} is out of range; {source} has {width} columns (0 to {width - 1})")
+        columns = f"{width} column{'s' if width != 1 else ''}"
+        raise InputError(f"{option}: column {index} is out of range; {source} has {columns} (0 to {width - 1})")
     if names:
         known = f"its columns: {', '.join(n or '(unnamed)' for n in names)}"
     else:
-        known = f"it has no header and {width} columns; give a 0-based column index"
+        known = f"it has no header and {width} column{'s' if width != 1 else ''}; give a 0-based column index"
     raise InputError(f"{option}: {source} has no column {shorten(key)!r} ({known})")
 
 
