@@ -92,10 +92,6 @@ def _delimiter_hint(text: str) -> str:
     return ""
 
 
-def strip_comment(line: str) -> str:
-    return line.split("#", 1)[0].strip()
-
-
 def unquote(field: str) -> str:
     field = field.strip().lstrip("\ufeff")
     if len(field) >= 2 and field[0] == field[-1] == '"':
@@ -115,8 +111,8 @@ def split_fields(line: str, delimiter: str | None) -> list[str]:
 def content_lines(text: str) -> Iterator[tuple[int, str]]:
     """(1-based line number, comment-free text) of every line holding something."""
     for number, raw in enumerate(text.splitlines(), start=1):
-        line = strip_comment(raw)
-        if line:
+        line = raw.split("#", 1)[0]  # not stripped: a trailing tab may close an empty last field
+        if line.strip():
             yield number, line
 
 
