@@ -398,3 +398,15 @@ def test_stdin_npy_read_from_a_pipe_is_refused_when_truncated(tmp_path) -> None:
     with pytest.raises(InputError, match="truncated"):
         read_array(str(path), "--pred")
     writer.join(5)
+
+
+def test_float_npy_with_a_long_header_reads(tmp_path) -> None:
+    import struct
+
+    header = "{'descr': '<f8', 'fortran_order': False, 'shape': (3,), }"
+    header = header + " " * (20_000 - len(header)) + "\n"  # above NumPy's default limit of 10,000 bytes
+    path = tmp_path / "long.npy"
+    path.write_bytes(
+        b"\x93NUMPY\x02\x00" + struct.pack("<I", len(header)) + header.encode() + struct.pack("<3d", 1, 2, 3)
+    )
+    np.testing.assert_array_equal(read_array(str(path), "--pred"), [1, 2, 3])
