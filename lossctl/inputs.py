@@ -2,9 +2,11 @@
 
 Accepted forms (DESIGN §4): literals (``2,3,4,5``, ``"2 3 4 5"``, rows split
 by ``;``, JSON nested lists), files (``.csv`` ``.tsv`` ``.txt`` with header
-detection, ``.npy`` loaded without pickle, ``.json``), ``-`` for standard
-input, and two columns of one table.  Parsing knows nothing about losses:
-every failure is an :class:`InputError` naming the argument and the place.
+detection, ``.npy`` loaded without pickle, ``.json``, images), ``-`` for
+standard input, and two columns of one table.  Parsing knows nothing about
+losses: every failure is an :class:`InputError` naming the argument and the
+place.  Where an input comes from (literal or path, streams read once, the
+size limit) is :mod:`lossctl.sources`; text tables are :mod:`lossctl.tables`.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from .sources import (
     shorten,
     without_byte_order_mark,
 )
-from .tables import WHITESPACE, Layout, Table, column_index, numeric_table, parse_number, selected_columns
+from .tables import Table, column_index, delimiter_option, numeric_table, parse_number, selected_columns
 
 Array = np.ndarray
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
@@ -295,26 +297,9 @@ def read_columns(
         if path.suffix.lower() in (".npy", ".json"):
             values = load_file(path, "--data")
             matrix = values if values.ndim == 2 else values.reshape(-1, 1)
-            width = matrix.shape[1]
-            layout = Layout(None, None, 0, 1, width, False)
-            indices = [column_index(layout, wanted, option, name) for option, wanted in selectors]
+            indices = [column_index((), matrix.shape[1], wanted, option, name) for option, wanted in selectors]
             pred, target = (np.ascontiguousarray(matrix[:, i]) for i in indices)
             return pred, target
         raw = without_byte_order_mark(read_bytes(path, "--data"), "--data", name)
-    pred, target = selected_columns(raw, "--data", name, _delimiter(delimiter), selectors)
+    pred, target = selected_columns(raw, "--data", name, delimiter_option(delimiter), selectors)
     return pred, target
-
-
-def _delimiter(option: str | None) -> str | None:
-    """``--delimiter``: one character (``tab``, ``\\t``, ``space`` and ``whitespace`` spelled out)."""
-    if option is None:
-        return None
-    spelled = {"tab": "\t", "\\t": "\t", "space": WHITESPACE, "whitespace": WHITESPACE, " ": WHITESPACE}
-    if option.lower() in spelled:
-        return spelled[option.lower()]
-    if len(option) != 1 or option in '"#\r\n' or option.isalnum() or option in ".+-":
-        raise InputError(
-            f"--delimiter must be one character such as ',' ';' '|' or 'tab' (not a digit, '.', '#' or quote), "
-            f"got {shorten(option)!r}"
-        )
-    return option

@@ -244,33 +244,48 @@ def selected_columns(
     layout = scan_layout(head_text(raw), delimiter)
     if not layout.first_line:
         raise InputError(f"{name} holds no numbers")
-    indices = [column_index(layout, wanted, option, source) for option, wanted in selectors]
+    names = layout.header or ()
+    indices = [column_index(names, layout.width, wanted, option, source) for option, wanted in selectors]
     values = fast_values(raw, layout)
     if values is not None and values.shape[1] == layout.width:
         return [np.ascontiguousarray(values[:, i]) for i in indices]
     return careful_columns(decode(raw, label, source), name, layout, indices)
 
 
-def column_index(layout: Layout, wanted: str, option: str, source: str) -> int:
+def column_index(names: tuple[str, ...], width: int, wanted: str, option: str, source: str) -> int:
     """A column by exact name, by name in any case, or by 0-based (or negative) index."""
-    names = layout.header or ()
     key = wanted.strip()
-    for candidates in (names, [n.lower() for n in names]):
-        probe = key if candidates is names else key.lower()
-        if probe in candidates:
-            return list(candidates).index(probe)
-    width = layout.width
+    if key in names:
+        return names.index(key)
+    lowered = [name.lower() for name in names]
+    if key.lower() in lowered:
+        return lowered.index(key.lower())
+    columns = f"{width} column{'s' if width != 1 else ''}"
     if re.fullmatch(r"-?\d+", key):
         index = int(key)
         if -width <= index < width:
             return index % width
-        columns = f"{width} column{'s' if width != 1 else ''}"
         raise InputError(f"{option}: column {index} is out of range; {source} has {columns} (0 to {width - 1})")
     if names:
-        known = f"its columns: {', '.join(n or '(unnamed)' for n in names)}"
+        known = f"its columns: {', '.join(name or '(unnamed)' for name in names)}"
     else:
-        known = f"it has no header and {width} column{'s' if width != 1 else ''}; give a 0-based column index"
+        known = f"it has no header and {columns}; give a 0-based column index"
     raise InputError(f"{option}: {source} has no column {shorten(key)!r} ({known})")
+
+
+def delimiter_option(option: str | None) -> str | None:
+    """``--delimiter``: one character, or ``tab`` / ``space`` spelled out; None asks for detection."""
+    if option is None:
+        return None
+    spelled = {"tab": "\t", "\\t": "\t", "space": WHITESPACE, "whitespace": WHITESPACE, " ": WHITESPACE}
+    if option.lower() in spelled:
+        return spelled[option.lower()]
+    if len(option) != 1 or option in '"#\r\n.+-' or option.isalnum():
+        raise InputError(
+            f"--delimiter must be one character such as ',' ';' '|' or 'tab' (not a digit, '.', '#' or quote), "
+            f"got {shorten(option)!r}"
+        )
+    return option
 
 
 def careful_columns(text: str, name: str, layout: Layout, indices: list[int]) -> list[Array]:
