@@ -159,8 +159,9 @@ def head_text(raw: bytes) -> str:
     return head[: head.rfind(b"\n") + 1 or len(head)].decode("utf-8", errors="replace")
 
 
-def fast_values(raw: bytes, layout: Layout) -> Array | None:
-    """NumPy's C parser on the bytes; None when it refuses or when the careful parser must speak."""
+def fast_values(raw: bytes, layout: Layout, usecols: list[int] | None = None) -> Array | None:
+    """NumPy's C parser on the bytes (all columns, or ``usecols``); None when it refuses or when the
+    careful parser must speak."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # "input contained no data": the careful parser says it better
@@ -173,12 +174,13 @@ def fast_values(raw: bytes, layout: Layout) -> Array | None:
                 ndmin=2,
                 dtype=np.float64,
                 encoding="utf-8",
+                usecols=usecols,
             )
     except (ValueError, IndexError, UnicodeDecodeError):
         return None
     if values.size == 0 or not np.isfinite(values).all():
         return None
-    if layout.header is not None and values.shape[1] != len(layout.header):
+    if usecols is None and layout.header is not None and values.shape[1] != len(layout.header):
         return None
     return values
 
@@ -249,7 +251,32 @@ def selected_columns(
     values = fast_values(raw, layout)
     if values is not None and values.shape[1] == layout.width:
         return [np.ascontiguousarray(values[:, i]) for i in indices]
+    if _plain_rows_of_width(raw, layout):  # text in other columns: convert only the selected ones
+        wanted = sorted(set(indices))
+        values = fast_values(raw, layout, usecols=wanted)
+        if values is not None:
+            return [np.ascontiguousarray(values[:, wanted.index(i)]) for i in indices]
     return careful_columns(decode(raw, label, source), name, layout, indices)
+
+
+def _plain_rows_of_width(raw: bytes, layout: Layout) -> bool:
+    """No quotes, no comments, and every non-empty line holds ``width - 1`` delimiters (vectorised),
+    so that reading only some columns cannot hide a row of the wrong width."""
+    delimiter = layout.delimiter
+    if delimiter is None or len(delimiter.encode()) != 1 or b'"' in raw or b"#" in raw:
+        return False
+    data = np.frombuffer(raw, dtype=np.uint8)
+    ends = np.flatnonzero(data == ord("\n"))
+    if data.size and data[-1] != ord("\n"):
+        ends = np.append(ends, data.size)
+    starts = np.concatenate(([0], ends[:-1] + 1))
+    marks = np.flatnonzero(data == ord(delimiter))
+    counts = np.searchsorted(marks, ends) - np.searchsorted(marks, starts)
+    lengths = ends - starts
+    carriage = np.zeros(lengths.shape, dtype=bool)
+    carriage[lengths > 0] = data[ends[lengths > 0] - 1] == ord("\r")
+    empty = (lengths == 0) | ((lengths == 1) & carriage)
+    return bool(np.all(empty | (counts == layout.width - 1)))
 
 
 def column_index(names: tuple[str, ...], width: int, wanted: str, option: str, source: str) -> int:

@@ -277,8 +277,9 @@ def test_a_name_that_is_not_a_literal_reads_the_file(tmp_path, monkeypatch) -> N
         (b"pred target\n1.5   2.5\n3 4.5\n", "pred", "target", "space"),
         (b"1.5;2.5\n3;4.5\n", "0", "1", ";"),
         (b"# exported\npred,target # names\n1.5,2.5\n3,4.5 # last\n", "pred", "target", ","),
+        (b"id,name,pred,target\r\nq1,bob,1.5,2.5\r\n\r\nq2,,3,4.5\r\n", "pred", "target", None),
     ],
-    ids=["excel", "pandas", "r", "text-columns", "tsv-notes", "pipe", "spaces", "explicit", "comments"],
+    ids=["excel", "pandas", "r", "text-columns", "tsv-notes", "pipe", "spaces", "explicit", "comments", "unquoted"],
 )
 def test_tables_as_tools_write_them(tmp_path, content: bytes, pred_col: str, target_col: str, delimiter) -> None:
     path = tmp_path / "t.csv"
@@ -410,3 +411,15 @@ def test_float_npy_with_a_long_header_reads(tmp_path) -> None:
         b"\x93NUMPY\x02\x00" + struct.pack("<I", len(header)) + header.encode() + struct.pack("<3d", 1, 2, 3)
     )
     np.testing.assert_array_equal(read_array(str(path), "--pred"), [1, 2, 3])
+
+
+@pytest.mark.parametrize(
+    "row",
+    ["q3,al,ice,5,6", "q3,5,6", "q3,al,5", "q3,al,5,6,"],
+    ids=["extra-text-field", "missing-field", "short", "trailing-separator"],
+)
+def test_a_row_of_another_width_is_never_read_by_position(tmp_path, row: str) -> None:
+    path = tmp_path / "t.csv"
+    path.write_text("id,name,pred,target\nq1,bob,1.5,2.5\n" + row + "\nq4,eve,3,4.5\n")
+    with pytest.raises(InputError, match="line 3: the header has 4 names"):
+        read_columns(str(path), "pred", "target")
