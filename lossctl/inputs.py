@@ -229,7 +229,7 @@ def load_file(path: Path, label: str) -> Array:
 def parse_text(raw: bytes, label: str, name: str, *, json_file: bool = False) -> Array:
     """A text input (file or stream): JSON when it is a .json file or starts with ``[``, else a table."""
     raw = without_byte_order_mark(raw, label, name)
-    if json_file or raw.lstrip()[:1] == b"[":
+    if json_file or re.match(rb"\s*\[", raw):
         return parse_json(decode(raw, label, name), f"{label}: {name}")
     return squeeze_table(numeric_table(raw, label, name).values)
 
@@ -237,7 +237,7 @@ def parse_text(raw: bytes, label: str, name: str, *, json_file: bool = False) ->
 def read_stdin(label: str, stream: IO[Any] | None = None) -> Array:
     """Standard input: JSON when it starts with ``[``, else a text table."""
     raw = stdin_bytes(label, stream)
-    if not raw.strip():
+    if re.fullmatch(rb"\s*", raw):  # (no stripped copy of a large input)
         raise InputError(f"{label}: standard input is empty")
     return parse_text(raw, label, "standard input")
 

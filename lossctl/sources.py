@@ -111,10 +111,17 @@ def read_stream(stream: IO[Any], label: str, name: str) -> bytes:
 def read_bytes(path: Path, label: str) -> bytes:
     """A file's bytes, read once (regular files, FIFOs, ``/dev/stdin`` alike)."""
     try:
-        if is_regular(path) and path.stat().st_size > max_input_bytes():
+        if not is_regular(path):
+            with path.open("rb") as handle:
+                return read_stream(handle, label, str(path))
+        limit = max_input_bytes()
+        if path.stat().st_size > limit:
             raise too_large(label, str(path))
         with path.open("rb") as handle:
-            return read_stream(handle, label, str(path))
+            data = handle.read(limit + 1)  # one allocation of the file's size
+        if len(data) > limit:  # it grew while it was read
+            raise too_large(label, str(path))
+        return data
     except OSError as exc:
         raise InputError(f"{label}: cannot read {path}: {exc.strerror or exc}") from exc
 
