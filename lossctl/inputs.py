@@ -296,6 +296,8 @@ def read_columns(
         name = str(path)
         if path.suffix.lower() in (".npy", ".json"):
             values = load_file(path, "--data")
+            if values.ndim > 2:
+                raise InputError(f"--data: {name} has shape {values.shape}; a table has rows and columns (2-D)")
             matrix = values if values.ndim == 2 else values.reshape(-1, 1)
             indices = [column_index((), matrix.shape[1], wanted, option, name) for option, wanted in selectors]
             pred, target = (np.ascontiguousarray(matrix[:, i]) for i in indices)

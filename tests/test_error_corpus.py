@@ -256,6 +256,12 @@ CORPUS: list[tuple[str, list[str], str | None, list[str]]] = [
         None,
         ["--delimiter"],
     ),
+    (
+        "data-npy-3d",
+        ["mse", "--data", "{tmp}/cube.npy", "--pred-col", "0", "--target-col", "1"],
+        None,
+        ["has shape (2, 2, 2)", "2-D"],
+    ),
     ("delimiter-without-data", ["mse", *P4, *T4, "--delimiter", ";"], None, ["--delimiter applies to --data"]),
     ("csv-semicolon-ragged", ["mse", "--pred", "{tmp}/semiragged.csv", *T4], None, ["line 2: ragged rows"]),
     # messages that must not mislead, crash or flood
@@ -299,6 +305,7 @@ def _fixtures(tmp: Path) -> None:
     (tmp / "ragged.csv").write_text("1,2\n3\n")
     (tmp / "table.csv").write_text("y_hat,y\n1,2\n3,4\n")
     np.save(tmp / "five.npy", np.arange(5.0))
+    np.save(tmp / "cube.npy", np.zeros((2, 2, 2)))
     np.save(tmp / "truncated.npy", np.arange(100.0))
     (tmp / "truncated.npy").write_bytes((tmp / "truncated.npy").read_bytes()[:150])
     np.save(tmp / "objects.npy", np.array([{"x": 1}, None], dtype=object), allow_pickle=True)
