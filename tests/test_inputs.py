@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from lossctl.errors import InputError
-from lossctl.inputs import parse_literal, read_array, read_columns, read_stdin
+from lossctl.io.inputs import parse_literal, read_array, read_columns, read_stdin
 
 
 @pytest.mark.parametrize(
@@ -218,7 +218,7 @@ def test_headers_comments_and_separators(tmp_path, text: str, expected) -> None:
     ],
 )
 def test_fast_and_careful_parsers_agree(text: str) -> None:
-    from lossctl.tables import careful_numeric_table, fast_values, scan_layout
+    from lossctl.io.tables import careful_numeric_table, fast_values, scan_layout
 
     raw = text.encode()
     layout = scan_layout(text, None)

@@ -29,8 +29,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import InputError
-from .sources import decode, shorten
+from lossctl.errors import InputError
+from lossctl.io.sources import decode, shorten
 
 Array = np.ndarray
 DELIMITERS = (",", "\t", ";", "|")  # in order of preference; None = runs of whitespace

@@ -22,7 +22,7 @@ import stat
 from pathlib import Path
 from typing import IO, Any
 
-from .errors import InputError
+from lossctl.errors import InputError
 
 DEFAULT_MAX_BYTES = 1 << 30  # 1 GiB
 LIMIT_VARIABLE = "LOSSCTL_MAX_TEXT_BYTES"

@@ -6,7 +6,7 @@ detection, ``.npy`` loaded without pickle, ``.json``, images), ``-`` for
 standard input, and two columns of one table.  Parsing knows nothing about
 losses: every failure is an :class:`InputError` naming the argument and the
 place.  Where an input comes from (literal or path, streams read once, the
-size limit) is :mod:`lossctl.sources`; text tables are :mod:`lossctl.tables`.
+size limit) is :mod:`lossctl.io.sources`; text tables are :mod:`lossctl.io.tables`.
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from typing import IO, Any
 
 import numpy as np
 
-from .errors import InputError
-from .sources import (
+from lossctl.errors import InputError
+from lossctl.io.sources import (
     decode,
     existing_path,
     is_regular,
@@ -32,7 +32,7 @@ from .sources import (
     shorten,
     without_byte_order_mark,
 )
-from .tables import Table, column_index, delimiter_option, numeric_table, parse_number, selected_columns
+from lossctl.io.tables import Table, column_index, delimiter_option, numeric_table, parse_number, selected_columns
 
 Array = np.ndarray
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
