@@ -35,7 +35,10 @@ if TYPE_CHECKING:
 INLINE_LIMIT = 1_000_000  # above this many values: block-wise reductions, arrays only to --save-* files
 BLOCKS_FOR_VALUE_FROM = 1 << 16  # --format value needs no arrays: blocks (no gradient) from this size on
 PROGRESS_BYTES = 256 * 2**20  # a progress bar (on a terminal) from this much input on
-INPUT_FORMS = "values (2,3,4,5 · '1,2;3,4' · JSON), a .csv/.tsv/.txt/.npy/.json file, or - for stdin"
+INPUT_FORMS = (
+    "values (2,3,4,5 · '1,2;3,4' · JSON), a .csv/.tsv/.txt/.npy/.json file, or - for stdin "
+    "(text that reads as values is values: write ./2 for a file named 2)"
+)
 
 
 def _option(
@@ -79,7 +82,14 @@ def loss_signature(spec: LossSpec) -> inspect.Signature:
                 str | None,
                 None,
                 "--data",
-                help="A table holding both columns (use with --pred-col, --target-col)",
+                help="A table holding both columns (use with --pred-col, --target-col); - for stdin",
+                panel="Inputs",
+            ),
+            _option(
+                str | None,
+                None,
+                "--delimiter",
+                help="Column separator of --data: , ; | tab or space (default: detected)",
                 panel="Inputs",
             ),
             _option(
@@ -167,7 +177,7 @@ def build_loss_command(spec: LossSpec) -> Callable[..., int]:
 def _read_inputs(spec: LossSpec, options: dict[str, Any]) -> tuple[Any, Any, dict[str, Any]]:
     """pred, target and tensor parameters, from literals, files, stdin or --data."""
     tensor_names = [p.name for p in spec.tensor_params]
-    sources = {"pred": options.get("pred"), "target": options.get("target")}
+    sources = {"pred": options.get("pred"), "target": options.get("target"), "data": options.get("data")}
     sources.update({name: options.get(name) for name in tensor_names})
     dashes = [f"--{k.replace('_', '-')}" for k, v in sources.items() if v is not None and v.strip() == "-"]
     if len(dashes) > 1:
@@ -179,10 +189,12 @@ def _read_inputs(spec: LossSpec, options: dict[str, Any]) -> tuple[Any, Any, dic
             raise InputError("--data replaces --pred and --target; give one or the other")
         if options.get("pred_col") is None or options.get("target_col") is None:
             raise InputError("--data needs --pred-col and --target-col (column names or 0-based indices)")
-        pred, target = read_columns(data, options["pred_col"], options["target_col"])
+        pred, target = read_columns(data, options["pred_col"], options["target_col"], options.get("delimiter"))
     else:
         if options.get("pred_col") is not None or options.get("target_col") is not None:
             raise InputError("--pred-col and --target-col need --data FILE")
+        if options.get("delimiter") is not None:
+            raise InputError("--delimiter applies to --data tables; files given to --pred are detected")
         if sources["pred"] is None:
             raise InputError(f"--pred is required: {INPUT_FORMS}")
         pred = read_array(sources["pred"], "--pred")
