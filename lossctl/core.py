@@ -15,6 +15,7 @@ import numpy as np
 
 from .checks import count, position
 from .errors import ComputationError, InputError, ParameterError
+from .exact import ExactSum, round_to
 from .registry import LOSSES
 from .spec import Array, LossSpec
 
@@ -250,11 +251,11 @@ def compute(
     grads = dict(raw_grads) if isinstance(raw_grads, Mapping) else {"pred": raw_grads}
     grads = {name: np.asarray(g, dtype=float_type) for name, g in grads.items()}
 
-    total = float(np.sum(elements, dtype=float_type))
-    count = float(spec.denominator(pred_array, target_array, **arguments)) if spec.denominator else float(elements.size)
-    if count == 0.0:
+    total = ExactSum().add(elements).rounded(float_type)
+    count = count_of(spec, pred_array, target_array, arguments, elements.size).rounded(float_type)
+    if count == 0.0 and reduction == "mean":
         raise empty_mean(spec, hyper)
-    mean = total / count
+    mean = mean_of(total, count, float_type)
 
     value: float | Array
     divisor = 1.0
@@ -263,7 +264,7 @@ def compute(
     else:
         if reduction not in REDUCTIONS:
             divisor = float(spec.extra_reductions[reduction](pred_array, target_array, **arguments))
-        value, scale, divisor = reduce_total(spec, reduction, total, count, divisor)
+        value, scale, divisor = reduce_total(spec, reduction, total, count, divisor, float_type)
     if scale != 1.0:
         grads = {name: g * float_type(scale) for name, g in grads.items()}
 
@@ -299,28 +300,49 @@ def compute(
 
 
 def reduce_total(
-    spec: LossSpec, reduction: str, total: float, count: float, divisor: float
+    spec: LossSpec, reduction: str, total: float, count: float, divisor: float, float_type: type = np.float64
 ) -> tuple[float, float, float]:
-    """(value, ∂value/∂sum, divisor) for mean, sum or a loss-specific divisor, then any transform (RMSE's √)."""
+    """(value, ∂value/∂sum, divisor) for mean, sum or a loss-specific divisor, then any transform (RMSE's √).
+
+    ``total`` is the exactly computed sum rounded once to ``float_type``; every later step is
+    rounded to ``float_type`` too, so float32 results are what float32 arithmetic gives (PyTorch's
+    ``sum / N`` in float32), whichever path computed the sum.
+    """
     if reduction == "sum":
         value, scale, divisor = total, 1.0, 1.0
     elif reduction == "mean":
-        value, scale, divisor = total / count, 1.0 / count, count
+        value, scale, divisor = mean_of(total, count, float_type), 1.0 / count, count
     else:
-        value, scale = total / divisor, 1.0 / divisor
+        value, scale = round_to(total / divisor, float_type), 1.0 / divisor
     if spec.transform is not None:
         scale *= spec.transform.derivative(float(value))
-        value = spec.transform.forward(float(value))
+        value = round_to(spec.transform.forward(float(value)), float_type)
     return value, scale, divisor
 
 
+def count_of(spec: LossSpec, pred: Array, target: Array | None, arguments: Mapping[str, Any], size: int) -> ExactSum:
+    """What the mean divides by (the number of elements, or the loss's weighted count), summed exactly."""
+    if spec.denominator is None:
+        return ExactSum().add(float(size))
+    return ExactSum().add(spec.denominator(pred, target, **arguments))
+
+
+def mean_of(total: float, count: float, float_type: type = np.float64) -> float:
+    """total / count in ``float_type``; NaN when nothing counts (all targets ignored or weighted 0), as PyTorch."""
+    if count == 0.0:
+        return math.nan
+    return round_to(total / count, float_type)
+
+
 def empty_mean(spec: LossSpec, hyper: Mapping[str, Any]) -> ComputationError:
-    """The error for a weighted mean whose weights sum to 0."""
+    """The error for a weighted mean whose weights sum to 0 (sum and none are defined: they are 0)."""
+    fix = "use --reduction sum or none (PyTorch gives 0 for both, NaN for the mean)"
     if "ignore_index" in hyper:
         return ComputationError(
-            f"every --target equals --ignore-index ({hyper['ignore_index']}) or has weight 0: the mean would be 0/0"
+            f"--reduction mean: every --target equals --ignore-index ({hyper['ignore_index']}) or has --weight 0, "
+            f"so the mean is 0/0; {fix}"
         )
-    return ComputationError(f"{spec.name}: every target has weight 0, so the mean is undefined (0 / 0)")
+    return ComputationError(f"--reduction mean: every target of {spec.name} has weight 0, so the mean is 0/0; {fix}")
 
 
 def _activation_axis(spec: LossSpec, pred: Array) -> int:
@@ -348,15 +370,23 @@ def chain(name: str, a: Array, grad_a: Array, axis: int) -> tuple[Array, Array |
     return grad_a * derivative, derivative
 
 
+def overflow_message(spec: LossSpec, float_type: type, *, gradient: bool = False) -> str:
+    """Why a loss (or its gradient) became inf or NaN on finite inputs, with the fix for this dtype."""
+    dtype = np.dtype(float_type).name
+    what = f"{spec.name}: the gradient" if gradient else f"{spec.name}"
+    if dtype == "float32":
+        return f"{what} overflows float32 on these inputs (a value is inf or NaN); use --dtype float64"
+    return (
+        f"{what} overflows float64 on these inputs (beyond ±{np.finfo(np.float64).max:.3g}, or NaN), "
+        "the widest type lossctl has; rescale the inputs"
+    )
+
+
 def _require_finite(spec: LossSpec, elements: Array, grads: Mapping[str, Array], total: float) -> None:
     """Finite inputs must give finite results (or ±inf where the loss allows it); never NaN."""
-    name = spec.name
     valid = ~np.isnan(elements) if not spec.finite else np.isfinite(elements)
     if not valid.all() or not (np.isfinite(total) or (not spec.finite and not np.isnan(total))):
-        raise ComputationError(
-            f"{name} overflows {elements.dtype} on these inputs (a loss is inf or NaN); "
-            "rescale the inputs or use --dtype float64"
-        )
+        raise ComputationError(overflow_message(spec, elements.dtype.type))
     for grad in grads.values():
         if not np.isfinite(grad).all():
-            raise ComputationError(f"{name}: the gradient overflows {grad.dtype} on these inputs")
+            raise ComputationError(overflow_message(spec, grad.dtype.type, gradient=True))

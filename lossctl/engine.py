@@ -28,13 +28,17 @@ from .core import (
     DTYPES,
     REDUCTIONS,
     as_array,
+    count_of,
     empty_mean,
+    mean_of,
+    overflow_message,
     reduce_total,
     require_finite,
     require_same_shape,
     resolve_params,
 )
 from .errors import ComputationError, InputError, ParameterError
+from .exact import ExactSum
 from .registry import LOSSES
 from .spec import Array, LossSpec
 
@@ -229,11 +233,14 @@ def evaluate(
     if per_row_shape is not None and spec.denominator is None:
         count = float(n_rows * math.prod(per_row_shape))
     elif per_row_shape is not None and want_grad and reduction == "mean" and spec.transform is None:
-        count = 0.0  # weighted means: the denominator first (it reads the targets, not the predictions)
+        counted = ExactSum()  # weighted means: the denominator first (it reads the targets, not the predictions)
         for start in range(0, n_rows, rows_per_block):
             rows = slice(start, min(start + rows_per_block, n_rows))
             _, t, args = inputs(rows) if blocked_tensors else (None, *inputs_without_pred(rows))
-            count += float(spec.denominator(raw_pred[rows], t, **args))
+            counted += count_of(spec, raw_pred[rows], t, args, 0)
+        count = counted.rounded(float_type)
+    if count == 0.0 and reduction == "mean":
+        raise empty_mean(spec, hyper)
     early_scale = None
     if spec.transform is None:
         if reduction == "sum":
@@ -249,14 +256,14 @@ def evaluate(
     if want_grad and grad_out is None:
         grad_out = np.empty(raw_pred.shape, dtype=float_type)
 
-    def run(rows: slice) -> tuple[float, float]:
+    def run(rows: slice) -> tuple[ExactSum, ExactSum]:
         p, t, args = inputs(rows)
         if spec.check is not None:
             spec.check(p, t, **args)
         with np.errstate(all="ignore"):
             fused = spec.fused(p, t, **args) if spec.fused is not None and grad_out is not None else None
             elements = np.asarray(fused[0] if fused is not None else spec.elements(p, t, **args), dtype=float_type)
-            total = float(np.sum(elements, dtype=float_type))
+            total = ExactSum().add(elements)
             if whole and outputs.make_elements is not None:
                 outputs.elements = outputs.make_elements(elements.shape, float_type)
             if outputs.elements is not None:
@@ -270,18 +277,15 @@ def evaluate(
                 target_rows = grad_out[rows] if not whole else grad_out
                 np.multiply(gradient, float_type(early_scale if early_scale is not None else 1.0), out=target_rows)
                 if not allow_nonfinite and not math.isfinite(float(np.sum(target_rows))):
-                    raise ComputationError(f"{spec.name}: the gradient overflows {float_type.__name__} on these inputs")
-        block_count = float(spec.denominator(p, t, **args)) if spec.denominator else float(elements.size)
-        if not allow_nonfinite and not math.isfinite(total) and spec.finite:
-            raise ComputationError(
-                f"{spec.name} overflows {float_type.__name__} on these inputs (a loss is inf or NaN); "
-                "rescale the inputs or use --dtype float64"
-            )
+                    raise ComputationError(overflow_message(spec, float_type, gradient=True))
+        block_count = count_of(spec, p, t, args, elements.size)
+        if not allow_nonfinite and total.nonfinite != 0.0 and spec.finite:
+            raise ComputationError(overflow_message(spec, float_type))
         return total, block_count
 
     blocks = [slice(start, min(start + rows_per_block, n_rows)) for start in range(0, n_rows, rows_per_block)]
     workers = min(threads or THREADS, len(blocks))
-    totals: list[tuple[float, float]] = []
+    totals: list[tuple[ExactSum, ExactSum]] = []
     if workers <= 1:
         for rows in blocks:
             totals.append(run(rows))
@@ -294,15 +298,18 @@ def evaluate(
                 if progress is not None:
                     progress(rows.stop)
 
-    total = 0.0
-    counted = 0.0
+    exact_total, exact_count = ExactSum(), ExactSum()
     for block_total, block_count in totals:
-        total += block_total
-        counted += block_count
-    if counted == 0.0:
+        exact_total += block_total
+        exact_count += block_count
+    total = exact_total.rounded(float_type)
+    counted = exact_count.rounded(float_type)
+    if not allow_nonfinite and spec.finite and not math.isfinite(total):
+        raise ComputationError(overflow_message(spec, float_type))
+    if counted == 0.0 and reduction == "mean":
         raise empty_mean(spec, hyper)
-    mean = total / counted
-    value, scale, divisor = reduce_total(spec, reduction, total, counted, divisor)
+    mean = mean_of(total, counted, float_type)
+    value, scale, divisor = reduce_total(spec, reduction, total, counted, divisor, float_type)
     if grad_out is not None and early_scale is None and scale != 1.0:
         for rows in blocks:  # the scale was known only at the end: one more pass over the gradient
             view = grad_out[rows] if not whole else grad_out
