@@ -228,15 +228,31 @@ def run_loss(spec: LossSpec, options: dict[str, Any]) -> int:
         )
     if channels_last:
         result = replace(result, channels_last=True)
-    for warning in caught:
-        if issubclass(warning.category, LossctlWarning):
-            sys.stderr.write(f"warning: {warning.message}\n")
+    _report_warnings(caught)
     verdicts = _verdicts(result, options)
     _save_results(result, saves)
     emit(result, output_format, options["precision"], explain=options.get("explain", False), verdicts=verdicts)
     if verdicts and not all(v.ok for v in verdicts):
         return ExitStatus.MISMATCH
     return ExitStatus.OK
+
+
+def _report_warnings(caught: list[warnings.WarningMessage]) -> None:
+    """Each warning once, as one ``warning: …`` line (never Python's format with a source line).
+
+    Blocks repeat a warning for each block they find it in: the first is shown, then how many more.
+    NumPy's RuntimeWarnings are not shown: results are checked for inf and NaN instead."""
+    shown: dict[type, int] = {}
+    for warning in caught:
+        category = warning.category
+        if issubclass(category, RuntimeWarning) and not issubclass(category, LossctlWarning):
+            continue
+        shown[category] = shown.get(category, 0) + 1
+        if shown[category] == 1:
+            sys.stderr.write(f"warning: {str(warning.message).splitlines()[0]}\n")
+    for times in shown.values():
+        if times > 1:
+            sys.stderr.write(f"warning: … and {times - 1} more like it\n")
 
 
 def _streamable(options: dict[str, Any]) -> bool:
@@ -291,6 +307,8 @@ def _run_blocks(
                 if attribute == "elements":
                     outputs.make_elements = lambda shape, dtype: np.empty(shape, dtype=dtype)
         progress = stack.enter_context(_progress(spec.name, np.shape(pred)[0] if np.ndim(pred) else 1, pred))
+        caught = stack.enter_context(warnings.catch_warnings(record=True))
+        warnings.simplefilter("always")
         summary, grad = evaluate(
             spec,
             pred,
@@ -307,6 +325,7 @@ def _run_blocks(
         for option, path in in_memory.items():
             array = outputs.elements if option == "--save-elements" else grad
             save_array(path, np.asarray(array), option, signed=option == "--save-grad")
+    _report_warnings(caught)
     summary = replace(summary, saved=saved)
     verdicts = _verdicts(summary, options)  # --expect-grad never comes here (see _streamable)
     emit_summary(summary, options["format"], options["precision"], verdicts)

@@ -121,8 +121,9 @@ def as_array(values: Any, argument: str, dtype: type = np.float64, *, allow_nonf
 
 def require_finite(array: Array, argument: str, row_offset: int = 0) -> None:
     """NaN and ±inf are refused, naming the first; one sum usually shows there are none."""
-    if math.isfinite(float(np.sum(array))):
-        return
+    with np.errstate(all="ignore"):
+        if math.isfinite(float(np.sum(array))):
+            return
     bad = ~np.isfinite(array)
     if not bad.any():
         return  # the sum overflowed; the values are finite
@@ -161,9 +162,7 @@ def resolve_params(spec: LossSpec, given: Mapping[str, Any]) -> dict[str, Any]:
         if param.kind == "float":
             value = float(value)
         elif param.kind == "int":
-            if float(value) != int(value):
-                raise ParameterError(f"{param.option} must be a whole number, got {value!r}")
-            value = int(value)
+            value = _whole_number(value, param.option)
         elif param.kind == "bool":
             value = bool(value)
         param.check(value)
@@ -171,6 +170,24 @@ def resolve_params(spec: LossSpec, given: Mapping[str, Any]) -> dict[str, Any]:
     return resolved
 
 
+INT64_RANGE = (-(2**63), 2**63 - 1)
+
+
+def _whole_number(value: Any, option: str) -> int:
+    """An integer parameter: whole, and within int64 (what NumPy compares class indices in)."""
+    try:
+        whole = int(value)
+        exact = float(value) == whole if not isinstance(value, int) else True
+    except (OverflowError, ValueError):
+        exact = False
+    if not exact:
+        raise ParameterError(f"{option} must be a whole number, got {value!r}")
+    if not INT64_RANGE[0] <= whole <= INT64_RANGE[1]:
+        raise ParameterError(f"{option} must be between −2⁶³ and 2⁶³ − 1 (a 64-bit integer), got {whole}")
+    return whole
+
+
+@np.errstate(all="ignore")  # NumPy RuntimeWarnings never reach the user: results are checked
 def compute(
     loss: str | LossSpec,
     pred: Any,

@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from .checks import rows_counted_from
 from .core import (
     DTYPES,
     REDUCTIONS,
@@ -124,6 +125,7 @@ def read_rows(array: Any, rows: slice) -> Array:
     return block.reshape((stop - start, *array.shape[1:]))
 
 
+@np.errstate(all="ignore")  # NumPy RuntimeWarnings never reach the user: results are checked
 def evaluate(
     loss: str | LossSpec,
     pred: Any,
@@ -256,10 +258,12 @@ def evaluate(
     if want_grad and grad_out is None:
         grad_out = np.empty(raw_pred.shape, dtype=float_type)
 
+    @np.errstate(all="ignore")  # per thread: NumPy error states are not inherited
     def run(rows: slice) -> tuple[ExactSum, ExactSum]:
         p, t, args = inputs(rows)
         if spec.check is not None:
-            spec.check(p, t, **args)
+            with rows_counted_from(rows.start or 0, rows.stop - (rows.start or 0)):
+                spec.check(p, t, **args)
         with np.errstate(all="ignore"):
             fused = spec.fused(p, t, **args) if spec.fused is not None and grad_out is not None else None
             elements = np.asarray(fused[0] if fused is not None else spec.elements(p, t, **args), dtype=float_type)

@@ -41,7 +41,9 @@ class ExactSum:
         array = np.asarray(values, dtype=np.float64).ravel()
         if array.size == 0:
             return self
-        if not math.isfinite(float(np.sum(array))):  # a NaN or an inf (or finite values whose sum overflows)
+        with np.errstate(all="ignore"):
+            overall = float(np.sum(array))
+        if not math.isfinite(overall):  # a NaN or an inf (or finite values whose sum overflows)
             finite = np.isfinite(array)
             self.nonfinite += float(np.sum(array[~finite]))
             array = array[finite]

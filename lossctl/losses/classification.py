@@ -195,7 +195,9 @@ def cross_entropy_denominator(
         return float(np.prod(index_shape(pred)))
     indices = as_indices(pred, target)
     keep = indices != ignore_index
-    return class_weights(pred, weight)[np.where(keep, indices, 0)] * keep
+    weights = class_weights(pred, weight)
+    # indices out of range are refused by the check of the same rows; here they must not raise first
+    return weights[np.clip(np.where(keep, indices, 0), 0, weights.size - 1)] * keep
 
 
 def cross_entropy_details(pred: Array, target: Array, *, ignore_index: int = -100, **_: object) -> dict[str, Array]:

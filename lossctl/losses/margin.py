@@ -619,10 +619,13 @@ MARGIN_RANKING = LossSpec(
 
 # --- cosine embedding --------------------------------------------------------------
 
-COSINE_EPSILON = 1e-12  # PyTorch adds this to each squared norm
+# PyTorch adds ε to each squared norm; its ε is the C++ `constexpr float EPSILON = 1e-12` of
+# aten/src/ATen/native/Loss.cpp, a float32 constant, so in float64 it is 1e-12 rounded to float32.
+COSINE_EPSILON = float(np.float32(1e-12))  # 9.999999960041972e-13
 
 
 def _cosine(pred: Array, pred2: Array) -> tuple[Array, Array, Array, Array]:
+    """cos = Σx₁x₂ / √((Σx₁² + ε)(Σx₂² + ε)), with the denominator and both ε-padded squared norms."""
     dot = np.sum(pred * pred2, axis=-1)
     norm1 = np.sum(pred * pred, axis=-1) + COSINE_EPSILON
     norm2 = np.sum(pred2 * pred2, axis=-1) + COSINE_EPSILON
@@ -637,13 +640,18 @@ def cosine_embedding(pred: Array, target: Array, *, pred2: Array, margin: float 
 
 
 def cosine_embedding_grad(pred: Array, target: Array, *, pred2: Array, margin: float = 0.0) -> dict[str, Array]:
-    """∂cos/∂x₁ = x₂/(|x₁||x₂|) − cos x₁/|x₁|², times −1 (y = 1) or 1[cos > Δ] (y = −1)."""
+    """∂cos/∂x₁ = x₂/D − cos · x₁ · (Σx₂² + ε)/D², D = √((Σx₁² + ε)(Σx₂² + ε)), times −1 (y = 1) or
+    1[cos > Δ] (y = −1); evaluated in the order PyTorch's autograd takes through the forward formula
+    (the division, the square root, then each squared norm), so tiny vectors agree to rounding."""
     cos, denominator, norm1, norm2 = _cosine(pred, pred2)
-    d_cos = np.where(target == 1, -1.0, _active(cos - margin))[..., None]
-    cos_e, denominator_e = cos[..., None], denominator[..., None]
-    d_pred = pred2 / denominator_e - cos_e * pred / norm1[..., None]
-    d_pred2 = pred / denominator_e - cos_e * pred2 / norm2[..., None]
-    return {"pred": d_cos * d_pred, "pred2": d_cos * d_pred2}
+    d_cos = np.where(target == 1, -1.0, _active(cos - margin))
+    d_dot = d_cos / denominator
+    d_denominator = -d_cos * (cos / denominator)
+    d_product = d_denominator / (2.0 * denominator)  # through the square root of norm1 · norm2
+    d_norm1, d_norm2 = (d_product * norm2)[..., None], (d_product * norm1)[..., None]
+    d_pred = pred2 * d_dot[..., None] + (pred * d_norm1 + pred * d_norm1)
+    d_pred2 = pred * d_dot[..., None] + (pred2 * d_norm2 + pred2 * d_norm2)
+    return {"pred": d_pred, "pred2": d_pred2}
 
 
 def check_cosine_embedding(pred: Array, target: Array, *, pred2: Array, **_: object) -> None:
