@@ -256,8 +256,8 @@ def _report_warnings(caught: list[warnings.WarningMessage]) -> None:
 
 
 def _streamable(options: dict[str, Any]) -> bool:
-    """Large inputs go block by block unless a per-element view was asked for."""
-    per_element = ("explain", "activation", "expect_grad", "channels_last")
+    """Large inputs go block by block unless a per-element view was asked for (--activation runs per block)."""
+    per_element = ("explain", "expect_grad", "channels_last")
     return not any(options.get(name) for name in per_element)
 
 
@@ -319,6 +319,7 @@ def _run_blocks(
             want_grad=saves["--save-grad"] is not None,
             outputs=outputs,
             progress=progress,
+            activation=options.get("activation"),
             **hyper,
             **tensors,
         )

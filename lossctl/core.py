@@ -243,7 +243,7 @@ def compute(
         if activation not in ACTIVATIONS:
             raise ParameterError(f"--activation must be one of {', '.join(ACTIVATIONS)}, got {activation!r}")
         pre_activation = pred_array
-        pred_array = activate(activation, pred_array, _activation_axis(spec, pred_array))
+        pred_array = activate(activation, pred_array, activation_axis(spec, pred_array))
     target_array: Array | None = None
     if spec.target == "none":
         if target is not None:
@@ -287,7 +287,7 @@ def compute(
 
     derivative = None
     if pre_activation is not None:
-        axis = _activation_axis(spec, pre_activation)
+        axis = activation_axis(spec, pre_activation)
         grads["pred"], derivative = chain(activation, pred_array, grads["pred"], axis)
     if not allow_nonfinite:
         _require_finite(spec, elements, grads, total)
@@ -362,7 +362,7 @@ def empty_mean(spec: LossSpec, hyper: Mapping[str, Any]) -> ComputationError:
     return ComputationError(f"--reduction mean: every target of {spec.name} has weight 0, so the mean is 0/0; {fix}")
 
 
-def _activation_axis(spec: LossSpec, pred: Array) -> int:
+def activation_axis(spec: LossSpec, pred: Array) -> int:
     """Softmax runs over the loss's class axis, or the last axis for element-wise losses."""
     axis = spec.class_axis(pred) if spec.class_axis else None
     return pred.ndim - 1 if axis is None else axis

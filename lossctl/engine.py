@@ -26,9 +26,13 @@ import numpy as np
 
 from .checks import rows_counted_from
 from .core import (
+    ACTIVATIONS,
     DTYPES,
     REDUCTIONS,
+    activate,
+    activation_axis,
     as_array,
+    chain,
     count_of,
     empty_mean,
     mean_of,
@@ -73,6 +77,7 @@ class Summary:
     divisor: float
     blocks: int
     saved: dict[str, str] = field(default_factory=dict)
+    activation: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON object of DESIGN §4 without the per-element arrays (``saved`` says where they went)."""
@@ -89,6 +94,8 @@ class Summary:
         }
         for name, path in self.saved.items():
             out[name] = path
+        if self.activation is not None:
+            out["activation"] = self.activation
         return out
 
 
@@ -139,6 +146,7 @@ def evaluate(
     block_rows: int | None = None,
     threads: int | None = None,
     progress: Callable[[int], None] | None = None,
+    activation: str | None = None,
     **params: Any,
 ) -> tuple[Summary, Array | None]:
     """Reduce ``loss`` block by block; returns the summary and (when ``want_grad``) ∂value/∂pred.
@@ -146,6 +154,8 @@ def evaluate(
     ``outputs`` may hold preallocated arrays (or memory-mapped files) of the elements' and
     the gradient's shapes to be filled; ``grad`` is allocated here when ``want_grad`` and none
     is given.  ``progress`` is called with the number of rows done after each block.
+    ``activation`` (as in :func:`lossctl.core.compute`) is applied block by block: element-wise, or a
+    softmax along each row's class axis; the gradient is then ∂value/∂z through the chain rule.
     """
     spec = loss if isinstance(loss, LossSpec) else LOSSES.resolve(loss)
     if dtype not in DTYPES:
@@ -190,7 +200,11 @@ def evaluate(
             tensors[param.name] = as_array(given, param.option, float_type, allow_nonfinite=allow_nonfinite)
 
     probe = {name: (t[:1] if name in blocked_tensors else t) for name, t in tensors.items()}
+    if activation is not None and activation not in ACTIVATIONS:
+        raise ParameterError(f"--activation must be one of {', '.join(ACTIVATIONS)}, got {activation!r}")
     whole = not separable(spec, raw_pred, {**hyper, **probe})
+    if activation == "softmax" and activation_axis(spec, raw_pred) == 0:
+        whole = True  # a softmax across the rows themselves: one block
     n_rows = 1 if whole else raw_pred.shape[0]
     row_size = raw_pred.size // max(1, n_rows)
     per_block = BLOCK_ELEMENTS if want_grad else max(BLOCK_ELEMENTS, VALUE_BLOCK_ELEMENTS)
@@ -207,6 +221,8 @@ def evaluate(
     def inputs(rows: slice) -> tuple[Array, Array | None, dict[str, Any]]:
         offset = rows.start or 0
         p = take(raw_pred, rows, True, "--pred", offset)
+        if activation is not None:
+            p = activate(activation, p, activation_axis(spec, p))
         t = None if raw_target is None else take(raw_target, rows, target_blocked, "--target", offset)
         args = {**hyper}
         for name, tensor in tensors.items():
@@ -280,6 +296,8 @@ def evaluate(
                     gradient = raw["pred"] if isinstance(raw, Mapping) else raw
                 target_rows = grad_out[rows] if not whole else grad_out
                 np.multiply(gradient, float_type(early_scale if early_scale is not None else 1.0), out=target_rows)
+                if activation is not None:  # scaled first, then chained: the order compute() takes
+                    target_rows[...] = chain(activation, p, target_rows, activation_axis(spec, p))[0]
                 if not allow_nonfinite and not math.isfinite(float(np.sum(target_rows))):
                     raise ComputationError(overflow_message(spec, float_type, gradient=True))
         block_count = count_of(spec, p, t, args, elements.size)
@@ -330,6 +348,7 @@ def evaluate(
         count=counted,
         divisor=divisor,
         blocks=len(blocks),
+        activation=activation,
     )
     return summary, grad_out
 

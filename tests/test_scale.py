@@ -232,3 +232,14 @@ def test_numpy_runtime_warnings_and_python_warnings_never_reach_stderr_raw(cli, 
     assert all(line.startswith("warning: ") for line in lines), run.stderr
     assert "sums to 0.6" in lines[0] and len(lines) <= 2
     assert "Warning:" not in run.stderr and "warnings.warn" not in run.stderr
+
+
+@pytest.mark.parametrize("activation", ["sigmoid", "tanh", "softmax"])
+def test_activation_on_large_inputs_goes_block_by_block(cli, large, activation: str) -> None:
+    folder, pred, target = large
+    argv = ["mse", "--pred", str(folder / "p.npy"), "--target", str(folder / "t.npy"), "--activation", activation]
+    out = cli([*argv, "-f", "json", "--save-grad", str(folder / "g.npy")]).json()
+    reference = compute("mse", pred, target, activation=activation)
+    assert "elements" not in out and out["activation"] == activation  # the block-wise summary
+    assert out["value"] == reference.value
+    np.testing.assert_allclose(np.load(folder / "g.npy"), reference.grad, rtol=1e-12, atol=1e-300)

@@ -194,3 +194,35 @@ def test_exact_sum_is_correctly_rounded_in_float64_and_float32(seed: int) -> Non
     small = rng.normal(size=n).astype(np.float32) * np.float32(10.0) ** rng.integers(-30, 30, size=n).astype(np.float32)
     exact32 = sum((Fraction(float(v)) for v in small.tolist()), Fraction(0))
     assert ExactSum().add(small).rounded(np.float32) == _nearest_float32(exact32)
+
+
+@pytest.mark.parametrize(
+    ("loss", "activation", "shape"),
+    [
+        ("mse", "sigmoid", (3001,)),
+        ("mse", "tanh", (1001, 3)),
+        ("bce", "sigmoid", (1001, 3)),
+        ("mse", "softmax", (1001, 4)),  # softmax along each row's last axis
+        ("cross_entropy", "softmax", (1001, 5)),  # softmax along the class axis of each sample
+        ("nll", "softmax", (1001, 5)),
+        ("mse", "softmax", (50,)),  # one softmax over the whole vector: one block
+    ],
+)
+def test_activation_runs_block_by_block_as_in_memory(loss: str, activation: str, shape: tuple[int, ...]) -> None:
+    rng = np.random.default_rng(11)
+    pred = rng.normal(size=shape) * 2
+    if loss in ("cross_entropy", "nll"):
+        target = rng.integers(0, shape[1], size=shape[0]).astype(float)
+    else:
+        target = rng.random(size=shape)
+    for reduction in ("mean", "sum"):
+        reference = compute(loss, pred, target, activation=activation, reduction=reduction)
+        for block_rows in (7, None):
+            summary, grad = evaluate(
+                loss, pred, target, activation=activation, reduction=reduction, block_rows=block_rows, threads=2
+            )
+            assert (summary.value, summary.sum) == (reference.value, reference.sum)
+            # the softmax chain cancels: entries far below the largest agree to 1e-13 of the largest
+            scale = float(np.max(np.abs(reference.grad)))
+            np.testing.assert_allclose(grad, reference.grad, rtol=1e-12, atol=1e-13 * scale)
+            assert summary.to_dict()["activation"] == activation
