@@ -8,12 +8,13 @@ or the order, and it is rounded to the output type once, at the end — more acc
 than NumPy's pairwise summation (whose error grows with log n and with
 cancellation).
 
-Each block is split without rounding into 30-bit slices on a common grid: with u a
-power of two such that every |x| ≤ 2³⁰ u, ``hi = rint(x / u)`` is an integer below
-2³⁰ in magnitude whose NumPy sum over up to 2²² values stays below 2⁵³ (exact), and
-the remainder ``x − hi·u`` is exact (|x − hi·u| ≤ u/2 and it is a multiple of x's
-last place).  The remainders are summed the same way on a grid 2³⁰ times finer,
-until nothing is left: a few passes over the block for data of similar magnitude.
+Each chunk of 2¹⁶ values is split without rounding into 36-bit slices on a common
+grid: with u a power of two such that every |x| ≤ 2³⁶ u, ``hi = rint(x / u)`` is an
+integer of at most 2³⁶ in magnitude whose NumPy sum over 2¹⁶ values stays below 2⁵³
+(exact), and the remainder ``x − hi·u`` is exact (|x − hi·u| ≤ u/2 and it is a
+multiple of x's last place).  The remainders are summed the same way on a grid 2³⁶
+times finer, until nothing is left: three or four passes for typical losses (about
+30 ns a value on a loaded 2-core machine, against 1 ns for NumPy's inexact sum).
 """
 
 from __future__ import annotations
@@ -24,8 +25,8 @@ from dataclasses import dataclass
 import numpy as np
 
 UNIT_EXPONENT = -1074  # every finite float64 is an integer multiple of 2**UNIT_EXPONENT
-SLICE_BITS = 30  # bits taken per pass; 2**22 such integers sum exactly in float64
-CHUNK = 1 << 22
+CHUNK = 1 << 16  # values summed together: small enough to stay in the CPU cache across passes
+SLICE_BITS = 36  # bits taken per pass: 2**16 integers below 2**36 sum exactly in float64 (below 2**53)
 FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
