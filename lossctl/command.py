@@ -205,11 +205,11 @@ def run_loss(spec: LossSpec, options: dict[str, Any]) -> int:
     pred, target, tensors = _read_inputs(spec, options)
     size = int(np.size(pred))
     value_only = options["format"] == "value" and options["reduction"] != "none" and size > BLOCKS_FOR_VALUE_FROM
-    if (size > INLINE_LIMIT or value_only) and _streamable(options):
-        return _run_blocks(spec, options, pred, target, tensors, saves)
     channels_last = spec.images and (
         options.get("channels_last", False) or any(is_image_file(source) for source in inputs)
     )
+    if (size > INLINE_LIMIT or value_only) and _streamable(options):
+        return _run_blocks(spec, options, pred, target, tensors, saves, channels_last=channels_last)
     if channels_last:
         pred, target, tensors = _channels_first(pred, target, tensors)
     hyper = {p.name: options[p.name] for p in spec.hyper_params}
@@ -256,8 +256,9 @@ def _report_warnings(caught: list[warnings.WarningMessage]) -> None:
 
 
 def _streamable(options: dict[str, Any]) -> bool:
-    """Large inputs go block by block unless a per-element view was asked for (--activation runs per block)."""
-    per_element = ("explain", "expect_grad", "channels_last")
+    """Large inputs go block by block unless a per-element view was asked for (--activation and
+    --channels-last run per block)."""
+    per_element = ("explain", "expect_grad")
     return not any(options.get(name) for name in per_element)
 
 
@@ -268,6 +269,8 @@ def _run_blocks(
     target: Any,
     tensors: dict[str, Any],
     saves: dict[str, Path | None],
+    *,
+    channels_last: bool = False,
 ) -> int:
     """Inputs above INLINE_LIMIT values: reductions block by block; arrays only to --save-* files."""
     from contextlib import ExitStack
@@ -320,6 +323,7 @@ def _run_blocks(
             outputs=outputs,
             progress=progress,
             activation=options.get("activation"),
+            channels_last=bool(channels_last),
             **hyper,
             **tensors,
         )

@@ -147,6 +147,7 @@ def evaluate(
     threads: int | None = None,
     progress: Callable[[int], None] | None = None,
     activation: str | None = None,
+    channels_last: bool = False,
     **params: Any,
 ) -> tuple[Summary, Array | None]:
     """Reduce ``loss`` block by block; returns the summary and (when ``want_grad``) ∂value/∂pred.
@@ -156,6 +157,8 @@ def evaluate(
     is given.  ``progress`` is called with the number of rows done after each block.
     ``activation`` (as in :func:`lossctl.core.compute`) is applied block by block: element-wise, or a
     softmax along each row's class axis; the gradient is then ∂value/∂z through the chain rule.
+    ``channels_last``: image arrays are (…, H, W, C); each block is moved to (…, C, H, W) for the loss
+    and its gradient moved back, so the saved gradient is in the user's layout.
     """
     spec = loss if isinstance(loss, LossSpec) else LOSSES.resolve(loss)
     if dtype not in DTYPES:
@@ -185,6 +188,12 @@ def evaluate(
         if spec.target == "same":
             require_same_shape(raw_pred, raw_target, "--target")
 
+    def to_channels_first(array: Array) -> Array:
+        """(…, H, W, C) → (…, C, H, W) for arrays laid out like --pred when --channels-last is given."""
+        if channels_last and array.ndim == raw_pred.ndim and array.ndim >= 3:
+            return np.moveaxis(array, -1, -3)
+        return array
+
     tensors: dict[str, Any] = {}
     blocked_tensors: set[str] = set()
     for param in spec.tensor_params:
@@ -197,7 +206,9 @@ def evaluate(
             tensors[param.name] = given
             blocked_tensors.add(param.name)
         else:
-            tensors[param.name] = as_array(given, param.option, float_type, allow_nonfinite=allow_nonfinite)
+            tensors[param.name] = to_channels_first(
+                as_array(given, param.option, float_type, allow_nonfinite=allow_nonfinite)
+            )
 
     probe = {name: (t[:1] if name in blocked_tensors else t) for name, t in tensors.items()}
     if activation is not None and activation not in ACTIVATIONS:
@@ -216,7 +227,7 @@ def evaluate(
         converted = np.asarray(block).astype(float_type, copy=False)
         if not allow_nonfinite:
             require_finite(converted, option, offset)
-        return converted
+        return to_channels_first(converted)
 
     def inputs(rows: slice) -> tuple[Array, Array | None, dict[str, Any]]:
         offset = rows.start or 0
@@ -295,6 +306,8 @@ def evaluate(
                     raw = spec.grad(p, t, **args)
                     gradient = raw["pred"] if isinstance(raw, Mapping) else raw
                 target_rows = grad_out[rows] if not whole else grad_out
+                if channels_last and gradient.ndim >= 3:
+                    target_rows = np.moveaxis(target_rows, -1, -3)  # a view: written in the user's layout
                 np.multiply(gradient, float_type(early_scale if early_scale is not None else 1.0), out=target_rows)
                 if activation is not None:  # scaled first, then chained: the order compute() takes
                     target_rows[...] = chain(activation, p, target_rows, activation_axis(spec, p))[0]

@@ -243,3 +243,23 @@ def test_activation_on_large_inputs_goes_block_by_block(cli, large, activation: 
     assert "elements" not in out and out["activation"] == activation  # the block-wise summary
     assert out["value"] == reference.value
     np.testing.assert_allclose(np.load(folder / "g.npy"), reference.grad, rtol=1e-12, atol=1e-300)
+
+
+@pytest.mark.parametrize("loss", ["psnr", "ssim", "tv", "dice"])
+def test_channels_last_on_large_inputs_goes_block_by_block(cli, large, loss: str) -> None:
+    folder = large[0]
+    rng = np.random.default_rng(12)
+    pred, target = rng.random((60, 12, 12, 3)), rng.random((60, 12, 12, 3))  # N, H, W, C
+    np.save(folder / "img_p.npy", pred)
+    np.save(folder / "img_t.npy", target)
+    argv = [loss, "--pred", str(folder / "img_p.npy")]
+    if loss != "tv":
+        argv += ["--target", str(folder / "img_t.npy")]
+    extra = ["--window", "3"] if loss == "ssim" else []
+    out = cli([*argv, *extra, "--channels-last", "-f", "json", "--save-grad", str(folder / "g.npy")]).json()
+    params = {"window": 3} if loss == "ssim" else {}
+    moved = np.moveaxis(pred, -1, -3)
+    reference = compute(loss, moved, None if loss == "tv" else np.moveaxis(target, -1, -3), **params)
+    assert "elements" not in out  # the block-wise summary
+    assert out["value"] == pytest.approx(reference.value, rel=1e-13)
+    np.testing.assert_allclose(np.load(folder / "g.npy"), np.moveaxis(reference.grad, -3, -1), rtol=1e-11, atol=1e-300)
