@@ -1,4 +1,4 @@
-"""Chunked evaluation (lossctl.engine) against the in-memory reference (lossctl.core.compute).
+"""Chunked evaluation (lossctl.evaluation.engine) against the in-memory reference (lossctl.evaluation.core.compute).
 
 Every loss in the registry, on inputs whose rows span several blocks with a
 ragged last block: the sums agree to a few ulps, the gradients and any saved
@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from lossctl import compute
-from lossctl.engine import Outputs, evaluate, separable
-from lossctl.registry import LOSSES
+from lossctl.evaluation.engine import Outputs, evaluate, separable
+from lossctl.losses.registry import LOSSES
 
 REPEATS = 7  # rows of the sample stacked 7 times; blocks of 2 rows leave a ragged last block
 
@@ -161,7 +161,7 @@ def test_sums_are_exact_where_numpy_pairwise_sums_are_not() -> None:
     exact_squares = float(sum((Fraction(v) for v in squares.tolist()), Fraction(0)))
     assert compute("mse", pred, target, reduction="sum").value == exact_squares
     # signed sums through a loss with signed elements: psnr_loss's per-image values
-    from lossctl.exact import exact_sum
+    from lossctl.evaluation.exact import exact_sum
 
     assert exact_sum(values) == exact
     assert float(np.sum(values)) != exact  # NumPy's pairwise sum loses the small terms here
@@ -182,7 +182,7 @@ def test_exact_sum_is_correctly_rounded_in_float64_and_float32(seed: int) -> Non
     import math
     from fractions import Fraction
 
-    from lossctl.exact import ExactSum
+    from lossctl.evaluation.exact import ExactSum
 
     rng = np.random.default_rng(seed)
     n = int(rng.integers(1, 300))

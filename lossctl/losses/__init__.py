@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from . import classification, image, margin, regression
+from lossctl.losses import classification, image, margin, regression
 
 FAMILIES = (regression, classification, margin, image)

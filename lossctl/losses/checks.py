@@ -8,7 +8,7 @@ from contextvars import ContextVar
 
 import numpy as np
 
-from .errors import InputError
+from lossctl.errors import InputError
 
 # (first row, number of rows) of the block being checked, when the engine checks a block of rows
 _BLOCK: ContextVar[tuple[int, int] | None] = ContextVar("lossctl_block", default=None)

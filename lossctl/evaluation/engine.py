@@ -9,7 +9,7 @@ losses over (N, C, …) inputs, image losses over (N, C, H, W) batches; other
 inputs are evaluated as one block.  ``.npy`` inputs arrive as memory maps, so
 only the block being processed is ever read into memory.
 
-:func:`lossctl.core.compute` stays the reference: the tests check that this
+:func:`lossctl.evaluation.core.compute` stays the reference: the tests check that this
 module agrees with it for every loss.
 """
 
@@ -24,8 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from .checks import rows_counted_from
-from .core import (
+from lossctl.errors import ComputationError, InputError, ParameterError
+from lossctl.evaluation.core import (
     ACTIVATIONS,
     DTYPES,
     REDUCTIONS,
@@ -42,10 +42,10 @@ from .core import (
     require_same_shape,
     resolve_params,
 )
-from .errors import ComputationError, InputError, ParameterError
-from .exact import ExactSum
-from .registry import LOSSES
-from .spec import Array, LossSpec
+from lossctl.evaluation.exact import ExactSum
+from lossctl.losses.checks import rows_counted_from
+from lossctl.losses.registry import LOSSES
+from lossctl.losses.spec import Array, LossSpec
 
 BLOCK_ELEMENTS = 1 << 16  # values per block: 512 KiB of float64, so a block's temporaries stay in cache
 VALUE_BLOCK_ELEMENTS = 1 << 20  # without a gradient fewer, larger blocks: less Python per value read
@@ -155,7 +155,7 @@ def evaluate(
     ``outputs`` may hold preallocated arrays (or memory-mapped files) of the elements' and
     the gradient's shapes to be filled; ``grad`` is allocated here when ``want_grad`` and none
     is given.  ``progress`` is called with the number of rows done after each block.
-    ``activation`` (as in :func:`lossctl.core.compute`) is applied block by block: element-wise, or a
+    ``activation`` (as in :func:`lossctl.evaluation.core.compute`) is applied block by block: element-wise, or a
     softmax along each row's class axis; the gradient is then ∂value/∂z through the chain rule.
     ``channels_last``: image arrays are (…, H, W, C); each block is moved to (…, C, H, W) for the loss
     and its gradient moved back, so the saved gradient is in the user's layout.
