@@ -229,11 +229,11 @@ def run_loss(spec: LossSpec, options: dict[str, Any]) -> int:
         pred, target = read["--pred"], read.get("--target")
     size = int(np.size(pred))
     value_only = options["format"] == "value" and options["reduction"] != "none" and size > BLOCKS_FOR_VALUE_FROM
-    if (size > INLINE_LIMIT or value_only) and _streamable(options):
-        return _run_blocks(spec, options, pred, target, tensors, saves)
     channels_last = spec.images and (
         options.get("channels_last", False) or any(is_image_file(source) for source in inputs)
     )
+    if (size > INLINE_LIMIT or value_only) and _streamable(options):
+        return _run_blocks(spec, options, pred, target, tensors, saves, channels_last=channels_last)
     if channels_last:
         pred, target, tensors = _channels_first(pred, target, tensors)
     hyper = {p.name: options[p.name] for p in spec.hyper_params}
@@ -254,9 +254,7 @@ def run_loss(spec: LossSpec, options: dict[str, Any]) -> int:
         result = replace(result, channels_last=True)
     if scales:
         result = replace(result, params={**result.params, "input_scale": scales})
-    for warning in caught:
-        if issubclass(warning.category, LossctlWarning):
-            sys.stderr.write(f"warning: {warning.message}\n")
+    _report_warnings(caught)
     verdicts = _verdicts(result, options)
     _save_results(result, saves)
     emit(result, output_format, options["precision"], explain=options.get("explain", False), verdicts=verdicts)
@@ -265,9 +263,28 @@ def run_loss(spec: LossSpec, options: dict[str, Any]) -> int:
     return ExitStatus.OK
 
 
+def _report_warnings(caught: list[warnings.WarningMessage]) -> None:
+    """Each warning once, as one ``warning: …`` line (never Python's format with a source line).
+
+    Blocks repeat a warning for each block they find it in: the first is shown, then how many more.
+    NumPy's RuntimeWarnings are not shown: results are checked for inf and NaN instead."""
+    shown: dict[type, int] = {}
+    for warning in caught:
+        category = warning.category
+        if issubclass(category, RuntimeWarning) and not issubclass(category, LossctlWarning):
+            continue
+        shown[category] = shown.get(category, 0) + 1
+        if shown[category] == 1:
+            sys.stderr.write(f"warning: {str(warning.message).splitlines()[0]}\n")
+    for times in shown.values():
+        if times > 1:
+            sys.stderr.write(f"warning: … and {times - 1} more like it\n")
+
+
 def _streamable(options: dict[str, Any]) -> bool:
-    """Large inputs go block by block unless a per-element view was asked for."""
-    per_element = ("explain", "activation", "expect_grad", "channels_last")
+    """Large inputs go block by block unless a per-element view was asked for (--activation and
+    --channels-last run per block)."""
+    per_element = ("explain", "expect_grad")
     return not any(options.get(name) for name in per_element)
 
 
@@ -278,6 +295,8 @@ def _run_blocks(
     target: Any,
     tensors: dict[str, Any],
     saves: dict[str, Path | None],
+    *,
+    channels_last: bool = False,
 ) -> int:
     """Inputs above INLINE_LIMIT values: reductions block by block; arrays only to --save-* files."""
     from contextlib import ExitStack
@@ -317,6 +336,8 @@ def _run_blocks(
                 if attribute == "elements":
                     outputs.make_elements = lambda shape, dtype: np.empty(shape, dtype=dtype)
         progress = stack.enter_context(_progress(spec.name, np.shape(pred)[0] if np.ndim(pred) else 1, pred))
+        caught = stack.enter_context(warnings.catch_warnings(record=True))
+        warnings.simplefilter("always")
         summary, grad = evaluate(
             spec,
             pred,
@@ -327,12 +348,15 @@ def _run_blocks(
             want_grad=saves["--save-grad"] is not None,
             outputs=outputs,
             progress=progress,
+            activation=options.get("activation"),
+            channels_last=bool(channels_last),
             **hyper,
             **tensors,
         )
         for option, path in in_memory.items():
             array = outputs.elements if option == "--save-elements" else grad
             save_array(path, np.asarray(array), option, signed=option == "--save-grad")
+    _report_warnings(caught)
     summary = replace(summary, saved=saved)
     verdicts = _verdicts(summary, options)  # --expect-grad never comes here (see _streamable)
     emit_summary(summary, options["format"], options["precision"], verdicts)
