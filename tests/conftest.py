@@ -48,7 +48,7 @@ def assert_usage_error(run: Run, *fragments: str) -> None:
 
 def refused_combination(spec, params, pred, target) -> str | None:
     """Parameter settings a loss refuses for some input layouts (as PyTorch does), with the reason."""
-    if spec.name == "cross_entropy" and "ignore_index" in params:
+    if spec.name in ("cross_entropy", "softmax_focal", "poly1_cross_entropy") and "ignore_index" in params:
         from lossctl.losses.classification import is_index_target
 
         if not is_index_target(pred, target):

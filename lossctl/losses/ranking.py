@@ -1,0 +1,3 @@
+"""Listwise and pairwise ranking losses (filled in below)."""
+
+LOSSES = ()
