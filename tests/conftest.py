@@ -53,4 +53,6 @@ def refused_combination(spec, params, pred, target) -> str | None:
 
         if not is_index_target(pred, target):
             return "ignore_index is refused with probability targets, as in PyTorch"
+    if spec.family == "segmentation" and "ignore_index" in params and getattr(target, "shape", None) == pred.shape:
+        return "ignore_index applies to class-index targets, not to masks"
     return None
