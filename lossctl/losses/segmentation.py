@@ -11,6 +11,7 @@ gradient is then with respect to the logits.  ``--ignore-index`` masks pixels ou
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import numpy as np
@@ -181,7 +182,8 @@ def sample_segmentation(rng: np.random.Generator) -> dict[str, Array]:
 
 
 def per_sample_rows(pred: Array, per_sample: bool = True, **_: object) -> bool:
-    return per_sample
+    """Images are independent rows when each is scored on its own."""
+    return per_sample and pred.ndim >= 2
 
 
 FROM_LOGITS = Param("from_logits", "bool", False, "--pred holds logits: sigmoid (1 channel) or softmax over C first")
@@ -438,5 +440,313 @@ FOCAL_TVERSKY = LossSpec(
 )
 
 
-LOSSES_OVERLAP = (JACCARD, GENERALIZED_DICE, FOCAL_TVERSKY)
-LOSSES = LOSSES_OVERLAP
+# --- Dice + cross-entropy (MONAI DiceCELoss) ------------------------------------------------
+
+
+def dice_terms(inter: Array, total_p: Array, total_t: Array, *, smooth: float, weight=None) -> Terms:
+    """ℓ = 1 − (2I + s)/(P + T + s), averaged over classes."""
+    denominator = total_p + total_t + smooth
+    numerator = 2.0 * inter + smooth
+    return class_mean((1.0 - numerator / denominator, -2.0 / denominator, numerator / denominator**2), weight)
+
+
+def _pixel_cross_entropy(pred: Array, target: Array, per_sample: bool) -> tuple[Array, Array]:
+    """Mean −log softmax(x)_y over the pixels of each image (or of the batch) and its gradient."""
+    log_p = log_softmax(pred, 1)
+    hot, _ = one_hot_target(pred, target, -100)
+    per_pixel = -np.sum(hot * log_p, axis=1).reshape(pred.shape[0], -1)
+    pixels = per_pixel.shape[1] if per_sample else per_pixel.size
+    loss = per_pixel.sum(axis=1) / pixels if per_sample else np.array([per_pixel.sum() / pixels])
+    return loss, (np.exp(log_p) - hot) / pixels
+
+
+def dice_ce_parts(pred: Array, target: Array, *, lambda_dice: float, lambda_ce: float, smooth: float, per_sample: bool):
+    dice_loss, dice_grad_ = overlap_loss(
+        dice_terms, pred, target, {"smooth": smooth, "from_logits": True, "per_sample": per_sample}
+    )
+    ce_loss, ce_grad = _pixel_cross_entropy(pred, target, per_sample)
+    return lambda_dice * dice_loss + lambda_ce * ce_loss, lambda_dice * dice_grad_ + lambda_ce * ce_grad
+
+
+def dice_ce(pred: Array, target: Array, **params) -> Array:
+    """λ_dice · mean_c [1 − (2I + s)/(P + T + s)] on softmax(x) + λ_ce · mean over pixels of −log softmax(x)_y."""
+    return dice_ce_parts(pred, target, **params)[0]
+
+
+def dice_ce_grad(pred: Array, target: Array, **params) -> Array:
+    """λ_dice · (Dice's ∂/∂p through the softmax Jacobian) + λ_ce · (softmax(x) − onehot(y)) / pixels."""
+    return dice_ce_parts(pred, target, **params)[1]
+
+
+def check_dice_ce(pred: Array, target: Array, **params: object) -> None:
+    check_segmentation(pred, target, from_logits=True)
+    if pred.shape[1] < 2 or not is_index_target(pred, target):
+        raise InputError(
+            "dice_ce needs logits (N, C, *spatial) with C ≥ 2 classes and class indices of shape (N, *spatial)"
+        )
+
+
+def sample_dice_ce(rng: np.random.Generator) -> dict[str, Array]:
+    n, h, w, classes = (int(v) for v in rng.integers([1, 2, 2, 2], [4, 4, 4, 4]))
+    return {
+        "pred": rng.normal(size=(n, classes, h, w)) * 2.0,
+        "target": rng.integers(0, classes, size=(n, h, w)).astype(float),
+    }
+
+
+DICE_CE = LossSpec(
+    name="dice_ce",
+    aliases=("dice_cross_entropy", "dicece"),
+    summary="Dice + cross-entropy (MONAI DiceCELoss): region overlap and per-pixel likelihood in one loss.",
+    formula="ℓₙ = λ_dice · mean_c [1 − (2 I_c + s)/(P_c + T_c + s)] + λ_ce · mean_pixels (−log softmax(x)_y),  "
+    "p = softmax(x)",
+    gradient="∂ℓ/∂x = λ_dice · p ⊙ (g − Σ_c g p) with g = ∂Dice/∂p,  + λ_ce (softmax(x) − onehot(y)) / pixels",
+    when="The default compound loss of medical segmentation (nnU-Net, MONAI): Dice handles class imbalance, "
+    "cross-entropy gives smooth, well-scaled per-pixel gradients early in training. Semantics of MONAI "
+    "DiceCELoss(softmax=True, to_onehot_y=True): logits (N, C, *spatial), index targets, Dice per image and "
+    "class with smooth_nr = smooth_dr = s (1e-5), background included, averaged over classes; cross_entropy "
+    "averaged over all pixels. --no-per-sample is MONAI's batch=True (Dice pooled per class over the batch). "
+    "Not here: MONAI's class weight, ignore_index and sigmoid/BCE variants. " + EMPTY_MASKS,
+    elements=dice_ce,
+    grad=dice_ce_grad,
+    params=(
+        Param("lambda_dice", "float", 1.0, "weight of the Dice term", low=0.0),
+        Param("lambda_ce", "float", 1.0, "weight of the cross-entropy term", low=0.0),
+        SMOOTH,
+        PER_SAMPLE,
+    ),
+    param_grid=({}, {"per_sample": False}, {"lambda_dice": 0.3, "lambda_ce": 2.0, "smooth": 1.0}),
+    references=(
+        "Isensee et al., nnU-Net, Nature Methods 2021 (Dice + CE)",
+        "MONAI monai.losses.DiceCELoss",
+    ),
+    examples=(
+        Example(
+            [[[[0.0, 0.0]], [[0.0, 0.0]]]],
+            [[[0, 1]]],
+            params={"smooth": 0.0},
+            value=0.5 + math.log(2.0),
+            source="by hand: p = ½ everywhere; each class has I = ½, P = 1, T = 1, Dice loss 1 − 1/2 = ½; "
+            "CE = log 2 at both pixels",
+        ),
+    ),
+    see_also=("dice", "cross_entropy", "generalized_dice"),
+    **{**COMMON, "check": check_dice_ce, "sample": sample_dice_ce},
+)
+
+
+# --- Lovász hinge and Lovász-softmax --------------------------------------------------------
+
+
+def lovasz_weights(truth_sorted: Array) -> Array:
+    """The Lovász extension's gradient w.r.t. errors sorted in decreasing order (Berman et al., Alg. 1), per row."""
+    positives = np.sum(truth_sorted, axis=-1, keepdims=True)
+    intersection = positives - np.cumsum(truth_sorted, axis=-1)
+    union = positives + np.cumsum(1.0 - truth_sorted, axis=-1)
+    jaccard = 1.0 - intersection / union
+    return np.diff(jaccard, axis=-1, prepend=0.0)
+
+
+def sorted_lovasz(errors: Array, truth: Array, keep: Array) -> tuple[Array, Array]:
+    """Per row: the Lovász weights g at each error's rank (0 for ignored pixels), ignored pixels sorted last."""
+    ranked = np.where(keep, errors, -np.inf)
+    order = np.argsort(-ranked, axis=-1, kind="stable")
+    weights_sorted = lovasz_weights(np.take_along_axis(truth * keep, order, axis=-1))
+    weights = np.empty_like(weights_sorted)
+    np.put_along_axis(weights, order, weights_sorted, axis=-1)
+    return weights * keep, order
+
+
+def _hinge_rows(pred: Array, target: Array, per_sample: bool, ignore_index: int):
+    rows = pred.shape[0] if per_sample and pred.ndim >= 2 else 1  # a 1-D input is one image
+    x, t = pred.reshape(rows, -1), target.reshape(rows, -1)
+    keep = t != ignore_index
+    labels = np.where(keep, t, 0.0)
+    signs = 2.0 * labels - 1.0
+    errors = 1.0 - x * signs
+    weights, _ = sorted_lovasz(errors, labels, keep)
+    return errors, signs, weights
+
+
+def lovasz_hinge(pred: Array, target: Array, *, per_sample: bool = True, ignore_index: int = -100) -> Array:
+    """Σ_k relu(e_(k)) g_k: the Lovász extension of the Jaccard loss at the hinge errors e = 1 − x (2t − 1)."""
+    errors, _, weights = _hinge_rows(pred, target, per_sample, ignore_index)
+    return np.sum(np.maximum(errors, 0.0) * weights, axis=1)
+
+
+def lovasz_hinge_grad(pred: Array, target: Array, *, per_sample: bool = True, ignore_index: int = -100) -> Array:
+    """−(2tₖ − 1) gₖ [eₖ > 0]: piecewise linear, exact except at ties between errors (measure zero)."""
+    errors, signs, weights = _hinge_rows(pred, target, per_sample, ignore_index)
+    return (-(signs * weights) * (errors > 0)).reshape(pred.shape)
+
+
+def check_lovasz_hinge(pred: Array, target: Array, *, ignore_index: int = -100, **_: object) -> None:
+    if target.shape != pred.shape:
+        raise InputError(f"--target has shape {tuple(target.shape)}; it must match --pred {tuple(pred.shape)}")
+    require((target == 0) | (target == 1) | (target == ignore_index), target, "--target", "must be 0 or 1")
+
+
+def sample_binary_logits(rng: np.random.Generator) -> dict[str, Array]:
+    shape = (int(rng.integers(1, 4)), 1, int(rng.integers(2, 4)), int(rng.integers(2, 4)))
+    target = (rng.random(shape) < 0.5).astype(float)
+    target[:, 0, 0, 0] = 1.0
+    return {"pred": rng.normal(size=shape) * 2.0, "target": target}
+
+
+BERMAN = "Berman, Rannen Triki & Blaschko, The Lovász-Softmax loss, CVPR 2018"
+SMP_LOVASZ = "segmentation_models_pytorch LovaszLoss (Berman's reference code)"
+
+LOVASZ_HINGE = LossSpec(
+    name="lovasz_hinge",
+    aliases=("lovasz_hinge_loss",),
+    family="segmentation",
+    summary="Lovász hinge: a convex surrogate that optimises the binary Jaccard index (IoU) directly.",
+    formula="ℓₙ = Σ_k relu(e_(k)) g_k,  e = 1 − x (2t − 1) sorted decreasingly, g = Δ of 1 − I/U along the order",
+    gradient="∂ℓ/∂xₖ = −(2tₖ − 1) g_rank(k) [eₖ > 0]  (the Lovász extension is piecewise linear)",
+    when="Binary segmentation judged by IoU (Berman et al. 2018): --pred are logits, --target 0/1 masks of "
+    "the same shape. Unlike jaccard (a soft ratio of probabilities) it is the tight convex extension of "
+    "the IoU loss on the hinge errors. --per-sample (Berman's per_image=True, the default here) scores "
+    "each image; smp's LovaszLoss defaults to per_image=False (--no-per-sample). --ignore-index pixels "
+    "are dropped. An image with an empty mask scores relu(largest error) (its IoU is 0 or 1); an image "
+    "with only ignored pixels scores 0, as in the reference code.",
+    elements=lovasz_hinge,
+    grad=lovasz_hinge_grad,
+    params=(PER_SAMPLE, SEG_IGNORE),
+    target="same",
+    target_help="0/1 masks of --pred's shape (or --ignore-index)",
+    check=check_lovasz_hinge,
+    zero_at_target=False,
+    sample=sample_binary_logits,
+    separable=per_sample_rows,
+    param_grid=({}, {"per_sample": False}),
+    references=(BERMAN, SMP_LOVASZ),
+    examples=(
+        Example(
+            [[2.0, -1.0, 0.5]],
+            [[1.0, 0.0, 0.0]],
+            value=1.5 * 0.5 + 0.0 * 0.0 + 0.0,
+            source="by hand: e = (−1, 0, 1.5); sorted 1.5 (t = 0), 0 (t = 0), −1 (t = 1): "
+            "1 − I/U = 1 − 1/2, 1 − 1/3, 1 − 0/3 → g = (½, 1/6, 1/3); loss = 1.5·½",
+        ),
+    ),
+    see_also=("lovasz_softmax", "jaccard", "hinge_embedding"),
+)
+
+
+def _softmax_rows(pred: Array, target: Array, from_logits: bool, per_sample: bool, ignore_index: int):
+    p = probabilities(pred, from_logits)
+    hot, mask = one_hot_target(pred, target, ignore_index)
+    keep = groups(np.broadcast_to(mask, p.shape), per_sample) > 0
+    pg, fg = groups(p, per_sample), groups(hot, per_sample)
+    errors = np.abs(fg - pg)
+    weights, _ = sorted_lovasz(errors, fg, keep)
+    return p, pg, fg, keep, errors, weights
+
+
+def _class_coefficients(fg: Array, keep: Array, classes: str, weight: Array | None) -> Array:
+    """w_c / Σ w over the classes averaged in each group ('present': those in its target); 0 if none."""
+    w = np.ones(fg.shape[1], dtype=fg.dtype) if weight is None else weight.astype(fg.dtype)
+    included = np.any(fg * keep > 0, axis=2) if classes == "present" else np.any(keep, axis=2)
+    active = included * w
+    total = np.sum(active, axis=1, keepdims=True)
+    return np.where(total > 0, active / np.where(total > 0, total, 1.0), 0.0)
+
+
+def lovasz_softmax(
+    pred: Array,
+    target: Array,
+    *,
+    classes: str = "present",
+    from_logits: bool = False,
+    per_sample: bool = False,
+    ignore_index: int = -100,
+    weight: Array | None = None,
+) -> Array:
+    """Σ_c ω_c Σ_k |fg − p_c|_(k) g_ck: the Lovász extension of each class's Jaccard loss, averaged over classes."""
+    _, _, fg, keep, errors, weights = _softmax_rows(pred, target, from_logits, per_sample, ignore_index)
+    per_class = np.sum(np.where(keep, errors, 0.0) * weights, axis=2)
+    return np.sum(per_class * _class_coefficients(fg, keep, classes, weight), axis=1)
+
+
+def lovasz_softmax_grad(
+    pred: Array,
+    target: Array,
+    *,
+    classes: str = "present",
+    from_logits: bool = False,
+    per_sample: bool = False,
+    ignore_index: int = -100,
+    weight: Array | None = None,
+) -> Array:
+    """ω_c g_ck sign(p_ck − fg_ck) (then through the softmax with --from-logits)."""
+    p, pg, fg, keep, _, weights = _softmax_rows(pred, target, from_logits, per_sample, ignore_index)
+    coefficients = _class_coefficients(fg, keep, classes, weight)[..., None]
+    grad_p = ungroup(coefficients * weights * np.sign(pg - fg), p.shape, per_sample)
+    return chain_from_logits(p, grad_p) if from_logits else grad_p
+
+
+def check_lovasz_softmax(pred: Array, target: Array, **params: object) -> None:
+    check_segmentation(pred, target, **params)
+    if pred.ndim < 2 or pred.shape[1] < 2 or not is_index_target(pred, target):
+        raise InputError(
+            "lovasz_softmax needs --pred (N, C, *spatial) with C ≥ 2 and class indices of shape (N, *spatial); "
+            "for one foreground channel use lovasz_hinge"
+        )
+
+
+def sample_lovasz_softmax(rng: np.random.Generator) -> dict[str, Array]:
+    n, h, w, classes = (int(v) for v in rng.integers([1, 2, 2, 2], [4, 4, 4, 4]))
+    pred = np.ascontiguousarray(np.moveaxis(rng.dirichlet(np.ones(classes) * 2, size=(n, h, w)), -1, 1))
+    labels = rng.integers(0, classes, size=(n, h, w)).astype(float)
+    labels[:, 0, 0] = 1.0
+    inputs = {"pred": pred, "target": labels}
+    if rng.random() < 0.5:
+        inputs["weight"] = rng.uniform(0.2, 2.0, size=classes)
+    return inputs
+
+
+LOVASZ_SOFTMAX = LossSpec(
+    name="lovasz_softmax",
+    aliases=("lovasz_softmax_loss", "lovasz"),
+    summary="Lovász-softmax: the convex Lovász extension of each class's Jaccard loss on softmax errors.",
+    formula="ℓ = mean_c Σ_k m_c(k) g_c(k),  m_c = |[y = c] − p_c| sorted decreasingly, g_c = Δ of 1 − I/U",
+    gradient="∂ℓ/∂p_ck = (1/|classes|) g_c,rank(k) sign(p_ck − [yₖ = c])  (piecewise linear; through softmax "
+    "with --from-logits)",
+    when="Multi-class segmentation judged by mean IoU (Berman et al. 2018), often fine-tuning after "
+    "cross-entropy. --pred are probabilities (N, C, *spatial) (--from-logits: softmax first; smp's "
+    "LovaszLoss always applies the softmax), --target class indices. --classes present (the reference "
+    "default) averages only the classes that occur in the group's target, all averages every class; "
+    "--weight makes it a weighted average. Defaults follow Berman's code: per_image=False "
+    "(--no-per-sample, the whole batch is one element), ignored pixels dropped, and a group with no "
+    "pixel (or no present class) scores 0.",
+    elements=lovasz_softmax,
+    grad=lovasz_softmax_grad,
+    params=(
+        Param(
+            "classes",
+            "choice",
+            "present",
+            "average over the classes present in the target, or all",
+            choices=("present", "all"),
+        ),
+        FROM_LOGITS,
+        Param("per_sample", "bool", False, "one score per image (Berman's per_image=True); default: the batch pooled"),
+        SEG_IGNORE,
+        SEG_WEIGHT,
+    ),
+    param_grid=({}, {"per_sample": True}, {"classes": "all", "from_logits": True}, {"ignore_index": 0}),
+    references=(BERMAN, SMP_LOVASZ),
+    examples=(
+        Example(
+            [[[[0.8, 0.4]], [[0.2, 0.6]]]],
+            [[[0, 0]]],
+            value=0.6 * 0.5 + 0.2 * 0.5,
+            source="by hand: only class 0 is present; errors |1 − p₀| = (0.2, 0.6), sorted 0.6, 0.2 with fg 1, 1: "
+            "1 − I/U = 1 − 1/2, 1 − 0/2 → g = (½, ½); loss = 0.6·½ + 0.2·½",
+        ),
+    ),
+    see_also=("lovasz_hinge", "jaccard", "cross_entropy"),
+    **{**COMMON, "check": check_lovasz_softmax, "sample": sample_lovasz_softmax, "separable": per_sample_rows},
+)
+
+LOSSES = (JACCARD, GENERALIZED_DICE, FOCAL_TVERSKY, DICE_CE, LOVASZ_HINGE, LOVASZ_SOFTMAX)
