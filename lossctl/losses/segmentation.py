@@ -602,7 +602,7 @@ LOVASZ_HINGE = LossSpec(
     family="segmentation",
     summary="Lovász hinge: a convex surrogate that optimises the binary Jaccard index (IoU) directly.",
     formula="ℓₙ = Σ_k relu(e_(k)) g_k,  e = 1 − x (2t − 1) sorted decreasingly, g = Δ of 1 − I/U along the order",
-    gradient="∂ℓ/∂xₖ = −(2tₖ − 1) g_rank(k) [eₖ > 0]  (the Lovász extension is piecewise linear)",
+    gradient="∂ℓ/∂xₖ = −(2tₖ − 1) g_rank(k) 𝟙(eₖ > 0)  (the Lovász extension is piecewise linear)",
     when="Binary segmentation judged by IoU (Berman et al. 2018): --pred are logits, --target 0/1 masks of "
     "the same shape. Unlike jaccard (a soft ratio of probabilities) it is the tight convex extension of "
     "the IoU loss on the hinge errors. --per-sample (Berman's per_image=True, the default here) scores "
@@ -709,9 +709,9 @@ LOVASZ_SOFTMAX = LossSpec(
     name="lovasz_softmax",
     aliases=("lovasz_softmax_loss", "lovasz"),
     summary="Lovász-softmax: the convex Lovász extension of each class's Jaccard loss on softmax errors.",
-    formula="ℓ = mean_c Σ_k m_c(k) g_c(k),  m_c = |[y = c] − p_c| sorted decreasingly, g_c = Δ of 1 − I/U",
-    gradient="∂ℓ/∂p_ck = (1/|classes|) g_c,rank(k) sign(p_ck − [yₖ = c])  (piecewise linear; through softmax "
-    "with --from-logits)",
+    formula="ℓ = mean_c Σ_k m_c(k) g_c(k),  m_c = |𝟙(y = c) − p_c| sorted decreasingly, g_c = Δ of 1 − I/U",
+    gradient="∂ℓ/∂p_ck = ω_c g_c,rank(k) sign(p_ck − 𝟙(yₖ = c)),  ω_c = w_c / Σ w over the averaged "
+    "classes  (then through the softmax with --from-logits)",
     when="Multi-class segmentation judged by mean IoU (Berman et al. 2018), often fine-tuning after "
     "cross-entropy. --pred are probabilities (N, C, *spatial) (--from-logits: softmax first; smp's "
     "LovaszLoss always applies the softmax), --target class indices. --classes present (the reference "
