@@ -13,7 +13,7 @@ from conftest import refused_combination
 from gradcheck import numeric_gradient
 
 from lossctl import compute
-from lossctl.registry import LOSSES
+from lossctl.losses.registry import LOSSES
 
 SEEDS = range(4)
 CASES = [

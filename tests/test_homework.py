@@ -11,9 +11,9 @@ from conftest import assert_usage_error
 from gradcheck import numeric_gradient
 
 from lossctl import compute
-from lossctl.describe import example_argv
 from lossctl.errors import LossctlError
-from lossctl.registry import LOSSES
+from lossctl.losses.registry import LOSSES
+from lossctl.render.describe import example_argv
 
 MSE = ["mse", "--pred", "2,3,4,5", "--target", "4,5,6,7"]
 CE = ["ce", "--pred", "0.1,0.9;0.3,0.7", "--target", "1,0"]

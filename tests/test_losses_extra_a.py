@@ -17,7 +17,7 @@ from conftest import refused_combination
 
 from lossctl import compute
 from lossctl.errors import LossctlError
-from lossctl.registry import LOSSES
+from lossctl.losses.registry import LOSSES
 
 torch = pytest.importorskip("torch")
 F = torch.nn.functional
@@ -123,7 +123,7 @@ def test_weight_of_another_shape_or_negative_is_refused(cli) -> None:
 
 
 def test_weighted_mean_in_blocks_agrees() -> None:
-    from lossctl.engine import evaluate
+    from lossctl.evaluation.engine import evaluate
 
     rng = np.random.default_rng(4)
     pred, target, weight = rng.normal(size=(50, 3)), rng.normal(size=(50, 3)), rng.uniform(size=(50, 3))

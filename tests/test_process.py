@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from conftest import assert_usage_error
 
-import lossctl.save
+import lossctl.io.save
 
 LOSSCTL = [sys.executable, "-m", "lossctl"]
 
@@ -61,12 +61,12 @@ def test_dash_on_a_terminal_is_refused() -> None:
 
 
 def _break_compute(monkeypatch) -> None:
-    import lossctl.command
+    import lossctl.cli.commands
 
     def broken(*args, **kwargs):
         raise ZeroDivisionError("simulated bug")
 
-    monkeypatch.setattr(lossctl.command, "compute", broken)
+    monkeypatch.setattr(lossctl.cli.commands, "compute", broken)
 
 
 def test_debug_switch_shows_the_traceback(cli, monkeypatch) -> None:
@@ -84,7 +84,7 @@ def test_failed_save_leaves_no_file(cli, tmp_path, monkeypatch) -> None:
         stream.write(b"partial")
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(lossctl.save.np, "save", failing_save)
+    monkeypatch.setattr(lossctl.io.save.np, "save", failing_save)
     target = tmp_path / "elements.npy"
     run = cli(["mse", "--pred", "1,2", "--target", "1,3", "--save-elements", str(target)])
     assert_usage_error(run, "--save-elements: cannot write", "No space left on device")

@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 
 from lossctl import compute
 from lossctl.errors import InputError, LossctlError
-from lossctl.inputs import parse_literal, read_stdin
-from lossctl.registry import LOSSES
+from lossctl.io.inputs import parse_literal, read_stdin
+from lossctl.losses.registry import LOSSES
 
 SPECS = list(LOSSES.values())
 EXAMPLES = 60

@@ -14,16 +14,16 @@ import numpy as np
 import pytest
 from conftest import assert_usage_error
 
-import lossctl.command
-import lossctl.engine
+import lossctl.cli.commands
+import lossctl.evaluation.engine
 from lossctl import compute
 
 
 @pytest.fixture
 def large(monkeypatch, tmp_path):
     """Inputs of 1,003 rows count as large, in blocks of 64 values (a ragged last block)."""
-    monkeypatch.setattr(lossctl.command, "INLINE_LIMIT", 100)
-    monkeypatch.setattr(lossctl.engine, "BLOCK_ELEMENTS", 64)
+    monkeypatch.setattr(lossctl.cli.commands, "INLINE_LIMIT", 100)
+    monkeypatch.setattr(lossctl.evaluation.engine, "BLOCK_ELEMENTS", 64)
     rng = np.random.default_rng(0)
     pred, target = rng.normal(size=(1003, 2)), rng.normal(size=(1003, 2))
     np.save(tmp_path / "p.npy", pred)

@@ -14,7 +14,7 @@ from conftest import refused_combination
 
 from lossctl import compute
 from lossctl.losses.classification import is_index_target
-from lossctl.registry import LOSSES
+from lossctl.losses.registry import LOSSES
 
 torch = pytest.importorskip("torch")
 F = torch.nn.functional

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from . import classification, image, margin, probabilistic, ranking, regression, segmentation
+from lossctl.losses import classification, image, margin, probabilistic, ranking, regression, segmentation
 
 FAMILIES = (regression, classification, probabilistic, margin, ranking, image, segmentation)

@@ -12,11 +12,10 @@ import warnings
 
 import numpy as np
 
-from ..checks import position, require
-from ..errors import ComputationError, InputError, LossctlWarning
-from ..spec import Array, Example, LossSpec, Param, Transform
-from ._numerics import along, log_softmax
-from .classification import (
+from lossctl.errors import ComputationError, InputError, LossctlWarning
+from lossctl.losses._numerics import along, log_softmax
+from lossctl.losses.checks import position, require
+from lossctl.losses.classification import (
     IGNORE_INDEX,
     ROW_SUM_TOLERANCE,
     as_indices,
@@ -32,6 +31,7 @@ from .classification import (
     sample_classes,
     sample_log_probabilities,
 )
+from lossctl.losses.spec import Array, Example, LossSpec, Param, Transform
 
 LOG2 = math.log(2.0)
 

@@ -11,9 +11,9 @@ import math
 
 import numpy as np
 
-from ..errors import InputError
-from ..spec import Array, Example, LossSpec, Param
-from ._numerics import log_sigmoid, log_softmax, sigmoid
+from lossctl.errors import InputError
+from lossctl.losses._numerics import log_sigmoid, log_softmax, sigmoid
+from lossctl.losses.spec import Array, Example, LossSpec, Param
 
 
 def list_axis(pred: Array) -> int:

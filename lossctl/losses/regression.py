@@ -12,9 +12,9 @@ import math
 
 import numpy as np
 
-from ..checks import require
-from ..errors import InputError
-from ..spec import Array, Example, LossSpec, Param, Transform, sample_same_shape
+from lossctl.errors import InputError
+from lossctl.losses.checks import require
+from lossctl.losses.spec import Array, Example, LossSpec, Param, Transform, sample_same_shape
 
 TEACHING = "worked example of the teaching material, checked by hand"
 

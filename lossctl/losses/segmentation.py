@@ -16,10 +16,10 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ..checks import count, require
-from ..errors import InputError
-from ..spec import Array, Example, LossSpec, Param
-from ._numerics import log_softmax, sigmoid
+from lossctl.errors import InputError
+from lossctl.losses._numerics import log_softmax, sigmoid
+from lossctl.losses.checks import count, require
+from lossctl.losses.spec import Array, Example, LossSpec, Param
 
 Terms = tuple[Array, Array, Array]  # loss, ∂loss/∂I, ∂loss/∂P — each (groups, classes)
 EMPTY_MASKS = (

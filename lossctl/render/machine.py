@@ -7,9 +7,9 @@ from typing import Any
 
 import numpy as np
 
-from ..core import LossResult
-from ..numbers import full, jsonable
-from .rows import element_columns
+from lossctl.evaluation.core import LossResult
+from lossctl.numbers import full, jsonable
+from lossctl.render.rows import element_columns
 
 
 def to_json(result: LossResult, extra: dict[str, Any] | None = None) -> str:

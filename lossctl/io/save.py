@@ -10,8 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from .errors import InputError
-from .numbers import full
+from lossctl.errors import InputError
+from lossctl.numbers import full
 
 SAVE_SUFFIXES = (".npy", ".csv", ".png")
 
@@ -21,7 +21,7 @@ def check_output_path(path: Path, option: str, inputs: Iterable[str]) -> None:
     if path.suffix.lower() not in SAVE_SUFFIXES:
         raise InputError(f"{option}: {path} must end in .npy, .csv or .png (a heat map)")
     if path.suffix.lower() == ".png":
-        from .heatmap import require_pillow
+        from lossctl.io.heatmap import require_pillow
 
         require_pillow(option)
     if not path.parent.exists():
@@ -79,7 +79,7 @@ def _write_atomically(path: Path, array: np.ndarray, option: str, signed: bool) 
             if path.suffix.lower() == ".npy":
                 np.save(stream, array, allow_pickle=False)
             elif path.suffix.lower() == ".png":
-                from .heatmap import write_heatmap
+                from lossctl.io.heatmap import write_heatmap
 
                 write_heatmap(stream, array, option, signed=signed)
             else:

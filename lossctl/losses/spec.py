@@ -24,7 +24,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from .errors import ParameterError
+from lossctl.errors import ParameterError
 
 Array = np.ndarray
 ParamKind = Literal["float", "int", "bool", "choice", "tensor"]
@@ -166,10 +166,10 @@ class LossSpec:
     pixel_map: Callable[..., Array] | None = None  # per-pixel losses when the elements are per image
     infer: Callable[[Array], Mapping[str, Any]] | None = None  # defaults read off the raw input (its dtype)
     finite: bool = True  # False: an infinite value is a legitimate answer (PSNR of identical images)
-    # Whether rows of the leading axis are independent samples (see lossctl.engine); None: yes, unless
+    # Whether rows of the leading axis are independent samples (see lossctl.evaluation.engine); None: yes, unless
     # the class axis is axis 0.
     separable: Callable[..., bool] | None = None
-    # Optional speed-up for lossctl.engine: (elements, grad) in one pass, or None when it does not apply
+    # Optional speed-up for lossctl.evaluation.engine: (elements, grad) in one pass, or None when it does not apply
     # to these parameters.  Must agree with ``elements`` and ``grad`` (tests/test_streaming.py checks).
     fused: Callable[..., tuple[Array, Array] | None] | None = None
     plot: Callable[[Array], tuple[Array, Array | None, dict[str, Array]]] | None = None  # x -> inputs

@@ -9,7 +9,7 @@ losses over (N, C, …) inputs, image losses over (N, C, H, W) batches; other
 inputs are evaluated as one block.  ``.npy`` inputs arrive as memory maps, so
 only the block being processed is ever read into memory.
 
-:func:`lossctl.core.compute` stays the reference: the tests check that this
+:func:`lossctl.evaluation.core.compute` stays the reference: the tests check that this
 module agrees with it for every loss.
 """
 
@@ -24,7 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from .core import (
+from lossctl.errors import ComputationError, InputError, ParameterError
+from lossctl.evaluation.core import (
     DTYPES,
     REDUCTIONS,
     as_array,
@@ -34,9 +35,8 @@ from .core import (
     require_same_shape,
     resolve_params,
 )
-from .errors import ComputationError, InputError, ParameterError
-from .registry import LOSSES
-from .spec import Array, LossSpec
+from lossctl.losses.registry import LOSSES
+from lossctl.losses.spec import Array, LossSpec
 
 BLOCK_ELEMENTS = 1 << 16  # values per block: 512 KiB of float64, so a block's temporaries stay in cache
 VALUE_BLOCK_ELEMENTS = 1 << 20  # without a gradient fewer, larger blocks: less Python per value read

@@ -17,11 +17,11 @@ from typer import _click as click  # the Click that this Typer vendors and raise
 from typer.core import TyperGroup
 from typer.exceptions import Abort
 
-from . import __version__
-from .coercion import use_scalar_coercion
-from .command import build_loss_command
-from .errors import ExitStatus, LossctlError
-from .registry import LOSSES
+from lossctl import __version__
+from lossctl.cli.coercion import use_scalar_coercion
+from lossctl.cli.commands import build_loss_command
+from lossctl.errors import ExitStatus, LossctlError
+from lossctl.losses.registry import LOSSES
 
 BUILTIN = ("list", "info")
 
@@ -150,7 +150,7 @@ def list_losses(
     family: Annotated[str | None, typer.Option("--family", help="Only this family")] = None,
 ) -> None:
     """List every loss with its aliases, family, formula and parameters."""
-    from .describe import describe, markdown_table
+    from lossctl.render.describe import describe, markdown_table
 
     specs = [spec for spec in LOSSES.values() if family is None or spec.family == family]
     if family is not None and not specs:
@@ -163,7 +163,7 @@ def list_losses(
     elif output_format == "markdown":
         sys.stdout.write(markdown_table(specs))
     elif output_format == "table":
-        from .render.info import print_list
+        from lossctl.render.info import print_list
 
         print_list(specs)
     else:
@@ -176,7 +176,7 @@ def info(
     output_format: Annotated[str, typer.Option("--format", "-f", help="table | json")] = "table",
 ) -> None:
     """Formula, gradient, parameters, when to use it, an example and references."""
-    from .describe import describe
+    from lossctl.render.describe import describe
 
     spec = LOSSES.resolve(name)
     if output_format == "json":
@@ -184,7 +184,7 @@ def info(
 
         sys.stdout.write(json.dumps(describe(spec), ensure_ascii=False) + "\n")
     elif output_format == "table":
-        from .render.info import print_info
+        from lossctl.render.info import print_info
 
         print_info(spec)
     else:
@@ -203,8 +203,8 @@ def compare(
     precision: Annotated[int, typer.Option("--precision", help="Significant digits")] = 6,
 ) -> None:
     """Several losses on the same inputs, one row each: value, sum, mean, gradient norm."""
-    from .comparison import compare_losses
-    from .inputs import read_array
+    from lossctl.homework.comparison import compare_losses
+    from lossctl.io.inputs import read_array
 
     if pred is None or target is None:
         raise LossctlError("compare needs --pred and --target")
@@ -212,11 +212,11 @@ def compare(
     if output_format == "json":
         import json
 
-        from .numbers import jsonable
+        from lossctl.numbers import jsonable
 
         sys.stdout.write(json.dumps(jsonable([row.as_dict() for row in rows])) + "\n")
     elif output_format == "table":
-        from .render.info import print_comparison
+        from lossctl.render.info import print_comparison
 
         print_comparison(rows, precision)
     else:
@@ -238,7 +238,7 @@ def plot(
     """The loss and its derivative against the residual, logit or margin."""
     import numpy as np
 
-    from .curves import curve, parse_range, parse_settings, render_terminal, save_png
+    from lossctl.homework.curves import curve, parse_range, parse_settings, render_terminal, save_png
 
     low, high = parse_range(x_range)
     if not 2 <= points <= 100_000:

@@ -13,10 +13,10 @@ from typing import Any
 
 import numpy as np
 
-from .checks import count, position
-from .errors import ComputationError, InputError, ParameterError
-from .registry import LOSSES
-from .spec import Array, LossSpec
+from lossctl.errors import ComputationError, InputError, ParameterError
+from lossctl.losses.checks import count, position
+from lossctl.losses.registry import LOSSES
+from lossctl.losses.spec import Array, LossSpec
 
 REDUCTIONS = ("mean", "sum", "none")
 ACTIVATIONS = ("sigmoid", "softmax", "tanh")

@@ -8,8 +8,8 @@ element-wise losses, and its ``explain`` replaces the middle part entirely
 
 from __future__ import annotations
 
-from .core import LossResult
-from .wording import LONG, SHOWN_HEAD, Numbers, join
+from lossctl.evaluation.core import LossResult
+from lossctl.losses.wording import LONG, SHOWN_HEAD, Numbers, join
 
 
 def reduction_line(result: LossResult) -> str:
