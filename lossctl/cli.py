@@ -7,6 +7,7 @@ from their declarations, so start-up does not pay for losses not asked for.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import sys
@@ -21,6 +22,7 @@ from . import __version__
 from .coercion import use_scalar_coercion
 from .command import build_loss_command
 from .errors import ExitStatus, LossctlError
+from .process import SIGPIPE_STATUS, PipeClosed, StdoutError, Terminated, guarded_process, silence_stdout
 from .registry import LOSSES
 
 BUILTIN = ("list", "info")
@@ -68,6 +70,24 @@ class LossGroup(TyperGroup):
         use_scalar_coercion(self)  # --version, --debug …: no Pydantic for the group's own options either
         argv = list(sys.argv[1:] if args is None else args)
         debug = "--debug" in argv or os.environ.get("LOSSCTL_DEBUG", "") not in ("", "0")
+        with guarded_process() as stdout:
+            try:
+                status = self._run(argv, prog_name, complete_var, debug, **extra)
+                stdout.flush()  # inside the funnel: a closed pipe or a full disk is reported here, not at exit
+            except PipeClosed:
+                status = _quiet_broken_pipe()
+            except StdoutError as exc:
+                silence_stdout()
+                status = _report(str(exc))
+            except Terminated as exc:
+                status = _report_ending(f"terminated by {exc}", exc.status)
+        status = int(status or 0)
+        if standalone_mode:
+            sys.exit(status)
+        return status
+
+    def _run(self, argv: list[str], prog_name: str | None, complete_var: str | None, debug: bool, **extra: Any) -> int:
+        """Run one command; every exception becomes a message and an exit status."""
         try:
             status = super().main(argv, prog_name or "lossctl", complete_var, standalone_mode=False, **extra)
         except click.exceptions.NoArgsIsHelpError as exc:
@@ -77,11 +97,12 @@ class LossGroup(TyperGroup):
             status = _report(exc.format_message(), _help_hint(exc.ctx))
         except click.exceptions.ClickException as exc:
             status = _report(exc.format_message())
+        except (PipeClosed, StdoutError):
+            raise
         except LossctlError as exc:
             status = _report(str(exc), status=exc.status)
         except (KeyboardInterrupt, Abort):
-            sys.stderr.write("\ninterrupted\n")
-            status = ExitStatus.INTERRUPTED
+            status = _report_ending("\ninterrupted", ExitStatus.INTERRUPTED)
         except BrokenPipeError:
             status = _quiet_broken_pipe()
         except Exception as exc:
@@ -92,10 +113,7 @@ class LossGroup(TyperGroup):
                 "this is a bug in lossctl; rerun with --debug (or LOSSCTL_DEBUG=1) for the traceback and report it",
                 status=ExitStatus.INTERNAL,
             )
-        status = int(status or 0)
-        if standalone_mode:
-            sys.exit(status)
-        return status
+        return int(status or 0)
 
 
 def _help_hint(ctx: click.Context | None) -> str:
@@ -105,16 +123,21 @@ def _help_hint(ctx: click.Context | None) -> str:
 
 def _report(message: str, hint: str | None = None, status: int = ExitStatus.USAGE) -> int:
     """Print ``error: message`` (and a hint line) on stderr; nothing goes to stdout."""
-    sys.stderr.write(f"error: {message}\n" + (f"  {hint}\n" if hint else ""))
-    sys.stderr.flush()
+    return _report_ending(f"error: {message}" + (f"\n  {hint}" if hint else ""), status)
+
+
+def _report_ending(text: str, status: int) -> int:
+    """One or two lines on stderr (which may itself be gone: a hung-up terminal), and the status."""
+    with contextlib.suppress(OSError, ValueError):
+        sys.stderr.write(text + "\n")
+        sys.stderr.flush()
     return status
 
 
 def _quiet_broken_pipe() -> int:
     """The reader went away (``| head``): stop quietly, without a second error at exit."""
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, sys.stdout.fileno())
-    return 141  # 128 + SIGPIPE, what a shell reports for a killed writer
+    silence_stdout()
+    return SIGPIPE_STATUS
 
 
 app = typer.Typer(
@@ -157,9 +180,9 @@ def list_losses(
         families = sorted({s.family for s in LOSSES.values()})
         raise LossctlError(f"--family: no loss in family {family!r} (families: {', '.join(families)})")
     if output_format == "json":
-        import json
+        from .render.machine import json_line
 
-        sys.stdout.write(json.dumps([describe(s) for s in specs], ensure_ascii=False) + "\n")
+        sys.stdout.write(json_line([describe(s) for s in specs]))
     elif output_format == "markdown":
         sys.stdout.write(markdown_table(specs))
     elif output_format == "table":
@@ -180,9 +203,9 @@ def info(
 
     spec = LOSSES.resolve(name)
     if output_format == "json":
-        import json
+        from .render.machine import json_line
 
-        sys.stdout.write(json.dumps(describe(spec), ensure_ascii=False) + "\n")
+        sys.stdout.write(json_line(describe(spec)))
     elif output_format == "table":
         from .render.info import print_info
 
@@ -203,9 +226,11 @@ def compare(
     precision: Annotated[int, typer.Option("--precision", help="Significant digits")] = 6,
 ) -> None:
     """Several losses on the same inputs, one row each: value, sum, mean, gradient norm."""
+    from .command import require_precision
     from .comparison import compare_losses
     from .inputs import read_array
 
+    require_precision(precision)
     if pred is None or target is None:
         raise LossctlError("compare needs --pred and --target")
     rows = compare_losses(read_array(pred, "--pred"), read_array(target, "--target"), losses or None, reduction)
