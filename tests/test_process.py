@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import pty
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -97,3 +98,296 @@ def test_overflowing_results_are_errors_not_inf(cli) -> None:
     assert ok.code == 0 and float(ok.stdout) == pytest.approx(1e6 - np.log(2), rel=1e-15)
     ok = cli(["ce", "--pred", "[10000,-10000,0]", "--target", "1", "-f", "value"])
     assert ok.code == 0 and float(ok.stdout) == 20000.0
+
+
+# ---------------------------------------------------------------------------------------------
+# Writing: nothing lost, ever (issue 12)
+# ---------------------------------------------------------------------------------------------
+
+SRC = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _leftovers(folder) -> list[str]:
+    return sorted(p.name for p in folder.rglob("*") if p.name.startswith(".") or p.suffix == ".tmp")
+
+
+def _bash(command: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+    """Run a bash pipeline with lossctl as ``L``; PIPESTATUS[0] (lossctl's status) is the last stdout line."""
+    environment = {**os.environ, "PYTHONPATH": SRC, "L": " ".join(LOSSCTL), **(env or {})}
+    script = f'{command}; echo "STATUS=${{PIPESTATUS[0]}}" >&2'
+    done = subprocess.run(["bash", "-c", script], capture_output=True, env=environment, timeout=timeout, check=False)
+    return done
+
+
+def _status(done: subprocess.CompletedProcess) -> tuple[int, str]:
+    """lossctl's exit status and its stderr without the STATUS line."""
+    lines = done.stderr.decode("utf-8", "replace").splitlines()
+    status = int(lines[-1].split("=")[1])
+    return status, "\n".join(lines[:-1])
+
+
+class TestOutputsNeverShareAFile:
+    """Two outputs never name one file, and no output is an input (whitespace, ./, .., symlinks, hard links)."""
+
+    def test_two_outputs_with_one_name(self, cli, tmp_path) -> None:
+        out = tmp_path / "o.npy"
+        run = cli(["mse", "--pred", "1,2", "--target", "1,3", "--save-elements", str(out), "--save-grad", str(out)])
+        assert_usage_error(run, "--save-grad", "is also --save-elements")
+        assert not out.exists() and _leftovers(tmp_path) == []
+
+    @pytest.mark.parametrize("spelling", ["./o.npy", "sub/../o.npy", "link.npy", "hard.npy"])
+    def test_two_outputs_one_file_spelled_differently(self, cli, tmp_path, monkeypatch, spelling) -> None:
+        monkeypatch.chdir(tmp_path)
+        (tmp_path / "sub").mkdir()
+        np.save(tmp_path / "o.npy", np.array([42.0]))
+        os.symlink("o.npy", tmp_path / "link.npy")
+        os.link(tmp_path / "o.npy", tmp_path / "hard.npy")
+        run = cli(["mse", "--pred", "1,2", "--target", "1,3", "--save-elements", "o.npy", "--save-grad", spelling])
+        assert_usage_error(run, "is also --save-elements")
+        assert np.load(tmp_path / "o.npy").tolist() == [42.0]
+
+    @pytest.mark.parametrize(
+        ("option", "given"),
+        [("--pred", " in.csv "), ("--pred", "./in.csv"), ("--target", "sub/../in.csv"), ("--pred", "alias.csv")],
+    )
+    def test_an_output_is_never_an_input(self, cli, tmp_path, monkeypatch, option, given) -> None:
+        monkeypatch.chdir(tmp_path)
+        (tmp_path / "sub").mkdir()
+        (tmp_path / "in.csv").write_text("1\n2\n3\n")
+        os.symlink("in.csv", tmp_path / "alias.csv")
+        other = "--target" if option == "--pred" else "--pred"
+        run = cli(["mse", option, given, other, "1,2,3", "--save-grad", "in.csv"])
+        assert_usage_error(run, "--save-grad", f"is also an input ({option})")
+        assert (tmp_path / "in.csv").read_text() == "1\n2\n3\n"
+
+    def test_output_through_a_symlink_to_an_input(self, cli, tmp_path, monkeypatch) -> None:
+        monkeypatch.chdir(tmp_path)
+        (tmp_path / "in.csv").write_text("1\n2\n")
+        os.symlink("in.csv", tmp_path / "out.csv")
+        os.link(tmp_path / "in.csv", tmp_path / "hard.csv")
+        for name in ("out.csv", "hard.csv"):
+            run = cli(["mse", "--pred", "in.csv", "--target", "1,3", "--save-elements", name])
+            assert_usage_error(run, "is also an input (--pred)")
+        assert (tmp_path / "in.csv").read_text() == "1\n2\n"
+
+    @pytest.mark.parametrize(
+        ("loss", "argv", "option"),
+        [
+            ("ce", ["--pred", "0.1,0.9;0.3,0.7", "--target", "1,0", "--weight", "{w}"], "--weight"),
+            ("gaussian_nll", ["--pred", "1,2", "--target", "1,3", "--var", "{w}"], "--var"),
+            ("margin_ranking", ["--pred", "1,2", "--pred2", "{w}", "--target", "1,-1"], "--pred2"),
+            ("mse", ["--data", "{w}", "--pred-col", "0", "--target-col", "1"], "--data"),
+        ],
+    )
+    def test_tensor_parameters_and_tables_are_inputs_too(self, cli, tmp_path, loss, argv, option) -> None:
+        table = tmp_path / "w.csv"
+        table.write_text("1,2\n3,4\n" if option == "--data" else "1\n2\n")
+        before = table.read_bytes()
+        run = cli([loss, *[a.replace("{w}", f" {table} ") for a in argv], "--save-grad", str(table)])
+        assert_usage_error(run, f"is also an input ({option})")
+        assert table.read_bytes() == before
+
+    def test_a_folder_of_shards_protects_its_files(self, tmp_path) -> None:
+        from lossctl.outputs import OutputSet
+
+        (tmp_path / "shards").mkdir()
+        (tmp_path / "shards" / "part1.csv").write_text("1,2\n")
+        with pytest.raises(Exception, match="is also an input"):
+            OutputSet({"--save-grad": tmp_path / "shards" / "part1.csv"}, {"--data": str(tmp_path / "shards")})
+        with pytest.raises(Exception, match="is also an input"):
+            OutputSet({"--save-grad": tmp_path / "shards" / "part1.csv"}, {"--data": str(tmp_path / "shards/*.csv")})
+        assert _leftovers(tmp_path) == []
+
+
+class TestFailedRunWritesNothing:
+    """All outputs are staged and renamed into place only when every one was written (both paths)."""
+
+    def test_second_output_failing_keeps_the_first_file(self, cli, tmp_path) -> None:
+        elements = tmp_path / "e.npy"
+        np.save(elements, np.array([7.0]))
+        run = cli(
+            [
+                "mse",
+                "--pred",
+                "1,2",
+                "--target",
+                "1,3",
+                "--save-elements",
+                str(elements),
+                "--save-grad",
+                str(tmp_path / "g.png"),
+            ]
+        )
+        assert_usage_error(run, "--save-grad", ".png heat map needs a 2-D")
+        assert np.load(elements).tolist() == [7.0]
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["e.npy"]
+
+    def test_a_write_error_on_the_second_file_leaves_both_untouched(self, cli, tmp_path, monkeypatch) -> None:
+        real_save = np.save
+        calls = []
+
+        def second_fails(stream, array, allow_pickle=False):
+            calls.append(1)
+            if len(calls) == 2:
+                raise OSError(28, "No space left on device")
+            real_save(stream, array, allow_pickle=allow_pickle)
+
+        monkeypatch.setattr(lossctl.save.np, "save", second_fails)
+        (tmp_path / "g.npy").write_bytes(b"old gradient")
+        argv = ["mse", "--pred", "1,2", "--target", "1,3", "--save-elements", str(tmp_path / "e.npy")]
+        run = cli([*argv, "--save-grad", str(tmp_path / "g.npy")])
+        assert_usage_error(run, "--save-grad: cannot write", "No space left on device")
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["g.npy"]
+        assert (tmp_path / "g.npy").read_bytes() == b"old gradient"
+
+    def test_an_input_error_after_staging_leaves_nothing(self, cli, tmp_path) -> None:
+        run = cli(["mse", "--pred", "1,2", "--target", "1,2,3", "--save-elements", str(tmp_path / "e.csv")])
+        assert_usage_error(run, "--target has 3 values")
+        assert list(tmp_path.iterdir()) == []
+
+    def test_block_path_failure_deep_in_the_file(self, cli, tmp_path, monkeypatch) -> None:
+        import lossctl.command
+        import lossctl.engine
+
+        monkeypatch.setattr(lossctl.command, "INLINE_LIMIT", 100)
+        monkeypatch.setattr(lossctl.engine, "BLOCK_ELEMENTS", 64)
+        pred = np.arange(2000.0)
+        pred[1900] = np.nan
+        np.save(tmp_path / "p.npy", pred)
+        np.save(tmp_path / "e.npy", np.array([1.0]))
+        (tmp_path / "g.csv").write_text("old\n")
+        argv = ["mse", "--pred", str(tmp_path / "p.npy"), "--target", str(tmp_path / "p.npy"), "-f", "value"]
+        run = cli([*argv, "--save-elements", str(tmp_path / "e.npy"), "--save-grad", str(tmp_path / "g.csv")])
+        assert_usage_error(run, "--pred[1900] is nan")
+        assert np.load(tmp_path / "e.npy").tolist() == [1.0] and (tmp_path / "g.csv").read_text() == "old\n"
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["e.npy", "g.csv", "p.npy"]
+
+    def test_block_path_second_output_failing(self, cli, tmp_path, monkeypatch) -> None:
+        import lossctl.command
+
+        monkeypatch.setattr(lossctl.command, "INLINE_LIMIT", 100)
+        np.save(tmp_path / "p.npy", np.arange(500.0))
+        argv = ["l1", "--pred", str(tmp_path / "p.npy"), "--target", str(tmp_path / "p.npy"), "-f", "json"]
+        run = cli([*argv, "--save-elements", str(tmp_path / "e.csv"), "--save-grad", str(tmp_path / "g.png")])
+        assert_usage_error(run, "--save-grad", "2-D")
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["p.npy"]
+
+    def test_stdout_failing_writes_no_file_and_a_closed_pipe_still_saves(self, tmp_path) -> None:
+        argv = f"$L mse --pred 1,2 --target 1,3 --save-elements {tmp_path}/e.npy"
+        status, stderr = _status(_bash(f"{argv} >/dev/full"))
+        assert status == 2 and stderr == "error: cannot write to standard output: No space left on device"
+        assert list(tmp_path.iterdir()) == []
+        status, stderr = _status(_bash(f"sleep 0; {argv} -f json | true"))
+        assert (status, stderr) == (141, "")
+        assert np.load(tmp_path / "e.npy").tolist() == [0.0, 1.0]
+
+
+def _wait_for(predicate, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+SLOW_BLOCKS = """
+import sys, time
+import lossctl.command, lossctl.engine
+lossctl.command.INLINE_LIMIT = 100
+lossctl.engine.BLOCK_ELEMENTS = 64
+lossctl.engine.THREADS = 2
+read = lossctl.engine.read_rows
+def slow(array, rows):
+    time.sleep(0.02)
+    return read(array, rows)
+lossctl.engine.read_rows = slow
+from lossctl.cli import main
+sys.argv = ["lossctl", *sys.argv[1:]]
+main()
+"""
+
+
+class TestEndingSignalsRemoveStagedFiles:
+    """SIGTERM and SIGHUP, like SIGINT, remove staged files; exit 128 + the signal number."""
+
+    @pytest.mark.parametrize(("signum", "status"), [(signal.SIGTERM, 143), (signal.SIGHUP, 129), (signal.SIGINT, 130)])
+    def test_signal_while_reading_standard_input(self, tmp_path, signum, status) -> None:
+        np.save(tmp_path / "e.npy", np.array([5.0]))
+        process = subprocess.Popen(
+            [*LOSSCTL, "mse", "--pred", "-", "--target", "1", "--save-elements", str(tmp_path / "e.npy")],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env={**os.environ, "PYTHONPATH": SRC},
+        )
+        _wait_for(lambda: _leftovers(tmp_path))  # the output is staged before the input is read
+        process.send_signal(signum)
+        stdout, stderr = process.communicate(timeout=30)
+        assert process.returncode == status, stderr
+        assert stdout == b"" and b"Traceback" not in stderr and len(stderr.strip().splitlines()) <= 1
+        assert _leftovers(tmp_path) == [] and np.load(tmp_path / "e.npy").tolist() == [5.0]
+
+    @pytest.mark.parametrize(("signum", "status"), [(signal.SIGTERM, 143), (signal.SIGHUP, 129), (signal.SIGINT, 130)])
+    def test_signal_in_the_middle_of_the_block_path(self, tmp_path, signum, status) -> None:
+        np.save(tmp_path / "p.npy", np.arange(40_000.0))
+        argv = ["mse", "--pred", str(tmp_path / "p.npy"), "--target", str(tmp_path / "p.npy"), "-f", "value"]
+        outputs = ["--save-elements", str(tmp_path / "e.csv"), "--save-grad", str(tmp_path / "g.npy")]
+        process = subprocess.Popen(
+            [sys.executable, "-c", SLOW_BLOCKS, *argv, *outputs],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env={**os.environ, "PYTHONPATH": SRC},
+        )
+        _wait_for(lambda: any(".part." in name for name in _leftovers(tmp_path)))  # blocks are being written
+        time.sleep(0.3)
+        process.send_signal(signum)
+        stdout, stderr = process.communicate(timeout=60)
+        assert process.returncode == status, stderr
+        assert stdout == b"" and b"Traceback" not in stderr
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["p.npy"]
+
+
+class TestFileModes:
+    """A replaced file keeps its permission bits; a new one gets 0666 minus the umask."""
+
+    @pytest.fixture
+    def umask(self):
+        old = os.umask(0o022)
+        yield os.umask
+        os.umask(old)
+
+    @pytest.mark.parametrize(("mask", "mode"), [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664), (0o000, 0o666)])
+    def test_new_files_follow_the_umask(self, cli, tmp_path, umask, mask, mode) -> None:
+        umask(mask)
+        argv = ["mse", "--pred", "1,2", "--target", "1,3", "--save-elements", str(tmp_path / "e.npy")]
+        assert cli([*argv, "--save-grad", str(tmp_path / "g.csv")]).code == 0
+        for name in ("e.npy", "g.csv"):
+            assert stat.S_IMODE(os.stat(tmp_path / name).st_mode) == mode
+
+    @pytest.mark.parametrize("mode", [0o640, 0o604, 0o660, 0o755])
+    def test_replaced_files_keep_their_mode(self, cli, tmp_path, umask, mode) -> None:
+        umask(0o077)
+        for name in ("e.npy", "g.csv"):
+            (tmp_path / name).write_text("old")
+            os.chmod(tmp_path / name, mode)
+        argv = ["mse", "--pred", "1,2", "--target", "1,3", "--save-elements", str(tmp_path / "e.npy")]
+        assert cli([*argv, "--save-grad", str(tmp_path / "g.csv")]).code == 0
+        for name in ("e.npy", "g.csv"):
+            assert stat.S_IMODE(os.stat(tmp_path / name).st_mode) == mode
+        assert np.load(tmp_path / "e.npy").tolist() == [0.0, 1.0]
+
+    def test_block_path_and_symlinked_destinations(self, cli, tmp_path, umask, monkeypatch) -> None:
+        import lossctl.command
+
+        monkeypatch.setattr(lossctl.command, "INLINE_LIMIT", 100)
+        umask(0o027)
+        np.save(tmp_path / "p.npy", np.arange(300.0))
+        (tmp_path / "real.npy").write_text("old")
+        os.chmod(tmp_path / "real.npy", 0o604)
+        os.symlink("real.npy", tmp_path / "link.npy")
+        argv = ["mse", "--pred", str(tmp_path / "p.npy"), "--target", "{p}".format(p=tmp_path / "p.npy")]
+        run = cli([*argv, "--save-elements", str(tmp_path / "link.npy"), "--save-grad", str(tmp_path / "g.npy")])
+        assert run.code == 0, run.stderr
+        assert os.path.islink(tmp_path / "link.npy")  # written through the link, as a shell redirection does
+        assert stat.S_IMODE(os.stat(tmp_path / "real.npy").st_mode) == 0o604
+        assert np.load(tmp_path / "real.npy").shape == (300,)
+        assert stat.S_IMODE(os.stat(tmp_path / "g.npy").st_mode) == 0o640
