@@ -120,7 +120,7 @@ def spell_ascii(text: str) -> str:
             superscript = False
             continue
         if char in _SUPERSCRIPTS:
-            out.append(("" if superscript else "^") + unicodedata.normalize("NFKD", char))
+            out.append(("" if superscript else "^") + _spell_char(unicodedata.normalize("NFKD", char)))
             superscript = True
             continue
         superscript = False
@@ -129,6 +129,8 @@ def spell_ascii(text: str) -> str:
 
 
 def _spell_char(char: str) -> str:
+    if char.isascii():
+        return char
     if char in ASCII_SPELLINGS:
         return ASCII_SPELLINGS[char]
     name = unicodedata.name(char, "")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import pty
 import signal
@@ -391,3 +392,137 @@ class TestFileModes:
         assert stat.S_IMODE(os.stat(tmp_path / "real.npy").st_mode) == 0o604
         assert np.load(tmp_path / "real.npy").shape == (300,)
         assert stat.S_IMODE(os.stat(tmp_path / "g.npy").st_mode) == 0o640
+
+
+BIG = "big.npy"  # 300,000 values: the CSV and table outputs are far larger than a pipe's buffer
+COMMANDS = {
+    "table": "$L mse --pred {d}/big.npy --target {d}/big.npy",
+    "json": "$L mse --pred {d}/big.npy --target {d}/big.npy -f json",
+    "csv": "$L mse --pred {d}/big.npy --target {d}/big.npy -f csv",
+    "value": "$L mse --pred 1,2 --target 1,3 -f value",
+    "list": "$L list",
+    "list-json": "$L list -f json",
+    "info": "$L info huber",
+    "compare": "$L compare --pred 1,2 --target 1,3",
+    "help": "$L --help",
+    "loss-help": "$L mse --help",
+    "explain": "$L mse --pred 1,2 --target 1,3 --explain",
+}
+
+
+@pytest.fixture(scope="module")
+def big_folder(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("big")
+    np.save(folder / BIG, np.arange(300_000, dtype=float))
+    return folder
+
+
+class TestBrokenPipeAndUnwritableStdout:
+    """A reader that went away: 141 quietly, from every command and format, ahead of --expect's 1.
+    A closed stdout or a full disk: one line and exit 2."""
+
+    @pytest.mark.parametrize("name", sorted(COMMANDS))
+    def test_reader_gone_before_the_output(self, big_folder, name) -> None:
+        status, stderr = _status(_bash(COMMANDS[name].format(d=big_folder) + " | true"))
+        assert (status, stderr) == (141, "")
+
+    @pytest.mark.parametrize("name", ["table", "json", "csv", "list", "value", "help"])
+    def test_reader_leaving_after_one_byte(self, big_folder, name) -> None:
+        done = _bash(COMMANDS[name].format(d=big_folder) + " | head -c1")
+        status, stderr = _status(done)
+        assert len(done.stdout) == 1 and stderr == ""
+        assert status == 141 if name in ("json", "csv") else status in (0, 141)  # a short output may fit the pipe
+
+    @pytest.mark.parametrize("output_format", ["json", "value", "csv", "table"])
+    def test_broken_pipe_wins_over_the_expect_mismatch(self, output_format) -> None:
+        command = f"$L mse --pred 1,2 --target 1,3 -f {output_format} --expect 0.7"
+        assert _status(_bash(command + " | true")) == (141, "")
+        status, stderr = _status(_bash(command + " >/dev/null"))
+        assert status == 1
+        if output_format in ("value", "csv"):  # the check's line goes to stderr only when the pipe is fine
+            assert "✗" in stderr
+
+    @pytest.mark.parametrize("name", ["table", "json", "value", "list", "info", "help", "explain"])
+    @pytest.mark.parametrize(
+        ("redirect", "reason"), [(">&-", "Bad file descriptor"), (">/dev/full", "No space left on device")]
+    )
+    def test_closed_stdout_and_full_disk(self, big_folder, name, redirect, reason) -> None:
+        command = COMMANDS[name].replace("{d}/big.npy", "1,2,3")
+        done = _bash(f"{command.format(d=big_folder)} {redirect}")
+        status, stderr = _status(done)
+        assert (status, stderr) == (2, f"error: cannot write to standard output: {reason}")
+
+    def test_large_writes_are_never_cut_silently(self, big_folder) -> None:
+        """Python's buffered writer can report a partial write as done; every byte must arrive or fail."""
+        done = _bash(COMMANDS["csv"].format(d=big_folder) + " | wc -c")
+        expected = cli_csv_size(big_folder)
+        assert int(done.stdout) == expected and _status(done) == (0, "")
+
+
+def cli_csv_size(folder) -> int:
+    from lossctl import compute
+    from lossctl.render.machine import to_csv
+
+    values = np.load(folder / BIG)
+    return len(to_csv(compute("mse", values, values)).encode())
+
+
+ASCII_ENVIRONMENTS = {
+    "ascii": {"PYTHONIOENCODING": "ascii"},
+    "C": {"LC_ALL": "C", "LANG": "C", "PYTHONUTF8": "0", "PYTHONCOERCECLOCALE": "0"},
+    "C-utf8-mode": {"LC_ALL": "C", "LANG": "C"},
+}
+
+
+class TestStdoutWithoutUnicode:
+    """A stdout that cannot encode Unicode gets ASCII spellings, never a crash."""
+
+    @pytest.mark.parametrize("environment", sorted(ASCII_ENVIRONMENTS))
+    @pytest.mark.parametrize("name", ["list", "info", "explain", "help", "loss-help", "compare"])
+    def test_every_text_command(self, environment, name) -> None:
+        done = _bash(COMMANDS[name], env=ASCII_ENVIRONMENTS[environment])
+        status, stderr = _status(done)
+        assert (status, stderr) == (0, "")
+        if environment != "C-utf8-mode":
+            done.stdout.decode("ascii")  # nothing but ASCII reached the terminal
+
+    def test_table_and_explain_use_readable_spellings(self) -> None:
+        env = ASCII_ENVIRONMENTS["ascii"]
+        explain = _bash("$L mse --pred 1,2 --target 1,3 --explain", env=env).stdout.decode("ascii")
+        assert "y_hat_i - y_i" in explain and "dL/dy_hat" in explain
+        info = _bash("$L info huber", env=env).stdout.decode("ascii")
+        assert "delta" in info and "?" not in info.replace("?)", "")
+        table = _bash("$L mse --pred 1,2 --target 1,3", env=env).stdout.decode("ascii")
+        assert "value (mean)" in table and "+---" in table  # Rich picks its ASCII box
+
+    def test_latin1_keeps_what_it_can(self) -> None:
+        done = _bash("$L mse --pred 1,2 --target 1,3 --explain", env={"PYTHONIOENCODING": "latin-1"})
+        assert _status(done) == (0, "")
+        assert "y_hat" in done.stdout.decode("latin-1")
+
+    def test_json_escapes_instead_of_spelling(self) -> None:
+        ascii_json = _bash("$L info mse -f json", env=ASCII_ENVIRONMENTS["ascii"]).stdout
+        utf8_json = _bash("$L info mse -f json").stdout
+        assert json.loads(ascii_json.decode("ascii")) == json.loads(utf8_json.decode("utf-8"))
+
+    def test_error_messages_on_an_ascii_stderr(self) -> None:
+        status, stderr = _status(_bash("$L hinge --pred 1,2 --target 1,2", env=ASCII_ENVIRONMENTS["ascii"]))
+        assert status == 2 and "labels -1 or 1" in stderr
+
+    @pytest.mark.parametrize(
+        ("text", "spelled"),
+        [
+            ("ℓᵢ = (ŷᵢ − yᵢ)²", "l_i = (y_hat_i - y_i)^2"),
+            ("∂L/∂ŷ = (1/n) Σ", "dL/dy_hat = (1/n) sum"),
+            ("ε = 10⁻⁸, σ, Δ", "eps = 10^-8, sigma, Delta"),
+            ("√x ≤ 1 ≥ 0 · 2", "sqrtx <= 1 >= 0 * 2"),
+            ("✓ right ✗ wrong", "OK right X wrong"),
+            ("┌─┐│└┘", "+-+|++"),
+            ("café ☃", "cafe ?"),
+        ],
+    )
+    def test_ascii_spellings(self, text, spelled) -> None:
+        from lossctl.process import spell_ascii
+
+        assert spell_ascii(text) == spelled
+        assert text.encode("ascii", "lossctl-ascii").decode("ascii") == spelled
