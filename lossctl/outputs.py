@@ -232,10 +232,16 @@ def _create_beside(destination: Path, option: str, tag: str = "") -> Path:
 
 
 def _open_memmap(staged: Staged, path: Path, shape: tuple[int, ...], dtype: Any) -> Any:
+    """A writable memory map whose disk space is reserved now: a full disk is an error here, not a SIGBUS later."""
     import numpy as np
 
     with _write_errors(staged):
-        return np.lib.format.open_memmap(path, mode="w+", dtype=dtype, shape=shape)
+        array = np.lib.format.open_memmap(path, mode="w+", dtype=dtype, shape=shape)
+        with open(path, "r+b") as stream:
+            size = os.fstat(stream.fileno()).st_size
+            if size and hasattr(os, "posix_fallocate"):
+                os.posix_fallocate(stream.fileno(), 0, size)
+        return array
 
 
 @contextmanager

@@ -526,3 +526,104 @@ class TestStdoutWithoutUnicode:
 
         assert spell_ascii(text) == spelled
         assert text.encode("ascii", "lossctl-ascii").decode("ascii") == spelled
+
+
+def _lower_inline_limit(monkeypatch) -> None:
+    import lossctl.command
+    import lossctl.engine
+
+    monkeypatch.setattr(lossctl.command, "INLINE_LIMIT", 100)
+    monkeypatch.setattr(lossctl.engine, "BLOCK_ELEMENTS", 64)
+
+
+class TestOneLineInsteadOfACrash:
+    """Exit 2 and one line for bad --precision, unusable output names, folders and disks — on both paths."""
+
+    @pytest.mark.parametrize("value", ["-1", "0", "18", "50", "abc", "1.5"])
+    @pytest.mark.parametrize("command", ["mse", "compare"])
+    def test_precision_out_of_range(self, cli, command, value) -> None:
+        run = cli([command, "--pred", "1,2", "--target", "1,3", "--precision", value])
+        assert_usage_error(run, "--precision")
+
+    @pytest.fixture(params=["small", "large"])
+    def path_kind(self, request, monkeypatch, tmp_path):
+        """The same argv on the in-memory path and (with a lowered limit) the block-wise path."""
+        np.save(tmp_path / "p.npy", np.arange(300.0))
+        if request.param == "large":
+            _lower_inline_limit(monkeypatch)
+        return ["mse", "--pred", str(tmp_path / "p.npy"), "--target", str(tmp_path / "p.npy"), "-f", "json"]
+
+    def test_file_name_too_long(self, cli, tmp_path, path_kind) -> None:
+        for name in ("e" * 300 + ".npy", "d" * 300 + "/e.npy", "/".join(["d" * 250] * 20) + "/e.csv"):
+            assert_usage_error(cli([*path_kind, "--save-elements", str(tmp_path / name)]), "--save-elements")
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["p.npy"]
+
+    def test_longest_allowed_name_is_staged_beside_it(self, cli, tmp_path, path_kind) -> None:
+        name = "e" * 251 + ".npy"  # 255 bytes: the temporary name must be shortened, not the output's
+        assert cli([*path_kind, "--save-elements", str(tmp_path / name)]).code == 0
+        assert (tmp_path / name).exists() and _leftovers(tmp_path) == []
+
+    def test_unwritable_folder_fails_before_any_work(self, cli, tmp_path, path_kind, monkeypatch) -> None:
+        import lossctl.command
+        import lossctl.outputs
+
+        def refused(*args, **kwargs):
+            raise PermissionError(13, "Permission denied")
+
+        def never(*args, **kwargs):
+            raise AssertionError("inputs read before the outputs were checked")
+
+        monkeypatch.setattr(lossctl.outputs.os, "open", refused)
+        monkeypatch.setattr(lossctl.command, "_read_inputs", never)
+        for option in ("--save-elements", "--save-grad"):
+            run = cli([*path_kind, option, str(tmp_path / "out.npy")])
+            assert_usage_error(run, f"{option}: cannot write into {tmp_path}: Permission denied")
+
+    @pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
+    def test_read_only_folder_and_file(self, cli, tmp_path, path_kind) -> None:
+        folder = tmp_path / "ro"
+        folder.mkdir()
+        (tmp_path / "ro.npy").write_text("old")
+        os.chmod(tmp_path / "ro.npy", 0o444)
+        os.chmod(folder, 0o555)
+        try:
+            assert_usage_error(cli([*path_kind, "--save-elements", str(folder / "e.npy")]), "Permission denied")
+            assert_usage_error(cli([*path_kind, "--save-grad", str(tmp_path / "ro.npy")]), "is read-only")
+        finally:
+            os.chmod(folder, 0o755)
+        assert (tmp_path / "ro.npy").read_text() == "old"
+
+    @pytest.mark.parametrize(
+        ("destination", "fragment"),
+        [
+            ("/dev/full", "must end in .npy, .csv or .png"),
+            ("{tmp}/dev.npy", "not a regular file"),
+            ("{tmp}/fifo.csv", "not a regular file"),
+            ("{tmp}/folder.npy", "is a directory"),
+            ("{tmp}/p.npy/e.npy", "is not a folder"),
+            ("{tmp}/missing/e.npy", "does not exist"),
+            ("   ", "must end in .npy, .csv or .png"),
+        ],
+    )
+    def test_destinations_that_are_not_files(self, cli, tmp_path, path_kind, destination, fragment) -> None:
+        os.symlink("/dev/full", tmp_path / "dev.npy")
+        os.mkfifo(tmp_path / "fifo.csv")
+        (tmp_path / "folder.npy").mkdir()
+        run = cli([*path_kind, "--save-grad", destination.replace("{tmp}", str(tmp_path))])
+        assert_usage_error(run, fragment)
+        assert _leftovers(tmp_path) == []
+
+    def test_full_disk_while_saving(self, cli, tmp_path, path_kind, monkeypatch) -> None:
+        import lossctl.outputs
+        import lossctl.save
+
+        def full(*args, **kwargs):
+            raise OSError(28, "No space left on device")
+
+        monkeypatch.setattr(lossctl.save, "write_csv", full)
+        monkeypatch.setattr(lossctl.outputs.os, "posix_fallocate", full)
+        monkeypatch.setattr(lossctl.save.np, "save", full)
+        for option, name in (("--save-elements", "e.csv"), ("--save-grad", "g.npy")):
+            run = cli([*path_kind, option, str(tmp_path / name)])
+            assert_usage_error(run, f"{option}: cannot write {tmp_path / name}: No space left on device")
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["p.npy"]
