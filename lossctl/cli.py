@@ -75,9 +75,9 @@ class LossGroup(TyperGroup):
                 status = self._run(argv, prog_name, complete_var, debug, **extra)
                 stdout.flush()  # inside the funnel: a closed pipe or a full disk is reported here, not at exit
             except PipeClosed:
-                status = _quiet_broken_pipe()
+                status = _quiet_broken_pipe(stdout)
             except StdoutError as exc:
-                silence_stdout()
+                silence_stdout(stdout)
                 status = _report(str(exc))
             except Terminated as exc:
                 status = _report_ending(f"terminated by {exc}", exc.status)
@@ -104,7 +104,7 @@ class LossGroup(TyperGroup):
         except (KeyboardInterrupt, Abort):
             status = _report_ending("\ninterrupted", ExitStatus.INTERRUPTED)
         except BrokenPipeError:
-            status = _quiet_broken_pipe()
+            status = _quiet_broken_pipe(sys.stdout)
         except Exception as exc:
             if debug:
                 raise
@@ -134,9 +134,9 @@ def _report_ending(text: str, status: int) -> int:
     return status
 
 
-def _quiet_broken_pipe() -> int:
+def _quiet_broken_pipe(stdout: Any) -> int:
     """The reader went away (``| head``): stop quietly, without a second error at exit."""
-    silence_stdout()
+    silence_stdout(stdout)
     return SIGPIPE_STATUS
 
 

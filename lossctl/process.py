@@ -239,11 +239,10 @@ def _translated_errors() -> Iterator[None]:
         raise StdoutError(str(exc)) from exc
 
 
-def silence_stdout() -> None:
-    """Point descriptor 1 at /dev/null, so the interpreter's flush at exit has nowhere to fail."""
-    stream = sys.__stdout__
-    with suppress(OSError, ValueError, AttributeError):
-        fileno = stream.fileno() if stream is not None else 1
+def silence_stdout(stream: Any) -> None:
+    """Point ``stream``'s descriptor at /dev/null, so the interpreter's flush at exit has nowhere to fail."""
+    with suppress(OSError, ValueError, AttributeError, StdoutError):
+        fileno = stream.fileno()  # a stream without a descriptor (a test's buffer) is left alone
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, fileno)
         os.close(devnull)
