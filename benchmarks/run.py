@@ -102,7 +102,7 @@ def median(f, k={repeats}):
 
 IMPLEMENTATIONS = {
     "lossctl": """
-from lossctl.engine import value_and_grad
+from lossctl.evaluation.engine import value_and_grad
 RESULT["seconds"] = median(lambda: value_and_grad("{loss}", pred, target))
 """,
     "numpy": """

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from .core import LossResult, compute
-from .registry import LOSSES as losses
+from lossctl.evaluation.core import LossResult, compute
+from lossctl.losses.registry import LOSSES as losses
 
 __all__ = ["LossResult", "__version__", "compute", "losses"]

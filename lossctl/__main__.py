@@ -1,6 +1,6 @@
 """``python -m lossctl``."""
 
-from .cli import main
+from lossctl.cli import main
 
 if __name__ == "__main__":
     main()

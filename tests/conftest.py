@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -54,3 +55,16 @@ def refused_combination(spec, params, pred, target) -> str | None:
         if not is_index_target(pred, target):
             return "ignore_index is refused with probability targets, as in PyTorch"
     return None
+
+
+def surrogate_gradient(spec, params) -> bool:
+    """Whether the declared gradient is a library's convention rather than the derivative (CIoU's detached α)."""
+    return spec.gradient_is_derivative is not None and not spec.gradient_is_derivative(**params)
+
+
+def mean_numerator(spec, result) -> float:
+    """What ``mean × count`` must equal: the sum, or Σ wᵢ ℓᵢ for a loss with a weighted mean (CTC)."""
+    if spec.mean_weights is None:
+        return result.sum
+    weights = spec.mean_weights(result.pred, result.target, **result.params, **result.tensors)
+    return float(np.sum(weights * result.elements))

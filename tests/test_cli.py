@@ -171,12 +171,12 @@ def test_save_to_an_input_path_is_refused(cli, tmp_path) -> None:
 
 
 def test_internal_errors_are_one_line_and_mention_debug(cli, monkeypatch) -> None:
-    import lossctl.command
+    import lossctl.cli.commands
 
     def broken(*args, **kwargs):
         raise ZeroDivisionError("boom")
 
-    monkeypatch.setattr(lossctl.command, "compute", broken)
+    monkeypatch.setattr(lossctl.cli.commands, "compute", broken)
     run = cli(MSE)
     assert run.code == 70 and run.stdout == "" and "--debug" in run.stderr and "Traceback" not in run.stderr
 

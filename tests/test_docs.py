@@ -11,14 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from lossctl.docs import with_table
+from lossctl.render.docs import with_table
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 
 
 def test_loss_table_matches_registry() -> None:
-    assert with_table(README) == README, "README's loss table is stale: run `python -m lossctl.docs README.md`"
+    assert with_table(README) == README, "README's loss table is stale: run `python -m lossctl.render.docs README.md`"
 
 
 def _console_examples() -> list[tuple[str, str]]:

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from lossctl import compute
-from lossctl.describe import example_argv
-from lossctl.registry import LOSSES
+from lossctl.losses.registry import LOSSES
+from lossctl.render.describe import example_argv
 
 CASES = [(spec, example) for spec in LOSSES.values() for example in spec.examples]
 IDS = [f"{spec.name}-{i}" for spec in LOSSES.values() for i, _ in enumerate(spec.examples)]

@@ -7,13 +7,13 @@ import shlex
 
 import numpy as np
 import pytest
-from conftest import assert_usage_error
+from conftest import assert_usage_error, surrogate_gradient
 from gradcheck import numeric_gradient
 
 from lossctl import compute
-from lossctl.describe import example_argv
 from lossctl.errors import LossctlError
-from lossctl.registry import LOSSES
+from lossctl.losses.registry import LOSSES
+from lossctl.render.describe import example_argv
 
 MSE = ["mse", "--pred", "2,3,4,5", "--target", "4,5,6,7"]
 CE = ["ce", "--pred", "0.1,0.9;0.3,0.7", "--target", "1,0"]
@@ -198,6 +198,8 @@ def _activation_cases():
 
 @pytest.mark.parametrize(("spec", "activation"), list(_activation_cases()))
 def test_activation_chain_rule_against_finite_differences(spec, activation: str) -> None:
+    if surrogate_gradient(spec, {}):
+        pytest.skip("the declared gradient is the library's convention, not the derivative of the value")
     inputs = spec.sample(np.random.default_rng(4))
     z, target = inputs.pop("pred"), inputs.pop("target", None)
     result = compute(spec, z, target, activation=activation, **inputs)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from lossctl.errors import InputError
-from lossctl.inputs import parse_literal, read_array, read_columns, read_stdin
+from lossctl.io.inputs import parse_literal, read_array, read_columns, read_stdin
 
 
 @pytest.mark.parametrize(

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from conftest import assert_usage_error
 
-import lossctl.save
+import lossctl.io.save
 
 LOSSCTL = [sys.executable, "-m", "lossctl"]
 
@@ -63,12 +63,12 @@ def test_dash_on_a_terminal_is_refused() -> None:
 
 
 def _break_compute(monkeypatch) -> None:
-    import lossctl.command
+    import lossctl.cli.commands
 
     def broken(*args, **kwargs):
         raise ZeroDivisionError("simulated bug")
 
-    monkeypatch.setattr(lossctl.command, "compute", broken)
+    monkeypatch.setattr(lossctl.cli.commands, "compute", broken)
 
 
 def test_debug_switch_shows_the_traceback(cli, monkeypatch) -> None:
@@ -86,7 +86,7 @@ def test_failed_save_leaves_no_file(cli, tmp_path, monkeypatch) -> None:
         stream.write(b"partial")
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(lossctl.save.np, "save", failing_save)
+    monkeypatch.setattr(lossctl.io.save.np, "save", failing_save)
     target = tmp_path / "elements.npy"
     run = cli(["mse", "--pred", "1,2", "--target", "1,3", "--save-elements", str(target)])
     assert_usage_error(run, "--save-elements: cannot write", "No space left on device")
@@ -189,7 +189,7 @@ class TestOutputsNeverShareAFile:
         assert table.read_bytes() == before
 
     def test_a_folder_of_shards_protects_its_files(self, tmp_path) -> None:
-        from lossctl.outputs import OutputSet
+        from lossctl.io.outputs import OutputSet
 
         (tmp_path / "shards").mkdir()
         (tmp_path / "shards" / "part1.csv").write_text("1,2\n")
@@ -233,7 +233,7 @@ class TestFailedRunWritesNothing:
                 raise OSError(28, "No space left on device")
             real_save(stream, array, allow_pickle=allow_pickle)
 
-        monkeypatch.setattr(lossctl.save.np, "save", second_fails)
+        monkeypatch.setattr(lossctl.io.save.np, "save", second_fails)
         (tmp_path / "g.npy").write_bytes(b"old gradient")
         argv = ["mse", "--pred", "1,2", "--target", "1,3", "--save-elements", str(tmp_path / "e.npy")]
         run = cli([*argv, "--save-grad", str(tmp_path / "g.npy")])
@@ -247,11 +247,11 @@ class TestFailedRunWritesNothing:
         assert list(tmp_path.iterdir()) == []
 
     def test_block_path_failure_deep_in_the_file(self, cli, tmp_path, monkeypatch) -> None:
-        import lossctl.command
-        import lossctl.engine
+        import lossctl.cli.commands
+        import lossctl.evaluation.engine
 
-        monkeypatch.setattr(lossctl.command, "INLINE_LIMIT", 100)
-        monkeypatch.setattr(lossctl.engine, "BLOCK_ELEMENTS", 64)
+        monkeypatch.setattr(lossctl.cli.commands, "INLINE_LIMIT", 100)
+        monkeypatch.setattr(lossctl.evaluation.engine, "BLOCK_ELEMENTS", 64)
         pred = np.arange(2000.0)
         pred[1900] = np.nan
         np.save(tmp_path / "p.npy", pred)
@@ -264,9 +264,9 @@ class TestFailedRunWritesNothing:
         assert sorted(p.name for p in tmp_path.iterdir()) == ["e.npy", "g.csv", "p.npy"]
 
     def test_block_path_second_output_failing(self, cli, tmp_path, monkeypatch) -> None:
-        import lossctl.command
+        import lossctl.cli.commands
 
-        monkeypatch.setattr(lossctl.command, "INLINE_LIMIT", 100)
+        monkeypatch.setattr(lossctl.cli.commands, "INLINE_LIMIT", 100)
         np.save(tmp_path / "p.npy", np.arange(500.0))
         argv = ["l1", "--pred", str(tmp_path / "p.npy"), "--target", str(tmp_path / "p.npy"), "-f", "json"]
         run = cli([*argv, "--save-elements", str(tmp_path / "e.csv"), "--save-grad", str(tmp_path / "g.png")])
@@ -292,16 +292,16 @@ def _wait_for(predicate, timeout: float = 30.0) -> None:
 
 SLOW_BLOCKS = """
 import sys, time
-import lossctl.command, lossctl.engine
-lossctl.command.INLINE_LIMIT = 100
-lossctl.engine.BLOCK_ELEMENTS = 64
-lossctl.engine.THREADS = 2
-read = lossctl.engine.read_rows
+import lossctl.cli.commands, lossctl.evaluation.engine
+lossctl.cli.commands.INLINE_LIMIT = 100
+lossctl.evaluation.engine.BLOCK_ELEMENTS = 64
+lossctl.evaluation.engine.THREADS = 2
+read = lossctl.evaluation.engine.read_rows
 def slow(array, rows):
     time.sleep(0.02)
     return read(array, rows)
-lossctl.engine.read_rows = slow
-from lossctl.cli import main
+lossctl.evaluation.engine.read_rows = slow
+from lossctl.cli.app import main
 sys.argv = ["lossctl", *sys.argv[1:]]
 main()
 """
@@ -377,9 +377,9 @@ class TestFileModes:
         assert np.load(tmp_path / "e.npy").tolist() == [0.0, 1.0]
 
     def test_block_path_and_symlinked_destinations(self, cli, tmp_path, umask, monkeypatch) -> None:
-        import lossctl.command
+        import lossctl.cli.commands
 
-        monkeypatch.setattr(lossctl.command, "INLINE_LIMIT", 100)
+        monkeypatch.setattr(lossctl.cli.commands, "INLINE_LIMIT", 100)
         umask(0o027)
         np.save(tmp_path / "p.npy", np.arange(300.0))
         (tmp_path / "real.npy").write_text("old")
@@ -522,18 +522,18 @@ class TestStdoutWithoutUnicode:
         ],
     )
     def test_ascii_spellings(self, text, spelled) -> None:
-        from lossctl.process import spell_ascii
+        from lossctl.io.process import spell_ascii
 
         assert spell_ascii(text) == spelled
         assert text.encode("ascii", "lossctl-ascii").decode("ascii") == spelled
 
 
 def _lower_inline_limit(monkeypatch) -> None:
-    import lossctl.command
-    import lossctl.engine
+    import lossctl.cli.commands
+    import lossctl.evaluation.engine
 
-    monkeypatch.setattr(lossctl.command, "INLINE_LIMIT", 100)
-    monkeypatch.setattr(lossctl.engine, "BLOCK_ELEMENTS", 64)
+    monkeypatch.setattr(lossctl.cli.commands, "INLINE_LIMIT", 100)
+    monkeypatch.setattr(lossctl.evaluation.engine, "BLOCK_ELEMENTS", 64)
 
 
 class TestOneLineInsteadOfACrash:
@@ -564,8 +564,8 @@ class TestOneLineInsteadOfACrash:
         assert (tmp_path / name).exists() and _leftovers(tmp_path) == []
 
     def test_unwritable_folder_fails_before_any_work(self, cli, tmp_path, path_kind, monkeypatch) -> None:
-        import lossctl.command
-        import lossctl.outputs
+        import lossctl.cli.commands
+        import lossctl.io.outputs
 
         def refused(*args, **kwargs):
             raise PermissionError(13, "Permission denied")
@@ -573,8 +573,8 @@ class TestOneLineInsteadOfACrash:
         def never(*args, **kwargs):
             raise AssertionError("inputs read before the outputs were checked")
 
-        monkeypatch.setattr(lossctl.outputs.os, "open", refused)
-        monkeypatch.setattr(lossctl.command, "_read_inputs", never)
+        monkeypatch.setattr(lossctl.io.outputs.os, "open", refused)
+        monkeypatch.setattr(lossctl.cli.commands, "_read_inputs", never)
         for option in ("--save-elements", "--save-grad"):
             run = cli([*path_kind, option, str(tmp_path / "out.npy")])
             assert_usage_error(run, f"{option}: cannot write into {tmp_path}: Permission denied")
@@ -614,15 +614,15 @@ class TestOneLineInsteadOfACrash:
         assert _leftovers(tmp_path) == []
 
     def test_full_disk_while_saving(self, cli, tmp_path, path_kind, monkeypatch) -> None:
-        import lossctl.outputs
-        import lossctl.save
+        import lossctl.io.outputs
+        import lossctl.io.save
 
         def full(*args, **kwargs):
             raise OSError(28, "No space left on device")
 
-        monkeypatch.setattr(lossctl.save, "write_csv", full)
-        monkeypatch.setattr(lossctl.outputs.os, "posix_fallocate", full)
-        monkeypatch.setattr(lossctl.save.np, "save", full)
+        monkeypatch.setattr(lossctl.io.save, "write_csv", full)
+        monkeypatch.setattr(lossctl.io.outputs.os, "posix_fallocate", full)
+        monkeypatch.setattr(lossctl.io.save.np, "save", full)
         for option, name in (("--save-elements", "e.csv"), ("--save-grad", "g.npy")):
             run = cli([*path_kind, option, str(tmp_path / name)])
             assert_usage_error(run, f"{option}: cannot write {tmp_path / name}: No space left on device")

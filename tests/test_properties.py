@@ -11,14 +11,15 @@ import io
 
 import numpy as np
 import pytest
+from conftest import mean_numerator, surrogate_gradient
 from gradcheck import numeric_gradient
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from lossctl import compute
 from lossctl.errors import InputError, LossctlError
-from lossctl.inputs import parse_literal, read_stdin
-from lossctl.registry import LOSSES
+from lossctl.io.inputs import parse_literal, read_stdin
+from lossctl.losses.registry import LOSSES
 
 SPECS = list(LOSSES.values())
 EXAMPLES = 60
@@ -44,7 +45,7 @@ def test_never_crashes_and_reductions_agree(spec, seed: int, scale: float) -> No
     total = compute(spec, pred, target, reduction="sum", **tensors)
     none = compute(spec, pred, target, reduction="none", **tensors)
     assert np.isfinite(mean.value) and np.isfinite(mean.grad).all()
-    np.testing.assert_allclose(total.sum, mean.mean * mean.count, rtol=1e-12, atol=1e-300)
+    np.testing.assert_allclose(mean_numerator(spec, total), mean.mean * mean.count, rtol=1e-12, atol=1e-300)
     np.testing.assert_allclose(np.sum(none.value), total.sum, rtol=1e-12, atol=1e-300)
     assert none.elements.shape == np.shape(none.value) and mean.grad.shape == pred.shape
 
@@ -66,6 +67,8 @@ def test_float32_agrees_with_float64_to_float32_precision(spec, seed: int) -> No
 @settings(max_examples=25, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), reduction=st.sampled_from(["mean", "sum", "none"]))
 def test_gradient_agrees_with_finite_differences_at_random_points(spec, seed: int, reduction: str) -> None:
+    if surrogate_gradient(spec, {}):
+        return  # the default gradient is a library's convention (tested against that library instead)
     pred, target, tensors = draw_inputs(spec, seed, 1.0)
     result = compute(spec, pred, target, reduction=reduction, **tensors)
 

@@ -6,8 +6,8 @@ import inspect
 
 import pytest
 
-from lossctl.registry import LOSSES, Registry
-from lossctl.spec import LossSpec
+from lossctl.losses.registry import LOSSES, Registry
+from lossctl.losses.spec import LossSpec
 
 SPECS = list(LOSSES.values())
 

@@ -14,17 +14,17 @@ import numpy as np
 import pytest
 from conftest import assert_usage_error
 
-import lossctl.command
-import lossctl.engine
-import lossctl.save
+import lossctl.cli.commands
+import lossctl.evaluation.engine
+import lossctl.io.save
 from lossctl import compute
 
 
 @pytest.fixture
 def large(monkeypatch, tmp_path):
     """Inputs of 1,003 rows count as large, in blocks of 64 values (a ragged last block)."""
-    monkeypatch.setattr(lossctl.command, "INLINE_LIMIT", 100)
-    monkeypatch.setattr(lossctl.engine, "BLOCK_ELEMENTS", 64)
+    monkeypatch.setattr(lossctl.cli.commands, "INLINE_LIMIT", 100)
+    monkeypatch.setattr(lossctl.evaluation.engine, "BLOCK_ELEMENTS", 64)
     rng = np.random.default_rng(0)
     pred, target = rng.normal(size=(1003, 2)), rng.normal(size=(1003, 2))
     np.save(tmp_path / "p.npy", pred)
@@ -149,18 +149,18 @@ class TestCsvSavedBlockByBlock:
         np.save(tmp_path / "t.npy", target)
         argv = [loss, "--pred", str(tmp_path / "p.npy"), "--target", str(tmp_path / "t.npy"), "-f", "value"]
         assert cli([*argv, option, str(tmp_path / "memory.csv")]).code == 0
-        monkeypatch.setattr(lossctl.command, "INLINE_LIMIT", 100)
-        monkeypatch.setattr(lossctl.engine, "BLOCK_ELEMENTS", 64)
-        monkeypatch.setattr(lossctl.save, "CSV_BLOCK_VALUES", 50)
+        monkeypatch.setattr(lossctl.cli.commands, "INLINE_LIMIT", 100)
+        monkeypatch.setattr(lossctl.evaluation.engine, "BLOCK_ELEMENTS", 64)
+        monkeypatch.setattr(lossctl.io.save, "CSV_BLOCK_VALUES", 50)
         assert cli([*argv, option, str(tmp_path / "blocks.csv")]).code == 0
         assert (tmp_path / "blocks.csv").read_bytes() == (tmp_path / "memory.csv").read_bytes()
         assert sorted(p.name for p in tmp_path.iterdir()) == ["blocks.csv", "memory.csv", "p.npy", "t.npy"]
 
     def test_memory_holds_one_block_of_text(self, cli, large, monkeypatch) -> None:
         folder, pred, target = large
-        monkeypatch.setattr(lossctl.save, "CSV_BLOCK_VALUES", 100)
+        monkeypatch.setattr(lossctl.io.save, "CSV_BLOCK_VALUES", 100)
         seen: list[tuple[int, bool]] = []
-        real_write_csv, real_lines = lossctl.save.write_csv, lossctl.save.csv_lines
+        real_write_csv, real_lines = lossctl.io.save.write_csv, lossctl.io.save.csv_lines
 
         def spy_write(stream, array):
             seen.append((-1, isinstance(array, np.memmap)))
@@ -170,8 +170,8 @@ class TestCsvSavedBlockByBlock:
             seen.append((matrix.size, isinstance(matrix, np.memmap)))
             return real_lines(matrix)
 
-        monkeypatch.setattr(lossctl.save, "write_csv", spy_write)
-        monkeypatch.setattr(lossctl.save, "csv_lines", spy_lines)
+        monkeypatch.setattr(lossctl.io.save, "write_csv", spy_write)
+        monkeypatch.setattr(lossctl.io.save, "csv_lines", spy_lines)
         argv = ["mse", "--pred", str(folder / "p.npy"), "--target", str(folder / "t.npy"), "-f", "value"]
         assert cli([*argv, "--save-elements", str(folder / "e.csv")]).code == 0
         assert seen[0] == (-1, True)  # the elements came from a memory-mapped working file, not memory

@@ -1,4 +1,4 @@
-"""Chunked evaluation (lossctl.engine) against the in-memory reference (lossctl.core.compute).
+"""Chunked evaluation (lossctl.evaluation.engine) against the in-memory reference (lossctl.evaluation.core.compute).
 
 Every loss in the registry, on inputs whose rows span several blocks with a
 ragged last block: the sums agree to a few ulps, the gradients and any saved
@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from lossctl import compute
-from lossctl.engine import Outputs, evaluate, separable
-from lossctl.registry import LOSSES
+from lossctl.evaluation.engine import Outputs, evaluate, separable
+from lossctl.losses.registry import LOSSES
 
 REPEATS = 7  # rows of the sample stacked 7 times; blocks of 2 rows leave a ragged last block
 

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from . import classification, image, margin, regression
+from lossctl.losses import boxes, classification, embedding, image, margin, regression, sequence
 
-FAMILIES = (regression, classification, margin, image)
+FAMILIES = (regression, classification, margin, image, embedding, boxes, sequence)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import InputError
+from lossctl.errors import InputError
 
 Array = np.ndarray
 IMAGE_SHAPES = "(H, W), (C, H, W) or (N, C, H, W)"

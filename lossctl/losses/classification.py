@@ -13,12 +13,12 @@ import warnings
 
 import numpy as np
 
-from ..checks import count, position, require
-from ..errors import InputError, LossctlWarning
-from ..spec import Array, Example, LossSpec, Param
-from ..wording import Numbers, elide, join
-from ._numerics import along, log_sigmoid, log_softmax, sigmoid, softplus
-from ._views import positive_label, true_class_margin
+from lossctl.errors import InputError, LossctlWarning
+from lossctl.losses._numerics import along, log_sigmoid, log_softmax, sigmoid, softplus
+from lossctl.losses._views import positive_label, true_class_margin
+from lossctl.losses.checks import count, position, require
+from lossctl.losses.spec import Array, Example, LossSpec, Param
+from lossctl.losses.wording import Numbers, elide, join
 
 ARTICLE = "−log softmax by hand; the article printed {} (wrong)"
 ROW_SUM_TOLERANCE = 1e-6

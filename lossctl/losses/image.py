@@ -14,10 +14,10 @@ import warnings
 
 import numpy as np
 
-from ..checks import require
-from ..errors import InputError, LossctlWarning
-from ..spec import Array, Example, LossSpec, Param
-from ._filters import as_batch, gaussian_taps, require_image, smooth, smooth_adjoint, unbroadcast
+from lossctl.errors import InputError, LossctlWarning
+from lossctl.losses._filters import as_batch, gaussian_taps, require_image, smooth, smooth_adjoint, unbroadcast
+from lossctl.losses.checks import require
+from lossctl.losses.spec import Array, Example, LossSpec, Param
 
 BY_HAND = "by hand"
 TV_NORMS = ("l1", "l2sq", "isotropic")

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..checks import count, require
-from ..errors import InputError
-from ..spec import Array, Example, LossSpec, Param
-from ..wording import Numbers, elide, join
-from ._views import positive_label, true_class_margin
-from .classification import as_indices, check_class_targets, class_axis, gather, is_index_target, one_hot
+from lossctl.errors import InputError
+from lossctl.losses._views import positive_label, true_class_margin
+from lossctl.losses.checks import count, require
+from lossctl.losses.classification import as_indices, check_class_targets, class_axis, gather, is_index_target, one_hot
+from lossctl.losses.spec import Array, Example, LossSpec, Param
+from lossctl.losses.wording import Numbers, elide, join
 
 CS231N = "Stanford CS231n notes, linear classification (cat/frog scores); by hand"
 

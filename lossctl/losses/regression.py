@@ -12,8 +12,8 @@ import math
 
 import numpy as np
 
-from ..checks import require
-from ..spec import Array, Example, LossSpec, Param, Transform
+from lossctl.losses.checks import require
+from lossctl.losses.spec import Array, Example, LossSpec, Param, Transform
 
 TEACHING = "worked example of the teaching material, checked by hand"
 

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..core import LossResult
-from ..losses._filters import as_batch
+from lossctl.evaluation.core import LossResult
+from lossctl.losses._filters import as_batch
 
 
 @dataclass(frozen=True)

@@ -6,9 +6,9 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from ..describe import describe
-from ..registry import LOSSES
-from ..spec import LossSpec
+from lossctl.losses.registry import LOSSES
+from lossctl.losses.spec import LossSpec
+from lossctl.render.describe import describe
 
 
 def print_list(specs: list[LossSpec], console: Console | None = None) -> None:
@@ -55,7 +55,7 @@ def print_info(spec: LossSpec, console: Console | None = None) -> None:
 
 
 def print_comparison(rows, precision: int = 6, console: Console | None = None) -> None:
-    from ..numbers import short
+    from lossctl.numbers import short
 
     console = console or Console(highlight=False)
     table = Table(box=box.SIMPLE_HEAD)

@@ -7,16 +7,16 @@ from typing import Any
 
 import numpy as np
 
-from ..core import LossResult
-from ..numbers import full, jsonable
-from .rows import element_columns
+from lossctl.evaluation.core import LossResult
+from lossctl.numbers import full, jsonable
+from lossctl.render.rows import element_columns
 
 
 def json_line(data: Any) -> str:
     """One line of JSON; non-ASCII text is kept as it is, or escaped when stdout cannot encode it."""
     import json
 
-    from ..process import unicode_stdout
+    from lossctl.io.process import unicode_stdout
 
     return json.dumps(data, allow_nan=False, ensure_ascii=not unicode_stdout()) + "\n"
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..core import LossResult
+from lossctl.evaluation.core import LossResult
 
 Array = np.ndarray
 

@@ -11,10 +11,10 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
-from ..core import LossResult
-from ..numbers import short, short_array
-from .images import image_rows
-from .rows import element_columns, element_index
+from lossctl.evaluation.core import LossResult
+from lossctl.numbers import short, short_array
+from lossctl.render.images import image_rows
+from lossctl.render.rows import element_columns, element_index
 
 HEAD_ROWS = 10
 TAIL_ROWS = 5

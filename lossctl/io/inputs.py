@@ -20,7 +20,7 @@ from typing import IO, Any
 
 import numpy as np
 
-from .errors import InputError
+from lossctl.errors import InputError
 
 Array = np.ndarray
 TEXT_SUFFIXES = {".csv": ",", ".tsv": "\t", ".txt": None}

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import InputError
-from .numbers import short
+from lossctl.errors import InputError
+from lossctl.numbers import short
 
 _ANSWER = re.compile(r"\s*[+-]?(?:\d+\.?(\d*)|\.(\d+))(?:[eE]([+-]?\d+))?\s*")
 # A hair above ½ unit in the last place typed, so that an answer exactly on a rounding boundary

@@ -8,8 +8,8 @@ element-wise losses, and its ``explain`` replaces the middle part entirely
 
 from __future__ import annotations
 
-from .core import LossResult
-from .wording import LONG, SHOWN_HEAD, Numbers, join
+from lossctl.evaluation.core import LossResult
+from lossctl.losses.wording import LONG, SHOWN_HEAD, Numbers, join
 
 
 def reduction_line(result: LossResult) -> str:
@@ -17,6 +17,8 @@ def reduction_line(result: LossResult) -> str:
         return "L = Σᵢ ℓᵢ"
     if result.reduction == "none":
         return "no reduction: each ℓᵢ is reported"
+    if _weighted_mean(result):
+        return "L = (1/n) Σᵢ wᵢ ℓᵢ"
     if result.reduction == "mean" and result.count == result.elements.size:
         return "L = (1/n) Σᵢ ℓᵢ"
     return f"L = Σᵢ ℓᵢ / {result.reduction if result.reduction != 'mean' else 'Σ weights of kept targets'}"
@@ -34,8 +36,29 @@ def header(result: LossResult, fmt: Numbers) -> list[str]:
     return lines
 
 
+def _weighted_mean(result: LossResult) -> bool:
+    """A mean of weighted elements (CTC: each sequence's loss over its target length)."""
+    return result.reduction == "mean" and result.spec.mean_weights is not None
+
+
+def weighted_mean_lines(result: LossResult, fmt: Numbers) -> list[str]:
+    """L = (ℓ₀·w₀ + …) / n = (w₀ℓ₀ + …) / n = S / n = L."""
+    spec = result.spec
+    weights = spec.mean_weights(result.pred, result.target, **result.params, **result.tensors)
+    elements, weights = result.elements.ravel(), weights.ravel()
+    products = [f"{fmt(v)}·{fmt(w)}" for v, w in zip(elements, weights, strict=True)]
+    weighted = [fmt(v * w) for v, w in zip(elements, weights, strict=True)]
+    total = result.mean * result.count
+    n = fmt(result.count)
+    lines = [f"  with w = {fmt.vector(weights)}", f"L = ({join(products)}) / {n}"]
+    lines += [f"  = ({join(weighted)}) / {n}", f"  = {fmt(total)} / {n}", f"  = {fmt(float(result.value))}"]
+    return lines
+
+
 def reduce_lines(result: LossResult, fmt: Numbers, terms: list[str] | None) -> list[str]:
     """L = (substituted terms) / n = (values) / n = S / n = L."""
+    if _weighted_mean(result):
+        return weighted_mean_lines(result, fmt)
     values = [fmt(v) for v in result.elements.ravel()]
     n = result.elements.size
     if result.reduction == "none":
@@ -78,7 +101,9 @@ def substituted_terms(result: LossResult, fmt: Numbers) -> list[str] | None:
 def gradient_lines(result: LossResult, fmt: Numbers) -> list[str]:
     spec = result.spec
     lines = ["", "gradient:", f"  {spec.gradient}"]
-    if result.reduction == "mean" and result.count == result.elements.size:
+    if _weighted_mean(result):
+        lines.append(f"  ∂L/∂ŷ = (1/n) Σᵢ wᵢ ∂ℓᵢ/∂ŷ with n = {fmt(result.count)}")
+    elif result.reduction == "mean" and result.count == result.elements.size:
         lines.append(f"  ∂L/∂ŷ = (1/n) ∂ℓ/∂ŷ with n = {fmt(result.count)}")
     elif result.reduction not in ("sum", "none"):
         lines.append("  ∂L/∂ŷ = ∂ℓ/∂ŷ divided as the value is")

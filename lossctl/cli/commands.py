@@ -19,17 +19,17 @@ from typing import TYPE_CHECKING, Annotated, Any
 import numpy as np
 import typer
 
-from .core import LossResult, compute
-from .describe import example_command
-from .errors import ExitStatus, InputError, LossctlWarning
-from .inputs import is_image_file, read_array, read_columns
-from .outputs import OutputSet
-from .process import PipeClosed
-from .render import FORMATS
-from .spec import LossSpec, Param
+from lossctl.errors import ExitStatus, InputError, LossctlWarning
+from lossctl.evaluation.core import LossResult, compute
+from lossctl.io.inputs import is_image_file, read_array, read_columns
+from lossctl.io.outputs import OutputSet
+from lossctl.io.process import PipeClosed
+from lossctl.losses.spec import LossSpec, Param
+from lossctl.render import FORMATS
+from lossctl.render.describe import example_command
 
 if TYPE_CHECKING:
-    from .verdict import Verdict
+    from lossctl.homework.verdict import Verdict
 
 INLINE_LIMIT = 1_000_000  # above this many values: block-wise reductions, arrays only to --save-* files
 BLOCKS_FOR_VALUE_FROM = 1 << 16  # --format value needs no arrays: blocks (no gradient) from this size on
@@ -283,7 +283,7 @@ def _run_blocks(
     A .npy output is the memory map the blocks are written into; a .csv or .png output is
     written at the end from a memory-mapped working file, a block of rows at a time for CSV.
     """
-    from .engine import Outputs, evaluate
+    from lossctl.evaluation.engine import Outputs, evaluate
 
     size = int(np.size(pred))
     if options["reduction"] == "none":
@@ -371,13 +371,13 @@ def emit_summary(summary: Any, output_format: str, precision: int, verdicts: lis
     """value, json or table for a block-wise result (no per-element arrays)."""
     lines = verdict_lines(verdicts, precision)
     if output_format == "table":
-        from .render.table import print_summary
+        from lossctl.render.table import print_summary
 
         print_summary(summary, precision)
         if lines:
             sys.stdout.write("\n".join(lines) + "\n")
         return
-    from .render import machine
+    from lossctl.render import machine
 
     if output_format == "json":
         extra = {"expect": [v.as_dict() for v in verdicts]} if verdicts else {}
@@ -420,7 +420,7 @@ def _save_results(result: LossResult, outputs: OutputSet) -> None:
 
 def _verdicts(result: Any, options: dict[str, Any]) -> list[Verdict]:
     """--expect and --expect-grad, checked before anything is printed."""
-    from .verdict import check_answer, check_gradient
+    from lossctl.homework.verdict import check_answer, check_gradient
 
     verdicts: list[Verdict] = []
     if options.get("expect") is not None:
@@ -444,20 +444,20 @@ def emit(
     verdicts = verdicts or []
     lines = verdict_lines(verdicts, precision)
     if output_format in ("table", "json") and explain:
-        from .explain import explain as derivation
+        from lossctl.render.explain import explain as derivation
 
         text = derivation(result, precision)
         if output_format == "table":
             sys.stdout.write(text + "".join(f"\n{line}" for line in lines) + ("\n" if lines else ""))
             return
     if output_format == "table":
-        from .render.table import print_table
+        from lossctl.render.table import print_table
 
         print_table(result, precision)
         if lines:
             sys.stdout.write("\n".join(lines) + "\n")
         return
-    from .render import machine
+    from lossctl.render import machine
 
     if output_format == "json":
         extra: dict[str, Any] = {}

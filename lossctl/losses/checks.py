@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import InputError
+from lossctl.errors import InputError
 
 
 def count(n: int, noun: str = "value") -> str:

@@ -9,9 +9,9 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable, Iterator, Mapping
 
-from .errors import UnknownLossError
-from .losses import FAMILIES
-from .spec import LossSpec
+from lossctl.errors import UnknownLossError
+from lossctl.losses import FAMILIES
+from lossctl.losses.spec import LossSpec
 
 
 class Registry(Mapping[str, LossSpec]):

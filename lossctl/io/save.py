@@ -14,7 +14,7 @@ from typing import IO, Any
 
 import numpy as np
 
-from .numbers import full
+from lossctl.numbers import full
 
 CSV_BLOCK_VALUES = 1 << 16  # values formatted per write
 
@@ -24,7 +24,7 @@ def write_array(stream: IO[bytes], array: Any, suffix: str, option: str, *, sign
     if suffix == ".npy":
         np.save(stream, np.asarray(array), allow_pickle=False)
     elif suffix == ".png":
-        from .heatmap import write_heatmap
+        from lossctl.io.heatmap import write_heatmap
 
         write_heatmap(stream, np.asarray(array), option, signed=signed)
     else:
@@ -58,6 +58,6 @@ def _rows(array: Any, start: int, stop: int) -> np.ndarray:
     """Rows ``start:stop`` of ``array`` (a 0-D array is one row); from a memory map, a plain file read."""
     if np.ndim(array) == 0:
         return np.asarray(array).reshape(1)
-    from .engine import read_rows
+    from lossctl.evaluation.engine import read_rows
 
     return np.asarray(read_rows(array, slice(start, stop)))

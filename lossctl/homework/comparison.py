@@ -6,10 +6,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .core import LossResult, compute
-from .errors import InputError, LossctlError
-from .registry import LOSSES
-from .spec import LossSpec
+from lossctl.errors import InputError, LossctlError
+from lossctl.evaluation.core import LossResult, compute
+from lossctl.losses.registry import LOSSES
+from lossctl.losses.spec import LossSpec
 
 
 @dataclass(frozen=True)

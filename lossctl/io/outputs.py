@@ -24,8 +24,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from .errors import InputError
-from .process import signals_deferred
+from lossctl.errors import InputError
+from lossctl.io.process import signals_deferred
 
 SAVE_SUFFIXES = (".npy", ".csv", ".png")
 NAME_MAX = 255  # bytes in one file name on Linux, macOS and Windows file systems
@@ -60,13 +60,14 @@ class OutputSet:
         for option, path in given.items():
             check_destination(path, option)
         _refuse_shared_files(given, {k: v for k, v in (inputs or {}).items() if v is not None})
-        try:
-            for option, path in given.items():
-                destination = Path(os.path.realpath(path))
-                self._staged[option] = Staged(option, path, destination, _create_beside(destination, option))
-        except BaseException:
-            self.discard()
-            raise
+        with signals_deferred():  # a signal between creating a file and recording it would leak it
+            try:
+                for option, path in given.items():
+                    destination = Path(os.path.realpath(path))
+                    self._staged[option] = Staged(option, path, destination, _create_beside(destination, option))
+            except BaseException:
+                self.discard()
+                raise
 
     def __enter__(self) -> OutputSet:
         return self
@@ -95,7 +96,7 @@ class OutputSet:
 
     def save(self, option: str, array: Any, *, signed: bool = False) -> None:
         """Write ``array`` to the staged file of ``option`` in the format its name asks for."""
-        from .save import write_array
+        from lossctl.io.save import write_array
 
         suffix = self._staged[option].suffix
         self.write(option, lambda stream: write_array(stream, array, suffix, option, signed=signed))
@@ -108,8 +109,9 @@ class OutputSet:
     def scratch(self, option: str, shape: tuple[int, ...], dtype: Any) -> Any:
         """A memory-mapped working array beside the output (removed at the end, whatever happens)."""
         staged = self._staged[option]
-        path = _create_beside(staged.destination, option, tag="part")
-        staged.scratch.append(path)
+        with signals_deferred():
+            path = _create_beside(staged.destination, option, tag="part")
+            staged.scratch.append(path)
         return _open_memmap(staged, path, shape, dtype)
 
     def commit(self) -> None:
@@ -145,7 +147,7 @@ def check_destination(path: Path, option: str) -> None:
     if path.suffix.lower() not in SAVE_SUFFIXES:
         raise InputError(f"{option}: {path} must end in .npy, .csv or .png (a heat map)")
     if path.suffix.lower() == ".png":
-        from .heatmap import require_pillow
+        from lossctl.io.heatmap import require_pillow
 
         require_pillow(option)
     if len(os.fsencode(path.name)) > NAME_MAX:

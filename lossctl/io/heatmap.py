@@ -12,8 +12,8 @@ from typing import IO
 
 import numpy as np
 
-from .errors import InputError
-from .inputs import IMAGES_EXTRA
+from lossctl.errors import InputError
+from lossctl.io.inputs import IMAGES_EXTRA
 
 # matplotlib's colormaps sampled at equal steps (viridis at 0, 1/8, …, 1; coolwarm at 0, 1/4, …, 1)
 VIRIDIS = np.array(

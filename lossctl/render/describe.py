@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from .spec import Example, LossSpec, Param
+from lossctl.losses.spec import Example, LossSpec, Param
 
 
 def literal(values: Any) -> str:

@@ -1,6 +1,6 @@
 """Keep README.md's table of losses in step with the registry.
 
-``python -m lossctl.docs README.md`` rewrites the table between the
+``python -m lossctl.render.docs README.md`` rewrites the table between the
 ``<!-- losses:start -->`` and ``<!-- losses:end -->`` markers.
 """
 
@@ -10,8 +10,8 @@ import re
 import sys
 from pathlib import Path
 
-from .describe import markdown_table
-from .registry import LOSSES
+from lossctl.losses.registry import LOSSES
+from lossctl.render.describe import markdown_table
 
 _BLOCK = re.compile(r"(<!-- losses:start -->\n).*?(<!-- losses:end -->)", re.S)
 

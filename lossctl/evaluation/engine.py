@@ -9,7 +9,7 @@ losses over (N, C, …) inputs, image losses over (N, C, H, W) batches; other
 inputs are evaluated as one block.  ``.npy`` inputs arrive as memory maps, so
 only the block being processed is ever read into memory.
 
-:func:`lossctl.core.compute` stays the reference: the tests check that this
+:func:`lossctl.evaluation.core.compute` stays the reference: the tests check that this
 module agrees with it for every loss.
 """
 
@@ -24,19 +24,21 @@ from typing import Any
 
 import numpy as np
 
-from .core import (
+from lossctl.errors import ComputationError, InputError, ParameterError
+from lossctl.evaluation.core import (
     DTYPES,
     REDUCTIONS,
     as_array,
     empty_mean,
+    mean_weights,
     reduce_total,
     require_finite,
     require_same_shape,
     resolve_params,
+    weighted,
 )
-from .errors import ComputationError, InputError, ParameterError
-from .registry import LOSSES
-from .spec import Array, LossSpec
+from lossctl.losses.registry import LOSSES
+from lossctl.losses.spec import Array, LossSpec
 
 BLOCK_ELEMENTS = 1 << 16  # values per block: 512 KiB of float64, so a block's temporaries stay in cache
 VALUE_BLOCK_ELEMENTS = 1 << 20  # without a gradient fewer, larger blocks: less Python per value read
@@ -184,7 +186,7 @@ def evaluate(
             tensors[param.name] = as_array(given, param.option, float_type, allow_nonfinite=allow_nonfinite)
 
     probe = {name: (t[:1] if name in blocked_tensors else t) for name, t in tensors.items()}
-    whole = not separable(spec, raw_pred, {**hyper, **probe})
+    whole = spec.mean_weights is not None or not separable(spec, raw_pred, {**hyper, **probe})
     n_rows = 1 if whole else raw_pred.shape[0]
     row_size = raw_pred.size // max(1, n_rows)
     per_block = BLOCK_ELEMENTS if want_grad else max(BLOCK_ELEMENTS, VALUE_BLOCK_ELEMENTS)
@@ -257,6 +259,8 @@ def evaluate(
             fused = spec.fused(p, t, **args) if spec.fused is not None and grad_out is not None else None
             elements = np.asarray(fused[0] if fused is not None else spec.elements(p, t, **args), dtype=float_type)
             total = float(np.sum(elements, dtype=float_type))
+            weights = mean_weights(spec, p, t, args, float_type)
+            mean_total = total if weights is None else float(np.sum(weights * elements, dtype=float_type))
             if whole and outputs.make_elements is not None:
                 outputs.elements = outputs.make_elements(elements.shape, float_type)
             if outputs.elements is not None:
@@ -265,7 +269,7 @@ def evaluate(
                 if fused is not None:
                     gradient = fused[1]
                 else:
-                    raw = spec.grad(p, t, **args)
+                    raw = spec.grad(p, t, **args, **weighted(weights, reduction))
                     gradient = raw["pred"] if isinstance(raw, Mapping) else raw
                 target_rows = grad_out[rows] if not whole else grad_out
                 np.multiply(gradient, float_type(early_scale if early_scale is not None else 1.0), out=target_rows)
@@ -277,11 +281,11 @@ def evaluate(
                 f"{spec.name} overflows {float_type.__name__} on these inputs (a loss is inf or NaN); "
                 "rescale the inputs or use --dtype float64"
             )
-        return total, block_count
+        return total, block_count, mean_total
 
     blocks = [slice(start, min(start + rows_per_block, n_rows)) for start in range(0, n_rows, rows_per_block)]
     workers = min(threads or THREADS, len(blocks))
-    totals: list[tuple[float, float]] = []
+    totals: list[tuple[float, float, float]] = []
     if workers <= 1:
         for rows in blocks:
             totals.append(run(rows))
@@ -296,13 +300,16 @@ def evaluate(
 
     total = 0.0
     counted = 0.0
-    for block_total, block_count in totals:
+    mean_total = 0.0  # Σ wᵢ ℓᵢ for losses with a weighted mean (CTC), else the sum again
+    for block_total, block_count, block_mean_total in totals:
         total += block_total
         counted += block_count
+        mean_total += block_mean_total
     if counted == 0.0:
         raise empty_mean(spec, hyper)
-    mean = total / counted
-    value, scale, divisor = reduce_total(spec, reduction, total, counted, divisor)
+    mean = mean_total / counted
+    reduced = mean_total if reduction == "mean" else total
+    value, scale, divisor = reduce_total(spec, reduction, reduced, counted, divisor)
     if grad_out is not None and early_scale is None and scale != 1.0:
         for rows in blocks:  # the scale was known only at the end: one more pass over the gradient
             view = grad_out[rows] if not whole else grad_out

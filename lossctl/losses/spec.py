@@ -24,7 +24,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from .errors import ParameterError
+from lossctl.errors import ParameterError
 
 Array = np.ndarray
 ParamKind = Literal["float", "int", "bool", "choice", "tensor"]
@@ -149,6 +149,9 @@ class LossSpec:
     torch: str | None = None  # name in torch.nn.functional, when PyTorch has the loss
     check: Callable[..., None] | None = None  # domain checks, raise InputError
     denominator: Callable[..., float] | None = None  # what "mean" divides the sum by
+    # Per-element weights wᵢ of the mean: mean = Σ wᵢ ℓᵢ / count (CTC: 1 / target length, as PyTorch).  With
+    # it, ``grad`` takes ``element_weights`` (None: the gradient of the plain sum).
+    mean_weights: Callable[..., Array] | None = None
     extra_reductions: Mapping[str, Callable[..., float]] = field(default_factory=dict)  # name -> divisor
     transform: Transform | None = None
     zero_at_target: bool = True  # loss(pred=target) == 0
@@ -166,13 +169,16 @@ class LossSpec:
     pixel_map: Callable[..., Array] | None = None  # per-pixel losses when the elements are per image
     infer: Callable[[Array], Mapping[str, Any]] | None = None  # defaults read off the raw input (its dtype)
     finite: bool = True  # False: an infinite value is a legitimate answer (PSNR of identical images)
-    # Whether rows of the leading axis are independent samples (see lossctl.engine); None: yes, unless
+    # Whether rows of the leading axis are independent samples (see lossctl.evaluation.engine); None: yes, unless
     # the class axis is axis 0.
     separable: Callable[..., bool] | None = None
-    # Optional speed-up for lossctl.engine: (elements, grad) in one pass, or None when it does not apply
+    # Optional speed-up for lossctl.evaluation.engine: (elements, grad) in one pass, or None when it does not apply
     # to these parameters.  Must agree with ``elements`` and ``grad`` (tests/test_streaming.py checks).
     fused: Callable[..., tuple[Array, Array] | None] | None = None
     plot: Callable[[Array], tuple[Array, Array | None, dict[str, Array]]] | None = None  # x -> inputs
+    # False for parameter settings whose declared gradient is a library's surrogate rather than the derivative
+    # of the value (CIoU's α under no_grad): the finite-difference tests skip those settings.
+    gradient_is_derivative: Callable[..., bool] | None = None
     plot_axis: str = "residual ŷ − y"
 
     def param(self, name: str) -> Param:

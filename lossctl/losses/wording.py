@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .numbers import short
+from lossctl.numbers import short
 
 SHOWN_HEAD = 3  # long sums show the first terms, an ellipsis and the last term
 LONG = 6

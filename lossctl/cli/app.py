@@ -18,12 +18,12 @@ from typer import _click as click  # the Click that this Typer vendors and raise
 from typer.core import TyperGroup
 from typer.exceptions import Abort
 
-from . import __version__
-from .coercion import use_scalar_coercion
-from .command import build_loss_command
-from .errors import ExitStatus, LossctlError
-from .process import SIGPIPE_STATUS, PipeClosed, StdoutError, Terminated, guarded_process, silence_stdout
-from .registry import LOSSES
+from lossctl import __version__
+from lossctl.cli.coercion import use_scalar_coercion
+from lossctl.cli.commands import build_loss_command
+from lossctl.errors import ExitStatus, LossctlError
+from lossctl.io.process import SIGPIPE_STATUS, PipeClosed, StdoutError, Terminated, guarded_process, silence_stdout
+from lossctl.losses.registry import LOSSES
 
 BUILTIN = ("list", "info")
 
@@ -173,20 +173,20 @@ def list_losses(
     family: Annotated[str | None, typer.Option("--family", help="Only this family")] = None,
 ) -> None:
     """List every loss with its aliases, family, formula and parameters."""
-    from .describe import describe, markdown_table
+    from lossctl.render.describe import describe, markdown_table
 
     specs = [spec for spec in LOSSES.values() if family is None or spec.family == family]
     if family is not None and not specs:
         families = sorted({s.family for s in LOSSES.values()})
         raise LossctlError(f"--family: no loss in family {family!r} (families: {', '.join(families)})")
     if output_format == "json":
-        from .render.machine import json_line
+        from lossctl.render.machine import json_line
 
         sys.stdout.write(json_line([describe(s) for s in specs]))
     elif output_format == "markdown":
         sys.stdout.write(markdown_table(specs))
     elif output_format == "table":
-        from .render.info import print_list
+        from lossctl.render.info import print_list
 
         print_list(specs)
     else:
@@ -199,15 +199,15 @@ def info(
     output_format: Annotated[str, typer.Option("--format", "-f", help="table | json")] = "table",
 ) -> None:
     """Formula, gradient, parameters, when to use it, an example and references."""
-    from .describe import describe
+    from lossctl.render.describe import describe
 
     spec = LOSSES.resolve(name)
     if output_format == "json":
-        from .render.machine import json_line
+        from lossctl.render.machine import json_line
 
         sys.stdout.write(json_line(describe(spec)))
     elif output_format == "table":
-        from .render.info import print_info
+        from lossctl.render.info import print_info
 
         print_info(spec)
     else:
@@ -226,9 +226,9 @@ def compare(
     precision: Annotated[int, typer.Option("--precision", help="Significant digits")] = 6,
 ) -> None:
     """Several losses on the same inputs, one row each: value, sum, mean, gradient norm."""
-    from .command import require_precision
-    from .comparison import compare_losses
-    from .inputs import read_array
+    from lossctl.cli.commands import require_precision
+    from lossctl.homework.comparison import compare_losses
+    from lossctl.io.inputs import read_array
 
     require_precision(precision)
     if pred is None or target is None:
@@ -237,11 +237,11 @@ def compare(
     if output_format == "json":
         import json
 
-        from .numbers import jsonable
+        from lossctl.numbers import jsonable
 
         sys.stdout.write(json.dumps(jsonable([row.as_dict() for row in rows])) + "\n")
     elif output_format == "table":
-        from .render.info import print_comparison
+        from lossctl.render.info import print_comparison
 
         print_comparison(rows, precision)
     else:
@@ -263,7 +263,7 @@ def plot(
     """The loss and its derivative against the residual, logit or margin."""
     import numpy as np
 
-    from .curves import curve, parse_range, parse_settings, render_terminal, save_png
+    from lossctl.homework.curves import curve, parse_range, parse_settings, render_terminal, save_png
 
     low, high = parse_range(x_range)
     if not 2 <= points <= 100_000:

@@ -30,7 +30,7 @@ from contextlib import contextmanager, suppress
 from types import FrameType
 from typing import IO, Any
 
-from .errors import LossctlError
+from lossctl.errors import LossctlError
 
 ASCII_ERRORS = "lossctl-ascii"  # the codec error handler registered below
 ENDING_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))

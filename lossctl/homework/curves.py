@@ -11,9 +11,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .core import resolve_params
-from .errors import InputError
-from .spec import Array, LossSpec
+from lossctl.errors import InputError
+from lossctl.evaluation.core import resolve_params
+from lossctl.losses.spec import Array, LossSpec
 
 
 @dataclass(frozen=True)

@@ -13,10 +13,10 @@ from typing import Any
 
 import numpy as np
 
-from .checks import count, position
-from .errors import ComputationError, InputError, ParameterError
-from .registry import LOSSES
-from .spec import Array, LossSpec
+from lossctl.errors import ComputationError, InputError, ParameterError
+from lossctl.losses.checks import count, position
+from lossctl.losses.registry import LOSSES
+from lossctl.losses.spec import Array, LossSpec
 
 REDUCTIONS = ("mean", "sum", "none")
 ACTIVATIONS = ("sigmoid", "softmax", "tanh")
@@ -245,7 +245,8 @@ def compute(
 
     with np.errstate(all="ignore"):
         elements = np.asarray(spec.elements(pred_array, target_array, **arguments), dtype=float_type)
-        raw_grads = spec.grad(pred_array, target_array, **arguments)
+        weights = mean_weights(spec, pred_array, target_array, arguments, float_type)
+        raw_grads = spec.grad(pred_array, target_array, **arguments, **weighted(weights, reduction))
         details = dict(spec.details(pred_array, target_array, **arguments)) if spec.details else {}
     grads = dict(raw_grads) if isinstance(raw_grads, Mapping) else {"pred": raw_grads}
     grads = {name: np.asarray(g, dtype=float_type) for name, g in grads.items()}
@@ -254,7 +255,8 @@ def compute(
     count = float(spec.denominator(pred_array, target_array, **arguments)) if spec.denominator else float(elements.size)
     if count == 0.0:
         raise empty_mean(spec, hyper)
-    mean = total / count
+    mean_total = total if weights is None else float(np.sum(weights * elements, dtype=float_type))
+    mean = mean_total / count
 
     value: float | Array
     divisor = 1.0
@@ -263,7 +265,8 @@ def compute(
     else:
         if reduction not in REDUCTIONS:
             divisor = float(spec.extra_reductions[reduction](pred_array, target_array, **arguments))
-        value, scale, divisor = reduce_total(spec, reduction, total, count, divisor)
+        reduced = mean_total if reduction == "mean" else total
+        value, scale, divisor = reduce_total(spec, reduction, reduced, count, divisor)
     if scale != 1.0:
         grads = {name: g * float_type(scale) for name, g in grads.items()}
 
@@ -296,6 +299,20 @@ def compute(
         pre_activation=pre_activation,
         activation_derivative=derivative,
     )
+
+
+def mean_weights(
+    spec: LossSpec, pred: Array, target: Array | None, arguments: Mapping[str, Any], dtype: type
+) -> Array | None:
+    """The per-element weights of the mean (CTC's 1 / target length), or None for a plain mean."""
+    if spec.mean_weights is None:
+        return None
+    return np.asarray(spec.mean_weights(pred, target, **arguments), dtype=dtype)
+
+
+def weighted(weights: Array | None, reduction: str) -> dict[str, Array]:
+    """The keyword that asks ``grad`` for the gradient of Σ wᵢ ℓᵢ (the weighted mean) instead of Σ ℓᵢ."""
+    return {} if weights is None or reduction != "mean" else {"element_weights": weights}
 
 
 def reduce_total(
