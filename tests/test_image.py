@@ -15,6 +15,7 @@ import pytest
 from conftest import assert_usage_error
 
 from lossctl import compute
+from lossctl.io.heatmap import upscale_factor
 
 PIL = pytest.importorskip("PIL.Image", reason="the images extra (Pillow) is not installed")
 
@@ -108,12 +109,15 @@ def test_psnr_data_range_follows_the_pixel_type() -> None:
 
 
 def test_identical_images_have_infinite_psnr_not_a_crash(cli) -> None:
-    run = cli(["psnr", "--pred", "1,2;3,4", "--target", "1,2;3,4", "-f", "json"])
+    run = cli(["psnr", "--pred", "1,2;3,4", "--target", "1,2;3,4", "--data-range", "255", "-f", "json"])
     assert run.code == 0
     got = json.loads(run.stdout)
     assert got["value"] == "inf" and got["grad"] == [[0.0, 0.0], [0.0, 0.0]]
     assert "PSNR is infinite" in run.stderr
-    assert cli(["psnr_loss", "--pred", "1,2;3,4", "--target", "1,2;3,4", "-f", "value"]).stdout == "-inf\n"
+    assert (
+        cli(["psnr_loss", "--pred", "1,2;3,4", "--target", "1,2;3,4", "--data-range", "3", "-f", "value"]).stdout
+        == "-inf\n"
+    )
 
 
 def _skimage_ssim():
@@ -154,9 +158,13 @@ def test_ssim_agrees_with_scikit_image(seed: int, shape: tuple[int, ...], data_r
 
 
 def test_ssim_window_must_fit_the_image(cli) -> None:
-    assert_usage_error(cli(["ssim", "--pred", "1,2;3,4", "--target", "1,2;3,4"]), "smaller than the 11×11 window")
     assert_usage_error(
-        cli(["ssim", "--pred", "1,2;3,4", "--target", "1,2;3,4", "--window", "2"]), "--window must be odd"
+        cli(["ssim", "--pred", "1,2;3,4", "--target", "1,2;3,4", "--data-range", "255"]),
+        "smaller than the 11×11 window",
+    )
+    assert_usage_error(
+        cli(["ssim", "--pred", "1,2;3,4", "--target", "1,2;3,4", "--window", "2", "--data-range", "255"]),
+        "--window must be odd",
     )
 
 
@@ -248,18 +256,22 @@ def test_elements_and_grad_heat_maps(cli, tmp_path) -> None:
     run = cli(["tv", "--pred", str(tmp_path / "x.npy"), "--save-elements", str(heat), "--save-grad", str(grad)])
     assert run.code == 0, run.stderr
     loss_map = compute("tv", image).elements
+    zoom = upscale_factor(6, 8)  # each image pixel is a zoom × zoom block, top left
+
+    def pixel(picture: np.ndarray, index: tuple) -> tuple:
+        return tuple(int(v) for v in picture[index[0] * zoom, index[1] * zoom])
+
     picture = np.asarray(PIL.open(heat).convert("RGB"))
-    assert picture.shape == (6, 8, 3)  # one heat-map pixel per image pixel
     hottest = np.unravel_index(np.argmax(loss_map), loss_map.shape)
     coldest = np.unravel_index(np.argmin(loss_map), loss_map.shape)
-    assert tuple(picture[hottest]) == (253, 231, 37)  # top of viridis
-    assert tuple(picture[coldest]) == (68, 1, 84)  # bottom of viridis
+    assert pixel(picture, hottest) == (253, 231, 37)  # top of viridis
+    assert pixel(picture, coldest) == (68, 1, 84)  # bottom of viridis
     gradient = np.asarray(PIL.open(grad).convert("RGB"))
     g = compute("tv", image).grad
-    assert tuple(gradient[np.unravel_index(np.argmax(g), g.shape)]) == (180, 4, 38)  # most positive: red end
-    red, _, blue = (int(v) for v in gradient[np.unravel_index(np.argmin(g), g.shape)])
+    assert pixel(gradient, np.unravel_index(np.argmax(g), g.shape)) == (180, 4, 38)  # most positive: red end
+    red, _, blue = pixel(gradient, np.unravel_index(np.argmin(g), g.shape))
     assert blue > red  # negative: the blue half (the scale is symmetric, ±max |grad|)
-    assert tuple(gradient[0, 0]) == (221, 220, 220)  # zero gradient: the neutral middle
+    assert pixel(gradient, (0, 0)) == (221, 220, 220)  # zero gradient: the neutral middle
 
 
 def test_heat_map_mosaic_of_a_batch(cli, tmp_path) -> None:
@@ -272,8 +284,10 @@ def test_heat_map_mosaic_of_a_batch(cli, tmp_path) -> None:
     )
     assert run.code == 0, run.stderr
     picture = np.asarray(PIL.open(out))
-    assert picture.shape == (2 * 11 + 2, 3 * 12 + 2 * 2, 3)  # images in rows, channels in columns, 2-px gaps
-    assert (picture[11:13] == 255).all()
+    height, width = 2 * 11 + 2, 3 * 12 + 2 * 2  # images in rows, channels in columns, 2-px gaps
+    zoom = upscale_factor(height, width)
+    assert picture.shape[0] >= height * zoom and picture.shape[1] > width * zoom
+    assert (picture[11 * zoom : 13 * zoom, : width * zoom] == 255).all()
 
 
 def test_heat_map_of_one_dimensional_values_is_refused(cli, tmp_path) -> None:

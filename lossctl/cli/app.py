@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import shutil
 import sys
 from typing import Annotated, Any
 
@@ -233,19 +234,22 @@ def compare(
     require_precision(precision)
     if pred is None or target is None:
         raise LossctlError("compare needs --pred and --target")
-    rows = compare_losses(read_array(pred, "--pred"), read_array(target, "--target"), losses or None, reduction)
+    comparison = compare_losses(read_array(pred, "--pred"), read_array(target, "--target"), losses or None, reduction)
     if output_format == "json":
         import json
 
         from lossctl.numbers import jsonable
 
-        sys.stdout.write(json.dumps(jsonable([row.as_dict() for row in rows])) + "\n")
+        sys.stdout.write(json.dumps(jsonable([row.as_dict() for row in comparison.rows])) + "\n")
     elif output_format == "table":
         from lossctl.render.info import print_comparison
 
-        print_comparison(rows, precision)
+        print_comparison(comparison, precision)
     else:
         raise LossctlError(f"--format must be table or json, got {output_format!r}")
+    for note in comparison.notes:
+        kind = "note" if note.left_out else "warning"
+        sys.stderr.write(f"{kind}: {note.loss}{' left out' if note.left_out else ''}: {note.message}\n")
 
 
 @app.command("plot")
@@ -256,32 +260,38 @@ def plot(
         list[str] | None, typer.Option("--set", help="A loss parameter, NAME=VALUE (repeatable)")
     ] = None,
     save: Annotated[
-        str | None, typer.Option("--save", help="Write a PNG (needs matplotlib) instead of drawing")
+        str | None,
+        typer.Option(
+            "--save",
+            help="Write a picture (needs matplotlib) instead of drawing: .png, .svg, .pdf …; no suffix adds .png",
+        ),
     ] = None,
     points: Annotated[int, typer.Option("--points", help="Grid points")] = 401,
 ) -> None:
     """The loss and its derivative against the residual, logit or margin."""
     import numpy as np
 
-    from lossctl.homework.curves import curve, parse_range, parse_settings, render_terminal, save_png
+    from lossctl.homework.curves import curve, parse_range, parse_settings, png_path, render_terminal, save_png
 
-    low, high = parse_range(x_range)
     if not 2 <= points <= 100_000:
         raise LossctlError(f"--points must be between 2 and 100000, got {points}")
+    low, high = parse_range(x_range, points)
     params = parse_settings(settings or [])
     specs = [LOSSES.resolve(name) for name in losses]
     known = {p.name for spec in specs for p in spec.hyper_params}
     unknown = sorted(set(params) - known)
     if unknown:
         raise LossctlError(f"--set: none of these losses has a parameter {unknown[0]!r}")
+    path = png_path(save) if save is not None else None
     grid = np.linspace(low, high, points)
     curves = [curve(spec, grid, params) for spec in specs]
-    if save is not None:
-        save_png(curves, save)
-        sys.stdout.write(f"wrote {save}\n")
+    if path is not None:
+        save_png(curves, path)
+        sys.stdout.write(f"wrote {path}\n")
     else:
         color = sys.stdout.isatty() and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
-        sys.stdout.write(render_terminal(curves, color=color) + "\n")
+        columns = shutil.get_terminal_size((100, 30)).columns if sys.stdout.isatty() else 100
+        sys.stdout.write(render_terminal(curves, width=max(40, min(columns, 160)), color=color) + "\n")
 
 
 def main() -> None:

@@ -24,7 +24,9 @@ from lossctl.evaluation.core import LossResult, compute
 from lossctl.io.inputs import is_image_file, read_array, read_columns
 from lossctl.io.outputs import OutputSet
 from lossctl.io.process import PipeClosed
+from lossctl.losses.image import SCALE_HELP, scale_inputs
 from lossctl.losses.spec import LossSpec, Param
+from lossctl.losses.wording import escape_markup
 from lossctl.render import FORMATS
 from lossctl.render.describe import example_command
 
@@ -35,7 +37,10 @@ INLINE_LIMIT = 1_000_000  # above this many values: block-wise reductions, array
 BLOCKS_FOR_VALUE_FROM = 1 << 16  # --format value needs no arrays: blocks (no gradient) from this size on
 SAVED_AS = {"--save-elements": "elements", "--save-grad": "grad"}  # the JSON keys that say where arrays went
 PROGRESS_BYTES = 256 * 2**20  # a progress bar (on a terminal) from this much input on
-INPUT_FORMS = "values (2,3,4,5 · '1,2;3,4' · JSON), a .csv/.tsv/.txt/.npy/.json file, or - for stdin"
+INPUT_FORMS = (
+    "values (2,3,4,5 · '1,2;3,4' · JSON), a .csv/.tsv/.txt/.npy/.json file, or - for stdin "
+    "(text that reads as values is values: write ./2 for a file named 2)"
+)
 
 
 def _option(
@@ -43,7 +48,11 @@ def _option(
 ) -> inspect.Parameter:
     name = names[0].lstrip("-").split("/")[0].replace("-", "_")
     info = typer.Option(
-        *names, help=help, rich_help_panel=panel, show_default=default not in (None, False), hidden=hidden
+        *names,
+        help=escape_markup(help),
+        rich_help_panel=panel,
+        show_default=default not in (None, False),
+        hidden=hidden,
     )
     return inspect.Parameter(
         name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=Annotated[annotation, info]
@@ -75,7 +84,14 @@ def loss_signature(spec: LossSpec) -> inspect.Signature:
                 str | None,
                 None,
                 "--data",
-                help="A table holding both columns (use with --pred-col, --target-col)",
+                help="A table holding both columns (use with --pred-col, --target-col); - for stdin",
+                panel="Inputs",
+            ),
+            _option(
+                str | None,
+                None,
+                "--delimiter",
+                help="Column separator of --data: , ; | tab or space (default: detected)",
                 panel="Inputs",
             ),
             _option(
@@ -94,6 +110,7 @@ def loss_signature(spec: LossSpec) -> inspect.Signature:
             ),
         ]
     if spec.images:
+        params.append(_option(str | None, None, "--scale", help=SCALE_HELP, panel="Inputs"))
         params.append(
             _option(
                 bool,
@@ -152,7 +169,7 @@ def build_loss_command(spec: LossSpec) -> Callable[..., int]:
     command.__signature__ = loss_signature(spec)  # type: ignore[attr-defined]
     command.__name__ = spec.name
     aliases = f" Aliases: {', '.join(spec.aliases)}." if spec.aliases else ""
-    command.__doc__ = (
+    command.__doc__ = escape_markup(  # Typer's rich help reads docstrings as markup: formulas hold [ ]
         f"{spec.summary}\n\n{spec.formula}\n\nExample: {example_command(spec)}\n\n"
         f"More: lossctl info {spec.name}.{aliases}"
     )
@@ -162,7 +179,7 @@ def build_loss_command(spec: LossSpec) -> Callable[..., int]:
 def _read_inputs(spec: LossSpec, options: dict[str, Any]) -> tuple[Any, Any, dict[str, Any]]:
     """pred, target and tensor parameters, from literals, files, stdin or --data."""
     tensor_names = [p.name for p in spec.tensor_params]
-    sources = {"pred": options.get("pred"), "target": options.get("target")}
+    sources = {"pred": options.get("pred"), "target": options.get("target"), "data": options.get("data")}
     sources.update({name: options.get(name) for name in tensor_names})
     dashes = [f"--{k.replace('_', '-')}" for k, v in sources.items() if v is not None and v.strip() == "-"]
     if len(dashes) > 1:
@@ -174,10 +191,12 @@ def _read_inputs(spec: LossSpec, options: dict[str, Any]) -> tuple[Any, Any, dic
             raise InputError("--data replaces --pred and --target; give one or the other")
         if options.get("pred_col") is None or options.get("target_col") is None:
             raise InputError("--data needs --pred-col and --target-col (column names or 0-based indices)")
-        pred, target = read_columns(data, options["pred_col"], options["target_col"])
+        pred, target = read_columns(data, options["pred_col"], options["target_col"], options.get("delimiter"))
     else:
         if options.get("pred_col") is not None or options.get("target_col") is not None:
             raise InputError("--pred-col and --target-col need --data FILE")
+        if options.get("delimiter") is not None:
+            raise InputError("--delimiter applies to --data tables; files given to --pred are detected")
         if sources["pred"] is None:
             raise InputError(f"--pred is required: {INPUT_FORMS}")
         pred = read_array(sources["pred"], "--pred")
@@ -211,6 +230,11 @@ def run_loss(spec: LossSpec, options: dict[str, Any]) -> int:
 
 def _run_staged(spec: LossSpec, options: dict[str, Any], outputs: OutputSet, sources: list[str]) -> int:
     pred, target, tensors = _read_inputs(spec, options)
+    scales: dict[str, float] = {}
+    if spec.images:  # 8-bit masks of 0/255 read as 0/1, and --scale
+        read = {"--pred": pred} if target is None else {"--pred": pred, "--target": target}
+        read, scales = scale_inputs(spec.name, read, options.get("scale"))
+        pred, target = read["--pred"], read.get("--target")
     size = int(np.size(pred))
     value_only = options["format"] == "value" and options["reduction"] != "none" and size > BLOCKS_FOR_VALUE_FROM
     if (size > INLINE_LIMIT or value_only) and _streamable(options):
@@ -236,6 +260,8 @@ def _run_staged(spec: LossSpec, options: dict[str, Any], outputs: OutputSet, sou
         )
     if channels_last:
         result = replace(result, channels_last=True)
+    if scales:
+        result = replace(result, params={**result.params, "input_scale": scales})
     for warning in caught:
         if issubclass(warning.category, LossctlWarning):
             sys.stderr.write(f"warning: {warning.message}\n")

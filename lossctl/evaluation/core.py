@@ -207,7 +207,8 @@ def compute(
         raise ParameterError(f"--reduction must be one of {', '.join(reductions)}, got {reduction!r}")
     float_type = DTYPES[dtype]
 
-    if spec.infer is not None:  # defaults that depend on the input's type (PSNR's data range)
+    # defaults that depend on the input (PSNR's data range), only when not given: inference may refuse
+    if spec.infer is not None and any(params.get(p.name) is None for p in spec.hyper_params if p.default is None):
         inferred = spec.infer(np.asarray(pred))
         params = {**params, **{k: v for k, v in inferred.items() if params.get(k) is None}}
     hyper = resolve_params(spec, params)

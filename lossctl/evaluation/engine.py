@@ -154,7 +154,8 @@ def evaluate(
     outputs = outputs or Outputs()
 
     raw_pred = pred if isinstance(pred, np.ndarray) else np.asarray(pred)
-    if spec.infer is not None:
+    # defaults that depend on the input (PSNR's data range), only when not given: inference may refuse
+    if spec.infer is not None and any(params.get(p.name) is None for p in spec.hyper_params if p.default is None):
         inferred = spec.infer(raw_pred[:1])
         params = {**params, **{k: v for k, v in inferred.items() if params.get(k) is None}}
     hyper = resolve_params(spec, params)

@@ -2,18 +2,30 @@
 
 A declaration's ``plot`` maps the x grid to inputs; losses whose target has
 pred's shape default to the residual (pred = x, target = 0).  The x-axis is
-what a student reasons about: the residual, the logit, or the margin.
+what a student reasons about: the residual, the logit, or the margin.  Losses
+with different x-axes are drawn in separate panels, one row per axis, each
+labelled with its own axis; legends name the parameters (``huber δ=2``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
 from lossctl.errors import InputError
 from lossctl.evaluation.core import resolve_params
 from lossctl.losses.spec import Array, LossSpec
+from lossctl.numbers import short
+
+SYMBOLS = {"delta": "δ", "beta": "β", "alpha": "α", "gamma": "γ", "eps": "ε", "margin": "Δ"}
+MARKERS = ("•", "+", "x", "o", "*", "#", "@", "%")  # curves stay apart without colour
+RANGE_EXAMPLE = "e.g. --range -3,3"
+# The gradient is taken w.r.t. --pred, which is x itself except where the axis maps x to pred (bce: p = σ(x)).
+DERIVATIVE = "derivative ∂ℓ/∂pred"
 
 
 @dataclass(frozen=True)
@@ -23,6 +35,13 @@ class Curve:
     x: Array
     value: Array
     derivative: Array
+    params: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        """``huber δ=2``: the loss and its numeric parameters."""
+        settings = " ".join(f"{SYMBOLS.get(name, name)}={short(value)}" for name, value in self.params.items())
+        return f"{self.loss} {settings}".strip()
 
 
 def curve(spec: LossSpec, x: Array, params: dict) -> Curve:
@@ -42,7 +61,16 @@ def curve(spec: LossSpec, x: Array, params: dict) -> Curve:
     grad = np.asarray(grads["pred"] if isinstance(grads, dict) else grads, dtype=float)
     if grad.shape != x.shape:  # [x, 0, …] rows: the derivative along x is the first column
         grad = grad.reshape(x.shape[0], -1)[:, 0]
-    return Curve(spec.name, spec.plot_axis, x, elements.reshape(x.shape), grad)
+    numeric = {p.name: hyper[p.name] for p in spec.hyper_params if p.kind in ("float", "int") and p.name in hyper}
+    return Curve(spec.name, spec.plot_axis, x, elements.reshape(x.shape), grad, numeric)
+
+
+def by_axis(curves: list[Curve]) -> list[tuple[str, list[Curve]]]:
+    """Curves grouped by their x-axis, in the order the axes first appear."""
+    groups: dict[str, list[Curve]] = {}
+    for item in curves:
+        groups.setdefault(item.axis, []).append(item)
+    return list(groups.items())
 
 
 def parse_settings(items: list[str]) -> dict[str, float]:
@@ -59,37 +87,81 @@ def parse_settings(items: list[str]) -> dict[str, float]:
     return settings
 
 
-def parse_range(text: str) -> tuple[float, float]:
+def parse_range(text: str, points: int = 401) -> tuple[float, float]:
+    """``A,B`` with finite A < B whose ``points`` grid points are distinct numbers."""
     try:
         low, high = (float(v) for v in text.split(","))
     except ValueError as exc:
-        raise InputError(f"--range takes two numbers A,B (e.g. --range -3,3), got {text!r}") from exc
+        raise InputError(f"--range takes two numbers A,B ({RANGE_EXAMPLE}), got {text!r}") from exc
+    if not (math.isfinite(low) and math.isfinite(high)):
+        raise InputError(f"--range needs finite numbers, got {text!r}; {RANGE_EXAMPLE}")
     if not low < high:
-        raise InputError(f"--range needs A < B, got {text!r}")
+        raise InputError(f"--range needs A < B, got {text!r}; {RANGE_EXAMPLE}")
+    span = high - low
+    if not math.isfinite(span):
+        raise InputError(f"--range {text!r} spans more than the largest float; {RANGE_EXAMPLE}")
+    grid = np.linspace(low, high, points)
+    if span < sys.float_info.min or np.unique(grid).size < points:
+        raise InputError(
+            f"--range {text!r} is too narrow to draw {points} distinct points (span {span:.3g}); widen it, "
+            f"{RANGE_EXAMPLE}"
+        )
     return low, high
 
 
 def render_terminal(curves: list[Curve], width: int = 100, height: int = 30, color: bool = False) -> str:
+    """Loss and derivative side by side, one figure per x-axis under a line naming that axis.
+
+    Each curve keeps one marker in every panel, so curves stay apart without colour.
+    """
     try:
         import plotext as plt
     except ImportError as exc:
         raise InputError("terminal plots need plotext: pip install 'lossctl[plot]'") from exc
-    plt.clear_figure()
-    plt.subplots(1, 2)
-    plt.plot_size(width, height)
-    for column, (title, attribute) in enumerate((("loss", "value"), ("derivative", "derivative")), start=1):
-        plt.subplot(1, column)
-        plt.title(title)
-        plt.xlabel(curves[0].axis)
-        for item in curves:
-            y = getattr(item, attribute)
-            keep = np.isfinite(y)
-            plt.plot(item.x[keep].tolist(), y[keep].tolist(), label=item.loss)
-    text = plt.build()
-    return text if color else plt.uncolorize(text)
+    markers = {item.label: MARKERS[i % len(MARKERS)] for i, item in enumerate(curves)}
+    figures = []
+    for axis, members in by_axis(curves):
+        plt.main()  # back to the whole figure: clear_figure clears only the active subplot
+        plt.clear_figure()
+        plt.subplots(1, 2)
+        plt.plot_size(width, height)
+        for column, (title, attribute) in enumerate((("loss", "value"), (DERIVATIVE, "derivative")), start=1):
+            plt.subplot(1, column)
+            plt.title(title)
+            plt.xlabel(axis)
+            for item in members:
+                y = getattr(item, attribute)
+                keep = np.isfinite(y)
+                plt.plot(item.x[keep].tolist(), y[keep].tolist(), label=item.label, marker=markers[item.label])
+        text = plt.build()
+        figures.append(f"x: {axis}\n" + (text if color else plt.uncolorize(text)))
+    return "\n".join(figures)
 
 
-def save_png(curves: list[Curve], path: str) -> None:
+def png_path(text: str) -> Path:
+    """Where ``--save`` writes: the name given, with ``.png`` added when it has no suffix.
+
+    Refuses, before anything is drawn, a suffix matplotlib cannot write and a missing folder.
+    """
+    path = Path(text.strip())
+    if text.strip() == "" or path.name in ("", ".", ".."):
+        raise InputError(f"--save needs a file name such as plot.png, got {text!r}")
+    if path.is_dir():
+        raise InputError(f"--save: {path} is a folder; give a file name such as {path / 'plot.png'}")
+    if path.suffix == "":
+        path = path.with_name(path.name + ".png")
+    suffix = path.suffix.lower().lstrip(".")
+    if suffix not in _writable_formats():
+        known = ", ".join(f".{s}" for s in sorted(_writable_formats()))
+        raise InputError(f"--save: cannot write {path.name!r}: the suffix must be one of {known}")
+    if not path.parent.is_dir():
+        raise InputError(f"--save: folder {path.parent} does not exist; create it or choose another")
+    if path.is_dir():
+        raise InputError(f"--save: {path} is a folder; give a file name such as {path / 'plot.png'}")
+    return path
+
+
+def _matplotlib_pyplot():
     try:
         import matplotlib
 
@@ -97,14 +169,44 @@ def save_png(curves: list[Curve], path: str) -> None:
         import matplotlib.pyplot as plt
     except ImportError as exc:
         raise InputError("--save needs matplotlib: pip install 'lossctl[plot]'") from exc
-    figure, (left, right) = plt.subplots(1, 2, figsize=(10, 4), constrained_layout=True)
-    for item in curves:
-        left.plot(item.x, item.value, label=item.loss)
-        right.plot(item.x, item.derivative, label=item.loss)
-    for axes, title in ((left, "loss"), (right, "derivative")):
-        axes.set_title(title)
-        axes.set_xlabel(curves[0].axis)
-        axes.grid(alpha=0.3)
-        axes.legend()
-    figure.savefig(path, dpi=120)
-    plt.close(figure)
+    return plt
+
+
+def _writable_formats() -> set[str]:
+    """The suffixes matplotlib can write (png, pdf, svg, …)."""
+    _matplotlib_pyplot()
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    return set(FigureCanvasBase.get_supported_filetypes())
+
+
+def save_png(curves: list[Curve], path: Path) -> None:
+    """Loss and derivative panels, one row per x-axis, written atomically to ``path``."""
+    import os
+    import tempfile
+
+    plt = _matplotlib_pyplot()
+    groups = by_axis(curves)
+    figure, axes = plt.subplots(len(groups), 2, figsize=(10, 4 * len(groups)), constrained_layout=True, squeeze=False)
+    for (axis, members), (left, right) in zip(groups, axes, strict=True):
+        for item in members:
+            left.plot(item.x, item.value, label=item.label)
+            right.plot(item.x, item.derivative, label=item.label)
+        for panel, title in ((left, "loss"), (right, DERIVATIVE)):
+            panel.set_title(title)
+            panel.set_xlabel(axis)
+            panel.grid(alpha=0.3)
+            panel.legend()
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)  # a new file follows the umask, as `>` would
+        with os.fdopen(handle, "wb") as stream:
+            figure.savefig(stream, dpi=120, format=path.suffix.lower().lstrip("."))
+        os.replace(temporary, path)
+    except OSError as exc:
+        raise InputError(f"--save: cannot write {path}: {exc.strerror or exc}") from exc
+    finally:
+        Path(temporary).unlink(missing_ok=True)
+        plt.close(figure)

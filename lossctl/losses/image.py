@@ -30,13 +30,37 @@ def is_batch(image: Array) -> bool:
 
 
 def default_data_range(pred: Array) -> dict[str, float]:
-    """R from the input's type before conversion: 255 for 8-bit, 65535 for 16-bit, 1 for floats."""
-    dtype = np.asarray(pred).dtype
-    if dtype == np.uint8:
-        return {"data_range": 255.0}
-    if dtype == np.uint16:
-        return {"data_range": 65535.0}
-    return {"data_range": 1.0}
+    """R from the input before conversion: its dtype's span for integers, 1 for floats in [0, 1].
+
+    Float images with values outside [0, 1] have no safe default (a wrong R shifts PSNR by
+    20·log10 of the ratio): they are refused with the ``--data-range`` to give, as
+    scikit-image refuses to guess.
+    """
+    array = np.asarray(pred)
+    if np.issubdtype(array.dtype, np.integer):
+        info = np.iinfo(array.dtype)
+        return {"data_range": float(info.max) - float(info.min)}
+    finite = array[np.isfinite(array)] if array.dtype.kind in "fc" else array
+    if finite.size == 0:
+        return {"data_range": 1.0}
+    low, high = float(np.min(finite)), float(np.max(finite))
+    if low >= 0.0 and high <= 1.0:
+        return {"data_range": 1.0}
+    raise InputError(
+        f"--data-range: --pred holds floats in [{low:g}, {high:g}], not [0, 1]; {_range_advice(low, high)}"
+    )
+
+
+def _range_advice(low: float, high: float) -> str:
+    """Which --data-range to give for float pixel values spanning [low, high]."""
+    observed = f"--data-range {high - low:g} (the observed max − min)"
+    if low >= -1.0 and high <= 1.0:
+        return f"for images in [-1, 1] give --data-range 2, or {observed}"
+    if low >= 0.0 and high <= 255.0:
+        return f"for 8-bit pixel values give --data-range 255, or {observed}"
+    if low >= 0.0 and high <= 65535.0:
+        return f"for 16-bit pixel values give --data-range 65535, or {observed}"
+    return f"give the span of the pixel values, e.g. {observed}"
 
 
 DATA_RANGE = Param(
@@ -221,8 +245,9 @@ def check_psnr(pred: Array, target: Array, **_: object) -> None:
 
 
 def sample_image_pair(rng: np.random.Generator) -> dict[str, Array]:
-    pred = sample_image(rng)["pred"]
-    return {"pred": pred, "target": pred + rng.normal(scale=0.3, size=pred.shape)}
+    """Float images in [0, 1] (the range the default data range of 1 assumes) and a noisy copy."""
+    pred = rng.uniform(0.01, 0.99, size=sample_image(rng)["pred"].shape)  # finite differences stay in [0, 1]
+    return {"pred": pred, "target": np.clip(pred + rng.normal(scale=0.3, size=pred.shape), 0.0, 1.0)}
 
 
 # --- SSIM ------------------------------------------------------------------------------
@@ -328,7 +353,8 @@ def sample_ssim(rng: np.random.Generator) -> dict[str, Array]:
     ndim = int(rng.integers(2, 4))
     shape = (1,) * (ndim - 2) + tuple(int(n) for n in rng.integers(11, 13, size=2))
     target = rng.uniform(size=shape)
-    return {"pred": np.clip(target + rng.normal(scale=0.2, size=shape), 0, 1), "target": target}
+    # pred stays inside [0, 1] by a margin, so finite differences keep the default data range of 1
+    return {"pred": np.clip(target + rng.normal(scale=0.2, size=shape), 0.01, 0.99), "target": target}
 
 
 # --- Dice and Tversky ------------------------------------------------------------------------
@@ -716,3 +742,66 @@ TVERSKY = LossSpec(
 )
 
 LOSSES = (TV, WEIGHTED_TV, PSNR, PSNR_LOSS, SSIM, DICE, TVERSKY)
+
+
+# --- input scaling: 8-bit masks and --scale ------------------------------------------------
+
+MASK_LOSSES = ("dice", "tversky")
+SCALE_HELP = (
+    "Multiply every input read as integers (8/16-bit images, integer .npy) by this number before the loss, "
+    "e.g. 1/255 for 0–255 pixels; float inputs are left as they are. Default: 8-bit masks of 0/255 are read "
+    "as 0/1 by dice and tversky, nothing else is rescaled"
+)
+
+
+def parse_scale(text: str) -> float:
+    """``--scale 0.5`` or ``--scale 1/255``: a finite positive number."""
+    numerator, slash, denominator = text.strip().partition("/")
+    try:
+        value = float(numerator) / float(denominator) if slash else float(numerator)
+    except (ValueError, ZeroDivisionError) as exc:
+        raise InputError(f"--scale takes a number or a fraction such as 1/255, got {text!r}") from exc
+    if not (math.isfinite(value) and value > 0):
+        raise InputError(f"--scale must be a finite number > 0, got {text!r}")
+    return value
+
+
+def scale_inputs(loss: str, arrays: dict[str, Array], scale: str | None) -> tuple[dict[str, Array], dict[str, float]]:
+    """Inputs as the loss sees them, and the factor applied to each rescaled one (by option name).
+
+    With ``scale``, every integer-typed input is multiplied by it.  Without, dice and tversky read an
+    integer mask holding only 0 and 255 as 0/1, and refuse other integer values than 0/1 (a soft mask
+    saved as 8-bit), naming the ``--scale`` to give.
+    """
+    factor = None if scale is None else parse_scale(scale)
+    scaled: dict[str, Array] = {}
+    factors: dict[str, float] = {}
+    for option, array in arrays.items():
+        raw = np.asarray(array)
+        if not np.issubdtype(raw.dtype, np.integer):
+            scaled[option] = array
+            continue
+        applied = factor if factor is not None else _mask_factor(loss, option, raw)
+        if applied is None or applied == 1.0:
+            scaled[option] = array
+            continue
+        scaled[option] = raw * applied
+        factors[option] = applied
+    return scaled, factors
+
+
+def _mask_factor(loss: str, option: str, raw: Array) -> float | None:
+    """1/255 for a 0/255 mask of a mask loss, None for 0/1 masks and other losses; refuses the rest."""
+    if loss not in MASK_LOSSES or raw.size == 0:
+        return None
+    values = np.unique(raw)
+    if np.all(np.isin(values, (0, 1))):
+        return None
+    if np.all(np.isin(values, (0, 255))):
+        return 1.0 / 255.0
+    odd = ", ".join(str(int(v)) for v in values[~np.isin(values, (0, 1, 255))][:3])
+    full = {1: 255, 2: 65535}.get(raw.dtype.itemsize, int(values.max()))
+    raise InputError(
+        f"{option}: an integer mask holds 0/1 or 0/255, this one also holds {odd}; "
+        f"give --scale 1/{full} to read its values as probabilities"
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -40,3 +41,17 @@ def elide(items: list, head: int = SHOWN_HEAD) -> list:
 
 def join(items: Sequence[str], separator: str = " + ") -> str:
     return separator.join(str(item) for item in elide(list(items)))
+
+
+_MARKUP_TAG = re.compile(r"(\\*)(\[[a-z#/@][^[]*?])")
+
+
+def escape_markup(text: str) -> str:
+    """``text`` safe to print through Rich (or Typer's rich help): ``[red]`` stays literal.
+
+    The same rule as ``rich.markup.escape``, without importing Rich (the JSON path stays light).
+    """
+    escaped = _MARKUP_TAG.sub(lambda m: f"{m.group(1)}{m.group(1)}\\{m.group(2)}", text)
+    if escaped.endswith("\\") and not escaped.endswith("\\\\"):
+        return escaped + "\\"
+    return escaped
