@@ -159,6 +159,51 @@ CORPUS: list[tuple[str, list[str], str | None, list[str]]] = [
         ["must end in .npy, .csv or .png"],
     ),
     ("save-no-folder", ["mse", *P4, *T4, "--save-grad", "{tmp}/nope/g.npy"], None, ["does not exist"]),
+    # outputs: never an input, never another output, always a writable regular file
+    (
+        "save-twice",
+        ["mse", *P4, *T4, "--save-elements", "{tmp}/o.npy", "--save-grad", "{tmp}/o.npy"],
+        None,
+        ["--save-grad", "is also --save-elements"],
+    ),
+    (
+        "save-twice-spelled",
+        ["mse", *P4, *T4, "--save-elements", "{tmp}/o.npy", "--save-grad", "{tmp}/./sub/../o.npy"],
+        None,
+        ["is also --save-elements"],
+    ),
+    (
+        "save-input-with-spaces",
+        ["mse", "--pred", " {tmp}/three.csv ", "--target", "1,2,3", "--save-grad", "{tmp}/three.csv"],
+        None,
+        ["is also an input (--pred)"],
+    ),
+    (
+        "save-input-dotdot",
+        ["mse", "--pred", "1,2,3", "--target", "{tmp}/three.csv", "--save-elements", "{tmp}/sub/../three.csv"],
+        None,
+        ["is also an input (--target)"],
+    ),
+    (
+        "save-input-symlink",
+        ["mse", "--pred", "{tmp}/three.csv", "--target", "1,2,3", "--save-elements", "{tmp}/alias.csv"],
+        None,
+        ["is also an input (--pred)"],
+    ),
+    (
+        "save-weight",
+        ["ce", *LOGITS, "--target", "1,0", "--weight", "{tmp}/weights.csv", "--save-grad", "{tmp}/weights.csv"],
+        None,
+        ["is also an input (--weight)"],
+    ),
+    ("save-name-too-long", ["mse", *P4, *T4, "--save-grad", "{tmp}/" + "g" * 300 + ".npy"], None, ["too long"]),
+    ("save-device", ["mse", *P4, *T4, "--save-grad", "{tmp}/null.npy"], None, ["not a regular file"]),
+    ("save-directory", ["mse", *P4, *T4, "--save-grad", "{tmp}/sub.npy"], None, ["is a directory"]),
+    ("save-folder-is-file", ["mse", *P4, *T4, "--save-grad", "{tmp}/three.csv/g.npy"], None, ["is not a folder"]),
+    ("precision-negative", ["mse", *P4, *T4, "--precision", "-1"], None, ["--precision must be between 1 and 17"]),
+    ("precision-18", ["mse", *P4, *T4, "--precision", "18"], None, ["--precision must be between 1 and 17, got 18"]),
+    ("precision-text", ["mse", *P4, *T4, "--precision", "abc"], None, ["--precision", "not a valid integer"]),
+    ("compare-precision", ["compare", *P4, *T4, "--precision", "0"], None, ["--precision must be between 1 and 17"]),
     # standard input
     ("both-stdin", ["mse", "--pred", "-", "--target", "-"], "1\n", ["only one input can be '-'"]),
     ("stdin-empty", ["mse", "--pred", "-", *T4], "", ["standard input is empty"]),
@@ -296,6 +341,11 @@ def _bilevel_png(width: int, height: int) -> bytes:
 
 def _fixtures(tmp: Path) -> None:
     (tmp / "three.csv").write_text("1\n2\n3\n")
+    (tmp / "weights.csv").write_text("1\n2\n")
+    (tmp / "sub").mkdir()
+    (tmp / "sub.npy").mkdir()
+    (tmp / "alias.csv").symlink_to(tmp / "three.csv")
+    (tmp / "null.npy").symlink_to("/dev/null")
     (tmp / "pair.json").write_text(json.dumps([1, 2]))
     (tmp / "nan.csv").write_text("1\nnan\n")
     (tmp / "empty.csv").write_text("")

@@ -16,6 +16,7 @@ from conftest import assert_usage_error
 
 import lossctl.cli.commands
 import lossctl.evaluation.engine
+import lossctl.io.save
 from lossctl import compute
 
 
@@ -263,3 +264,77 @@ def test_channels_last_on_large_inputs_goes_block_by_block(cli, large, loss: str
     assert "elements" not in out  # the block-wise summary
     assert out["value"] == pytest.approx(reference.value, rel=1e-13)
     np.testing.assert_allclose(np.load(folder / "g.npy"), np.moveaxis(reference.grad, -3, -1), rtol=1e-11, atol=1e-300)
+
+
+class TestCsvSavedBlockByBlock:
+    """--save-elements/--save-grad FILE.csv on the block path: the same bytes as in memory, a block at a time."""
+
+    @pytest.mark.parametrize(
+        ("loss", "shape", "option"),
+        [
+            ("l1", (1003,), "--save-elements"),
+            ("mse", (1003, 2), "--save-elements"),
+            ("huber", (1003, 2), "--save-grad"),
+            ("ce", (1003, 4), "--save-elements"),
+            ("mse", (1003,), "--save-grad"),
+        ],
+    )
+    def test_same_bytes_as_the_in_memory_path(self, cli, tmp_path, monkeypatch, loss, shape, option) -> None:
+        rng = np.random.default_rng(3)
+        pred = rng.normal(size=shape)
+        target = rng.integers(0, 4, size=shape[0]).astype(float) if loss == "ce" else rng.normal(size=shape)
+        pred[5] = -0.0  # signed zeros are written as 0.0 on both paths
+        np.save(tmp_path / "p.npy", pred)
+        np.save(tmp_path / "t.npy", target)
+        argv = [loss, "--pred", str(tmp_path / "p.npy"), "--target", str(tmp_path / "t.npy"), "-f", "value"]
+        assert cli([*argv, option, str(tmp_path / "memory.csv")]).code == 0
+        monkeypatch.setattr(lossctl.cli.commands, "INLINE_LIMIT", 100)
+        monkeypatch.setattr(lossctl.evaluation.engine, "BLOCK_ELEMENTS", 64)
+        monkeypatch.setattr(lossctl.io.save, "CSV_BLOCK_VALUES", 50)
+        assert cli([*argv, option, str(tmp_path / "blocks.csv")]).code == 0
+        assert (tmp_path / "blocks.csv").read_bytes() == (tmp_path / "memory.csv").read_bytes()
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["blocks.csv", "memory.csv", "p.npy", "t.npy"]
+
+    def test_memory_holds_one_block_of_text(self, cli, large, monkeypatch) -> None:
+        folder, pred, target = large
+        monkeypatch.setattr(lossctl.io.save, "CSV_BLOCK_VALUES", 100)
+        seen: list[tuple[int, bool]] = []
+        real_write_csv, real_lines = lossctl.io.save.write_csv, lossctl.io.save.csv_lines
+
+        def spy_write(stream, array):
+            seen.append((-1, isinstance(array, np.memmap)))
+            real_write_csv(stream, array)
+
+        def spy_lines(matrix):
+            seen.append((matrix.size, isinstance(matrix, np.memmap)))
+            return real_lines(matrix)
+
+        monkeypatch.setattr(lossctl.io.save, "write_csv", spy_write)
+        monkeypatch.setattr(lossctl.io.save, "csv_lines", spy_lines)
+        argv = ["mse", "--pred", str(folder / "p.npy"), "--target", str(folder / "t.npy"), "-f", "value"]
+        assert cli([*argv, "--save-elements", str(folder / "e.csv")]).code == 0
+        assert seen[0] == (-1, True)  # the elements came from a memory-mapped working file, not memory
+        blocks = [size for size, _ in seen[1:]]
+        assert max(blocks) <= 100 and sum(blocks) == pred.size and len(blocks) == 21
+        np.testing.assert_array_equal(np.loadtxt(folder / "e.csv", delimiter=","), (pred - target) ** 2)
+        assert not list(folder.glob(".*"))
+
+    def test_peak_memory_does_not_grow_with_the_csv(self, tmp_path) -> None:
+        """2·10⁶ values saved as CSV need no more memory than the value alone (the whole text took 290 MB)."""
+        rng = np.random.default_rng(0)
+        np.save(tmp_path / "p.npy", rng.normal(size=2_000_000))
+        np.save(tmp_path / "t.npy", rng.normal(size=2_000_000))
+        code = (
+            "import resource, sys\n"
+            "from lossctl.cli import app\n"
+            "try:\n    app(sys.argv[1:])\nexcept SystemExit as e:\n    assert not e.code, e.code\n"
+            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)\n"
+        )
+        argv = [sys.executable, "-c", code, "l1", "--pred", str(tmp_path / "p.npy"), "--target"]
+        argv += [str(tmp_path / "t.npy"), "-f", "value"]
+        plain = subprocess.run(argv, capture_output=True, text=True, check=True)
+        saving = subprocess.run([*argv, "--save-elements", str(tmp_path / "e.csv")], capture_output=True, text=True)
+        assert saving.returncode == 0, saving.stderr
+        growth_kib = int(saving.stderr.split()[-1]) - int(plain.stderr.split()[-1])
+        assert growth_kib < 48 * 1024, growth_kib
+        assert (tmp_path / "e.csv").stat().st_size > 30_000_000

@@ -7,6 +7,7 @@ from their declarations, so start-up does not pay for losses not asked for.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import shutil
@@ -22,6 +23,7 @@ from lossctl import __version__
 from lossctl.cli.coercion import use_scalar_coercion
 from lossctl.cli.commands import build_loss_command
 from lossctl.errors import ExitStatus, LossctlError
+from lossctl.io.process import SIGPIPE_STATUS, PipeClosed, StdoutError, Terminated, guarded_process, silence_stdout
 from lossctl.losses.registry import LOSSES
 
 BUILTIN = ("list", "info")
@@ -69,6 +71,24 @@ class LossGroup(TyperGroup):
         use_scalar_coercion(self)  # --version, --debug …: no Pydantic for the group's own options either
         argv = list(sys.argv[1:] if args is None else args)
         debug = "--debug" in argv or os.environ.get("LOSSCTL_DEBUG", "") not in ("", "0")
+        with guarded_process() as stdout:
+            try:
+                status = self._run(argv, prog_name, complete_var, debug, **extra)
+                stdout.flush()  # inside the funnel: a closed pipe or a full disk is reported here, not at exit
+            except PipeClosed:
+                status = _quiet_broken_pipe(stdout)
+            except StdoutError as exc:
+                silence_stdout(stdout)
+                status = _report(str(exc))
+            except Terminated as exc:
+                status = _report_ending(f"terminated by {exc}", exc.status)
+        status = int(status or 0)
+        if standalone_mode:
+            sys.exit(status)
+        return status
+
+    def _run(self, argv: list[str], prog_name: str | None, complete_var: str | None, debug: bool, **extra: Any) -> int:
+        """Run one command; every exception becomes a message and an exit status."""
         try:
             status = super().main(argv, prog_name or "lossctl", complete_var, standalone_mode=False, **extra)
         except click.exceptions.NoArgsIsHelpError as exc:
@@ -78,13 +98,14 @@ class LossGroup(TyperGroup):
             status = _report(exc.format_message(), _help_hint(exc.ctx))
         except click.exceptions.ClickException as exc:
             status = _report(exc.format_message())
+        except (PipeClosed, StdoutError):
+            raise
         except LossctlError as exc:
             status = _report(str(exc), status=exc.status)
         except (KeyboardInterrupt, Abort):
-            sys.stderr.write("\ninterrupted\n")
-            status = ExitStatus.INTERRUPTED
+            status = _report_ending("\ninterrupted", ExitStatus.INTERRUPTED)
         except BrokenPipeError:
-            status = _quiet_broken_pipe()
+            status = _quiet_broken_pipe(sys.stdout)
         except Exception as exc:
             if debug:
                 raise
@@ -93,10 +114,7 @@ class LossGroup(TyperGroup):
                 "this is a bug in lossctl; rerun with --debug (or LOSSCTL_DEBUG=1) for the traceback and report it",
                 status=ExitStatus.INTERNAL,
             )
-        status = int(status or 0)
-        if standalone_mode:
-            sys.exit(status)
-        return status
+        return int(status or 0)
 
 
 def _help_hint(ctx: click.Context | None) -> str:
@@ -106,16 +124,21 @@ def _help_hint(ctx: click.Context | None) -> str:
 
 def _report(message: str, hint: str | None = None, status: int = ExitStatus.USAGE) -> int:
     """Print ``error: message`` (and a hint line) on stderr; nothing goes to stdout."""
-    sys.stderr.write(f"error: {message}\n" + (f"  {hint}\n" if hint else ""))
-    sys.stderr.flush()
+    return _report_ending(f"error: {message}" + (f"\n  {hint}" if hint else ""), status)
+
+
+def _report_ending(text: str, status: int) -> int:
+    """One or two lines on stderr (which may itself be gone: a hung-up terminal), and the status."""
+    with contextlib.suppress(OSError, ValueError):
+        sys.stderr.write(text + "\n")
+        sys.stderr.flush()
     return status
 
 
-def _quiet_broken_pipe() -> int:
+def _quiet_broken_pipe(stdout: Any) -> int:
     """The reader went away (``| head``): stop quietly, without a second error at exit."""
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, sys.stdout.fileno())
-    return 141  # 128 + SIGPIPE, what a shell reports for a killed writer
+    silence_stdout(stdout)
+    return SIGPIPE_STATUS
 
 
 app = typer.Typer(
@@ -158,9 +181,9 @@ def list_losses(
         families = sorted({s.family for s in LOSSES.values()})
         raise LossctlError(f"--family: no loss in family {family!r} (families: {', '.join(families)})")
     if output_format == "json":
-        import json
+        from lossctl.render.machine import json_line
 
-        sys.stdout.write(json.dumps([describe(s) for s in specs], ensure_ascii=False) + "\n")
+        sys.stdout.write(json_line([describe(s) for s in specs]))
     elif output_format == "markdown":
         sys.stdout.write(markdown_table(specs))
     elif output_format == "table":
@@ -181,9 +204,9 @@ def info(
 
     spec = LOSSES.resolve(name)
     if output_format == "json":
-        import json
+        from lossctl.render.machine import json_line
 
-        sys.stdout.write(json.dumps(describe(spec), ensure_ascii=False) + "\n")
+        sys.stdout.write(json_line(describe(spec)))
     elif output_format == "table":
         from lossctl.render.info import print_info
 
@@ -204,9 +227,11 @@ def compare(
     precision: Annotated[int, typer.Option("--precision", help="Significant digits")] = 6,
 ) -> None:
     """Several losses on the same inputs, one row each: value, sum, mean, gradient norm."""
+    from lossctl.cli.commands import require_precision
     from lossctl.homework.comparison import compare_losses
     from lossctl.io.inputs import read_array
 
+    require_precision(precision)
     if pred is None or target is None:
         raise LossctlError("compare needs --pred and --target")
     comparison = compare_losses(read_array(pred, "--pred"), read_array(target, "--target"), losses or None, reduction)

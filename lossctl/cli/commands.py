@@ -22,7 +22,8 @@ import typer
 from lossctl.errors import ExitStatus, InputError, LossctlWarning
 from lossctl.evaluation.core import LossResult, compute
 from lossctl.io.inputs import is_image_file, read_array, read_columns
-from lossctl.io.save import check_output_path, save_array
+from lossctl.io.outputs import OutputSet
+from lossctl.io.process import PipeClosed
 from lossctl.losses.image import SCALE_HELP, scale_inputs
 from lossctl.losses.spec import LossSpec, Param
 from lossctl.losses.wording import escape_markup
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
 
 INLINE_LIMIT = 1_000_000  # above this many values: block-wise reductions, arrays only to --save-* files
 BLOCKS_FOR_VALUE_FROM = 1 << 16  # --format value needs no arrays: blocks (no gradient) from this size on
+SAVED_AS = {"--save-elements": "elements", "--save-grad": "grad"}  # the JSON keys that say where arrays went
 PROGRESS_BYTES = 256 * 2**20  # a progress bar (on a terminal) from this much input on
 INPUT_FORMS = (
     "values (2,3,4,5 · '1,2;3,4' · JSON), a .csv/.tsv/.txt/.npy/.json file, or - for stdin "
@@ -207,20 +209,26 @@ def _read_inputs(spec: LossSpec, options: dict[str, Any]) -> tuple[Any, Any, dic
     return pred, target, tensors
 
 
+def require_precision(precision: int) -> None:
+    """--precision is a count of significant digits a float64 can hold: 1 to 17."""
+    if not 1 <= precision <= 17:
+        raise InputError(f"--precision must be between 1 and 17, got {precision}")
+
+
 def run_loss(spec: LossSpec, options: dict[str, Any]) -> int:
-    """Read, compute, render. Everything is computed before anything is printed."""
+    """Read, compute, render. Everything is computed and saved before anything is printed."""
     output_format = options["format"]
     if output_format not in FORMATS:
         raise InputError(f"--format must be one of {', '.join(FORMATS)}, got {output_format!r}")
-    if options["precision"] < 1 or options["precision"] > 17:
-        raise InputError(f"--precision must be between 1 and 17, got {options['precision']}")
-    input_names = {"pred", "target", "data", *(p.name for p in spec.tensor_params)}
-    inputs = [str(options[name]) for name in input_names if options.get(name) is not None]
+    require_precision(options["precision"])
+    input_names = ["pred", "target", "data", *(p.name for p in spec.tensor_params)]
+    inputs = {f"--{name.replace('_', '-')}": options.get(name) for name in input_names}
     saves = {"--save-elements": options.get("save_elements"), "--save-grad": options.get("save_grad")}
-    for option, path in saves.items():
-        if path is not None:
-            check_output_path(path, option, inputs)
+    with OutputSet(saves, inputs) as outputs:  # checked and staged before any work; removed on any failure
+        return _run_staged(spec, options, outputs, [str(v) for v in inputs.values() if v is not None])
 
+
+def _run_staged(spec: LossSpec, options: dict[str, Any], outputs: OutputSet, sources: list[str]) -> int:
     pred, target, tensors = _read_inputs(spec, options)
     scales: dict[str, float] = {}
     if spec.images:  # 8-bit masks of 0/255 read as 0/1, and --scale
@@ -230,10 +238,10 @@ def run_loss(spec: LossSpec, options: dict[str, Any]) -> int:
     size = int(np.size(pred))
     value_only = options["format"] == "value" and options["reduction"] != "none" and size > BLOCKS_FOR_VALUE_FROM
     channels_last = spec.images and (
-        options.get("channels_last", False) or any(is_image_file(source) for source in inputs)
+        options.get("channels_last", False) or any(is_image_file(source) for source in sources)
     )
     if (size > INLINE_LIMIT or value_only) and _streamable(options):
-        return _run_blocks(spec, options, pred, target, tensors, saves, channels_last=channels_last)
+        return _run_blocks(spec, options, pred, target, tensors, outputs, channels_last=channels_last)
     if channels_last:
         pred, target, tensors = _channels_first(pred, target, tensors)
     hyper = {p.name: options[p.name] for p in spec.hyper_params}
@@ -256,8 +264,9 @@ def run_loss(spec: LossSpec, options: dict[str, Any]) -> int:
         result = replace(result, params={**result.params, "input_scale": scales})
     _report_warnings(caught)
     verdicts = _verdicts(result, options)
-    _save_results(result, saves)
-    emit(result, output_format, options["precision"], explain=options.get("explain", False), verdicts=verdicts)
+    _save_results(result, outputs)
+    explain = options.get("explain", False)
+    _publish(outputs, lambda: emit(result, options["format"], options["precision"], explain=explain, verdicts=verdicts))
     if verdicts and not all(v.ok for v in verdicts):
         return ExitStatus.MISMATCH
     return ExitStatus.OK
@@ -281,6 +290,22 @@ def _report_warnings(caught: list[warnings.WarningMessage]) -> None:
             sys.stderr.write(f"warning: … and {times - 1} more like it\n")
 
 
+def _publish(outputs: OutputSet, show: Callable[[], None]) -> None:
+    """Print, then rename the staged files into place.
+
+    A standard output that cannot be written (closed, a full disk) fails the run, so no file
+    appears; a reader that went away (``| head``) is its own choice, not a failure: the files
+    are still saved and the status is 141.
+    """
+    try:
+        show()
+        sys.stdout.flush()
+    except PipeClosed:
+        outputs.commit()
+        raise
+    outputs.commit()
+
+
 def _streamable(options: dict[str, Any]) -> bool:
     """Large inputs go block by block unless a per-element view was asked for (--activation and
     --channels-last run per block)."""
@@ -294,15 +319,16 @@ def _run_blocks(
     pred: Any,
     target: Any,
     tensors: dict[str, Any],
-    saves: dict[str, Path | None],
+    outputs: OutputSet,
     *,
     channels_last: bool = False,
 ) -> int:
-    """Inputs above INLINE_LIMIT values: reductions block by block; arrays only to --save-* files."""
-    from contextlib import ExitStack
+    """Inputs above INLINE_LIMIT values: reductions block by block; arrays only to --save-* files.
 
+    A .npy output is the memory map the blocks are written into; a .csv or .png output is
+    written at the end from a memory-mapped working file, a block of rows at a time for CSV.
+    """
     from lossctl.evaluation.engine import Outputs, evaluate
-    from lossctl.io.save import npy_writer
 
     size = int(np.size(pred))
     if options["reduction"] == "none":
@@ -316,50 +342,50 @@ def _run_blocks(
             "use --save-elements FILE.csv (or .npy) with --format value, json or table"
         )
     hyper = {p.name: options[p.name] for p in spec.hyper_params}
-    outputs = Outputs()
-    saved: dict[str, str] = {}
-    in_memory: dict[str, Path] = {}
-    with ExitStack() as stack:
-        for option, attribute in (("--save-elements", "elements"), ("--save-grad", "grad")):
-            path = saves[option]
-            if path is None:
-                continue
-            saved[attribute] = str(path)
-            if path.suffix.lower() == ".npy":
-                allocate = stack.enter_context(npy_writer(path, option))
-                if attribute == "elements":
-                    outputs.make_elements = allocate
-                else:
-                    outputs.grad = allocate(np.shape(pred), np.dtype(options["dtype"]))
-            else:
-                in_memory[option] = path
-                if attribute == "elements":
-                    outputs.make_elements = lambda shape, dtype: np.empty(shape, dtype=dtype)
-        progress = stack.enter_context(_progress(spec.name, np.shape(pred)[0] if np.ndim(pred) else 1, pred))
-        caught = stack.enter_context(warnings.catch_warnings(record=True))
+    arrays = Outputs()
+    mapped: dict[str, Any] = {}
+
+    def allocator(option: str) -> Callable[[tuple[int, ...], Any], np.ndarray]:
+        direct = outputs.get(option).suffix == ".npy"  # type: ignore[union-attr]
+
+        def allocate(shape: tuple[int, ...], dtype: Any) -> np.ndarray:
+            mapped[option] = (outputs.memmap if direct else outputs.scratch)(option, shape, dtype)
+            return mapped[option]
+
+        return allocate
+
+    if "--save-elements" in outputs:
+        arrays.make_elements = allocator("--save-elements")
+    if "--save-grad" in outputs:
+        arrays.grad = allocator("--save-grad")(np.shape(pred), np.dtype(options["dtype"]))
+    rows = np.shape(pred)[0] if np.ndim(pred) else 1
+    with _progress(spec.name, rows, pred) as progress, warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        summary, grad = evaluate(
+        summary, _ = evaluate(
             spec,
             pred,
             target,
             reduction=options["reduction"],
             dtype=options["dtype"],
             allow_nonfinite=options["allow_nonfinite"],
-            want_grad=saves["--save-grad"] is not None,
-            outputs=outputs,
+            want_grad="--save-grad" in outputs,
+            outputs=arrays,
             progress=progress,
             activation=options.get("activation"),
             channels_last=bool(channels_last),
             **hyper,
             **tensors,
         )
-        for option, path in in_memory.items():
-            array = outputs.elements if option == "--save-elements" else grad
-            save_array(path, np.asarray(array), option, signed=option == "--save-grad")
     _report_warnings(caught)
+    for option, array in mapped.items():
+        array.flush()
+        if outputs.get(option).suffix != ".npy":  # type: ignore[union-attr]
+            outputs.save(option, array, signed=option == "--save-grad")
+    names = outputs.names()
+    saved = {attribute: names[option] for option, attribute in SAVED_AS.items() if option in names}
     summary = replace(summary, saved=saved)
     verdicts = _verdicts(summary, options)  # --expect-grad never comes here (see _streamable)
-    emit_summary(summary, options["format"], options["precision"], verdicts)
+    _publish(outputs, lambda: emit_summary(summary, options["format"], options["precision"], verdicts))
     return ExitStatus.MISMATCH if verdicts and not all(v.ok for v in verdicts) else ExitStatus.OK
 
 
@@ -407,9 +433,7 @@ def emit_summary(summary: Any, output_format: str, precision: int, verdicts: lis
         sys.stdout.write(machine.summary_json(summary, extra))
     else:
         sys.stdout.write(machine.full(summary.value) + "\n")
-        if lines:
-            sys.stderr.write("\n".join(lines) + "\n")
-    sys.stdout.flush()
+    _close_with(lines if output_format != "json" else [])
 
 
 def _channels_first(pred: Any, target: Any, tensors: dict[str, Any]) -> tuple[Any, Any, dict[str, Any]]:
@@ -428,19 +452,19 @@ def _channels_first(pred: Any, target: Any, tensors: dict[str, Any]) -> tuple[An
     return np.moveaxis(pred, -1, -3), None if target is None else move(target), moved
 
 
-def _save_results(result: LossResult, saves: dict[str, Path | None]) -> None:
-    """Per-pixel losses and the gradient, in the user's layout (.npy, .csv) or as heat maps (.png)."""
+def _save_results(result: LossResult, outputs: OutputSet) -> None:
+    """Per-pixel losses and the gradient, in the user's layout (.npy, .csv) or as heat maps (.png), staged."""
     for option, array, signed in (
         ("--save-elements", result.pixel_map, False),
         ("--save-grad", lambda: result.grad, True),
     ):
-        path = saves[option]
-        if path is None:
+        staged = outputs.get(option)
+        if staged is None:
             continue
         values = array()
-        if path.suffix.lower() != ".png":
+        if staged.suffix != ".png":
             values = result.in_user_layout(values)
-        save_array(path, values, option, signed=signed)
+        outputs.save(option, values, signed=signed)
 
 
 def _verdicts(result: Any, options: dict[str, Any]) -> list[Verdict]:
@@ -494,6 +518,11 @@ def emit(
     else:
         render = {"csv": machine.to_csv, "value": machine.to_value}[output_format]
         sys.stdout.write(render(result))
-        if lines:
-            sys.stderr.write("\n".join(lines) + "\n")
+    _close_with(lines if output_format != "json" else [])
+
+
+def _close_with(verdict_lines: list[str]) -> None:
+    """Flush the machine-readable output, then the ✓/✗ lines on stderr (never before a broken pipe is known)."""
     sys.stdout.flush()
+    if verdict_lines:
+        sys.stderr.write("\n".join(verdict_lines) + "\n")

@@ -1,92 +1,63 @@
-"""Write result arrays to files atomically (temporary file, then rename)."""
+"""Array file formats of ``--save-elements`` / ``--save-grad``: .npy, .csv and .png heat maps.
+
+These functions only fill an open binary stream; where the bytes go (a staged
+temporary file, renamed into place with the run's other outputs) is
+:mod:`lossctl.outputs`' business.  CSV is written a block of rows at a time,
+from memory or from a memory-mapped working file, so saving 10⁸ values as text
+needs no more memory than one block.
+"""
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
-from pathlib import Path
-from typing import Any
+import math
+from typing import IO, Any
 
 import numpy as np
 
-from lossctl.errors import InputError
 from lossctl.numbers import full
 
-SAVE_SUFFIXES = (".npy", ".csv", ".png")
+CSV_BLOCK_VALUES = 1 << 16  # values formatted per write
 
 
-def check_output_path(path: Path, option: str, inputs: Iterable[str]) -> None:
-    """Refuse unknown suffixes, missing folders and paths that are also inputs."""
-    if path.suffix.lower() not in SAVE_SUFFIXES:
-        raise InputError(f"{option}: {path} must end in .npy, .csv or .png (a heat map)")
-    if path.suffix.lower() == ".png":
-        from lossctl.io.heatmap import require_pillow
+def write_array(stream: IO[bytes], array: Any, suffix: str, option: str, *, signed: bool = False) -> None:
+    """``array`` as .npy, .csv or a .png heat map (``signed``: centred on 0) into ``stream``."""
+    if suffix == ".npy":
+        np.save(stream, np.asarray(array), allow_pickle=False)
+    elif suffix == ".png":
+        from lossctl.io.heatmap import write_heatmap
 
-        require_pillow(option)
-    if not path.parent.exists():
-        raise InputError(f"{option}: folder {path.parent} does not exist")
-    if path.is_dir():
-        raise InputError(f"{option}: {path} is a directory")
-    target = path.resolve()
-    for source in inputs:
-        if source and source != "-" and Path(source).expanduser().resolve() == target:
-            raise InputError(f"{option}: {path} is also an input; write to another file")
+        write_heatmap(stream, np.asarray(array), option, signed=signed)
+    else:
+        write_csv(stream, array)
 
 
-@contextmanager
-def npy_writer(path: Path, option: str) -> Iterator[Callable[[tuple[int, ...], Any], np.ndarray]]:
-    """Allocate a .npy file as a writable memory map, filled block by block; renamed into place on success."""
-    import tempfile
+def write_csv(stream: IO[bytes], array: Any) -> None:
+    """One line per leading-axis row (one per value for 1-D), comma-separated, full precision.
 
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(handle)
-    opened: list[np.ndarray] = []
-
-    def allocate(shape: tuple[int, ...], dtype: Any) -> np.ndarray:
-        array = np.lib.format.open_memmap(temporary, mode="w+", dtype=dtype, shape=shape)
-        opened.append(array)
-        return array
-
-    try:
-        yield allocate
-        for array in opened:
-            array.flush()
-        opened.clear()
-        os.replace(temporary, path)
-    except OSError as exc:
-        Path(temporary).unlink(missing_ok=True)
-        raise InputError(f"{option}: cannot write {path}: {exc.strerror or exc}") from exc
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    ``array`` may be a memory map: it is read a block of rows at a time with a plain
+    file read, so neither the array nor its text is ever whole in memory.
+    """
+    shape = np.shape(array)
+    rows = shape[0] if len(shape) > 1 else max(1, math.prod(shape))
+    width = math.prod(shape[1:]) if len(shape) > 1 else 1
+    per_block = max(1, CSV_BLOCK_VALUES // max(1, width))
+    for start in range(0, rows, per_block):
+        block = _rows(array, start, min(rows, start + per_block)).reshape(-1, width)
+        stream.write(csv_lines(block).encode("ascii"))
 
 
-def save_array(path: Path, array: np.ndarray, option: str = "--save-elements", *, signed: bool = False) -> None:
-    """Save ``array`` as .npy, .csv or a .png heat map (``signed``: centred on 0); never half-written."""
-    try:
-        _write_atomically(path, array, option, signed)
-    except OSError as exc:
-        raise InputError(f"{option}: cannot write {path}: {exc.strerror or exc}") from exc
+def csv_lines(matrix: np.ndarray) -> str:
+    """Rows of a 2-D array as CSV text, each number in its shortest round-trip form (see ``numbers.full``)."""
+    values = np.asarray(matrix, dtype=np.float64) + 0.0  # + 0.0 turns -0.0 into 0.0, as ``full`` does
+    if np.isfinite(values).all():
+        return "".join(",".join(map(repr, row)) + "\n" for row in values.tolist())
+    return "".join(",".join(full(v) for v in row) + "\n" for row in values.tolist())
 
 
-def _write_atomically(path: Path, array: np.ndarray, option: str, signed: bool) -> None:
-    import tempfile  # only when writing: it pulls in random and hashlib
+def _rows(array: Any, start: int, stop: int) -> np.ndarray:
+    """Rows ``start:stop`` of ``array`` (a 0-D array is one row); from a memory map, a plain file read."""
+    if np.ndim(array) == 0:
+        return np.asarray(array).reshape(1)
+    from lossctl.evaluation.engine import read_rows
 
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            if path.suffix.lower() == ".npy":
-                np.save(stream, array, allow_pickle=False)
-            elif path.suffix.lower() == ".png":
-                from lossctl.io.heatmap import write_heatmap
-
-                write_heatmap(stream, array, option, signed=signed)
-            else:
-                matrix = array.reshape(array.shape[0], -1) if array.ndim > 1 else array.reshape(-1, 1)
-                for row in matrix.tolist():
-                    stream.write((",".join(full(v) for v in row) + "\n").encode())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    return np.asarray(read_rows(array, slice(start, stop)))

@@ -12,21 +12,28 @@ from lossctl.numbers import full, jsonable
 from lossctl.render.rows import element_columns
 
 
-def to_json(result: LossResult, extra: dict[str, Any] | None = None) -> str:
-    """One JSON object with the keys of DESIGN §4 (plus ``extra``); floats round-trip exactly."""
+def json_line(data: Any) -> str:
+    """One line of JSON; non-ASCII text is kept as it is, or escaped when stdout cannot encode it."""
     import json
 
-    return json.dumps(jsonable({**result.to_dict(), **(extra or {})}), allow_nan=False, ensure_ascii=False) + "\n"
+    from lossctl.io.process import unicode_stdout
+
+    return json.dumps(data, allow_nan=False, ensure_ascii=not unicode_stdout()) + "\n"
+
+
+def to_json(result: LossResult, extra: dict[str, Any] | None = None) -> str:
+    """One JSON object with the keys of DESIGN §4 (plus ``extra``); floats round-trip exactly."""
+
+    return json_line(jsonable({**result.to_dict(), **(extra or {})}))
 
 
 def summary_json(summary: Any, extra: dict[str, Any] | None = None) -> str:
     """A block-wise result: the summary keys, and where the per-element arrays went."""
-    import json
 
     out = summary.to_dict()
     if "elements" not in out and "grad" not in out:
         out["arrays"] = "not printed above 1,000,000 values; write them with --save-elements / --save-grad FILE"
-    return json.dumps(jsonable({**out, **(extra or {})}), allow_nan=False, ensure_ascii=False) + "\n"
+    return json_line(jsonable({**out, **(extra or {})}))
 
 
 def to_csv(result: LossResult) -> str:
