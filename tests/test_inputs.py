@@ -1,4 +1,4 @@
-"""Every input form of DESIGN §4, and the errors each one gives."""
+"""Every input form of docs/architecture.md §6, and the errors each one gives."""
 
 from __future__ import annotations
 

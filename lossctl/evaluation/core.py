@@ -72,7 +72,7 @@ class LossResult:
         return array
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON object of DESIGN §4 (plain Python numbers and lists)."""
+        """The JSON object of docs/architecture.md §4 (plain Python numbers and lists)."""
         user = self.in_user_layout
         params: dict[str, Any] = dict(self.params)
         for name, tensor in self.tensors.items():

@@ -1,6 +1,6 @@
 """Turn what a user typed, piped or pointed at into numeric NumPy arrays.
 
-Accepted forms (DESIGN §4): literals (``2,3,4,5``, ``"2 3 4 5"``, rows split
+Accepted forms (docs/architecture.md §6): literals (``2,3,4,5``, ``"2 3 4 5"``, rows split
 by ``;``, JSON nested lists), files (``.csv`` ``.tsv`` ``.txt`` with header
 detection, ``.npy`` loaded without pickle, ``.json``, images), ``-`` for
 standard input, and two columns of one table.  Parsing knows nothing about

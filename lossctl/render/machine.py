@@ -22,7 +22,7 @@ def json_line(data: Any) -> str:
 
 
 def to_json(result: LossResult, extra: dict[str, Any] | None = None) -> str:
-    """One JSON object with the keys of DESIGN §4 (plus ``extra``); floats round-trip exactly."""
+    """One JSON object with the keys of docs/architecture.md §4 (plus ``extra``); floats round-trip exactly."""
 
     return json_line(jsonable({**result.to_dict(), **(extra or {})}))
 
