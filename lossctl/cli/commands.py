@@ -254,6 +254,7 @@ def run_loss(spec: LossSpec, options: dict[str, Any], invoked: str | None = None
         status = run_convention(spec, options, invoked)
         if status is not None:
             return status
+    options["dtype_given"] = options.get("dtype")  # None: each library's own (see lossctl.conventions)
     options["dtype"] = options.get("dtype") or "float64"
     input_names = {"pred", "target", "data", *(p.name for p in spec.tensor_params)}
     inputs = [str(options[name]) for name in input_names if options.get(name) is not None]

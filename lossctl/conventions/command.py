@@ -21,7 +21,9 @@ def run_convention(spec: LossSpec, options: dict[str, Any], invoked: str | None)
         if settings:
             raise InputError("--set is for other libraries' parameters; PyTorch's are options (lossctl info LOSS)")
         if options.get("sample_weight") is not None:
-            raise InputError("--sample-weight: PyTorch's losses take no sample weights; use --convention keras or sklearn")
+            raise InputError(
+                "--sample-weight: PyTorch's losses take no sample weights; use --convention keras or sklearn"
+            )
         return None
     for name, option in PER_ELEMENT_ONLY.items():
         if options.get(name):
@@ -52,7 +54,7 @@ def run_convention(spec: LossSpec, options: dict[str, Any], invoked: str | None)
 
 def _dtype(options: dict[str, Any]) -> str | None:
     """--dtype when the user chose one; else the library's own (Keras and optax: float32)."""
-    return options.get("dtype")
+    return options.get("dtype_given", options.get("dtype"))
 
 
 def _emit_result(
@@ -163,7 +165,17 @@ def _run_all(
         writer = csv.writer(sys.stdout, lineterminator="\n")
         writer.writerow(["convention", "name", "value", "reduction", "dtype", "reason", "error"])
         for r in rows:
-            writer.writerow([r.library, r.name, "" if r.value is None else repr(r.value), r.reduction, r.dtype, r.reason, r.error or ""])
+            writer.writerow(
+                [
+                    r.library,
+                    r.name,
+                    "" if r.value is None else repr(r.value),
+                    r.reduction,
+                    r.dtype,
+                    r.reason,
+                    r.error or "",
+                ]
+            )
     else:
         raise InputError("--convention all prints one value per library: use --format table, json or csv")
     if matches is None:

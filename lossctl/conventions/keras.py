@@ -164,9 +164,7 @@ log_cosh_elements, log_cosh_vjp = elementwise(_log_cosh_term, lambda p, t: np.ta
 poisson_elements, poisson_vjp = elementwise(
     lambda p, t: p - t * np.log(p + _eps(p)), lambda p, t: 1 - t / (p + _eps(p)), LAST
 )
-hinge_elements, hinge_vjp = elementwise(
-    _hinge_margin, lambda p, t: -hinge_labels(t) * (_hinge_margin(p, t) > 0), LAST
-)
+hinge_elements, hinge_vjp = elementwise(_hinge_margin, lambda p, t: -hinge_labels(t) * (_hinge_margin(p, t) > 0), LAST)
 squared_hinge_elements, squared_hinge_vjp = elementwise(
     lambda p, t: np.square(_hinge_margin(p, t)), lambda p, t: -2 * hinge_labels(t) * _hinge_margin(p, t), LAST
 )
@@ -317,9 +315,7 @@ def _sparse_one_hot(pred: Array, target: Array, ignore_class: int | None) -> tup
     return np.eye(pred.shape[-1], dtype=pred.dtype)[indices], keep
 
 
-def sparse_elements(
-    pred: Array, target: Array, *, from_logits: bool = False, ignore_class: int | None = None
-) -> Array:
+def sparse_elements(pred: Array, target: Array, *, from_logits: bool = False, ignore_class: int | None = None) -> Array:
     hot, keep = _sparse_one_hot(pred, target, ignore_class)
     safe = np.where(keep[..., None], pred, 1)  # any row: its loss is replaced by 0 below
     return np.where(keep, _categorical(safe, hot, from_logits), 0).astype(pred.dtype)
@@ -368,7 +364,9 @@ FROM_LOGITS = Param("from_logits", "bool", False, "y_pred holds logits, not prob
 LABEL_SMOOTHING = Param("label_smoothing", "float", 0.0, "squeeze the labels towards uniform", low=0.0, high=1.0)
 
 
-def _declare(loss: str, names: tuple[str, ...], pair: tuple[Any, Any], reason: str, line: str, **more: Any) -> Convention:
+def _declare(
+    loss: str, names: tuple[str, ...], pair: tuple[Any, Any], reason: str, line: str, **more: Any
+) -> Convention:
     return Convention("keras", loss, names, pair[0], pair[1], reason, f"keras 3.15.1 {LOSSES_PY}:{line}", **more)
 
 

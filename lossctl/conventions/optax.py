@@ -41,9 +41,7 @@ def _huber_derivative(pred: Array, target: Array, delta: float = 1.0) -> Array:
 l2 = elementwise(lambda p, t: 0.5 * np.square(p - t), lambda p, t: p - t)
 squared = elementwise(lambda p, t: np.square(p - t), lambda p, t: 2 * (p - t))
 huber = elementwise(_huber, _huber_derivative)
-log_cosh = elementwise(
-    lambda p, t: np.logaddexp(p - t, t - p) - p.dtype.type(np.log(2.0)), lambda p, t: np.tanh(p - t)
-)
+log_cosh = elementwise(lambda p, t: np.logaddexp(p - t, t - p) - p.dtype.type(np.log(2.0)), lambda p, t: np.tanh(p - t))
 sigmoid_bce = elementwise(lambda x, y: -y * log_sigmoid(x) - (1 - y) * log_sigmoid(-x), lambda x, y: sigmoid(x) - y)
 hinge = elementwise(lambda p, t: np.maximum(0, 1 - p * t), lambda p, t: -t * (1 - p * t > 0))
 
@@ -103,34 +101,88 @@ def kl_vjp(pred: Array, target: Array, cot: Array) -> Array:
     return -cot[..., None] * target
 
 
-def _declare(loss: str, names: tuple[str, ...], pair: tuple[Any, Any], reason: str, line: str, **more: Any) -> Convention:
+def _declare(
+    loss: str, names: tuple[str, ...], pair: tuple[Any, Any], reason: str, line: str, **more: Any
+) -> Convention:
     return Convention("optax", loss, names, pair[0], pair[1], reason, line, **more)
 
 
 CONVENTIONS = (
-    _declare("mse", ("squared_error",), squared, "the same squared error, unreduced; float32", f"{REGRESSION}:49-50", check=_check),
-    _declare("huber", ("huber_loss",), huber, "torch's formula, unreduced; float32", f"{REGRESSION}:99-106",
-             params=(Param("delta", "float", 1.0, "where the quadratic part ends", low=0.0, low_open=True),), check=_check),
-    _declare("log_cosh", ("log_cosh",), log_cosh, "logaddexp(e, −e) − log 2, unreduced; float32",
-             f"{REGRESSION}:131-133", check=_check),
-    _declare("bce_with_logits", ("sigmoid_binary_cross_entropy",), sigmoid_bce,
-             "logits, exact log-sigmoid, unreduced; float32", f"{CLASSIFICATION}:80-83", check=_check),
-    _declare("cross_entropy", ("softmax_cross_entropy", "softmax_cross_entropy_with_integer_labels"),
-             (softmax_ce_elements, softmax_ce_vjp), "class axis last (torch: axis 1), per-example losses; float32",
-             f"{CLASSIFICATION}:295-296, 299-407", check=_check_classes),
-    _declare("hinge", ("hinge_loss",), hinge, "targets must already be ±1 (no {0,1} mapping, unlike Keras)",
-             f"{CLASSIFICATION}:93-105", check=_check),
-    _declare("categorical_hinge", ("multiclass_hinge_loss",), (multiclass_hinge_elements, multiclass_hinge_vjp),
-             "the true class is inside the max with margin 0, so the loss is ≥ 0 and 0 when it wins by 1",
-             f"{CLASSIFICATION}:421-442", check=_check_classes),
-    _declare("kl_div", ("kl_divergence",), (kl_elements, kl_vjp),
-             "log-probability predictions like torch, summed over the last axis, unreduced",
-             f"{CLASSIFICATION}:528-563", check=_check),
+    _declare(
+        "mse",
+        ("squared_error",),
+        squared,
+        "the same squared error, unreduced; float32",
+        f"{REGRESSION}:49-50",
+        check=_check,
+    ),
+    _declare(
+        "huber",
+        ("huber_loss",),
+        huber,
+        "torch's formula, unreduced; float32",
+        f"{REGRESSION}:99-106",
+        params=(Param("delta", "float", 1.0, "where the quadratic part ends", low=0.0, low_open=True),),
+        check=_check,
+    ),
+    _declare(
+        "log_cosh",
+        ("log_cosh",),
+        log_cosh,
+        "logaddexp(e, −e) − log 2, unreduced; float32",
+        f"{REGRESSION}:131-133",
+        check=_check,
+    ),
+    _declare(
+        "bce_with_logits",
+        ("sigmoid_binary_cross_entropy",),
+        sigmoid_bce,
+        "logits, exact log-sigmoid, unreduced; float32",
+        f"{CLASSIFICATION}:80-83",
+        check=_check,
+    ),
+    _declare(
+        "cross_entropy",
+        ("softmax_cross_entropy", "softmax_cross_entropy_with_integer_labels"),
+        (softmax_ce_elements, softmax_ce_vjp),
+        "class axis last (torch: axis 1), per-example losses; float32",
+        f"{CLASSIFICATION}:295-296, 299-407",
+        check=_check_classes,
+    ),
+    _declare(
+        "hinge",
+        ("hinge_loss",),
+        hinge,
+        "targets must already be ±1 (no {0,1} mapping, unlike Keras)",
+        f"{CLASSIFICATION}:93-105",
+        check=_check,
+    ),
+    _declare(
+        "categorical_hinge",
+        ("multiclass_hinge_loss",),
+        (multiclass_hinge_elements, multiclass_hinge_vjp),
+        "the true class is inside the max with margin 0, so the loss is ≥ 0 and 0 when it wins by 1",
+        f"{CLASSIFICATION}:421-442",
+        check=_check_classes,
+    ),
+    _declare(
+        "kl_div",
+        ("kl_divergence",),
+        (kl_elements, kl_vjp),
+        "log-probability predictions like torch, summed over the last axis, unreduced",
+        f"{CLASSIFICATION}:528-563",
+        check=_check,
+    ),
 )
 
 L2_LOSS = Convention(
-    "optax", "mse", ("l2_loss",), *l2, "½ e² (half torch's squared error), unreduced; float32",
-    f"{REGRESSION}:53-72", check=_check,
+    "optax",
+    "mse",
+    ("l2_loss",),
+    *l2,
+    "½ e² (half torch's squared error), unreduced; float32",
+    f"{REGRESSION}:53-72",
+    check=_check,
 )
 
 LIBRARY = Library(

@@ -15,7 +15,9 @@ from . import keras, optax, sklearn, torchmetrics
 from .base import Convention, Library
 
 DEFAULT = "torch"
-LIBRARIES: Mapping[str, Library] = {lib.name: lib for lib in (keras.LIBRARY, sklearn.LIBRARY, torchmetrics.LIBRARY, optax.LIBRARY)}
+LIBRARIES: Mapping[str, Library] = {
+    lib.name: lib for lib in (keras.LIBRARY, sklearn.LIBRARY, torchmetrics.LIBRARY, optax.LIBRARY)
+}
 TITLES = {"torch": "PyTorch", **{name: lib.title for name, lib in LIBRARIES.items()}}
 CHOICES = (DEFAULT, *LIBRARIES, "all")
 

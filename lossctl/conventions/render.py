@@ -37,7 +37,9 @@ def print_library(library: Library) -> None:
     for column in (f"{library.title} name", "lossctl", "differs from PyTorch by", "source"):
         table.add_column(column)
     for convention in library.conventions:
-        table.add_row(*(escape(c) for c in (", ".join(convention.names), convention.loss, convention.reason, convention.source)))
+        table.add_row(
+            *(escape(c) for c in (", ".join(convention.names), convention.loss, convention.reason, convention.source))
+        )
     for name, what in library.missing.items():
         table.add_row(escape(name), "— (not in lossctl yet)", escape(what), "")
     _print(table)

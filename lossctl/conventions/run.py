@@ -263,7 +263,9 @@ def compute_all(
         if lib_name == DEFAULT:
             name, reason, source = spec.torch or spec.name, "lossctl's reference (PyTorch's convention)", "lossctl"
             try:
-                result = compute(spec, pred, target, reduction=reduction, dtype=dtype or "float64", **(torch_params or {}))
+                result = compute(
+                    spec, pred, target, reduction=reduction, dtype=dtype or "float64", **(torch_params or {})
+                )
                 rows.append(Row(lib_name, name, float(result.value), reduction, result.dtype, reason, source))
             except LossctlError as exc:
                 rows.append(Row(lib_name, name, None, reduction, dtype or "float64", reason, source, str(exc)))
@@ -309,7 +311,7 @@ def matching_conventions(rows: list[Row], answer: float, tolerance: float) -> li
 
 
 def mismatch_note(chosen: str, matches: list[str]) -> str | None:
-    """"matches Keras's convention, not PyTorch's" when the answer fits another library."""
+    """ "matches Keras's convention, not PyTorch's" when the answer fits another library."""
     others = [m for m in matches if m != chosen]
     if not others:
         return None

@@ -157,7 +157,9 @@ pinball = elementwise(_pinball_term, _pinball_derivative)
 MULTIOUTPUT = Param("multioutput", "choice", "uniform_average", "uniform_average, or output weights W1,W2,…")
 
 
-def _declare(loss: str, names: tuple[str, ...], pair: tuple[Any, Any], reason: str, source: str, **more: Any) -> Convention:
+def _declare(
+    loss: str, names: tuple[str, ...], pair: tuple[Any, Any], reason: str, source: str, **more: Any
+) -> Convention:
     return Convention("sklearn", loss, names, pair[0], pair[1], reason, source, **more)
 
 

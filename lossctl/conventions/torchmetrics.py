@@ -52,7 +52,9 @@ msle = elementwise(
 log_cosh = elementwise(_log_cosh, lambda p, t: np.tanh(p - t))
 
 
-def _declare(loss: str, names: tuple[str, ...], pair: tuple[Any, Any], reason: str, line: str, **more: Any) -> Convention:
+def _declare(
+    loss: str, names: tuple[str, ...], pair: tuple[Any, Any], reason: str, line: str, **more: Any
+) -> Convention:
     return Convention("torchmetrics", loss, names, pair[0], pair[1], reason, f"{SOURCE}/{line}", **more)
 
 
