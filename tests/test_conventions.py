@@ -15,7 +15,7 @@ import pytest
 from conftest import assert_usage_error, run_cli
 from gradcheck import numeric_gradient
 
-from lossctl.conventions.registry import LIBRARIES
+from lossctl.conventions.registry import LIBRARIES, convention_for
 from lossctl.conventions.run import compute_convention
 from lossctl.registry import LOSSES
 
@@ -400,3 +400,186 @@ def test_convention_errors_are_usage_errors():
     )
     assert_usage_error(run_cli(["msle", "--convention", "sklearn", "--pred", "-2,1", "--target", "1,1"]), "≤ −1")
     assert_usage_error(run_cli(["BinaryCrossentropy", "--pred", "1", "--target", "1", "--explain"]), "--explain")
+
+
+# --- differential tests against the libraries themselves (skipped when they are not installed) ---------
+
+KERAS_GRID = {
+    "BinaryCrossentropy": [{}, {"from_logits": True}, {"label_smoothing": 0.2}],
+    "CategoricalCrossentropy": [{}, {"from_logits": True}, {"label_smoothing": 0.1}],
+    "SparseCategoricalCrossentropy": [{}, {"from_logits": True}, {"ignore_class": 1}],
+    "Huber": [{}, {"delta": 0.5}],
+}
+KERAS_REDUCTIONS = ("sum_over_batch_size", "sum", "mean_with_sample_weight", "none")
+
+
+def _logit_inputs(name: str, pred: np.ndarray, kwargs: dict) -> np.ndarray:
+    if kwargs.get("from_logits"):
+        return np.log(pred) if name != "BinaryCrossentropy" else np.log(pred / (1 - pred))
+    return pred
+
+
+def _keras():
+    os.environ["KERAS_BACKEND"] = "torch"
+    keras = pytest.importorskip("keras")
+    torch = pytest.importorskip("torch")
+    if keras.backend.backend() != "torch":
+        pytest.skip("the Keras differential tests run on its torch backend")
+    return keras, torch
+
+
+KERAS_CASES = [
+    (c.name, shape, kwargs)
+    for c in LIBRARIES["keras"].conventions
+    for shape in SHAPES
+    if _applies("keras", c.name, shape)
+    for kwargs in KERAS_GRID.get(c.name, [{}])
+]
+
+
+@pytest.mark.parametrize(("name", "shape", "kwargs"), KERAS_CASES)
+def test_keras_agrees(name, shape, kwargs):
+    keras, torch = _keras()
+    rng = np.random.default_rng(RNG_SEED)
+    pred, target = inputs("keras", name, rng, shape)
+    pred = _logit_inputs(name, pred, kwargs)
+    if "ignore_class" in kwargs:
+        target[0] = kwargs["ignore_class"]
+    for reduction in KERAS_REDUCTIONS:
+        for weight in (None, rng.uniform(0.5, 2.0, size=pred.shape[0])):
+            loss = getattr(keras.losses, name)(reduction=reduction, **kwargs)
+            p = torch.tensor(pred, dtype=torch.float32, requires_grad=True)
+            w = None if weight is None else torch.tensor(weight, dtype=torch.float32)
+            out = loss(torch.tensor(target, dtype=torch.float32), p, sample_weight=w)
+            out.sum().backward()
+            ours = _value(
+                "keras", name, pred, target, reduction, weight, dtype=None, **{k: str(v) for k, v in kwargs.items()}
+            )
+            where = f"{name} {kwargs} {reduction} weight={weight is not None}"
+            np.testing.assert_allclose(
+                np.asarray(ours.value), out.detach().numpy(), rtol=2e-5, atol=1e-6, err_msg=where
+            )
+            np.testing.assert_allclose(ours.grad, p.grad.numpy(), rtol=2e-4, atol=1e-6, err_msg=where)
+
+
+SKLEARN_CASES = [
+    (c.name, shape) for c in LIBRARIES["sklearn"].conventions for shape in SHAPES if _applies("sklearn", c.name, shape)
+]
+
+
+def _sklearn_function(name: str, settings: dict):
+    metrics = pytest.importorskip("sklearn.metrics")
+    function = getattr(metrics, name)
+    extra = {k: (float(v) if k == "alpha" else [float(x) for x in v.split(",")]) for k, v in settings.items()}
+
+    def value(pred, target, weight=None, normalize=True):
+        if name == "log_loss":
+            return function(target, pred, sample_weight=weight, normalize=normalize)
+        return function(target, pred, sample_weight=weight, **extra)
+
+    return value
+
+
+@pytest.mark.parametrize(("name", "shape"), SKLEARN_CASES)
+def test_sklearn_agrees(name, shape):
+    rng = np.random.default_rng(RNG_SEED)
+    pred, target = inputs("sklearn", name, rng, shape)
+    settings_grid = [{}]
+    if name == "mean_pinball_loss":
+        settings_grid += [{"alpha": "0.1"}, {"alpha": "0.9"}]
+    if len(shape) == 2:
+        settings_grid += [{"multioutput": "0.2,0.3,0.5"}]
+    for settings in settings_grid:
+        function = _sklearn_function(name, settings)
+        for weight in (None, rng.uniform(0.5, 2.0, size=pred.shape[0])):
+            ours = _value("sklearn", name, pred, target, "mean", weight, **settings)
+            theirs = function(pred, target, weight)
+            assert float(ours.value) == pytest.approx(theirs, rel=1e-12, abs=1e-14), (settings, weight)
+            numeric = numeric_gradient(lambda x, weight=weight, function=function: function(x, target, weight), pred)
+            np.testing.assert_allclose(ours.grad, numeric, rtol=1e-5, atol=1e-8)
+    if name == "log_loss":
+        weight = rng.uniform(0.5, 2.0, size=pred.shape[0])
+        ours = _value("sklearn", name, pred, target, "sum", weight)
+        assert float(ours.value) == pytest.approx(function(pred, target, weight, normalize=False), rel=1e-12)
+
+
+def test_sklearn_log_loss_multiclass_and_edges_agree():
+    metrics = pytest.importorskip("sklearn.metrics")
+    rng = np.random.default_rng(RNG_SEED)
+    pred = rng.dirichlet(np.ones(4), size=6)
+    target = np.array([0, 1, 2, 3, 1, 2.0])
+    assert float(_value("sklearn", "log_loss", pred, target).value) == pytest.approx(
+        metrics.log_loss(target, pred), rel=1e-12
+    )
+    for p, t in (([0, 0.9, 1], [1, 1, 0]), ([0.0, 1.0], [0, 1]), ([1e-20, 0.5], [1, 0])):
+        p, t = np.array(p, float), np.array(t, float)
+        assert float(_value("sklearn", "log_loss", p, t).value) == pytest.approx(metrics.log_loss(t, p), rel=1e-12)
+
+
+TORCHMETRICS_CASES = [
+    (c.name, shape)
+    for c in LIBRARIES["torchmetrics"].conventions
+    for shape in SHAPES
+    if _applies("torchmetrics", c.name, shape)
+]
+
+
+@pytest.mark.parametrize(("name", "shape"), TORCHMETRICS_CASES)
+def test_torchmetrics_agrees(name, shape):
+    functional = pytest.importorskip("torchmetrics.functional")
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(RNG_SEED)
+    pred, target = inputs("torchmetrics", name, rng, shape)
+    p = torch.tensor(pred, dtype=torch.float64, requires_grad=True)
+    out = getattr(functional, name)(p, torch.tensor(target, dtype=torch.float64))
+    out.backward()
+    ours = _value("torchmetrics", name, pred, target)
+    assert float(ours.value) == pytest.approx(float(out.detach()), rel=1e-12)
+    np.testing.assert_allclose(ours.grad, p.grad.numpy(), rtol=1e-10, atol=1e-14)
+
+
+def _optax_call(name: str, pred, target):
+    optax = pytest.importorskip("optax")
+    function = getattr(optax.losses, name)
+    if name in ("softmax_cross_entropy_with_integer_labels", "multiclass_hinge_loss"):
+        import jax.numpy as jnp
+
+        labels = target if target.ndim < pred.ndim else np.argmax(target, axis=-1)
+        return function(pred, jnp.asarray(labels, dtype=jnp.int32))
+    return function(pred, target)
+
+
+OPTAX_CASES = [
+    (name, shape)
+    for c in LIBRARIES["optax"].conventions
+    for name in c.names
+    for shape in SHAPES
+    if _applies("optax", c.name, shape)
+    and not (c.loss in ("cross_entropy", "categorical_hinge", "kl_div") and len(shape) < 2)
+]
+
+
+@pytest.mark.parametrize(("name", "shape"), OPTAX_CASES)
+def test_optax_agrees(name, shape):
+    jax = pytest.importorskip("jax")
+    pytest.importorskip("optax")
+    import jax.numpy as jnp
+
+    rng = np.random.default_rng(RNG_SEED)
+    convention = next(c for c in LIBRARIES["optax"].conventions if name in c.names)
+    pred, target = inputs("optax", convention.name, rng, shape)
+    if name == "softmax_cross_entropy_with_integer_labels":
+        target = rng.integers(0, pred.shape[-1], size=pred.shape[0]).astype(float)
+    spec = LOSSES[convention.loss]
+    for reduction, reduce in (("mean", jnp.mean), ("sum", jnp.sum)):
+
+        def library(x, reduce=reduce):
+            return reduce(_optax_call(name, x, jnp.asarray(target, dtype=jnp.float32)))
+
+        x = jnp.asarray(pred, dtype=jnp.float32)
+        value, grad = jax.value_and_grad(library)(x)
+        chosen = convention_for("optax", spec.name, name)
+        ours = compute_convention(spec, chosen, pred, target, reduction=reduction)
+        assert ours.dtype == "float32"
+        np.testing.assert_allclose(float(ours.value), float(value), rtol=2e-6, atol=1e-6)
+        np.testing.assert_allclose(ours.grad, np.asarray(grad), rtol=2e-5, atol=1e-6)
