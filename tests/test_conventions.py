@@ -136,7 +136,7 @@ WORKED = [
         [[0, 1], [0, 0]],
         {},
         (0.916 + 0.714) / 2,
-        "keras/src/losses/losses.py:2405 binary_crossentropy docstring [0.916, 0.714]",
+        "keras/src/losses/losses.py:2406 binary_crossentropy docstring [0.916, 0.714]",
     ),
     (
         "keras",
@@ -145,7 +145,7 @@ WORKED = [
         [[0, 1, 0], [0, 0, 1]],
         {},
         (0.0513 + 2.303) / 2,
-        "keras/src/losses/losses.py:2176 categorical_crossentropy docstring [0.0513, 2.303]",
+        "keras/src/losses/losses.py:2180 categorical_crossentropy docstring [0.0513, 2.303]",
     ),
     (
         "keras",
@@ -154,7 +154,7 @@ WORKED = [
         [1, 2],
         {},
         (0.0513 + 2.303) / 2,
-        "keras/src/losses/losses.py:2336 sparse_categorical_crossentropy docstring",
+        "keras/src/losses/losses.py:2341 sparse_categorical_crossentropy docstring",
     ),
     ("keras", "CategoricalCrossentropy", [[0.2, 0.2]], [[1, 0]], {}, np.log(2), "issue 14: renormalised row → log 2"),
     ("keras", "CategoricalHinge", [[-2, -3, -0.5]], [[0, 0, 1]], {}, 1.5, "issue 14: 0 for the true class in the max"),
@@ -167,7 +167,7 @@ WORKED = [
         [1, 0, 0, 1],
         {},
         0.21616,
-        "sklearn/metrics/_classification.py:3411 log_loss docstring (spam = 1, ham = 0)",
+        "sklearn/metrics/_classification.py:3411-3414 log_loss docstring (spam = 1, ham = 0)",
     ),
     ("sklearn", "log_loss", [0, 0.9, 1], [1, 1, 0], {}, 24.0642, "issue 14"),
     (
@@ -274,6 +274,16 @@ def test_msle_where_keras_clips_and_sklearn_computes():
     assert float(sklearn.value) == pytest.approx((np.log1p(-0.5) - np.log1p(0.5)) ** 2, rel=1e-12)
     with pytest.raises(Exception, match="≤ −1"):
         _value("sklearn", "mean_squared_log_error", np.array([-1.5]), np.array([0.5]))
+
+
+def test_msle_issue_numbers():
+    """issue 14: Keras clips a prediction in (−1, 0) to ε (0.0), scikit-learn computes it (0.240)."""
+    pred, target = np.array([-0.5, 0.0]), np.array([0.0, 0.0])
+    keras = _value("keras", "MeanSquaredLogarithmicError", pred, target, dtype=None)
+    sklearn = _value("sklearn", "mean_squared_log_error", pred, target)
+    assert float(keras.value) == 0.0
+    assert float(sklearn.value) == pytest.approx(np.log(0.5) ** 2 / 2, rel=1e-12)
+    assert round(float(sklearn.value), 3) == 0.240
 
 
 def test_mape_three_ways():
@@ -583,3 +593,12 @@ def test_optax_agrees(name, shape):
         assert ours.dtype == "float32"
         np.testing.assert_allclose(float(ours.value), float(value), rtol=2e-6, atol=1e-6)
         np.testing.assert_allclose(ours.grad, np.asarray(grad), rtol=2e-5, atol=1e-6)
+
+
+def test_info_lists_the_conventions_of_a_loss():
+    out = run_cli(["info", "bce", "-f", "json"]).json()
+    assert {row["convention"] for row in out["conventions"]} == {"keras", "sklearn"}
+    assert all(row["source"] for row in out["conventions"])
+    table = run_cli(["info", "categorical_hinge"])
+    assert table.code == 0 and "CategoricalHinge" in table.stdout and "multiclass_hinge_loss" in table.stdout
+    assert run_cli(["info", "ssim", "-f", "json"]).json()["conventions"] == []

@@ -205,17 +205,21 @@ def info(
     output_format: Annotated[str, typer.Option("--format", "-f", help="table | json")] = "table",
 ) -> None:
     """Formula, gradient, parameters, when to use it, an example and references."""
+    from lossctl.conventions.command import conventions_of
     from lossctl.render.describe import describe
 
     spec = LOSSES.resolve(name)
     if output_format == "json":
         import json
 
-        sys.stdout.write(json.dumps(describe(spec), ensure_ascii=False) + "\n")
+        sys.stdout.write(json.dumps({**describe(spec), "conventions": conventions_of(spec.name)}, ensure_ascii=False))
+        sys.stdout.write("\n")
     elif output_format == "table":
+        from lossctl.conventions.render import print_conventions
         from lossctl.render.info import print_info
 
         print_info(spec)
+        print_conventions(spec.name, conventions_of(spec.name))
     else:
         raise LossctlError(f"--format must be table or json, got {output_format!r}")
 

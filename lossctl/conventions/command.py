@@ -207,3 +207,23 @@ def list_library(name: str, output_format: str) -> None:
         print_library(lib)
     else:
         raise InputError(f"--format must be table or json with --convention, got {output_format!r}")
+
+
+def conventions_of(loss: str) -> list[dict[str, Any]]:
+    """``lossctl info``: how each library computes this loss, with the source line."""
+    from .registry import LIBRARIES
+
+    rows = []
+    for name, lib in LIBRARIES.items():
+        for convention in lib.conventions:
+            if convention.loss == loss:
+                rows.append(
+                    {
+                        "convention": name,
+                        "names": list(convention.names),
+                        "params": [p.name for p in convention.params],
+                        "reason": convention.reason,
+                        "source": convention.source,
+                    }
+                )
+    return rows

@@ -308,7 +308,7 @@ def check_sparse(pred: Array, target: Array, *, ignore_class: int | None = None,
 
 
 def _sparse_one_hot(pred: Array, target: Array, ignore_class: int | None) -> tuple[Array, Array]:
-    """losses.py:2355-2362: ignored rows get class 0 and a zero prediction row, then a zero loss."""
+    """losses.py:2355-2366: ignored rows get class 0 and a zero prediction row, then a zero loss."""
     target = _sparse_indices(pred, target)
     keep = np.ones(target.shape, dtype=bool) if ignore_class is None else target != ignore_class
     indices = np.where(keep, target, 0).astype(np.int64)
@@ -330,7 +330,7 @@ def sparse_vjp(
 
 
 def sparse_mask(pred: Array, target: Array, *, ignore_class: int | None = None, **_: Any) -> Array | None:
-    """losses.py:2371 set_keras_mask: ignored entries leave the mean (loss.py:197 apply_mask)."""
+    """losses.py:2369 set_keras_mask: ignored entries leave the mean (loss.py:197 apply_mask)."""
     if ignore_class is None:
         return None
     return _sparse_indices(pred, target) != ignore_class

@@ -43,3 +43,16 @@ def print_library(library: Library) -> None:
     for name, what in library.missing.items():
         table.add_row(escape(name), "— (not in lossctl yet)", escape(what), "")
     _print(table)
+
+
+def print_conventions(loss: str, rows: list[dict]) -> None:
+    """``lossctl info``'s conventions table (nothing when no other library has the loss)."""
+    if not rows:
+        return
+    table = Table(title=f"{loss} in other libraries (--convention)", box=box.SIMPLE_HEAD, title_justify="left")
+    for column in ("convention", "names", "parameters", "differs from PyTorch by", "source"):
+        table.add_column(column)
+    for row in rows:
+        cells = (row["convention"], ", ".join(row["names"]), ", ".join(row["params"]), row["reason"], row["source"])
+        table.add_row(*(escape(c) for c in cells))
+    _print(table)

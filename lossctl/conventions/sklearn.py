@@ -16,7 +16,7 @@ from ..errors import InputError
 from ..spec import Param
 from .base import Array, Convention, Library, clip, elementwise, require_same_shape
 
-MACHINE_EPSILON = float(np.finfo(np.float64).eps)  # _regression.py:494, _classification.py:3432
+MACHINE_EPSILON = float(np.finfo(np.float64).eps)  # _regression.py:494, _classification.py:3454
 CLASSIFICATION = "scikit-learn 1.9.1 sklearn/metrics/_classification.py"
 REGRESSION = "scikit-learn 1.9.1 sklearn/metrics/_regression.py"
 
@@ -85,7 +85,7 @@ def _log_loss_parts(pred: Array, target: Array, labels: Any) -> tuple[Array, Arr
 
 
 def log_loss_elements(pred: Array, target: Array, *, labels: Any = None) -> Array:
-    """_classification.py:3432-3435: clip to [eps, 1 − eps] of the dtype, −Σ y log p per sample."""
+    """_classification.py:3454-3457: clip to [eps, 1 − eps] of the dtype, −Σ y log p per sample."""
     hot, columns, _ = _log_loss_parts(pred, target, labels)
     eps = np.finfo(pred.dtype).eps
     clipped, _ = clip(columns, eps, 1 - eps)
@@ -101,7 +101,7 @@ def log_loss_vjp(pred: Array, target: Array, cot: Array, *, labels: Any = None) 
 
 
 def check_log_loss(pred: Array, target: Array, **_: Any) -> None:
-    """_classification.py:246-250: probabilities must lie in [0, 1]; y_true is one label per sample."""
+    """_classification.py:272-275: probabilities must lie in [0, 1]; y_true is one label per sample."""
     if pred.ndim > 2:
         raise InputError(f"--pred has {pred.ndim} axes; scikit-learn's log_loss takes (n_samples,) or (n, classes)")
     if target.ndim != 1 or target.shape[0] != pred.shape[0]:
@@ -169,7 +169,7 @@ CONVENTIONS = (
         ("log_loss",),
         (log_loss_elements, log_loss_vjp),
         "clips p to [eps, 1 − eps] with eps = 2.2e-16 (torch clamps log at −100); 1-D pred is P(larger label)",
-        f"{CLASSIFICATION}:3321, 3432-3435, 246-262",
+        f"{CLASSIFICATION}:3321, 3454-3458, 272-290",
         params=(Param("labels", "choice", None, "the class labels, when y_true lacks some (comma-separated)"),),
         reductions=("mean", "sum", "none"),
         check=check_log_loss,
