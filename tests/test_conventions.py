@@ -276,6 +276,14 @@ def test_msle_where_keras_clips_and_sklearn_computes():
         _value("sklearn", "mean_squared_log_error", np.array([-1.5]), np.array([0.5]))
 
 
+def test_log_loss_labels_give_the_missing_class():
+    """y_true with one label needs labels= (scikit-learn raises otherwise)."""
+    result = _value("sklearn", "log_loss", np.array([0.8, 0.6]), np.array([1.0, 1.0]), labels="0,1")
+    assert float(result.value) == pytest.approx(-(np.log(0.8) + np.log(0.6)) / 2, rel=1e-12)
+    with pytest.raises(Exception, match="only one label"):
+        _value("sklearn", "log_loss", np.array([0.8, 0.6]), np.array([1.0, 1.0]))
+
+
 def test_msle_issue_numbers():
     """issue 14: Keras clips a prediction in (−1, 0) to ε (0.0), scikit-learn computes it (0.240)."""
     pred, target = np.array([-0.5, 0.0]), np.array([0.0, 0.0])

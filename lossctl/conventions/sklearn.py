@@ -58,6 +58,11 @@ def reduce(
 
 def _labels(target: Array, labels: Any) -> Array:
     """_classification.py _one_hot_encoding_multiclass_target: the sorted labels of y_true (or labels=)."""
+    if isinstance(labels, str):
+        try:
+            labels = [float(label) for label in labels.split(",")]
+        except ValueError as exc:
+            raise InputError(f"--set labels must be comma-separated numbers, got {labels!r}") from exc
     classes = np.unique(target) if labels is None else np.unique(np.asarray(labels, dtype=float))
     if classes.size == 1:
         if labels is None:
