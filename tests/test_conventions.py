@@ -385,6 +385,8 @@ def test_sample_weight_and_keras_reduction_names():
     args = ["mse", "--convention", "keras", "--pred", "[[1,2],[3,4]]", "--target", "[[0,0],[0,0]]"]
     out = run_cli([*args, "--sample-weight", "1,3", "--reduction", "mean_with_sample_weight", "-f", "json"]).json()
     assert out["value"] == pytest.approx((2.5 * 1 + 12.5 * 3) / 4, rel=1e-6)
+    none = run_cli([*args, "--sample-weight", "1,3", "--reduction", "none", "-f", "json"]).json()
+    assert none["elements"] == pytest.approx([2.5, 37.5]) and none["sum"] == pytest.approx(40.0)
     assert_usage_error(run_cli(["mse", "--pred", "1", "--target", "0", "--sample-weight", "1"]), "--sample-weight")
     assert_usage_error(run_cli([*args, "--reduction", "batchmean"]), "--reduction")
 

@@ -181,8 +181,9 @@ def compute_convention(
             f"{lib.title}'s {convention.name} gives a non-finite result on these inputs "
             f"({convention.reason}); lossctl reports it as an error, not a number"
         )
-    total = float(np.sum(elements, dtype=float_type))
-    count = float(max(elements.size, 1))
+    shown = np.asarray(shown, dtype=float_type)  # with reduction none, Keras' elements carry the sample weights
+    total = float(np.sum(shown, dtype=float_type))
+    count = float(max(shown.size, 1))
     tensors = {} if weight is None else {"sample_weight": weight}
     axis = pred_array.ndim - 1 if elements.ndim < pred_array.ndim else None
     return LossResult(
@@ -192,7 +193,7 @@ def compute_convention(
         dtype=dtype,
         pred=pred_array,
         target=target_array,
-        elements=np.asarray(value if reduction == "none" else elements, dtype=float_type),
+        elements=shown,
         sum=total,
         mean=total / count,
         value=np.asarray(value) if reduction == "none" else float(value),
