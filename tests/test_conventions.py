@@ -17,7 +17,7 @@ from gradcheck import numeric_gradient
 
 from lossctl.conventions.registry import LIBRARIES, convention_for
 from lossctl.conventions.run import compute_convention
-from lossctl.registry import LOSSES
+from lossctl.losses.registry import LOSSES
 
 os.environ.setdefault("KERAS_BACKEND", "torch")  # before any import of keras
 

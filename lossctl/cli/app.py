@@ -40,7 +40,7 @@ def _loss_command(name: str) -> click.Command:
 @functools.cache
 def _library_command(name: str) -> click.Command | None:
     """A library's own name for a loss (``BinaryCrossentropy``, ``mean_pinball_loss``): that library's way."""
-    from .conventions.registry import library_of_name
+    from lossctl.conventions.registry import library_of_name
 
     owner = library_of_name(name)
     if owner is None:
@@ -176,7 +176,7 @@ def list_losses(
     from lossctl.render.describe import describe, markdown_table
 
     if convention is not None and convention != "torch":
-        from .conventions.command import list_library
+        from lossctl.conventions.command import list_library
 
         list_library(convention, output_format)
         return

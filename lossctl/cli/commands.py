@@ -249,7 +249,7 @@ def run_loss(spec: LossSpec, options: dict[str, Any], invoked: str | None = None
     if options["precision"] < 1 or options["precision"] > 17:
         raise InputError(f"--precision must be between 1 and 17, got {options['precision']}")
     if invoked is not None or any(options.get(name) for name in ("convention", "set", "sample_weight")):
-        from .conventions.command import run_convention
+        from lossctl.conventions.command import run_convention
 
         status = run_convention(spec, options, invoked)
         if status is not None:
@@ -301,7 +301,7 @@ def run_loss(spec: LossSpec, options: dict[str, Any], invoked: str | None = None
     _save_results(result, saves)
     emit(result, output_format, options["precision"], explain=options.get("explain", False), verdicts=verdicts)
     if verdicts and not all(v.ok for v in verdicts):
-        from .conventions.command import note_other_conventions
+        from lossctl.conventions.command import note_other_conventions
 
         note_other_conventions(spec, options, pred, target, verdicts, hyper, tensors)
         return ExitStatus.MISMATCH

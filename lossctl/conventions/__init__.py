@@ -8,6 +8,6 @@ line each rule comes from (:mod:`.keras`, :mod:`.sklearn`, :mod:`.torchmetrics`,
 
 from __future__ import annotations
 
-from .registry import CHOICES, DEFAULT, LIBRARIES, TITLES
+from lossctl.conventions.registry import CHOICES, DEFAULT, LIBRARIES, TITLES
 
 __all__ = ["CHOICES", "DEFAULT", "LIBRARIES", "TITLES"]

@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import InputError
-from ..spec import Param
+from lossctl.errors import InputError
+from lossctl.losses.spec import Param
 
 Array = np.ndarray
 Reducer = Callable[[Array, "Array | None", "Array | None", str], tuple[Any, Array]]

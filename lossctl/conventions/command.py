@@ -5,10 +5,18 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from ..errors import ExitStatus, InputError
-from ..spec import LossSpec
-from .registry import DEFAULT, TITLES
-from .run import Row, choose, compute_all, compute_convention, matching_conventions, mismatch_note, parse_settings
+from lossctl.conventions.registry import DEFAULT, TITLES
+from lossctl.conventions.run import (
+    Row,
+    choose,
+    compute_all,
+    compute_convention,
+    matching_conventions,
+    mismatch_note,
+    parse_settings,
+)
+from lossctl.errors import ExitStatus, InputError
+from lossctl.losses.spec import LossSpec
 
 PER_ELEMENT_ONLY = {"explain": "--explain", "activation": "--activation", "channels_last": "--channels-last"}
 
@@ -28,8 +36,8 @@ def run_convention(spec: LossSpec, options: dict[str, Any], invoked: str | None)
     for name, option in PER_ELEMENT_ONLY.items():
         if options.get(name):
             raise InputError(f"{option} is not available with --convention {choice.library} yet")
-    from ..command import _read_inputs
-    from ..inputs import read_array
+    from lossctl.cli.commands import _read_inputs
+    from lossctl.io.inputs import read_array
 
     pred, target, tensors = _read_inputs(spec, options)
     weight = options.get("sample_weight")
@@ -68,7 +76,7 @@ def _emit_result(
     sample_weight: Any,
     settings: dict[str, str],
 ) -> int:
-    from ..command import _save_results, _verdicts, emit
+    from lossctl.cli.commands import _save_results, _verdicts, emit
 
     verdicts = _verdicts(result, options)
     saves = {"--save-elements": options.get("save_elements"), "--save-grad": options.get("save_grad")}
@@ -127,7 +135,7 @@ def _run_all(
     settings: dict[str, str],
     given: dict[str, Any],
 ) -> int:
-    from ..verdict import check_answer
+    from lossctl.homework.verdict import check_answer
 
     rows = compute_all(
         spec,
@@ -149,14 +157,14 @@ def _run_all(
     if output_format == "json":
         import json
 
-        from ..numbers import jsonable
+        from lossctl.numbers import jsonable
 
         out: dict[str, Any] = {"loss": spec.name, "convention": "all", "conventions": [r.as_dict() for r in rows]}
         if matches is not None:
             out["expect"] = {"answer": float(options["expect"]), "matches": matches}
         sys.stdout.write(json.dumps(jsonable(out), allow_nan=False, ensure_ascii=False) + "\n")
     elif output_format == "table":
-        from .render import print_all
+        from lossctl.conventions.render import print_all
 
         print_all(spec.name, rows, options["precision"])
     elif output_format == "csv":
@@ -190,7 +198,7 @@ def _run_all(
 
 def list_library(name: str, output_format: str) -> None:
     """``lossctl list --convention LIB``: the library's losses, lossctl's equivalents, and what lossctl lacks."""
-    from .registry import library
+    from lossctl.conventions.registry import library
 
     lib = library(name)
     if output_format == "json":
@@ -202,7 +210,7 @@ def list_library(name: str, output_format: str) -> None:
         missing = [{"names": [n], "lossctl": None, "reason": what} for n, what in lib.missing.items()]
         sys.stdout.write(json.dumps({"convention": name, "losses": known + missing}, ensure_ascii=False) + "\n")
     elif output_format == "table":
-        from .render import print_library
+        from lossctl.conventions.render import print_library
 
         print_library(lib)
     else:
@@ -211,7 +219,7 @@ def list_library(name: str, output_format: str) -> None:
 
 def conventions_of(loss: str) -> list[dict[str, Any]]:
     """``lossctl info``: how each library computes this loss, with the source line."""
-    from .registry import LIBRARIES
+    from lossctl.conventions.registry import LIBRARIES
 
     rows = []
     for name, lib in LIBRARIES.items():

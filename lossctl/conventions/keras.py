@@ -12,10 +12,19 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import InputError
-from ..losses._numerics import log_softmax, sigmoid, softplus
-from ..spec import Param
-from .base import Array, Convention, Library, clip, elementwise, mean_over, mean_over_vjp, require_same_shape
+from lossctl.conventions.base import (
+    Array,
+    Convention,
+    Library,
+    clip,
+    elementwise,
+    mean_over,
+    mean_over_vjp,
+    require_same_shape,
+)
+from lossctl.errors import InputError
+from lossctl.losses._numerics import log_softmax, sigmoid, softplus
+from lossctl.losses.spec import Param
 
 EPSILON = 1e-7  # keras/src/backend/config.py:10 _EPSILON
 LOSSES_PY = "keras/src/losses/losses.py"
@@ -95,7 +104,7 @@ def reduce(elements: Array, sample_weight: Array | None, mask: Array | None, red
 
 def _back(cot: Array, factor: Array | None, shape: tuple[int, ...]) -> Array:
     """∂value/∂elements from ∂value/∂(weighted values): times the weights, summed back to the elements' shape."""
-    from .base import unbroadcast
+    from lossctl.conventions.base import unbroadcast
 
     if factor is not None:
         cot = cot * factor

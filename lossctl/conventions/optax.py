@@ -12,10 +12,10 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import InputError
-from ..losses._numerics import log_sigmoid, log_softmax, sigmoid
-from ..spec import Param
-from .base import Array, Convention, Library, elementwise, plain_reduce, require_same_shape
+from lossctl.conventions.base import Array, Convention, Library, elementwise, plain_reduce, require_same_shape
+from lossctl.errors import InputError
+from lossctl.losses._numerics import log_sigmoid, log_softmax, sigmoid
+from lossctl.losses.spec import Param
 
 REGRESSION = "optax 0.2.8 optax/losses/_regression.py"
 CLASSIFICATION = "optax 0.2.8 optax/losses/_classification.py"

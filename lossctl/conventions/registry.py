@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from ..errors import InputError
-from . import keras, optax, sklearn, torchmetrics
-from .base import Convention, Library
+from lossctl.conventions import keras, optax, sklearn, torchmetrics
+from lossctl.conventions.base import Convention, Library
+from lossctl.errors import InputError
 
 DEFAULT = "torch"
 LIBRARIES: Mapping[str, Library] = {

@@ -7,9 +7,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from ..numbers import short
-from .base import Library
-from .run import Row
+from lossctl.conventions.base import Library
+from lossctl.conventions.run import Row
+from lossctl.numbers import short
 
 
 def _print(table: Table) -> None:

@@ -9,10 +9,10 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ComputationError, InputError, LossctlError, ParameterError
-from ..spec import LossSpec, Param
-from .base import Convention, Library
-from .registry import DEFAULT, LIBRARIES, TITLES, convention_for, libraries_for, library
+from lossctl.conventions.base import Convention, Library
+from lossctl.conventions.registry import DEFAULT, LIBRARIES, TITLES, convention_for, libraries_for, library
+from lossctl.errors import ComputationError, InputError, LossctlError, ParameterError
+from lossctl.losses.spec import LossSpec, Param
 
 TRUE = {"true", "1", "yes", "on"}
 FALSE = {"false", "0", "no", "off"}
@@ -105,7 +105,7 @@ class Choice:
 
 def choose(spec: LossSpec, invoked: str | None, option: str | None) -> Choice:
     """--convention, else the library that owns the invoked name, else PyTorch."""
-    from .registry import library_of_name
+    from lossctl.conventions.registry import library_of_name
 
     name = option
     if name is None:
@@ -138,7 +138,7 @@ def compute_convention(
     allow_nonfinite: bool = False,
 ) -> Any:
     """The library's value, elements and gradient, as a LossResult (``convention`` set)."""
-    from ..core import DTYPES, LossResult, as_array
+    from lossctl.evaluation.core import DTYPES, LossResult, as_array
 
     lib = LIBRARIES[convention.library]
     dtype = dtype or lib.dtype
@@ -253,7 +253,7 @@ def compute_all(
     sample_weight: Any = None,
 ) -> list[Row]:
     """Every library's number on the same inputs (a library that refuses them gets its error instead)."""
-    from ..core import compute
+    from lossctl.evaluation.core import compute
 
     if reduction == "none":
         raise InputError("--convention all shows one value per library: use --reduction mean or sum")

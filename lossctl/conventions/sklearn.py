@@ -12,9 +12,9 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import InputError
-from ..spec import Param
-from .base import Array, Convention, Library, clip, elementwise, require_same_shape
+from lossctl.conventions.base import Array, Convention, Library, clip, elementwise, require_same_shape
+from lossctl.errors import InputError
+from lossctl.losses.spec import Param
 
 MACHINE_EPSILON = float(np.finfo(np.float64).eps)  # _regression.py:494, _classification.py:3454
 CLASSIFICATION = "scikit-learn 1.9.1 sklearn/metrics/_classification.py"

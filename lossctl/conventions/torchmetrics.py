@@ -10,9 +10,9 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import InputError
-from ..spec import Param
-from .base import Array, Convention, Library, elementwise, plain_reduce, require_same_shape
+from lossctl.conventions.base import Array, Convention, Library, elementwise, plain_reduce, require_same_shape
+from lossctl.errors import InputError
+from lossctl.losses.spec import Param
 
 MAPE_EPSILON = 1.17e-06  # functional/regression/mape.py:25
 SOURCE = "torchmetrics 1.9.0 src/torchmetrics/functional/regression"
