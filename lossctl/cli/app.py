@@ -39,6 +39,21 @@ def _loss_command(name: str) -> click.Command:
     return use_scalar_coercion(typer.main.get_command(single))
 
 
+@functools.cache
+def _library_command(name: str) -> click.Command | None:
+    """A library's own name for a loss (``BinaryCrossentropy``, ``mean_pinball_loss``): that library's way."""
+    from lossctl.conventions.registry import library_of_name
+
+    owner = library_of_name(name)
+    if owner is None:
+        return None
+    single = typer.Typer(add_completion=False)
+    single.command(name=name, context_settings={"help_option_names": ["-h", "--help"]})(
+        build_loss_command(LOSSES[owner[1]], invoked=name)
+    )
+    return use_scalar_coercion(typer.main.get_command(single))
+
+
 class LossGroup(TyperGroup):
     """Built-in commands plus one lazily built command per loss name or alias."""
 
@@ -49,6 +64,10 @@ class LossGroup(TyperGroup):
         command = super().get_command(ctx, cmd_name)
         if command is not None:
             return command
+        if cmd_name not in LOSSES.all_names and cmd_name[:1].isalpha():
+            command = _library_command(cmd_name)  # a library's own spelling, matched with its case
+            if command is not None:
+                return command
         spec = LOSSES.find(cmd_name)
         if spec is None:
             return None
@@ -172,9 +191,18 @@ def _root(
 def list_losses(
     output_format: Annotated[str, typer.Option("--format", "-f", help="table | json | markdown")] = "table",
     family: Annotated[str | None, typer.Option("--family", help="Only this family")] = None,
+    convention: Annotated[
+        str | None, typer.Option("--convention", help="keras | sklearn | torchmetrics | optax: that library's losses")
+    ] = None,
 ) -> None:
     """List every loss with its aliases, family, formula and parameters."""
     from lossctl.render.describe import describe, markdown_table
+
+    if convention is not None and convention != "torch":
+        from lossctl.conventions.command import list_library
+
+        list_library(convention, output_format)
+        return
 
     specs = [spec for spec in LOSSES.values() if family is None or spec.family == family]
     if family is not None and not specs:
@@ -200,17 +228,20 @@ def info(
     output_format: Annotated[str, typer.Option("--format", "-f", help="table | json")] = "table",
 ) -> None:
     """Formula, gradient, parameters, when to use it, an example and references."""
+    from lossctl.conventions.command import conventions_of
     from lossctl.render.describe import describe
 
     spec = LOSSES.resolve(name)
     if output_format == "json":
         from lossctl.render.machine import json_line
 
-        sys.stdout.write(json_line(describe(spec)))
+        sys.stdout.write(json_line({**describe(spec), "conventions": conventions_of(spec.name)}))
     elif output_format == "table":
+        from lossctl.conventions.render import print_conventions
         from lossctl.render.info import print_info
 
         print_info(spec)
+        print_conventions(spec.name, conventions_of(spec.name))
     else:
         raise LossctlError(f"--format must be table or json, got {output_format!r}")
 

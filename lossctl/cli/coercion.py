@@ -52,6 +52,24 @@ class ScalarCoercion:
             raise click.exceptions.BadParameter(f"{value!r} is not a valid {name}", ctx=ctx, param=param) from None
 
 
+@dataclass(frozen=True)
+class TextListCoercion:
+    """A repeatable text option (``--set A=1 --set B=2``): the values as a list of strings."""
+
+    def coerce(self, value: Any, param: click.Parameter, ctx: click.Context) -> Any:
+        if value is None:
+            return None
+        return [str(item) for item in value] if isinstance(value, (list, tuple)) else [str(value)]
+
+
+def _is_text_list(annotation: Any) -> bool:
+    """``list[str]`` or ``list[str] | None``."""
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        members = [a for a in typing.get_args(annotation) if a is not type(None)]
+        annotation = members[0] if len(members) == 1 else None
+    return typing.get_origin(annotation) is list and typing.get_args(annotation) == (str,)
+
+
 def _scalar_type(annotation: Any) -> type | None:
     """``int`` for ``int`` or ``int | None``; None for anything else."""
     if typing.get_origin(annotation) in (typing.Union, types.UnionType):
@@ -71,4 +89,6 @@ def use_scalar_coercion(command: click.Command) -> click.Command:
         kind = _scalar_type(descriptor.annotation)
         if kind is not None:
             param._runtime_param = ScalarCoercion(kind)
+        elif _is_text_list(descriptor.annotation):
+            param._runtime_param = TextListCoercion()
     return command

@@ -133,7 +133,9 @@ def loss_signature(spec: LossSpec) -> inspect.Signature:
         ),
         _option(str, "table", "--format", "-f", help=" | ".join(FORMATS), panel="Output"),
         _option(int, 6, "--precision", help="Significant digits in the table", panel="Output"),
-        _option(str, "float64", "--dtype", help="float64 | float32", panel="Output"),
+        _option(
+            str | None, None, "--dtype", help="float64 (default; Keras and optax: float32) | float32", panel="Output"
+        ),
         _option(bool, False, "--allow-nonfinite", help="Accept NaN and inf in the inputs", panel="Inputs"),
         _option(
             Path | None,
@@ -156,15 +158,47 @@ def loss_signature(spec: LossSpec) -> inspect.Signature:
             help="sigmoid | softmax | tanh: --pred holds pre-activations z",
             panel="Homework",
         ),
+        *convention_options(),
     ]
     return inspect.Signature(params)
 
 
-def build_loss_command(spec: LossSpec) -> Callable[..., int]:
-    """A function with a generated signature, ready for ``Typer.command``."""
+def convention_options() -> list[inspect.Parameter]:
+    """--convention, --set and --sample-weight: another library's way (lossctl.conventions)."""
+    panel = "Other libraries"
+    return [
+        _option(
+            str | None,
+            None,
+            "--convention",
+            help="torch (default) | keras | sklearn | torchmetrics | optax | all: compute it as that library does",
+            panel=panel,
+        ),
+        _option(
+            list[str] | None,
+            None,
+            "--set",
+            help="A library parameter in its own spelling, NAME=VALUE (repeatable): --set from_logits=true",
+            panel=panel,
+        ),
+        _option(
+            str | None,
+            None,
+            "--sample-weight",
+            help=f"Per-sample weights (Keras, scikit-learn): {INPUT_FORMS}",
+            panel=panel,
+        ),
+    ]
+
+
+def build_loss_command(spec: LossSpec, invoked: str | None = None) -> Callable[..., int]:
+    """A function with a generated signature, ready for ``Typer.command``.
+
+    ``invoked`` is a library's own name for the loss (``BinaryCrossentropy``): it selects that library.
+    """
 
     def command(**options: Any) -> int:
-        return run_loss(spec, options)
+        return run_loss(spec, options, invoked)
 
     command.__signature__ = loss_signature(spec)  # type: ignore[attr-defined]
     command.__name__ = spec.name
@@ -215,16 +249,27 @@ def require_precision(precision: int) -> None:
         raise InputError(f"--precision must be between 1 and 17, got {precision}")
 
 
-def run_loss(spec: LossSpec, options: dict[str, Any]) -> int:
-    """Read, compute, render. Everything is computed and saved before anything is printed."""
+def run_loss(spec: LossSpec, options: dict[str, Any], invoked: str | None = None) -> int:
+    """Read, compute, render. Everything is computed and saved before anything is printed.
+
+    ``invoked`` is the name the user typed when it selects another library's convention.
+    """
     output_format = options["format"]
     if output_format not in FORMATS:
         raise InputError(f"--format must be one of {', '.join(FORMATS)}, got {output_format!r}")
     require_precision(options["precision"])
+    options["dtype_given"] = options.get("dtype")  # None: each library's own (see lossctl.conventions)
+    options["dtype"] = options.get("dtype") or "float64"
     input_names = ["pred", "target", "data", *(p.name for p in spec.tensor_params)]
     inputs = {f"--{name.replace('_', '-')}": options.get(name) for name in input_names}
     saves = {"--save-elements": options.get("save_elements"), "--save-grad": options.get("save_grad")}
     with OutputSet(saves, inputs) as outputs:  # checked and staged before any work; removed on any failure
+        if invoked is not None or any(options.get(name) for name in ("convention", "set", "sample_weight")):
+            from lossctl.conventions.command import run_convention
+
+            status = run_convention(spec, options, invoked, outputs)
+            if status is not None:
+                return status
         return _run_staged(spec, options, outputs, [str(v) for v in inputs.values() if v is not None])
 
 
@@ -268,6 +313,9 @@ def _run_staged(spec: LossSpec, options: dict[str, Any], outputs: OutputSet, sou
     explain = options.get("explain", False)
     _publish(outputs, lambda: emit(result, options["format"], options["precision"], explain=explain, verdicts=verdicts))
     if verdicts and not all(v.ok for v in verdicts):
+        from lossctl.conventions.command import note_other_conventions
+
+        note_other_conventions(spec, options, pred, target, verdicts, hyper, tensors)
         return ExitStatus.MISMATCH
     return ExitStatus.OK
 

@@ -49,6 +49,7 @@ class LossResult:
     pre_activation: Array | None = None  # z when --activation was given (pred then holds a(z))
     activation_derivative: Array | None = None  # a′(z) for element-wise activations
     channels_last: bool = False  # arrays are (…, C, H, W) here; the user's were (…, H, W, C)
+    convention: str | None = None  # the library whose convention computed it, when --convention was given
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -80,6 +81,7 @@ class LossResult:
         value = user(self.value) if isinstance(self.value, np.ndarray) else self.value
         out: dict[str, Any] = {
             "loss": self.loss,
+            **({"convention": self.convention} if self.convention else {}),
             "params": params,
             "reduction": self.reduction,
             "shape": list(user(self.pred).shape),

@@ -82,7 +82,7 @@ class Summary:
     activation: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON object of docs/architecture.md §4 without the per-element arrays (``saved`` says where they went)."""
+        """The JSON object of docs/architecture.md §4 without per-element arrays (``saved``: where they went)."""
         out: dict[str, Any] = {
             "loss": self.loss,
             "params": dict(self.params),

@@ -88,6 +88,8 @@ def _setting(name: str, value: object) -> str:
 def _title(result: LossResult) -> str:
     params = ", ".join(_setting(name, value) for name, value in result.params.items())
     parts = [result.loss, f"reduction={result.reduction}"] + ([params] if params else [])
+    if result.convention:
+        parts.append(f"convention={result.convention}")
     if result.dtype != "float64":
         parts.append(result.dtype)
     return "  ".join(parts)

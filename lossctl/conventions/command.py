@@ -1,0 +1,237 @@
+"""The command-line side of ``--convention``: choose, read, compute, print (glue for lossctl.command)."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from lossctl.conventions.registry import DEFAULT, TITLES
+from lossctl.conventions.run import (
+    Row,
+    choose,
+    compute_all,
+    compute_convention,
+    matching_conventions,
+    mismatch_note,
+    parse_settings,
+)
+from lossctl.errors import ExitStatus, InputError
+from lossctl.io.outputs import OutputSet
+from lossctl.losses.spec import LossSpec
+
+PER_ELEMENT_ONLY = {"explain": "--explain", "activation": "--activation", "channels_last": "--channels-last"}
+
+
+def run_convention(spec: LossSpec, options: dict[str, Any], invoked: str | None, outputs: OutputSet) -> int | None:
+    """Run under another library's convention; None when PyTorch's (lossctl's own path) applies."""
+    choice = choose(spec, invoked, options.get("convention"))
+    settings = parse_settings(options.get("set"))
+    if choice.library == DEFAULT:
+        if settings:
+            raise InputError("--set is for other libraries' parameters; PyTorch's are options (lossctl info LOSS)")
+        if options.get("sample_weight") is not None:
+            raise InputError(
+                "--sample-weight: PyTorch's losses take no sample weights; use --convention keras or sklearn"
+            )
+        return None
+    for name, option in PER_ELEMENT_ONLY.items():
+        if options.get(name):
+            raise InputError(f"{option} is not available with --convention {choice.library} yet")
+    from lossctl.cli.commands import _read_inputs
+    from lossctl.io.inputs import read_array
+
+    pred, target, tensors = _read_inputs(spec, options)
+    weight = options.get("sample_weight")
+    sample_weight = None if weight is None else read_array(weight, "--sample-weight")
+    given = {p.name: options.get(p.name) for p in spec.hyper_params}
+    if choice.library == "all":
+        return _run_all(spec, options, invoked, pred, target, tensors, sample_weight, settings, given)
+    result = compute_convention(
+        spec,
+        choice.convention,
+        pred,
+        target,
+        reduction=options["reduction"],
+        dtype=_dtype(options),
+        sample_weight=sample_weight,
+        settings=settings,
+        given=given,
+        allow_nonfinite=options.get("allow_nonfinite", False),
+    )
+    return _emit_result(spec, options, result, choice.library, pred, target, tensors, sample_weight, settings, outputs)
+
+
+def _dtype(options: dict[str, Any]) -> str | None:
+    """--dtype when the user chose one; else the library's own (Keras and optax: float32)."""
+    return options.get("dtype_given", options.get("dtype"))
+
+
+def _emit_result(
+    spec: LossSpec,
+    options: dict[str, Any],
+    result: Any,
+    library: str,
+    pred: Any,
+    target: Any,
+    tensors: dict[str, Any],
+    sample_weight: Any,
+    settings: dict[str, str],
+    outputs: OutputSet,
+) -> int:
+    from lossctl.cli.commands import _publish, _save_results, _verdicts, emit
+
+    verdicts = _verdicts(result, options)
+    _save_results(result, outputs)
+    _publish(outputs, lambda: emit(result, options["format"], options["precision"], verdicts=verdicts))
+    if verdicts and not all(v.ok for v in verdicts):
+        rows = _rows_quietly(spec, options, pred, target, tensors, sample_weight, settings)
+        _note(library, verdicts[0], rows)
+        return ExitStatus.MISMATCH
+    return ExitStatus.OK
+
+
+def _rows_quietly(spec, options, pred, target, tensors, sample_weight, settings, invoked=None) -> list[Row]:
+    hyper = {p.name: options.get(p.name) for p in spec.hyper_params}
+    try:
+        return compute_all(
+            spec,
+            pred,
+            target,
+            reduction=options["reduction"] if options["reduction"] in ("mean", "sum") else "mean",
+            dtype=_dtype(options),
+            invoked=invoked,
+            settings=settings,
+            given=hyper,
+            torch_params={**{k: v for k, v in hyper.items() if v is not None}, **tensors},
+            sample_weight=sample_weight,
+        )
+    except Exception:  # a note is a courtesy: it never turns a verdict into an error
+        return []
+
+
+def _note(library: str, verdict: Any, rows: list[Row]) -> None:
+    note = mismatch_note(library, matching_conventions(rows, verdict.answer, verdict.tolerance))
+    if note:
+        sys.stderr.write(note + "\n")
+
+
+def note_other_conventions(
+    spec: LossSpec, options: dict[str, Any], pred: Any, target: Any, verdicts: list, hyper: dict, tensors: dict
+) -> None:
+    """After a failed --expect under PyTorch's convention: say which library's number the answer is."""
+    if options.get("expect") is None or options.get("reduction") not in ("mean", "sum"):
+        return
+    rows = _rows_quietly(spec, options, pred, target, tensors, None, {})
+    _note(DEFAULT, verdicts[0], rows)
+
+
+def _run_all(
+    spec: LossSpec,
+    options: dict[str, Any],
+    invoked: str | None,
+    pred: Any,
+    target: Any,
+    tensors: dict[str, Any],
+    sample_weight: Any,
+    settings: dict[str, str],
+    given: dict[str, Any],
+) -> int:
+    from lossctl.homework.verdict import check_answer
+
+    rows = compute_all(
+        spec,
+        pred,
+        target,
+        reduction=options["reduction"],
+        dtype=_dtype(options),
+        invoked=invoked,
+        settings=settings,
+        given=given,
+        torch_params={**{k: v for k, v in given.items() if v is not None}, **tensors},
+        sample_weight=sample_weight,
+    )
+    matches: list[str] | None = None
+    if options.get("expect") is not None:
+        verdict = check_answer(options["expect"], 0.0, options.get("tol"))
+        matches = matching_conventions(rows, verdict.answer, verdict.tolerance)
+    output_format = options["format"]
+    if output_format == "json":
+        from lossctl.numbers import jsonable
+        from lossctl.render.machine import json_line
+
+        out: dict[str, Any] = {"loss": spec.name, "convention": "all", "conventions": [r.as_dict() for r in rows]}
+        if matches is not None:
+            out["expect"] = {"answer": float(options["expect"]), "matches": matches}
+        sys.stdout.write(json_line(jsonable(out)))
+    elif output_format == "table":
+        from lossctl.conventions.render import print_all
+
+        print_all(spec.name, rows, options["precision"])
+    elif output_format == "csv":
+        import csv
+
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(["convention", "name", "value", "reduction", "dtype", "reason", "error"])
+        for r in rows:
+            writer.writerow(
+                [
+                    r.library,
+                    r.name,
+                    "" if r.value is None else repr(r.value),
+                    r.reduction,
+                    r.dtype,
+                    r.reason,
+                    r.error or "",
+                ]
+            )
+    else:
+        raise InputError("--convention all prints one value per library: use --format table, json or csv")
+    if matches is None:
+        return ExitStatus.OK
+    stream = sys.stdout if output_format == "table" else sys.stderr
+    if matches:
+        stream.write(f"✓ your answer {options['expect']} matches {', '.join(TITLES[m] for m in matches)}\n")
+        return ExitStatus.OK
+    stream.write(f"✗ your answer {options['expect']} matches none of these conventions\n")
+    return ExitStatus.MISMATCH
+
+
+def list_library(name: str, output_format: str) -> None:
+    """``lossctl list --convention LIB``: the library's losses, lossctl's equivalents, and what lossctl lacks."""
+    from lossctl.conventions.registry import library
+
+    lib = library(name)
+    if output_format == "json":
+        from lossctl.render.machine import json_line
+
+        known = [
+            {"names": list(c.names), "lossctl": c.loss, "reason": c.reason, "source": c.source} for c in lib.conventions
+        ]
+        missing = [{"names": [n], "lossctl": None, "reason": what} for n, what in lib.missing.items()]
+        sys.stdout.write(json_line({"convention": name, "losses": known + missing}))
+    elif output_format == "table":
+        from lossctl.conventions.render import print_library
+
+        print_library(lib)
+    else:
+        raise InputError(f"--format must be table or json with --convention, got {output_format!r}")
+
+
+def conventions_of(loss: str) -> list[dict[str, Any]]:
+    """``lossctl info``: how each library computes this loss, with the source line."""
+    from lossctl.conventions.registry import LIBRARIES
+
+    rows = []
+    for name, lib in LIBRARIES.items():
+        for convention in lib.conventions:
+            if convention.loss == loss:
+                rows.append(
+                    {
+                        "convention": name,
+                        "names": list(convention.names),
+                        "params": [p.name for p in convention.params],
+                        "reason": convention.reason,
+                        "source": convention.source,
+                    }
+                )
+    return rows

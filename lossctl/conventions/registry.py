@@ -1,0 +1,91 @@
+"""Every library convention, by library and by the library's own names.
+
+A name that exactly one library uses (``BinaryCrossentropy``, ``mean_pinball_loss``,
+``l2_loss``) and that lossctl does not already spell the same way selects that
+library; names are matched with their case, so Keras' ``Huber`` is Keras while
+lossctl's ``huber`` stays PyTorch's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from lossctl.conventions import keras, optax, sklearn, torchmetrics
+from lossctl.conventions.base import Convention, Library
+from lossctl.errors import InputError
+
+DEFAULT = "torch"
+LIBRARIES: Mapping[str, Library] = {
+    lib.name: lib for lib in (keras.LIBRARY, sklearn.LIBRARY, torchmetrics.LIBRARY, optax.LIBRARY)
+}
+TITLES = {"torch": "PyTorch", **{name: lib.title for name, lib in LIBRARIES.items()}}
+CHOICES = (DEFAULT, *LIBRARIES, "all")
+
+# torch.nn module names → lossctl losses (PyTorch is lossctl's own convention)
+TORCH_NAMES: Mapping[str, str] = {
+    "L1Loss": "l1",
+    "MSELoss": "mse",
+    "HuberLoss": "huber",
+    "SmoothL1Loss": "smooth_l1",
+    "CrossEntropyLoss": "cross_entropy",
+    "NLLLoss": "nll",
+    "BCELoss": "bce",
+    "BCEWithLogitsLoss": "bce_with_logits",
+    "KLDivLoss": "kl_div",
+    "PoissonNLLLoss": "poisson_nll",
+    "GaussianNLLLoss": "gaussian_nll",
+    "SoftMarginLoss": "soft_margin",
+    "MultiLabelSoftMarginLoss": "multilabel_soft_margin",
+    "MultiMarginLoss": "multi_margin",
+    "MultiLabelMarginLoss": "multilabel_margin",
+    "HingeEmbeddingLoss": "hinge_embedding",
+    "MarginRankingLoss": "margin_ranking",
+    "CosineEmbeddingLoss": "cosine_embedding",
+    "TripletMarginLoss": "triplet_margin",
+}
+
+
+def _index() -> dict[str, list[Convention]]:
+    names: dict[str, list[Convention]] = {}
+    for library in LIBRARIES.values():
+        for convention in library.conventions:
+            for name in convention.names:
+                names.setdefault(name, []).append(convention)
+    return names
+
+
+BY_NAME = _index()
+
+
+def library(name: str) -> Library:
+    if name not in LIBRARIES:
+        raise InputError(f"--convention must be one of {', '.join(CHOICES)}, got {name!r}")
+    return LIBRARIES[name]
+
+
+def library_of_name(name: str) -> tuple[str, str] | None:
+    """(library, lossctl loss) for a name only one library uses, or None (matched with its case)."""
+    if name in TORCH_NAMES:
+        return DEFAULT, TORCH_NAMES[name]
+    owners = BY_NAME.get(name, [])
+    libraries = {c.library for c in owners}
+    if len(libraries) == 1:
+        return owners[0].library, owners[0].loss
+    if owners and len({c.loss for c in owners}) == 1:
+        return DEFAULT, owners[0].loss  # shared by several libraries: PyTorch's unless --convention says
+    return None
+
+
+def convention_for(library_name: str, loss: str, invoked: str | None = None) -> Convention | None:
+    """The library's convention for a lossctl loss; the invoked name picks among several (optax l2_loss)."""
+    lib = library(library_name)
+    if invoked is not None:
+        for convention in BY_NAME.get(invoked, []):
+            if convention.library == library_name and convention.loss == loss:
+                return convention
+    return lib.for_loss(loss)
+
+
+def libraries_for(loss: str) -> list[str]:
+    """torch, then every library that declares ``loss``."""
+    return [DEFAULT, *(name for name, lib in LIBRARIES.items() if lib.for_loss(loss) is not None)]

@@ -1,0 +1,324 @@
+"""Compute a loss the way a library does, every library's way side by side, and which one an answer matches."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from lossctl.conventions.base import Convention, Library
+from lossctl.conventions.registry import DEFAULT, LIBRARIES, TITLES, convention_for, libraries_for, library
+from lossctl.errors import ComputationError, InputError, LossctlError, ParameterError
+from lossctl.losses.spec import LossSpec, Param
+
+TRUE = {"true", "1", "yes", "on"}
+FALSE = {"false", "0", "no", "off"}
+REDUCE_PARAMS = {"multioutput"}  # scikit-learn: these shape the average, not the elements
+
+
+def parse_settings(settings: list[str] | None) -> dict[str, str]:
+    """``--set name=value`` pairs (names with - or _)."""
+    parsed: dict[str, str] = {}
+    for item in settings or []:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise InputError(f"--set: {item!r} is not NAME=VALUE (e.g. --set from_logits=true)")
+        parsed[name.strip().replace("-", "_")] = value.strip()
+    return parsed
+
+
+def _parse(param: Param, text: Any) -> Any:
+    if not isinstance(text, str):
+        return text
+    option = f"--set {param.name}"
+    if param.kind == "bool":
+        if text.lower() in TRUE:
+            return True
+        if text.lower() in FALSE:
+            return False
+        raise ParameterError(f"{option} must be true or false, got {text!r}")
+    if param.kind in ("float", "int"):
+        try:
+            number = float(text)
+        except ValueError as exc:
+            raise ParameterError(f"{option} must be a number, got {text!r}") from exc
+        if param.kind == "int":
+            if number != int(number):
+                raise ParameterError(f"{option} must be a whole number, got {text!r}")
+            return int(number)
+        return number
+    return text
+
+
+def resolve_params(
+    convention: Convention, settings: Mapping[str, str], given: Mapping[str, Any], spec: LossSpec
+) -> dict[str, Any]:
+    """--set values first, then lossctl options of the same name that were changed, then the library's defaults."""
+    known = {p.name for p in convention.params}
+    unknown = sorted(set(settings) - known)
+    if unknown:
+        names = ", ".join(sorted(known)) or "none"
+        raise ParameterError(f"--set: {convention.name} has no parameter {unknown[0]!r} (its parameters: {names})")
+    resolved: dict[str, Any] = {}
+    for param in convention.params:
+        value = param.default
+        if param.name in settings:
+            value = _parse(param, settings[param.name])
+        elif param.name in given and given[param.name] is not None:
+            try:
+                default = spec.param(param.name).default
+            except KeyError:
+                default = param.default
+            if given[param.name] != default:
+                value = given[param.name]
+        if param.kind in ("float", "int") and value is not None:
+            param.check(value)
+        resolved[param.name] = value
+    return resolved
+
+
+def _numbers(text: Any, option: str) -> np.ndarray | None:
+    if text is None or text == "uniform_average":
+        return None
+    if text == "raw_values":
+        raise InputError(f"{option}=raw_values is not supported yet; use --reduction none for the per-sample losses")
+    try:
+        return np.array([float(v) for v in str(text).split(",")])
+    except ValueError as exc:
+        raise InputError(f"{option} must be uniform_average or comma-separated numbers, got {text!r}") from exc
+
+
+def _reductions(lib: Library, convention: Convention) -> tuple[str, ...]:
+    return convention.reductions or lib.reductions
+
+
+@dataclass(frozen=True)
+class Choice:
+    """The convention a command runs under."""
+
+    library: str  # torch, keras, …, or all
+    convention: Convention | None  # None for torch and all
+
+
+def choose(spec: LossSpec, invoked: str | None, option: str | None) -> Choice:
+    """--convention, else the library that owns the invoked name, else PyTorch."""
+    from lossctl.conventions.registry import library_of_name
+
+    name = option
+    if name is None:
+        owner = library_of_name(invoked) if invoked else None
+        name = owner[0] if owner and owner[1] == spec.name else DEFAULT
+    if name in (DEFAULT, "all"):
+        return Choice(name, None)
+    lib = library(name)
+    convention = convention_for(name, spec.name, invoked)
+    if convention is None:
+        has = ", ".join(sorted({c.loss for c in lib.conventions}))
+        raise InputError(
+            f"--convention {name}: lossctl does not know {lib.title}'s {spec.name} (it has {has}); "
+            f"see lossctl list --convention {name}"
+        )
+    return Choice(name, convention)
+
+
+def compute_convention(
+    spec: LossSpec,
+    convention: Convention,
+    pred: Any,
+    target: Any,
+    *,
+    reduction: str = "mean",
+    dtype: str | None = None,
+    sample_weight: Any = None,
+    settings: Mapping[str, str] | None = None,
+    given: Mapping[str, Any] | None = None,
+    allow_nonfinite: bool = False,
+) -> Any:
+    """The library's value, elements and gradient, as a LossResult (``convention`` set)."""
+    from lossctl.evaluation.core import DTYPES, LossResult, as_array
+
+    lib = LIBRARIES[convention.library]
+    dtype = dtype or lib.dtype
+    if dtype not in DTYPES:
+        raise ParameterError(f"--dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
+    reduction = _library_reduction(lib.name, reduction)
+    reductions = _reductions(lib, convention)
+    if reduction not in reductions:
+        raise ParameterError(
+            f"--reduction: {lib.title}'s {convention.name} takes {' | '.join(reductions)}, got {reduction!r}"
+        )
+    float_type = DTYPES[dtype]
+    params = resolve_params(convention, settings or {}, given or {}, spec)
+    reduce_params = {k: params.pop(k) for k in list(params) if k in REDUCE_PARAMS}
+    pred_array = as_array(pred, "--pred", float_type, allow_nonfinite=allow_nonfinite)
+    if target is None:
+        raise InputError(f"{convention.name} needs --target")
+    target_array = as_array(target, "--target", float_type, allow_nonfinite=allow_nonfinite)
+    weight = None
+    if sample_weight is not None:
+        if not lib.sample_weight:
+            raise InputError(f"--sample-weight: {lib.title} takes no sample weights (Keras and scikit-learn do)")
+        weight = as_array(sample_weight, "--sample-weight", float_type)
+    if convention.check is not None:
+        convention.check(pred_array, target_array, **params)
+
+    extra = {}
+    if "multioutput" in reduce_params:
+        extra["multioutput"] = _numbers(reduce_params["multioutput"], "--set multioutput")
+    with np.errstate(all="ignore"):
+        elements = np.asarray(convention.elements(pred_array, target_array, **params), dtype=float_type)
+        mask = convention.mask(pred_array, target_array, **params) if convention.mask else None
+        value, cot = lib.reduce(elements, weight, mask, reduction, **extra)
+        grad = np.asarray(
+            convention.vjp(pred_array, target_array, np.asarray(cot, dtype=float_type), **params), dtype=float_type
+        ).reshape(pred_array.shape)
+    shown = value if reduction == "none" else elements
+    if not allow_nonfinite and not (np.all(np.isfinite(shown)) and np.all(np.isfinite(grad))):
+        raise ComputationError(
+            f"{lib.title}'s {convention.name} gives a non-finite result on these inputs "
+            f"({convention.reason}); lossctl reports it as an error, not a number"
+        )
+    shown = np.asarray(shown, dtype=float_type)  # with reduction none, Keras' elements carry the sample weights
+    total = float(np.sum(shown, dtype=float_type))
+    count = float(max(shown.size, 1))
+    tensors = {} if weight is None else {"sample_weight": weight}
+    axis = pred_array.ndim - 1 if elements.ndim < pred_array.ndim else None
+    return LossResult(
+        loss=spec.name,
+        params={**params, **reduce_params},
+        reduction=reduction,
+        dtype=dtype,
+        pred=pred_array,
+        target=target_array,
+        elements=shown,
+        sum=total,
+        mean=total / count,
+        value=np.asarray(value) if reduction == "none" else float(value),
+        grad=grad,
+        count=count,
+        tensors=tensors,
+        class_axis=axis,
+        convention=convention.library,
+    )
+
+
+@dataclass(frozen=True)
+class Row:
+    """One library's number for ``--convention all``."""
+
+    library: str
+    name: str
+    value: float | None
+    reduction: str
+    dtype: str
+    reason: str
+    source: str
+    error: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "convention": self.library,
+            "name": self.name,
+            "value": self.value,
+            "reduction": self.reduction,
+            "dtype": self.dtype,
+            "reason": self.reason,
+            "source": self.source,
+        }
+        if self.error is not None:
+            out["error"] = self.error
+        return out
+
+
+def _library_reduction(lib_name: str, reduction: str) -> str:
+    if lib_name == "keras" and reduction == "mean":
+        return "sum_over_batch_size"
+    return reduction
+
+
+def compute_all(
+    spec: LossSpec,
+    pred: Any,
+    target: Any,
+    *,
+    reduction: str = "mean",
+    dtype: str | None = None,
+    invoked: str | None = None,
+    settings: Mapping[str, str] | None = None,
+    given: Mapping[str, Any] | None = None,
+    torch_params: Mapping[str, Any] | None = None,
+    sample_weight: Any = None,
+) -> list[Row]:
+    """Every library's number on the same inputs (a library that refuses them gets its error instead)."""
+    from lossctl.evaluation.core import compute
+
+    if reduction == "none":
+        raise InputError("--convention all shows one value per library: use --reduction mean or sum")
+    settings = dict(settings or {})
+    rows: list[Row] = []
+    used: set[str] = set()
+    for lib_name in libraries_for(spec.name):
+        if lib_name == DEFAULT:
+            name, reason, source = spec.torch or spec.name, "lossctl's reference (PyTorch's convention)", "lossctl"
+            try:
+                result = compute(
+                    spec, pred, target, reduction=reduction, dtype=dtype or "float64", **(torch_params or {})
+                )
+                rows.append(Row(lib_name, name, float(result.value), reduction, result.dtype, reason, source))
+            except LossctlError as exc:
+                rows.append(Row(lib_name, name, None, reduction, dtype or "float64", reason, source, str(exc)))
+            continue
+        convention = convention_for(lib_name, spec.name, invoked)
+        assert convention is not None
+        own = {k: v for k, v in settings.items() if convention.param(k) is not None}
+        used |= set(own)
+        lib_reduction = _library_reduction(lib_name, reduction)
+        lib_dtype = dtype or LIBRARIES[lib_name].dtype
+        try:
+            result = compute_convention(
+                spec,
+                convention,
+                pred,
+                target,
+                reduction=lib_reduction,
+                dtype=dtype,
+                settings=own,
+                given=given,
+                sample_weight=sample_weight if LIBRARIES[lib_name].sample_weight else None,
+            )
+            value: float | None = float(result.value)
+            error = None
+        except LossctlError as exc:
+            value, error = None, str(exc)
+        rows.append(
+            Row(lib_name, convention.name, value, lib_reduction, lib_dtype, convention.reason, convention.source, error)
+        )
+    unknown = sorted(set(settings) - used)
+    if unknown:
+        raise ParameterError(f"--set: no library's {spec.name} has a parameter {unknown[0]!r}")
+    return rows
+
+
+def matching_conventions(rows: list[Row], answer: float, tolerance: float) -> list[str]:
+    """Libraries whose number the answer matches."""
+    return [
+        row.library
+        for row in rows
+        if row.value is not None and math.isfinite(row.value) and abs(row.value - answer) <= tolerance
+    ]
+
+
+def mismatch_note(chosen: str, matches: list[str]) -> str | None:
+    """ "matches Keras's convention, not PyTorch's" when the answer fits another library."""
+    others = [m for m in matches if m != chosen]
+    if not others:
+        return None
+    names = " and ".join(f"{TITLES[m]}'s" for m in others)
+    plural = "convention" if len(others) == 1 else "conventions"
+    return (
+        f"note: your answer matches {names} {plural}, not {TITLES[chosen]}'s "
+        f"(rerun with --convention {others[0]} to check it there)"
+    )

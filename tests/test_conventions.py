@@ -1,0 +1,614 @@
+"""--convention: other libraries' losses, checked against the libraries themselves when they are installed.
+
+Library-independent tests (always run): every convention's gradient against central differences of its
+own value, the libraries' docstring examples, the issue's numbers through the CLI.  Differential tests
+import Keras (torch backend), scikit-learn, torchmetrics and optax+jax with ``pytest.importorskip`` and
+are skipped cleanly without them.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+from conftest import assert_usage_error, run_cli
+from gradcheck import numeric_gradient
+
+from lossctl.conventions.registry import LIBRARIES, convention_for
+from lossctl.conventions.run import compute_convention
+from lossctl.losses.registry import LOSSES
+
+os.environ.setdefault("KERAS_BACKEND", "torch")  # before any import of keras
+
+RNG_SEED = 14
+
+
+# --- inputs each convention takes ---------------------------------------------------------
+
+
+def _probabilities(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    return rng.uniform(0.05, 0.95, size=shape)
+
+
+def _one_hot(rng: np.random.Generator, rows: int, classes: int) -> np.ndarray:
+    return np.eye(classes)[rng.integers(0, classes, size=rows)]
+
+
+def inputs(library: str, name: str, rng: np.random.Generator, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """pred and target that the library's loss accepts (shape: (N,) or (N, D))."""
+    convention = next(c for c in LIBRARIES[library].conventions if c.name == name)
+    loss = convention.loss
+    rows = shape[0]
+    classes = shape[1] if len(shape) > 1 else 3
+    if name in ("log_loss",):
+        return _probabilities(rng, (rows,)), np.array([0.0, 1.0] * rows)[:rows]
+    if loss in ("bce",):
+        return _probabilities(rng, shape), rng.integers(0, 2, size=shape).astype(float)
+    if loss == "bce_with_logits":
+        return rng.normal(size=shape) * 2, rng.integers(0, 2, size=shape).astype(float)
+    if name in ("CategoricalCrossentropy",):
+        return rng.uniform(0.1, 2.0, size=(rows, classes)), _one_hot(rng, rows, classes)
+    if name in ("SparseCategoricalCrossentropy", "softmax_cross_entropy_with_integer_labels"):
+        pred = rng.uniform(0.1, 2.0, size=(rows, classes)) if library == "keras" else rng.normal(size=(rows, classes))
+        return pred, rng.integers(0, classes, size=rows).astype(float)
+    if loss in ("cross_entropy", "categorical_hinge"):
+        return rng.normal(size=(rows, classes)) * 2, _one_hot(rng, rows, classes)
+    if loss == "kl_div":
+        target = rng.dirichlet(np.ones(classes), size=rows)
+        pred = rng.dirichlet(np.ones(classes), size=rows)
+        return (pred if library == "keras" else np.log(pred)), target
+    if loss in ("msle", "poisson_nll"):
+        return rng.uniform(0.1, 3.0, size=shape), rng.uniform(0.0, 3.0, size=shape)
+    if loss in ("hinge", "squared_hinge"):
+        labels = rng.integers(0, 2, size=shape).astype(float)
+        return rng.normal(size=shape), labels if library == "keras" else 2 * labels - 1
+    pred = rng.normal(size=shape) * 2
+    target = rng.normal(size=shape) * 2
+    if loss == "mape":
+        target = np.where(np.abs(target) < 0.2, 0.5, target)
+    return pred, target
+
+
+ALL = [(lib, c.name) for lib, library in LIBRARIES.items() for c in library.conventions]
+SHAPES = [(4, 3), (5,)]
+
+
+def _reductions(library: str, name: str) -> list[str]:
+    convention = next(c for c in LIBRARIES[library].conventions if c.name == name)
+    return list(convention.reductions or LIBRARIES[library].reductions)
+
+
+def _value(library: str, name: str, pred, target, reduction="mean", weight=None, dtype="float64", **settings):
+    convention = next(c for c in LIBRARIES[library].conventions if c.name == name)
+    spec = LOSSES[convention.loss]
+    return compute_convention(
+        spec, convention, pred, target, reduction=reduction, dtype=dtype, sample_weight=weight, settings=settings
+    )
+
+
+def _applies(library: str, name: str, shape: tuple[int, ...]) -> bool:
+    one_d_only = {"log_loss", "log_cosh_error"}
+    two_d_only = {"CategoricalCrossentropy", "SparseCategoricalCrossentropy", "CategoricalHinge", "KLDivergence"}
+    return not ((name in one_d_only and len(shape) > 1) or (name in two_d_only and len(shape) < 2))
+
+
+# --- every convention: gradient = central differences of its own value ------------------------
+
+
+@pytest.mark.parametrize(("library", "name"), ALL)
+@pytest.mark.parametrize("shape", SHAPES)
+def test_gradient_matches_central_differences(library, name, shape):
+    rng = np.random.default_rng(RNG_SEED)
+    pred, target = inputs(library, name, rng, shape)
+    if not _applies(library, name, shape) and name not in ("CategoricalCrossentropy", "SparseCategoricalCrossentropy"):
+        pytest.skip("the library takes another shape")
+    weights = [None] + ([rng.uniform(0.5, 2.0, size=pred.shape[0])] if LIBRARIES[library].sample_weight else [])
+    for reduction in [r for r in _reductions(library, name) if r != "none"]:
+        for weight in weights:
+            result = _value(library, name, pred, target, reduction, weight)
+
+            def value(x, reduction=reduction, weight=weight):
+                return float(_value(library, name, x, target, reduction, weight).value)
+
+            numeric = numeric_gradient(value, pred)
+            np.testing.assert_allclose(result.grad, numeric, rtol=1e-5, atol=1e-7, err_msg=f"{reduction} {weight}")
+
+
+@pytest.mark.parametrize(("library", "name"), ALL)
+def test_reduction_none_gradient_is_that_of_the_sum(library, name):
+    rng = np.random.default_rng(RNG_SEED + 1)
+    shape = (5,) if name in ("log_loss", "log_cosh_error") else (4, 3)
+    pred, target = inputs(library, name, rng, shape)
+    none = _value(library, name, pred, target, "none")
+    numeric = numeric_gradient(lambda x: float(np.sum(_value(library, name, x, target, "none").value)), pred)
+    np.testing.assert_allclose(none.grad, numeric, rtol=1e-5, atol=1e-7)
+
+
+# --- the libraries' own numbers, as their docstrings and the issue print them -------------------
+
+WORKED = [
+    # (library, name, pred, target, settings, expected, source)
+    (
+        "keras",
+        "BinaryCrossentropy",
+        [[0.6, 0.4], [0.4, 0.6]],
+        [[0, 1], [0, 0]],
+        {},
+        (0.916 + 0.714) / 2,
+        "keras/src/losses/losses.py:2406 binary_crossentropy docstring [0.916, 0.714]",
+    ),
+    (
+        "keras",
+        "CategoricalCrossentropy",
+        [[0.05, 0.95, 0], [0.1, 0.8, 0.1]],
+        [[0, 1, 0], [0, 0, 1]],
+        {},
+        (0.0513 + 2.303) / 2,
+        "keras/src/losses/losses.py:2180 categorical_crossentropy docstring [0.0513, 2.303]",
+    ),
+    (
+        "keras",
+        "SparseCategoricalCrossentropy",
+        [[0.05, 0.95, 0], [0.1, 0.8, 0.1]],
+        [1, 2],
+        {},
+        (0.0513 + 2.303) / 2,
+        "keras/src/losses/losses.py:2341 sparse_categorical_crossentropy docstring",
+    ),
+    ("keras", "CategoricalCrossentropy", [[0.2, 0.2]], [[1, 0]], {}, np.log(2), "issue 14: renormalised row → log 2"),
+    ("keras", "CategoricalHinge", [[-2, -3, -0.5]], [[0, 0, 1]], {}, 1.5, "issue 14: 0 for the true class in the max"),
+    ("optax", "multiclass_hinge_loss", [[-2, -3, -0.5]], [2], {}, 0.0, "issue 14: optax gives 0"),
+    ("keras", "BinaryCrossentropy", [0, 0.9, 1], [1, 1, 0], {}, 10.7219, "issue 14 (float32)"),
+    (
+        "sklearn",
+        "log_loss",
+        [0.9, 0.1, 0.2, 0.65],
+        [1, 0, 0, 1],
+        {},
+        0.21616,
+        "sklearn/metrics/_classification.py:3411-3414 log_loss docstring (spam = 1, ham = 0)",
+    ),
+    ("sklearn", "log_loss", [0, 0.9, 1], [1, 1, 0], {}, 24.0642, "issue 14"),
+    (
+        "sklearn",
+        "mean_pinball_loss",
+        [0, 2, 3],
+        [1, 2, 3],
+        {"alpha": "0.1"},
+        0.0333,
+        "sklearn/metrics/_regression.py mean_pinball_loss docstring 0.03…",
+    ),
+    ("sklearn", "mean_pinball_loss", [1, 2, 4], [1, 2, 3], {"alpha": "0.1"}, 0.3, "mean_pinball_loss docstring 0.3…"),
+    ("sklearn", "mean_pinball_loss", [0, 2, 3], [1, 2, 3], {"alpha": "0.9"}, 0.3, "mean_pinball_loss docstring 0.3…"),
+    (
+        "sklearn",
+        "mean_absolute_percentage_error",
+        [2.5, 0.0, 2, 8],
+        [3, -0.5, 2, 7],
+        {},
+        0.3273,
+        "sklearn/metrics/_regression.py:473 docstring 0.3273…",
+    ),
+    (
+        "sklearn",
+        "mean_absolute_percentage_error",
+        [[0, 2], [-1, 2], [8, -5]],
+        [[0.5, 1], [-1, 1], [7, -6]],
+        {},
+        0.5515,
+        "sklearn/metrics/_regression.py:477 docstring 0.5515…",
+    ),
+    (
+        "sklearn",
+        "mean_absolute_percentage_error",
+        [[0, 2], [-1, 2], [8, -5]],
+        [[0.5, 1], [-1, 1], [7, -6]],
+        {"multioutput": "0.3,0.7"},
+        0.6198,
+        "sklearn/metrics/_regression.py:479 docstring 0.6198…",
+    ),
+    (
+        "sklearn",
+        "mean_absolute_percentage_error",
+        [1, 1],
+        [0, 2],
+        {},
+        112589990684262.48 / 2 * 2,
+        "sklearn/metrics/_regression.py:485 docstring (y_true [1, 0, 2.4, 3] style: a zero target)",
+    ),
+]
+
+
+@pytest.mark.parametrize(("library", "name", "pred", "target", "settings", "expected", "source"), WORKED)
+def test_library_worked_examples(library, name, pred, target, settings, expected, source):
+    if name == "mean_absolute_percentage_error" and target == [0, 2]:
+        expected = (1 / np.finfo(float).eps + 0.5) / 2  # |1 − 0| / eps, |1 − 2| / 2
+    result = _value(library, name, np.array(pred, float), np.array(target, float), dtype=None, **settings)
+    digits = max(len(repr(expected).split(".")[-1]) if "." in repr(expected) else 0, 1)
+    tolerance = 1e-3 if abs(expected) < 100 else abs(expected) * 1e-12
+    assert float(result.value) == pytest.approx(expected, abs=max(tolerance, 10.0 ** -min(digits, 6) / 2)), source
+
+
+def test_keras_reductions_follow_its_divisors():
+    """loss.py:139-160: sum_over_batch_size divides by the number of losses even with weights; the other by Σw."""
+    pred = np.array([[0.6, 0.4], [0.4, 0.6]])
+    target = np.array([[0, 1], [0, 0]], float)
+    elements = np.array([0.91629076, 0.71355818])
+    weight = np.array([0.8, 0.2])
+    cases = {
+        "sum_over_batch_size": elements @ weight / 2,
+        "sum": elements @ weight,
+        "mean_with_sample_weight": elements @ weight / weight.sum(),
+    }
+    for reduction, expected in cases.items():
+        result = _value("keras", "BinaryCrossentropy", pred, target, reduction, weight, dtype="float64")
+        assert float(result.value) == pytest.approx(expected, rel=1e-7), reduction
+    plain = _value("keras", "BinaryCrossentropy", pred, target, "sum", dtype="float64")
+    assert float(plain.value) == pytest.approx(elements.sum(), rel=1e-7)  # issue 14: Keras 0.598·2 vs torch 1.196·…
+
+
+def test_keras_float32_by_default_and_float64_on_request():
+    pred, target = np.array([0, 0.9, 1.0]), np.array([1, 1, 0.0])
+    assert _value("keras", "BinaryCrossentropy", pred, target, dtype=None).dtype == "float32"
+    clip64 = _value("keras", "BinaryCrossentropy", pred, target, dtype="float64")
+    assert float(clip64.value) == pytest.approx((2 * -np.log(1e-7) - np.log(0.9)) / 3, rel=1e-9)
+
+
+def test_ignore_class_leaves_the_mean():
+    pred = np.array([[0.7, 0.3], [0.4, 0.6], [0.5, 0.5]])
+    target = np.array([0, 1, 1.0])
+    kept = _value("keras", "SparseCategoricalCrossentropy", pred[:2], target[:2], dtype="float64")
+    ignored = _value(
+        "keras", "SparseCategoricalCrossentropy", pred, np.array([0, 1, -1.0]), dtype="float64", ignore_class="-1"
+    )
+    assert float(ignored.value) == pytest.approx(float(kept.value), rel=1e-12)
+    assert np.all(ignored.grad[2] == 0)
+
+
+def test_msle_where_keras_clips_and_sklearn_computes():
+    """issue 14: a prediction in (−1, 0): Keras clips it to ε, scikit-learn computes log1p; below −1 it raises."""
+    keras = _value("keras", "MeanSquaredLogarithmicError", np.array([-0.5]), np.array([0.5]), dtype="float64")
+    sklearn = _value("sklearn", "mean_squared_log_error", np.array([-0.5]), np.array([0.5]))
+    assert float(keras.value) == pytest.approx((np.log1p(1e-7) - np.log1p(0.5)) ** 2, rel=1e-9)
+    assert float(sklearn.value) == pytest.approx((np.log1p(-0.5) - np.log1p(0.5)) ** 2, rel=1e-12)
+    with pytest.raises(Exception, match="≤ −1"):
+        _value("sklearn", "mean_squared_log_error", np.array([-1.5]), np.array([0.5]))
+
+
+def test_log_loss_labels_give_the_missing_class():
+    """y_true with one label needs labels= (scikit-learn raises otherwise)."""
+    result = _value("sklearn", "log_loss", np.array([0.8, 0.6]), np.array([1.0, 1.0]), labels="0,1")
+    assert float(result.value) == pytest.approx(-(np.log(0.8) + np.log(0.6)) / 2, rel=1e-12)
+    with pytest.raises(Exception, match="only one label"):
+        _value("sklearn", "log_loss", np.array([0.8, 0.6]), np.array([1.0, 1.0]))
+
+
+def test_msle_issue_numbers():
+    """issue 14: Keras clips a prediction in (−1, 0) to ε (0.0), scikit-learn computes it (0.240)."""
+    pred, target = np.array([-0.5, 0.0]), np.array([0.0, 0.0])
+    keras = _value("keras", "MeanSquaredLogarithmicError", pred, target, dtype=None)
+    sklearn = _value("sklearn", "mean_squared_log_error", pred, target)
+    assert float(keras.value) == 0.0
+    assert float(sklearn.value) == pytest.approx(np.log(0.5) ** 2 / 2, rel=1e-12)
+    assert round(float(sklearn.value), 3) == 0.240
+
+
+def test_mape_three_ways():
+    """issue 14: y = [0, 2, 4]: Keras ×100 with ε 1e-7, scikit-learn machine ε, torchmetrics ε 1.17e-6."""
+    pred, target = np.array([1.0, 1.0, 1.0]), np.array([0.0, 2.0, 4.0])
+    rest = 0.5 + 0.75
+    keras = _value("keras", "MeanAbsolutePercentageError", pred, target, dtype="float64")
+    sklearn = _value("sklearn", "mean_absolute_percentage_error", pred, target)
+    torchmetrics = _value("torchmetrics", "mean_absolute_percentage_error", pred, target)
+    assert float(keras.value) == pytest.approx(100 * (1 / 1e-7 + rest) / 3, rel=1e-9)
+    assert float(sklearn.value) == pytest.approx((1 / np.finfo(float).eps + rest) / 3, rel=1e-12)
+    assert float(torchmetrics.value) == pytest.approx((1 / 1.17e-6 + rest) / 3, rel=1e-12)
+
+
+def test_hinge_label_mapping():
+    """Keras maps {0, 1} to ±1 (losses.py:1616); optax takes the labels as they are."""
+    pred, target = np.array([[0.3, -0.8]]), np.array([[1.0, 0.0]])
+    keras = _value("keras", "Hinge", pred, target, dtype="float64")
+    optax = _value("optax", "hinge_loss", pred, target, dtype="float64")
+    assert float(keras.value) == pytest.approx((0.7 + 0.2) / 2)
+    assert float(optax.value) == pytest.approx((0.7 + 1.0) / 2)
+
+
+def test_optax_l2_loss_is_half_the_squared_error():
+    pred, target = np.array([1.0, 3.0]), np.array([0.0, 0.0])
+    assert float(_value("optax", "l2_loss", pred, target).value) == pytest.approx(2.5)
+    assert float(_value("optax", "squared_error", pred, target).value) == pytest.approx(5.0)
+
+
+# --- the command line -----------------------------------------------------------------------------
+
+
+def test_done_means_numbers():
+    keras = run_cli(["BinaryCrossentropy", "--pred", "0,0.9,1", "--target", "1,1,0", "-f", "value"])
+    sklearn = run_cli(["log_loss", "--convention", "sklearn", "--pred", "0,0.9,1", "--target", "1,1,0", "-f", "value"])
+    torch = run_cli(["bce", "--pred", "0,0.9,1", "--target", "1,1,0", "-f", "value"])
+    assert keras.stdout.startswith("10.72"), keras.stderr
+    assert sklearn.stdout.startswith("24.06"), sklearn.stderr
+    assert torch.stdout.startswith("66.70"), torch.stderr
+
+
+def test_convention_all_lists_every_library_with_its_reason():
+    run = run_cli(["bce", "--pred", "0,0.9,1", "--target", "1,1,0", "--convention", "all", "-f", "json"])
+    rows = {row["convention"]: row for row in run.json()["conventions"]}
+    assert set(rows) == {"torch", "keras", "sklearn"}
+    assert rows["torch"]["value"] == pytest.approx(66.7018, abs=1e-4)
+    assert rows["keras"]["value"] == pytest.approx(10.7219, abs=1e-4)
+    assert rows["sklearn"]["value"] == pytest.approx(24.0642, abs=1e-4)
+    assert "1e-7" in rows["keras"]["reason"] and "eps" in rows["sklearn"]["reason"]
+    table = run_cli(["bce", "--pred", "0,0.9,1", "--target", "1,1,0", "--convention", "all"])
+    assert table.code == 0 and "BinaryCrossentropy" in table.stdout and "[eps, 1 − eps]" in table.stdout
+
+
+def test_json_names_the_convention_only_when_one_was_chosen():
+    base = ["mse", "--pred", "1,2", "--target", "0,0", "-f", "json"]
+    assert "convention" not in run_cli(base).json()
+    assert run_cli([*base, "--convention", "keras"]).json()["convention"] == "keras"
+    table = run_cli(["mse", "--pred", "1,2", "--target", "0,0", "--convention", "keras"])
+    assert "convention=keras" in table.stdout
+
+
+def test_default_output_is_unchanged_by_the_new_options():
+    args = ["huber", "--pred", "2,3,4,5", "--target", "4,5,6,7", "-f", "json"]
+    assert run_cli(args).stdout == run_cli([*args, "--convention", "torch"]).stdout
+
+
+@pytest.mark.parametrize(
+    ("name", "expected_library"),
+    [("mean_pinball_loss", "sklearn"), ("l2_loss", "optax"), ("Huber", "keras"), ("log_cosh_error", "torchmetrics")],
+)
+def test_a_name_only_one_library_uses_selects_it(name, expected_library):
+    run = run_cli([name, "--pred", "1,2,3", "--target", "0,2,4", "-f", "json"])
+    assert run.json()["convention"] == expected_library
+
+
+def test_lowercase_lossctl_name_stays_pytorch():
+    assert "convention" not in run_cli(["huber", "--pred", "1,2", "--target", "0,0", "-f", "json"]).json()
+
+
+def test_library_parameters_pass_through_set():
+    args = ["BinaryCrossentropy", "--pred", "0.5,-1", "--target", "1,0", "--set", "from_logits=true", "-f", "json"]
+    out = run_cli(args).json()
+    assert out["params"]["from_logits"] is True
+    z = np.array([0.5, -1.0])
+    expected = np.mean([np.log1p(np.exp(-z[0])), np.log1p(np.exp(z[1]))])
+    assert out["value"] == pytest.approx(expected, rel=1e-6)
+    assert_usage_error(run_cli([*args[:-2], "--set", "nonsense=1"]), "--set", "nonsense")
+
+
+def test_sample_weight_and_keras_reduction_names():
+    args = ["mse", "--convention", "keras", "--pred", "[[1,2],[3,4]]", "--target", "[[0,0],[0,0]]"]
+    out = run_cli([*args, "--sample-weight", "1,3", "--reduction", "mean_with_sample_weight", "-f", "json"]).json()
+    assert out["value"] == pytest.approx((2.5 * 1 + 12.5 * 3) / 4, rel=1e-6)
+    none = run_cli([*args, "--sample-weight", "1,3", "--reduction", "none", "-f", "json"]).json()
+    assert none["elements"] == pytest.approx([2.5, 37.5]) and none["sum"] == pytest.approx(40.0)
+    assert_usage_error(run_cli(["mse", "--pred", "1", "--target", "0", "--sample-weight", "1"]), "--sample-weight")
+    assert_usage_error(run_cli([*args, "--reduction", "batchmean"]), "--reduction")
+
+
+def test_expect_says_which_convention_the_answer_matches():
+    run = run_cli(["bce", "--pred", "0,0.9,1", "--target", "1,1,0", "--expect", "10.72"])
+    assert run.code == 1
+    assert "matches Keras's convention, not PyTorch's" in run.stderr
+    ok = run_cli(["bce", "--convention", "keras", "--pred", "0,0.9,1", "--target", "1,1,0", "--expect", "10.72"])
+    assert ok.code == 0
+    other = run_cli(
+        ["log_loss", "--convention", "sklearn", "--pred", "0,0.9,1", "--target", "1,1,0", "--expect", "66.70"]
+    )
+    assert other.code == 1 and "PyTorch's convention, not scikit-learn's" in other.stderr
+
+
+def test_list_convention_shows_equivalents_and_gaps():
+    out = run_cli(["list", "--convention", "keras", "--format", "json"]).json()
+    by_name = {row["names"][0]: row for row in out["losses"]}
+    assert by_name["BinaryCrossentropy"]["lossctl"] == "bce"
+    assert by_name["CTC"]["lossctl"] is None
+    table = run_cli(["list", "--convention", "sklearn"])
+    assert table.code == 0 and "mean_pinball_loss" in table.stdout and "not in lossctl yet" in table.stdout
+
+
+def test_convention_errors_are_usage_errors():
+    assert_usage_error(run_cli(["mse", "--pred", "1", "--target", "0", "--convention", "tensorflow"]), "--convention")
+    assert_usage_error(run_cli(["ssim", "--pred", "1", "--target", "0", "--convention", "keras"]), "--convention")
+    assert_usage_error(
+        run_cli(["log_loss", "--convention", "sklearn", "--pred", "0.2,0.3", "--target", "1,1"]), "only one label"
+    )
+    assert_usage_error(run_cli(["msle", "--convention", "sklearn", "--pred", "-2,1", "--target", "1,1"]), "≤ −1")
+    assert_usage_error(run_cli(["BinaryCrossentropy", "--pred", "1", "--target", "1", "--explain"]), "--explain")
+
+
+# --- differential tests against the libraries themselves (skipped when they are not installed) ---------
+
+KERAS_GRID = {
+    "BinaryCrossentropy": [{}, {"from_logits": True}, {"label_smoothing": 0.2}],
+    "CategoricalCrossentropy": [{}, {"from_logits": True}, {"label_smoothing": 0.1}],
+    "SparseCategoricalCrossentropy": [{}, {"from_logits": True}, {"ignore_class": 1}],
+    "Huber": [{}, {"delta": 0.5}],
+}
+KERAS_REDUCTIONS = ("sum_over_batch_size", "sum", "mean_with_sample_weight", "none")
+
+
+def _logit_inputs(name: str, pred: np.ndarray, kwargs: dict) -> np.ndarray:
+    if kwargs.get("from_logits"):
+        return np.log(pred) if name != "BinaryCrossentropy" else np.log(pred / (1 - pred))
+    return pred
+
+
+def _keras():
+    os.environ["KERAS_BACKEND"] = "torch"
+    keras = pytest.importorskip("keras")
+    torch = pytest.importorskip("torch")
+    if keras.backend.backend() != "torch":
+        pytest.skip("the Keras differential tests run on its torch backend")
+    return keras, torch
+
+
+KERAS_CASES = [
+    (c.name, shape, kwargs)
+    for c in LIBRARIES["keras"].conventions
+    for shape in SHAPES
+    if _applies("keras", c.name, shape)
+    for kwargs in KERAS_GRID.get(c.name, [{}])
+]
+
+
+@pytest.mark.parametrize(("name", "shape", "kwargs"), KERAS_CASES)
+def test_keras_agrees(name, shape, kwargs):
+    keras, torch = _keras()
+    rng = np.random.default_rng(RNG_SEED)
+    pred, target = inputs("keras", name, rng, shape)
+    pred = _logit_inputs(name, pred, kwargs)
+    if "ignore_class" in kwargs:
+        target[0] = kwargs["ignore_class"]
+    for reduction in KERAS_REDUCTIONS:
+        for weight in (None, rng.uniform(0.5, 2.0, size=pred.shape[0])):
+            loss = getattr(keras.losses, name)(reduction=reduction, **kwargs)
+            p = torch.tensor(pred, dtype=torch.float32, requires_grad=True)
+            w = None if weight is None else torch.tensor(weight, dtype=torch.float32)
+            out = loss(torch.tensor(target, dtype=torch.float32), p, sample_weight=w)
+            out.sum().backward()
+            ours = _value(
+                "keras", name, pred, target, reduction, weight, dtype=None, **{k: str(v) for k, v in kwargs.items()}
+            )
+            where = f"{name} {kwargs} {reduction} weight={weight is not None}"
+            np.testing.assert_allclose(
+                np.asarray(ours.value), out.detach().numpy(), rtol=2e-5, atol=1e-6, err_msg=where
+            )
+            np.testing.assert_allclose(ours.grad, p.grad.numpy(), rtol=2e-4, atol=1e-6, err_msg=where)
+
+
+SKLEARN_CASES = [
+    (c.name, shape) for c in LIBRARIES["sklearn"].conventions for shape in SHAPES if _applies("sklearn", c.name, shape)
+]
+
+
+def _sklearn_function(name: str, settings: dict):
+    metrics = pytest.importorskip("sklearn.metrics")
+    function = getattr(metrics, name)
+    extra = {k: (float(v) if k == "alpha" else [float(x) for x in v.split(",")]) for k, v in settings.items()}
+
+    def value(pred, target, weight=None, normalize=True):
+        if name == "log_loss":
+            return function(target, pred, sample_weight=weight, normalize=normalize)
+        return function(target, pred, sample_weight=weight, **extra)
+
+    return value
+
+
+@pytest.mark.parametrize(("name", "shape"), SKLEARN_CASES)
+def test_sklearn_agrees(name, shape):
+    rng = np.random.default_rng(RNG_SEED)
+    pred, target = inputs("sklearn", name, rng, shape)
+    settings_grid = [{}]
+    if name == "mean_pinball_loss":
+        settings_grid += [{"alpha": "0.1"}, {"alpha": "0.9"}]
+    if len(shape) == 2:
+        settings_grid += [{"multioutput": "0.2,0.3,0.5"}]
+    for settings in settings_grid:
+        function = _sklearn_function(name, settings)
+        for weight in (None, rng.uniform(0.5, 2.0, size=pred.shape[0])):
+            ours = _value("sklearn", name, pred, target, "mean", weight, **settings)
+            theirs = function(pred, target, weight)
+            assert float(ours.value) == pytest.approx(theirs, rel=1e-12, abs=1e-14), (settings, weight)
+            numeric = numeric_gradient(lambda x, weight=weight, function=function: function(x, target, weight), pred)
+            np.testing.assert_allclose(ours.grad, numeric, rtol=1e-5, atol=1e-8)
+    if name == "log_loss":
+        weight = rng.uniform(0.5, 2.0, size=pred.shape[0])
+        ours = _value("sklearn", name, pred, target, "sum", weight)
+        assert float(ours.value) == pytest.approx(function(pred, target, weight, normalize=False), rel=1e-12)
+
+
+def test_sklearn_log_loss_multiclass_and_edges_agree():
+    metrics = pytest.importorskip("sklearn.metrics")
+    rng = np.random.default_rng(RNG_SEED)
+    pred = rng.dirichlet(np.ones(4), size=6)
+    target = np.array([0, 1, 2, 3, 1, 2.0])
+    assert float(_value("sklearn", "log_loss", pred, target).value) == pytest.approx(
+        metrics.log_loss(target, pred), rel=1e-12
+    )
+    for p, t in (([0, 0.9, 1], [1, 1, 0]), ([0.0, 1.0], [0, 1]), ([1e-20, 0.5], [1, 0])):
+        p, t = np.array(p, float), np.array(t, float)
+        assert float(_value("sklearn", "log_loss", p, t).value) == pytest.approx(metrics.log_loss(t, p), rel=1e-12)
+
+
+TORCHMETRICS_CASES = [
+    (c.name, shape)
+    for c in LIBRARIES["torchmetrics"].conventions
+    for shape in SHAPES
+    if _applies("torchmetrics", c.name, shape)
+]
+
+
+@pytest.mark.parametrize(("name", "shape"), TORCHMETRICS_CASES)
+def test_torchmetrics_agrees(name, shape):
+    functional = pytest.importorskip("torchmetrics.functional")
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(RNG_SEED)
+    pred, target = inputs("torchmetrics", name, rng, shape)
+    p = torch.tensor(pred, dtype=torch.float64, requires_grad=True)
+    out = getattr(functional, name)(p, torch.tensor(target, dtype=torch.float64))
+    out.backward()
+    ours = _value("torchmetrics", name, pred, target)
+    assert float(ours.value) == pytest.approx(float(out.detach()), rel=1e-12)
+    np.testing.assert_allclose(ours.grad, p.grad.numpy(), rtol=1e-10, atol=1e-14)
+
+
+def _optax_call(name: str, pred, target):
+    optax = pytest.importorskip("optax")
+    function = getattr(optax.losses, name)
+    if name in ("softmax_cross_entropy_with_integer_labels", "multiclass_hinge_loss"):
+        import jax.numpy as jnp
+
+        labels = target if target.ndim < pred.ndim else np.argmax(target, axis=-1)
+        return function(pred, jnp.asarray(labels, dtype=jnp.int32))
+    return function(pred, target)
+
+
+OPTAX_CASES = [
+    (name, shape)
+    for c in LIBRARIES["optax"].conventions
+    for name in c.names
+    for shape in SHAPES
+    if _applies("optax", c.name, shape)
+    and not (c.loss in ("cross_entropy", "categorical_hinge", "kl_div") and len(shape) < 2)
+]
+
+
+@pytest.mark.parametrize(("name", "shape"), OPTAX_CASES)
+def test_optax_agrees(name, shape):
+    jax = pytest.importorskip("jax")
+    pytest.importorskip("optax")
+    import jax.numpy as jnp
+
+    rng = np.random.default_rng(RNG_SEED)
+    convention = next(c for c in LIBRARIES["optax"].conventions if name in c.names)
+    pred, target = inputs("optax", convention.name, rng, shape)
+    if name == "softmax_cross_entropy_with_integer_labels":
+        target = rng.integers(0, pred.shape[-1], size=pred.shape[0]).astype(float)
+    spec = LOSSES[convention.loss]
+    for reduction, reduce in (("mean", jnp.mean), ("sum", jnp.sum)):
+
+        def library(x, reduce=reduce):
+            return reduce(_optax_call(name, x, jnp.asarray(target, dtype=jnp.float32)))
+
+        x = jnp.asarray(pred, dtype=jnp.float32)
+        value, grad = jax.value_and_grad(library)(x)
+        chosen = convention_for("optax", spec.name, name)
+        ours = compute_convention(spec, chosen, pred, target, reduction=reduction)
+        assert ours.dtype == "float32"
+        np.testing.assert_allclose(float(ours.value), float(value), rtol=2e-6, atol=1e-6)
+        np.testing.assert_allclose(ours.grad, np.asarray(grad), rtol=2e-5, atol=1e-6)
+
+
+def test_info_lists_the_conventions_of_a_loss():
+    out = run_cli(["info", "bce", "-f", "json"]).json()
+    assert {row["convention"] for row in out["conventions"]} == {"keras", "sklearn"}
+    assert all(row["source"] for row in out["conventions"])
+    table = run_cli(["info", "categorical_hinge"])
+    assert table.code == 0 and "CategoricalHinge" in table.stdout and "multiclass_hinge_loss" in table.stdout
+    assert run_cli(["info", "ssim", "-f", "json"]).json()["conventions"] == []
