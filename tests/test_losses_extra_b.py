@@ -1,9 +1,8 @@
 """Issue 16 (part b): box, embedding and sequence losses against independent references, in float64.
 
-* boxes: torchvision 0.28's own ``giou_loss.py``, ``diou_loss.py``, ``ciou_loss.py`` and ``_utils.py``.
-  They are loaded from the installed package's source files, because importing ``torchvision`` runs its
-  C extension's registrations, which fail against some torch builds; the loss functions are pure PyTorch.
-  Skipped cleanly when torchvision is not installed (``pip install torchvision==0.28.0``).
+* boxes: torchvision 0.28's own ``giou_loss.py``, ``diou_loss.py``, ``ciou_loss.py`` and ``_utils.py``,
+  copied into ``tests/reference/torchvision_box_losses.py`` (BSD-3): importing ``torchvision`` runs its
+  C extension's registrations, which fail against the CPU torch build; the loss functions are pure PyTorch.
 * the rest: PyTorch 2.13 where it has the loss, else a transcription of the paper's formula in PyTorch
   differentiated by autograd (each cites its paper).
 
@@ -12,10 +11,8 @@ Values to 1e-12 relative and gradients to 1e-10; the largest errors seen are pri
 
 from __future__ import annotations
 
-import importlib.util
 import math
 import types
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -25,6 +22,7 @@ from lossctl import compute
 from lossctl.losses.registry import LOSSES
 
 torch = pytest.importorskip("torch")
+from reference import torchvision_box_losses  # noqa: E402  (imports torch)
 
 WORST: dict[str, dict[str, float]] = {}
 SEEDS = range(8)
@@ -45,19 +43,7 @@ def record(loss: str, kind: str, got, expected, rtol: float) -> None:
 
 
 def _torchvision_box_losses() -> types.SimpleNamespace:
-    spec = importlib.util.find_spec("torchvision")
-    if spec is None or spec.origin is None:
-        pytest.skip("torchvision is not installed (pip install torchvision==0.28.0)")
-    folder = Path(spec.origin).parent / "ops"
-    namespace: dict = {"torch": torch, "_log_api_usage_once": lambda *_: None}
-
-    def load(name: str) -> None:
-        source = (folder / name).read_text()
-        lines = [line for line in source.splitlines() if not line.startswith("from ")]
-        exec(compile("\n".join(lines), str(folder / name), "exec"), namespace)
-
-    for name in ("_utils.py", "diou_loss.py", "giou_loss.py", "ciou_loss.py"):
-        load(name)
+    namespace = vars(torchvision_box_losses)
     return types.SimpleNamespace(
         giou=namespace["generalized_box_iou_loss"],
         diou=namespace["distance_box_iou_loss"],
