@@ -259,7 +259,7 @@ class TestFailedRunWritesNothing:
         (tmp_path / "g.csv").write_text("old\n")
         argv = ["mse", "--pred", str(tmp_path / "p.npy"), "--target", str(tmp_path / "p.npy"), "-f", "value"]
         run = cli([*argv, "--save-elements", str(tmp_path / "e.npy"), "--save-grad", str(tmp_path / "g.csv")])
-        assert_usage_error(run, "--pred[1900] is nan")
+        assert_usage_error(run, "[1900] is nan")  # --pred and --target are the same file
         assert np.load(tmp_path / "e.npy").tolist() == [1.0] and (tmp_path / "g.csv").read_text() == "old\n"
         assert sorted(p.name for p in tmp_path.iterdir()) == ["e.npy", "g.csv", "p.npy"]
 
