@@ -28,7 +28,7 @@ from .save import check_output_path, save_array
 from .spec import LossSpec, Param
 
 if TYPE_CHECKING:
-    from .verdict import Verdict
+    from .verdict import AnyVerdict
 
 INLINE_LIMIT = 1_000_000  # above this many values: block-wise reductions, arrays only to --save-* files
 BLOCKS_FOR_VALUE_FROM = 1 << 16  # --format value needs no arrays: blocks (no gradient) from this size on
@@ -241,8 +241,11 @@ def run_loss(spec: LossSpec, options: dict[str, Any]) -> int:
 
 def _streamable(options: dict[str, Any]) -> bool:
     """Large inputs go block by block unless a per-element view was asked for."""
+    from .verdict import is_array_text
+
     per_element = ("explain", "activation", "expect_grad", "channels_last")
-    return not any(options.get(name) for name in per_element)
+    array_answer = options.get("expect") is not None and is_array_text(options["expect"])
+    return not array_answer and not any(options.get(name) for name in per_element)
 
 
 def _run_blocks(
@@ -332,15 +335,15 @@ def _stderr_console() -> Any:
     return Console(stderr=True)
 
 
-def verdict_lines(verdicts: list[Verdict], precision: int) -> list[str]:
-    """One ✓/✗ line per --expect check, and a count when there are several."""
-    lines = [v.describe(precision + 1) for v in verdicts]
+def verdict_lines(verdicts: list[AnyVerdict], precision: int) -> list[str]:
+    """The ✓/✗ lines of each --expect check (wrong array entries listed), and a count when there are several."""
+    lines = [line for v in verdicts for line in v.lines(precision + 1)]
     if len(verdicts) > 1:
         lines.append(f"{sum(v.ok for v in verdicts)} of {len(verdicts)} checks right")
     return lines
 
 
-def emit_summary(summary: Any, output_format: str, precision: int, verdicts: list[Verdict]) -> None:
+def emit_summary(summary: Any, output_format: str, precision: int, verdicts: list[AnyVerdict]) -> None:
     """value, json or table for a block-wise result (no per-element arrays)."""
     lines = verdict_lines(verdicts, precision)
     if output_format == "table":
@@ -393,17 +396,30 @@ def _save_results(result: LossResult, saves: dict[str, Path | None]) -> None:
         save_array(path, values, option, signed=signed)
 
 
-def _verdicts(result: Any, options: dict[str, Any]) -> list[Verdict]:
-    """--expect and --expect-grad, checked before anything is printed."""
-    from .verdict import check_answer, check_gradient
+def _verdicts(result: Any, options: dict[str, Any]) -> list[AnyVerdict]:
+    """--expect and --expect-grad, checked before anything is printed.
 
-    verdicts: list[Verdict] = []
-    if options.get("expect") is not None:
-        if result.reduction == "none":
-            raise InputError("--expect needs one value: use --reduction mean or sum (or --expect-grad)")
-        verdicts.append(check_answer(options["expect"], float(result.value), options.get("tol")))
+    A single number is checked against the reduced value; an array (or any answer with
+    ``--reduction none``) entry by entry against the elements, and ``--expect-grad`` against the gradient.
+    """
+    from .verdict import check_answer, check_array, check_gradient, is_array_text
+
+    verdicts: list[AnyVerdict] = []
+    expect, tol = options.get("expect"), options.get("tol")
+    if expect is not None:
+        if result.reduction == "none" or is_array_text(expect):
+            if not hasattr(result, "elements"):
+                raise InputError("--expect with an array needs the elements: drop --format value for this input")
+            context = (
+                ""
+                if result.reduction == "none"
+                else f"(an array answer is checked against the elements, not the {result.reduction})"
+            )
+            verdicts.append(check_array(expect, result.elements, tol, "--expect", "elements", context))
+        else:
+            verdicts.append(check_answer(expect, float(result.value), tol))
     if options.get("expect_grad") is not None:
-        verdicts += check_gradient(options["expect_grad"], result.grad, options.get("tol"))
+        verdicts.append(check_gradient(options["expect_grad"], result.grad, tol))
     return verdicts
 
 
@@ -413,37 +429,45 @@ def emit(
     precision: int,
     *,
     explain: bool = False,
-    verdicts: list[Verdict] | None = None,
+    verdicts: list[AnyVerdict] | None = None,
 ) -> None:
-    """Write the result to stdout in the chosen format; verdicts close the human formats."""
+    """Write the result to stdout in the chosen format; verdicts close the human formats.
+
+    ``--explain`` replaces the table; with csv and value the derivation goes to stderr (stdout stays
+    machine-readable), and JSON carries it as a list of lines under ``explain``.
+    """
     verdicts = verdicts or []
     lines = verdict_lines(verdicts, precision)
-    if output_format in ("table", "json") and explain:
+    text = ""
+    if explain:
         from .explain import explain as derivation
 
         text = derivation(result, precision)
-        if output_format == "table":
-            sys.stdout.write(text + "".join(f"\n{line}" for line in lines) + ("\n" if lines else ""))
-            return
     if output_format == "table":
-        from .render.table import print_table
+        if explain:
+            sys.stdout.write(text)
+        else:
+            from .render.table import print_table
 
-        print_table(result, precision)
+            print_table(result, precision)
         if lines:
-            sys.stdout.write("\n".join(lines) + "\n")
+            sys.stdout.write(("\n" if explain else "") + "\n".join(lines) + "\n")
         return
     from .render import machine
 
     if output_format == "json":
         extra: dict[str, Any] = {}
         if explain:
-            extra["explain"] = text
+            extra["explain"] = text.rstrip("\n").split("\n")
         if verdicts:
             extra["expect"] = [v.as_dict() for v in verdicts]
         sys.stdout.write(machine.to_json(result, extra))
     else:
         render = {"csv": machine.to_csv, "value": machine.to_value}[output_format]
         sys.stdout.write(render(result))
+        sys.stdout.flush()
+        if explain:
+            sys.stderr.write(text)
         if lines:
             sys.stderr.write("\n".join(lines) + "\n")
     sys.stdout.flush()
