@@ -22,6 +22,7 @@ import typer
 from .core import LossResult, compute
 from .describe import example_command
 from .errors import ExitStatus, InputError, LossctlWarning
+from .hints import answer_hints, refusal_hint
 from .inputs import is_image_file, read_array, read_columns
 from .render import FORMATS
 from .save import check_output_path, save_array
@@ -213,7 +214,7 @@ def run_loss(spec: LossSpec, options: dict[str, Any]) -> int:
     if channels_last:
         pred, target, tensors = _channels_first(pred, target, tensors)
     hyper = {p.name: options[p.name] for p in spec.hyper_params}
-    with warnings.catch_warnings(record=True) as caught:
+    with warnings.catch_warnings(record=True) as caught, _refusal_hints(spec, pred, target, options):
         warnings.simplefilter("always", LossctlWarning)
         result = compute(
             spec,
@@ -231,12 +232,26 @@ def run_loss(spec: LossSpec, options: dict[str, Any]) -> int:
     for warning in caught:
         if issubclass(warning.category, LossctlWarning):
             sys.stderr.write(f"warning: {warning.message}\n")
+    for hint in answer_hints(spec.name, pred, target, options.get("activation"), spec.target):
+        sys.stderr.write(f"hint: {hint}\n")
     verdicts = _verdicts(result, options)
     _save_results(result, saves)
     emit(result, output_format, options["precision"], explain=options.get("explain", False), verdicts=verdicts)
     if verdicts and not all(v.ok for v in verdicts):
         return ExitStatus.MISMATCH
     return ExitStatus.OK
+
+
+@contextmanager
+def _refusal_hints(spec: LossSpec, pred: Any, target: Any, options: dict[str, Any]) -> Iterator[None]:
+    """An input error whose cause is a classic confusion gains a ``hint:`` line."""
+    try:
+        yield
+    except InputError as exc:
+        hint = refusal_hint(spec.name, pred, target, options.get("activation"), spec.target)
+        if hint is None:
+            raise
+        raise InputError(f"{exc}\nhint: {hint}") from exc
 
 
 def _streamable(options: dict[str, Any]) -> bool:
