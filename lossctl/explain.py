@@ -26,7 +26,8 @@ def reduction_line(result: LossResult) -> str:
 
 def header(result: LossResult, fmt: Numbers) -> list[str]:
     spec = result.spec
-    lines = [f"{spec.name}: {spec.summary}", f"  {spec.formula}", f"  {reduction_line(result)}"]
+    formula, _ = spec.formulas(result.params)
+    lines = [f"{spec.name}: {spec.summary}", f"  {formula}", f"  {reduction_line(result)}"]
     if spec.transform is not None and result.reduction != "none":
         lines[-1] += f", then {spec.transform.name}"
     if result.params:
@@ -145,7 +146,8 @@ def chain_lines(result: LossResult, fmt: Numbers, label: str) -> list[str]:
 
 def gradient_lines(result: LossResult, fmt: Numbers) -> list[str]:
     spec = result.spec
-    lines = ["", "gradient:", f"  {spec.gradient}" + ("   (ŷ = a)" if result.activation else "")]
+    _, gradient = spec.formulas(result.params)
+    lines = ["", "gradient:", f"  {gradient}" + ("   (ŷ = a)" if result.activation else "")]
     variable = "a" if result.activation else "ŷ"
     if result.reduction == "mean" and result.count == result.elements.size:
         lines.append(f"  ∂L/∂{variable} = (1/n) ∂ℓ/∂{variable} with n = {fmt(result.count)}")
