@@ -191,6 +191,7 @@ def _read_inputs(spec: LossSpec, options: dict[str, Any]) -> tuple[Any, Any, dic
 
 def run_loss(spec: LossSpec, options: dict[str, Any]) -> int:
     """Read, compute, render. Everything is computed before anything is printed."""
+    options = _case_insensitive_choices(spec, options)
     output_format = options["format"]
     if output_format not in FORMATS:
         raise InputError(f"--format must be one of {', '.join(FORMATS)}, got {output_format!r}")
@@ -240,6 +241,16 @@ def run_loss(spec: LossSpec, options: dict[str, Any]) -> int:
     if verdicts and not all(v.ok for v in verdicts):
         return ExitStatus.MISMATCH
     return ExitStatus.OK
+
+
+CHOICE_OPTIONS = ("format", "reduction", "dtype", "activation")
+
+
+def _case_insensitive_choices(spec: LossSpec, options: dict[str, Any]) -> dict[str, Any]:
+    """``--activation Sigmoid``, ``--reduction MEAN``, ``--format JSON``, ``--dtype Float32``, ``--norm L1``."""
+    names = [*CHOICE_OPTIONS, *(p.name for p in spec.params if p.kind == "choice")]
+    lowered = {name: options[name].strip().lower() for name in names if isinstance(options.get(name), str)}
+    return {**options, **lowered}
 
 
 @contextmanager
