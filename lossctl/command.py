@@ -230,13 +230,13 @@ def run_loss(spec: LossSpec, options: dict[str, Any]) -> int:
         )
     if channels_last:
         result = replace(result, channels_last=True)
+    verdicts = _verdicts(result, options)  # a bad --expect is an error: nothing printed before it
+    _save_results(result, saves)
     for warning in caught:
         if issubclass(warning.category, LossctlWarning):
             sys.stderr.write(f"warning: {warning.message}\n")
     for hint in answer_hints(spec.name, pred, target, options.get("activation"), spec.target):
         sys.stderr.write(f"hint: {hint}\n")
-    verdicts = _verdicts(result, options)
-    _save_results(result, saves)
     emit(result, output_format, options["precision"], explain=options.get("explain", False), verdicts=verdicts)
     if verdicts and not all(v.ok for v in verdicts):
         return ExitStatus.MISMATCH

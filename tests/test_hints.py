@@ -111,3 +111,13 @@ def test_no_hint_on_worked_examples(cli, spec) -> None:
 def test_no_hint_on_ordinary_inputs(loss: str, pred, target) -> None:
     assert answer_hints(loss, pred, target, None, LOSSES[loss].target) == []
     assert refusal_hint(loss, pred, target, None, LOSSES[loss].target) is None
+
+
+@pytest.mark.parametrize(
+    "extra", [["--expect", "1e999"], ["--expect", "inf"], ["--tol", "-1", "--expect", "0.6"], ["--expect", "x"]]
+)
+def test_errors_after_a_hint_stay_one_line(cli, extra: list[str]) -> None:
+    """Inputs that would earn a hint, and a bad --expect: only the error is printed."""
+    run = cli(["ce", "--pred", "0.2,0.8;0.6,0.4", "--target", "1,0", *extra])
+    assert_usage_error(run, "error: ")
+    assert "hint:" not in run.stderr and len(run.stderr.splitlines()) == 1
