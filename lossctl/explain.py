@@ -147,7 +147,7 @@ def chain_lines(result: LossResult, fmt: Numbers, label: str) -> list[str]:
 def gradient_lines(result: LossResult, fmt: Numbers) -> list[str]:
     spec = result.spec
     _, gradient = spec.formulas(result.params)
-    lines = ["", "gradient:", f"  {gradient}" + ("   (ŷ = a)" if result.activation else "")]
+    lines = ["", "gradient:", f"  {gradient}" + ("   (the loss's input is a)" if result.activation else "")]
     variable = "a" if result.activation else "ŷ"
     if result.reduction == "mean" and result.count == result.elements.size:
         lines.append(f"  ∂L/∂{variable} = (1/n) ∂ℓ/∂{variable} with n = {fmt(result.count)}")

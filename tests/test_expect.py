@@ -259,7 +259,7 @@ def test_explain_golden_mse_after_sigmoid(cli) -> None:
             f"  = {_g((a[0] ** 2 + a[1] ** 2) / 2)}",
             "",
             "gradient:",
-            "  ∂ℓᵢ/∂ŷᵢ = 2 (ŷᵢ − yᵢ)   (ŷ = a)",
+            "  ∂ℓᵢ/∂ŷᵢ = 2 (ŷᵢ − yᵢ)   (the loss's input is a)",
             "  ∂L/∂a = (1/n) ∂ℓ/∂a with n = 2",
             f"  ∂L/∂a = [{_g(dl_da[0])}, {_g(dl_da[1])}]",
             "  a′(z) = σ′(z) = σ(z)·(1 − σ(z))",
