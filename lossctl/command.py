@@ -449,6 +449,24 @@ def _verdicts(result: Any, options: dict[str, Any]) -> list[AnyVerdict]:
     return verdicts
 
 
+def _wrong_rows(result: LossResult, verdicts: list[AnyVerdict]) -> np.ndarray | None:
+    """One bool per table row, True where an --expect / --expect-grad entry of it is wrong; None if none is."""
+    from .render.rows import per_element
+    from .verdict import ArrayVerdict
+
+    rows: np.ndarray | None = None
+    for verdict in verdicts:
+        mask = verdict.wrong_mask() if isinstance(verdict, ArrayVerdict) else None
+        if mask is None or result.spec.images:
+            continue
+        per_row = per_element(result, mask)
+        if per_row is None:
+            continue
+        wrong = per_row.any(axis=1)
+        rows = wrong if rows is None else rows | wrong
+    return rows if rows is not None and rows.any() else None
+
+
 def emit(
     result: LossResult,
     output_format: str,
@@ -475,7 +493,7 @@ def emit(
         else:
             from .render.table import print_table
 
-            print_table(result, precision)
+            print_table(result, precision, marks=_wrong_rows(result, verdicts))
         if lines:
             sys.stdout.write(("\n" if explain else "") + "\n".join(lines) + "\n")
         return

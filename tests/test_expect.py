@@ -309,3 +309,26 @@ def test_explain_with_json_is_a_list_of_lines(cli) -> None:
     assert isinstance(got["explain"], list) and all(isinstance(line, str) for line in got["explain"])
     assert "  = 4" in got["explain"] and got["explain"][0].startswith("mse:")
     assert got["expect"][0]["ok"] is True
+
+
+@pytest.mark.parametrize(
+    ("argv", "wrong_rows"),
+    [
+        ([*MSE_10_5, "--expect", "[[4,9],[25,5]]"], {"(1, 1)"}),
+        ([*MSE_10_5, "--expect", "[[5,9],[25,5]]", "-r", "none"], {"(0, 0)", "(1, 1)"}),
+        ([*MSE_10_5, "--expect-grad", "[[-1,-1.5],[-2.4,-1]]"], {"(1, 0)"}),
+        (["ce", "--pred", "1,2;3,1", "--target", "1,0", "--expect-grad", "[[0.134,-0.134],[0.06,0.06]]"], {"1"}),
+    ],
+)
+def test_table_marks_each_wrong_entry(cli, argv: list[str], wrong_rows: set[str]) -> None:
+    run = cli(argv)
+    assert run.code == 1
+    header = next(line for line in run.stdout.splitlines() if line.split()[:1] == ["index"])
+    assert header.split()[-1] == "expect"
+    marked = {line.strip().split("   ")[0].strip() for line in run.stdout.splitlines() if line.rstrip().endswith("✗")}
+    assert marked == wrong_rows, run.stdout
+
+
+def test_table_has_no_expect_column_when_all_is_right_or_shapes_differ(cli) -> None:
+    assert "expect" not in cli([*MSE_10_5, "--expect", "[[4,9],[25,4]]"]).stdout.splitlines()[2]
+    assert "✗" not in cli([*MSE_10_5, "--expect", "10.5"]).stdout

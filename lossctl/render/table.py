@@ -71,8 +71,13 @@ def _summary(result: LossResult, precision: int) -> Table:
     return summary
 
 
-def build_table(result: LossResult, precision: int = 6, max_rows: int = HEAD_ROWS + TAIL_ROWS) -> Group:
-    """The renderable: element rows (head and tail when long) and a summary block."""
+def build_table(
+    result: LossResult, precision: int = 6, max_rows: int = HEAD_ROWS + TAIL_ROWS, marks: np.ndarray | None = None
+) -> Group:
+    """The renderable: element rows (head and tail when long) and a summary block.
+
+    ``marks`` (one bool per element, from --expect / --expect-grad) adds a column with ✗ on the wrong rows.
+    """
     if result.spec.images:
         return build_image_table(result, precision, max_rows)
     columns = element_columns(result)
@@ -81,17 +86,21 @@ def build_table(result: LossResult, precision: int = 6, max_rows: int = HEAD_ROW
     for column in columns:
         style = "bold" if column.name == "loss" else None
         table.add_column(column.name, justify="right", style=style)
+    if marks is not None:
+        table.add_column("expect", justify="center")
 
     n = result.elements.size
     for flat in _shown(n, max_rows):
         if flat is None:
             hidden = n - HEAD_ROWS - TAIL_ROWS
-            table.add_row("…", *["…"] * len(columns))
+            table.add_row("…", *["…"] * (len(columns) + (marks is not None)))
             continue
         cells = [element_index(result, flat)]
         for column in columns:
             row = column.values[flat]
             cells.append(short(row[0], precision) if column.width == 1 else short_array(row, precision))
+        if marks is not None:
+            cells.append("✗" if marks[flat] else "")
         table.add_row(*cells)
 
     summary = _summary(result, precision)
@@ -128,9 +137,11 @@ def print_summary(summary, precision: int = 6, console: Console | None = None) -
     console.print(grid)
 
 
-def print_table(result: LossResult, precision: int = 6, console: Console | None = None) -> None:
+def print_table(
+    result: LossResult, precision: int = 6, console: Console | None = None, marks: np.ndarray | None = None
+) -> None:
     console = console or Console(highlight=False)
-    renderable = build_table(result, precision)
+    renderable = build_table(result, precision, marks=marks)
     if not console.is_terminal:
         # A file or pipe has no width: use what the table needs instead of wrapping at 80 columns.
         wide = console.options.update(max_width=1000)
