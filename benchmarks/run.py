@@ -227,10 +227,49 @@ def csv_speed(rows: int, folder: Path) -> None:
     print(f"  lossctl mse --data …           {ours_s:6.2f} s  {ours_s / base_s:.2f}×  {verdict(ours_s / base_s, 1.2)}")
 
 
+def stdin_vs_file(n: int, folder: Path, repeats: int = 5) -> None:
+    print(f"\n## Standard input against a file: {n:,} numbers, one per line, whole processes")
+    path = folder / "numbers.txt"
+    if not path.exists():
+        import numpy as np
+
+        np.savetxt(path, np.random.default_rng(0).normal(size=n))
+    tool = " ".join(f"'{part}'" for part in lossctl_command())
+    command = f"{tool} mse --target '{path}' -f value"  # the same numbers as targets: only --pred changes
+    cases = {
+        "--pred FILE": f"{command} --pred '{path}' > /dev/null",
+        "--pred - < FILE": f"{command} --pred - < '{path}' > /dev/null",
+        "cat FILE | --pred -": f"cat '{path}' | {command} --pred - > /dev/null",
+    }
+    runner = """
+import subprocess, sys, time, resource, json
+start = time.perf_counter()
+subprocess.run(["bash", "-c", sys.argv[1]], check=True)
+seconds = time.perf_counter() - start
+print(json.dumps({"seconds": seconds, "peak_mib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}))
+"""
+
+    def measure(script: str) -> tuple[float, float]:
+        runs = []
+        for _ in range(repeats):
+            done = subprocess.run([PYTHON, "-c", runner, script], env=ENV, check=True, capture_output=True, text=True)
+            runs.append(json.loads(done.stdout))
+        return statistics.median(r["seconds"] for r in runs), statistics.median(r["peak_mib"] for r in runs)
+
+    results = {name: measure(script) for name, script in cases.items()}
+    file_s, file_mib = results["--pred FILE"]
+    for name, (seconds, mib) in results.items():
+        line = f"  {name:<22} {seconds:6.2f} s  peak RSS {mib:6.0f} MiB"
+        if name != "--pred FILE":
+            line += f"  time {seconds / file_s:.2f}× {verdict(seconds / file_s, 1.5)}"
+            line += f"  memory {mib / file_mib:.2f}× {verdict(mib / file_mib, 2.0)}"
+        print(line)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="smaller sizes (10⁵/10⁶, a 10⁷ .npy pair)")
-    parser.add_argument("--skip", nargs="*", default=[], choices=["startup", "losses", "streaming", "csv"])
+    parser.add_argument("--skip", nargs="*", default=[], choices=["startup", "losses", "streaming", "csv", "stdin"])
     parser.add_argument("--folder", type=Path, help="where to keep the generated data (default: a temporary folder)")
     args = parser.parse_args()
     sizes = [10**5, 10**6] if args.quick else [10**6, 10**7]
@@ -246,6 +285,8 @@ def main() -> None:
             streaming(10**7 if args.quick else 10**8, folder)
         if "csv" not in args.skip:
             csv_speed(10**5 if args.quick else 10**6, folder)
+        if "stdin" not in args.skip:
+            stdin_vs_file(10**5 if args.quick else 10**6, folder)
 
 
 if __name__ == "__main__":

@@ -49,11 +49,13 @@ def assert_usage_error(run: Run, *fragments: str) -> None:
 
 def refused_combination(spec, params, pred, target) -> str | None:
     """Parameter settings a loss refuses for some input layouts (as PyTorch does), with the reason."""
-    if spec.name == "cross_entropy" and "ignore_index" in params:
+    if spec.name in ("cross_entropy", "softmax_focal", "poly1_cross_entropy") and "ignore_index" in params:
         from lossctl.losses.classification import is_index_target
 
         if not is_index_target(pred, target):
             return "ignore_index is refused with probability targets, as in PyTorch"
+    if spec.family == "segmentation" and "ignore_index" in params and getattr(target, "shape", None) == pred.shape:
+        return "ignore_index applies to class-index targets, not to masks"
     return None
 
 

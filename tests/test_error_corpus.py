@@ -7,7 +7,10 @@ must contain.  Nothing may reach stdout and no traceback may appear.
 
 from __future__ import annotations
 
+import functools
 import json
+import struct
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -161,7 +164,134 @@ CORPUS: list[tuple[str, list[str], str | None, list[str]]] = [
     ("stdin-empty", ["mse", "--pred", "-", *T4], "", ["standard input is empty"]),
     ("stdin-word", ["mse", "--pred", "-", "--target", "1,2"], "1\nx\n", ["line 2", "'x' is not a number"]),
     ("stdin-json", ["mse", "--pred", "-", "--target", "1,2"], "[1, 2", ["invalid JSON"]),
+    # headers: names only; a first line of numbers and junk is an error naming line 1
+    ("first-line-hex-field", ["mse", "--pred", "{tmp}/mixed.csv", *T4], None, ["mixed.csv line 1, value 2", "'0x'"]),
+    ("first-line-hex", ["mse", "--pred", "{tmp}/hex.txt", *T4], None, ["hex.txt line 1", "'0x10' is not a number"]),
+    (
+        "first-line-underscore",
+        ["mse", "--pred", "{tmp}/under.txt", *T4],
+        None,
+        ["under.txt line 2", "'1_000'", "header row holds only names"],
+    ),
+    ("first-line-empty-cell", ["mse", "--pred", "{tmp}/hole.csv", *T4], None, ["hole.csv line 1", "empty value"]),
+    ("header-narrower", ["mse", "--pred", "{tmp}/narrow.csv", *T4], None, ["line 2: the header has 2 names", "3"]),
+    (
+        "header-wider",
+        ["mse", "--pred", "{tmp}/wide.csv", *T4],
+        None,
+        ["line 2: the header has 3 names but", "2 values"],
+    ),
+    ("header-wider-bom", ["mse", "--pred", "{tmp}/widebom.csv", *T4], None, ["line 2: the header has 3 names"]),
+    ("header-one-name", ["mse", "--pred", "{tmp}/onename.csv", *T4], None, ["line 2: the header has 1 name"]),
+    # literal or file: text that looks like a file name and is missing is "no such file"
+    ("missing-cvs", ["mse", "--pred", "preds.cvs", *T4], None, ["--pred: no such file 'preds.cvs'"]),
+    ("missing-suffix-target", ["mse", *P4, "--target", "targets.xyz"], None, ["--target: no such file"]),
+    ("missing-weight-file", ["ce", *LOGITS, "--target", "1,0", "--weight", "w.npy"], None, ["--weight: no such file"]),
+    ("missing-dot-slash", ["mse", "--pred", "./2", *T4], None, ["no such file './2'"]),
+    ("name-too-long", ["mse", "--pred", "{tmp}/" + "a" * 300 + ".csv", *T4], None, ["is too long", "…"]),
+    ("path-too-long", ["mse", "--pred", "d/" * 3000 + "p.csv", *T4], None, ["is too long", "6,005 characters"]),
+    # streams and endless inputs stop at the limit (LOSSCTL_MAX_TEXT_BYTES is 8 MiB in this test)
+    ("endless-dev-zero", ["mse", "--pred", "/dev/zero", *T4], None, ["/dev/zero holds more than 8 MiB", "LOSSCTL_MAX"]),
+    ("endless-stdin", ["mse", "--pred", "-", *T4], "1\n" * (5 << 20), ["standard input holds more than 8 MiB"]),
+    (
+        "endless-data-stdin",
+        ["mse", "--data", "-", "--pred-col", "0", "--target-col", "0"],
+        "1\n" * (5 << 20),
+        ["8 MiB"],
+    ),
+    (
+        "data-and-pred-stdin",
+        ["ce", "--data", "-", "--pred-col", "0", "--target-col", "1", "--weight", "-"],
+        "1",
+        ["--data and --weight both read standard input"],
+    ),
+    ("data-stdin-word", ["mse", "--data", "-", "--pred-col", "a", "--target-col", "b"], "a,b\n1,x\n", ["line 2"]),
+    ("data-stdin-empty", ["mse", "--data", "-", "--pred-col", "0", "--target-col", "0"], "", ["holds no numbers"]),
+    # real tables: selected cells must be numbers, rows as wide as the header, separators
+    (
+        "data-selected-text",
+        ["mse", "--data", "{tmp}/people.csv", "--pred-col", "y_hat", "--target-col", "y"],
+        None,
+        ["people.csv line 3, column 'y'", "'n/a' is not a number"],
+    ),
+    (
+        "data-unquoted-comma",
+        ["mse", "--data", "{tmp}/unquoted.csv", "--pred-col", "y_hat", "--target-col", "y"],
+        None,
+        ["unquoted.csv line 2", "the header has 4 names but this row has 5", "quote"],
+    ),
+    (
+        "data-wrong-delimiter",
+        ["mse", "--data", "{tmp}/semicolon.csv", "--pred-col", "0", "--target-col", "0", "--delimiter", ","],
+        None,
+        ["'1.5;2' is not a number", "--delimiter ';'"],
+    ),
+    (
+        "data-no-header-name",
+        ["mse", "--data", "{tmp}/three.csv", "--pred-col", "pred", "--target-col", "0"],
+        None,
+        ["no column 'pred'", "no header and 1 column;"],
+    ),
+    (
+        "data-bom-header",
+        ["mse", "--data", "{tmp}/bomtable.csv", "--pred-col", "yhat", "--target-col", "y"],
+        None,
+        ["(its columns: y_hat, y)"],
+    ),
+    (
+        "data-pandas-columns",
+        ["mse", "--data", "{tmp}/pandas.csv", "--pred-col", "p", "--target-col", "t"],
+        None,
+        ["its columns: (unnamed), pred, target"],
+    ),
+    (
+        "delimiter-two-chars",
+        ["mse", "--data", "{tmp}/table.csv", "--pred-col", "0", "--target-col", "1", "--delimiter", ";;"],
+        None,
+        ["--delimiter must be one character"],
+    ),
+    (
+        "delimiter-digit",
+        ["mse", "--data", "{tmp}/table.csv", "--pred-col", "0", "--target-col", "1", "--delimiter", "1"],
+        None,
+        ["--delimiter"],
+    ),
+    (
+        "data-npy-3d",
+        ["mse", "--data", "{tmp}/cube.npy", "--pred-col", "0", "--target-col", "1"],
+        None,
+        ["has shape (2, 2, 2)", "2-D"],
+    ),
+    ("delimiter-without-data", ["mse", *P4, *T4, "--delimiter", ";"], None, ["--delimiter applies to --data"]),
+    ("csv-semicolon-ragged", ["mse", "--pred", "{tmp}/semiragged.csv", *T4], None, ["line 2: ragged rows"]),
+    # messages that must not mislead, crash or flood
+    ("token-3mb", ["mse", "--pred", "{tmp}/token.csv", *T4], None, ["token.csv line 2", "3,000,000 characters"]),
+    ("int-5000-digits", ["mse", "--pred", "1" * 5000, *T4], None, ["too large for a float64", "5,000 characters"]),
+    ("int-5000-digits-json", ["mse", "--pred", "[" + "1" * 5000 + "]", *T4], None, ["too large for a float64"]),
+    ("int-5000-digits-file", ["mse", "--pred", "{tmp}/bigint.json", *T4], None, ["too large for a float64"]),
+    ("json-deep-500", ["mse", "--pred", "[" * 500 + "1" + "]" * 500, *T4], None, ["nested 500 deep", "at most 32"]),
+    ("json-deep-100000", ["mse", "--pred", "{tmp}/deep.json", *T4], None, ["nested too deeply"]),
+    ("json-deep-stdin", ["mse", "--pred", "-", *T4], "[" * 100000 + "]" * 100000, ["nested too deeply"]),
+    ("npy-structured", ["mse", "--pred", "{tmp}/fields.npy", *T4], None, ["numeric array", "…"]),
+    ("npy-header-only", ["mse", "--pred", "{tmp}/headeronly.npy", *T4], None, ["truncated"]),
+    ("npy-one-byte-short", ["mse", "--pred", "{tmp}/short.npy", *T4], None, ["truncated"]),
+    ("image-bomb", ["mse", "--pred", "{tmp}/bomb.png", *T4], None, ["more pixels than Pillow's limit of 89,478,485"]),
+    ("image-bomb-warning", ["mse", "--pred", "{tmp}/warn.png", *T4], None, ["Pillow's limit"]),
 ]
+
+
+@functools.cache
+def _bilevel_png(width: int, height: int) -> bytes:
+    """A valid 1-bit PNG of zeros, tiny on disk however many pixels it declares."""
+    row = b"\x00" * (1 + (width + 7) // 8)
+    compressor = zlib.compressobj(9)
+    data = b"".join(compressor.compress(row) for _ in range(height)) + compressor.flush()
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", data) + chunk(b"IEND", b"")
 
 
 def _fixtures(tmp: Path) -> None:
@@ -175,12 +305,36 @@ def _fixtures(tmp: Path) -> None:
     (tmp / "ragged.csv").write_text("1,2\n3\n")
     (tmp / "table.csv").write_text("y_hat,y\n1,2\n3,4\n")
     np.save(tmp / "five.npy", np.arange(5.0))
+    np.save(tmp / "cube.npy", np.zeros((2, 2, 2)))
     np.save(tmp / "truncated.npy", np.arange(100.0))
     (tmp / "truncated.npy").write_bytes((tmp / "truncated.npy").read_bytes()[:150])
     np.save(tmp / "objects.npy", np.array([{"x": 1}, None], dtype=object), allow_pickle=True)
     np.save(tmp / "strings.npy", np.array(["a", "b"]))
     np.save(tmp / "complex.npy", np.array([1 + 2j]))
     np.savez(tmp / "arrays.npz", a=np.arange(3))
+    (tmp / "mixed.csv").write_text("10,0x\n1,2\n")
+    (tmp / "hex.txt").write_text("0x10\n1\n2\n3\n")
+    (tmp / "under.txt").write_text("# values\n1_000\n1\n2\n3\n")
+    (tmp / "hole.csv").write_text("1,,2\n1,2,3\n")
+    (tmp / "narrow.csv").write_text("a,b\n1,2,3\n4,5,6\n")
+    (tmp / "wide.csv").write_text("a,b,c\n1,2\n3,4\n")
+    (tmp / "widebom.csv").write_bytes(b"\xef\xbb\xbfa,b,c\r\n1,2\r\n3,4\r\n")
+    (tmp / "onename.csv").write_text("value\n1,2\n3,4\n")
+    (tmp / "people.csv").write_text('id,name,y_hat,y\n1,"Smith, J",2,3\n2,bob,4,n/a\n')
+    (tmp / "unquoted.csv").write_text("id,name,y_hat,y\n1,Smith, J,2,3\n")
+    (tmp / "semicolon.csv").write_text("p;t\n1.5;2\n")
+    (tmp / "bomtable.csv").write_bytes("y_hat,y\n1,2\n".encode("utf-8-sig"))
+    (tmp / "pandas.csv").write_text(",pred,target\n0,1,2\n")
+    (tmp / "semiragged.csv").write_text("1;2;3\n4;5\n")
+    (tmp / "token.csv").write_text("1\n" + "x" * 3_000_000 + "\n")
+    (tmp / "bigint.json").write_text("[1, " + "9" * 5000 + "]")
+    (tmp / "deep.json").write_text("[" * 100_000 + "]" * 100_000)
+    np.save(tmp / "fields.npy", np.zeros(2, dtype=[(f"f{i}", "f8") for i in range(50)]))
+    full = (tmp / "five.npy").read_bytes()
+    (tmp / "headeronly.npy").write_bytes(full[:128])
+    (tmp / "short.npy").write_bytes(full[:-1])
+    (tmp / "bomb.png").write_bytes(_bilevel_png(20_000, 20_000))
+    (tmp / "warn.png").write_bytes(_bilevel_png(10_000, 10_000))
 
 
 def test_corpus_is_large_enough() -> None:
@@ -189,7 +343,8 @@ def test_corpus_is_large_enough() -> None:
 
 
 @pytest.mark.parametrize(("args", "stdin", "fragments"), [c[1:] for c in CORPUS], ids=[c[0] for c in CORPUS])
-def test_bad_input_exits_2_with_one_clear_line(cli, tmp_path, args, stdin, fragments) -> None:
+def test_bad_input_exits_2_with_one_clear_line(cli, tmp_path, monkeypatch, args, stdin, fragments) -> None:
+    monkeypatch.setenv("LOSSCTL_MAX_TEXT_BYTES", str(8 << 20))
     _fixtures(tmp_path)
     argv = [a.replace("{tmp}", str(tmp_path)) for a in args]
     assert_usage_error(cli(argv, stdin=stdin), *fragments)

@@ -124,3 +124,142 @@ def test_json_summary_says_where_arrays_are_when_not_saved(cli, large) -> None:
     got = cli(["mse", "--pred", str(folder / "p.npy"), "--target", str(folder / "t.npy"), "-f", "json"]).json()
     assert "elements" not in got and "--save-elements" in got["arrays"]
     assert json.dumps(got)  # still one plain JSON object
+
+
+# --- messages from the compute side name what the user wrote ---------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("loss", "bad_row", "argv_extra", "fragment"),
+    [
+        ("bce", 977, [], "--pred[977, 1] is 1.5"),
+        ("bce", 64, [], "--pred[64, 1] is 1.5"),  # the first row of a later block
+        ("msle", 1002, [], "--pred[1002, 1] is -3"),
+    ],
+)
+def test_a_domain_error_deep_in_a_large_file_names_the_global_index(
+    cli, large, loss, bad_row, argv_extra, fragment
+) -> None:
+    folder, _, _ = large
+    pred = np.full((1003, 2), 0.5)
+    pred[bad_row, 1] = 1.5 if loss == "bce" else -3.0
+    np.save(folder / "bad.npy", pred)
+    np.save(folder / "ok.npy", np.full((1003, 2), 0.25))
+    run = cli([loss, "--pred", str(folder / "bad.npy"), "--target", str(folder / "ok.npy"), "-f", "value", *argv_extra])
+    assert_usage_error(run, fragment)
+
+
+def test_a_class_index_out_of_range_deep_in_a_large_file_names_the_global_index(cli, large) -> None:
+    folder, _, _ = large
+    labels = np.zeros(1003)
+    labels[901] = 7
+    np.save(folder / "labels.npy", labels)
+    np.save(folder / "logits.npy", np.zeros((1003, 3)))
+    for extra in ([], ["--weight", "1,2,3"]):
+        run = cli(["ce", "--pred", str(folder / "logits.npy"), "--target", str(folder / "labels.npy"), *extra])
+        assert_usage_error(run, "--target[901] is 7")
+
+
+@pytest.mark.parametrize("value", ["99999999999999999999", "9223372036854775808", "-9223372036854775809"])
+def test_an_ignore_index_beyond_64_bits_is_one_line(cli, value: str) -> None:
+    run = cli(["ce", "--pred", "1,2;3,4", "--target", "0,1", "--ignore-index", value])
+    assert_usage_error(run, "--ignore-index must be between", "64-bit integer")
+
+
+def test_an_ignore_index_at_the_64_bit_limit_is_accepted(cli) -> None:
+    run = cli(["ce", "--pred", "1,2;3,4", "--target", "0,1", "--ignore-index", "-9223372036854775808", "-f", "value"])
+    assert run.code == 0 and float(run.stdout) == pytest.approx(compute("ce", [[1, 2], [3, 4]], [0, 1]).value)
+
+
+@pytest.mark.parametrize(
+    ("argv", "fragments", "absent"),
+    [
+        (["mse", "--pred", "1e200,2", "--target", "-1e200,3"], ["overflows float64", "rescale"], "--dtype float64"),
+        (["mse", "--pred", "1e20,2", "--target", "-1e20,3", "--dtype", "float32"], ["float32", "--dtype float64"], ""),
+        (["mse", "--pred", "1e300,1e300", "--target", "0,0", "-r", "sum"], ["overflows float64"], "--dtype float64"),
+        (["log_cosh", "--pred", "1e308,-1e308", "--target", "-1e308,1e308"], ["overflows float64"], "--dtype"),
+    ],
+)
+def test_overflow_advice_fits_the_dtype(cli, argv, fragments, absent) -> None:
+    run = cli(argv)
+    assert_usage_error(run, *fragments)
+    if absent:
+        assert absent not in run.stderr
+
+
+def test_overflow_on_the_block_path_names_the_dtype(cli, large) -> None:
+    folder, _, _ = large
+    np.save(folder / "huge.npy", np.full((1003, 2), 1e300))
+    np.save(folder / "minus.npy", np.full((1003, 2), -1e300))
+    run = cli(["mse", "--pred", str(folder / "huge.npy"), "--target", str(folder / "minus.npy"), "-f", "value"])
+    assert_usage_error(run, "overflows float64")
+    assert "--dtype float64" not in run.stderr and "RuntimeWarning" not in run.stderr
+
+
+@pytest.mark.parametrize("reduction", ["sum", "none"])
+def test_weights_summing_to_zero_give_zero_for_sum_and_none(cli, reduction: str) -> None:
+    run = cli(["nll", "--pred", "-1,-2;-3,-4", "--target", "0,1", "--weight", "0,0", "-r", reduction, "-f", "json"])
+    assert run.code == 0, run.stderr
+    out = json.loads(run.stdout)
+    assert out["sum"] == 0.0 and out["mean"] is None and out["grad"] == [[0.0, 0.0], [0.0, 0.0]]
+    assert out["value"] == (0.0 if reduction == "sum" else [0.0, 0.0])
+
+
+@pytest.mark.parametrize("argv", [["nll", "--weight", "0,0"], ["ce", "--weight", "0,0"], ["ce", "--ignore-index", "1"]])
+def test_weights_summing_to_zero_refuse_only_the_mean(cli, argv) -> None:
+    run = cli([argv[0], "--pred", "-1,-2;-3,-4", "--target", "1,1", *argv[1:]])
+    assert_usage_error(run, "the mean is 0/0", "--reduction sum or none")
+
+
+def test_the_block_path_refuses_an_all_ignored_mean_before_reading_predictions(cli, large) -> None:
+    folder, _, _ = large
+    np.save(folder / "ignored.npy", np.full(1003, -100.0))
+    np.save(folder / "logits.npy", np.zeros((1003, 3)))
+    argv = ["ce", "--pred", str(folder / "logits.npy"), "--target", str(folder / "ignored.npy")]
+    assert_usage_error(cli([*argv, "--save-grad", str(folder / "g.npy")]), "the mean is 0/0")
+    run = cli([*argv, "-r", "sum", "-f", "json"])
+    assert run.code == 0 and run.json()["value"] == 0.0
+
+
+def test_numpy_runtime_warnings_and_python_warnings_never_reach_stderr_raw(cli, large) -> None:
+    folder, _, _ = large
+    rows = np.full((1003, 2), 0.3)  # probability rows that do not sum to 1: a LossctlWarning per block
+    np.save(folder / "probs.npy", rows)
+    np.save(folder / "logits.npy", np.zeros((1003, 2)))
+    run = cli(["ce", "--pred", str(folder / "logits.npy"), "--target", str(folder / "probs.npy"), "-f", "value"])
+    assert run.code == 0, run.stderr
+    lines = run.stderr.strip().splitlines()
+    assert all(line.startswith("warning: ") for line in lines), run.stderr
+    assert "sums to 0.6" in lines[0] and len(lines) <= 2
+    assert "Warning:" not in run.stderr and "warnings.warn" not in run.stderr
+
+
+@pytest.mark.parametrize("activation", ["sigmoid", "tanh", "softmax"])
+def test_activation_on_large_inputs_goes_block_by_block(cli, large, activation: str) -> None:
+    folder, pred, target = large
+    argv = ["mse", "--pred", str(folder / "p.npy"), "--target", str(folder / "t.npy"), "--activation", activation]
+    out = cli([*argv, "-f", "json", "--save-grad", str(folder / "g.npy")]).json()
+    reference = compute("mse", pred, target, activation=activation)
+    assert "elements" not in out and out["activation"] == activation  # the block-wise summary
+    assert out["value"] == reference.value
+    np.testing.assert_allclose(np.load(folder / "g.npy"), reference.grad, rtol=1e-12, atol=1e-300)
+
+
+@pytest.mark.parametrize("loss", ["psnr", "ssim", "tv", "dice"])
+def test_channels_last_on_large_inputs_goes_block_by_block(cli, large, loss: str) -> None:
+    folder = large[0]
+    rng = np.random.default_rng(12)
+    pred, target = rng.random((60, 12, 12, 3)), rng.random((60, 12, 12, 3))  # N, H, W, C
+    np.save(folder / "img_p.npy", pred)
+    np.save(folder / "img_t.npy", target)
+    argv = [loss, "--pred", str(folder / "img_p.npy")]
+    if loss != "tv":
+        argv += ["--target", str(folder / "img_t.npy")]
+    extra = ["--window", "3"] if loss == "ssim" else []
+    out = cli([*argv, *extra, "--channels-last", "-f", "json", "--save-grad", str(folder / "g.npy")]).json()
+    params = {"window": 3} if loss == "ssim" else {}
+    moved = np.moveaxis(pred, -1, -3)
+    reference = compute(loss, moved, None if loss == "tv" else np.moveaxis(target, -1, -3), **params)
+    assert "elements" not in out  # the block-wise summary
+    assert out["value"] == pytest.approx(reference.value, rel=1e-13)
+    np.testing.assert_allclose(np.load(folder / "g.npy"), np.moveaxis(reference.grad, -3, -1), rtol=1e-11, atol=1e-300)

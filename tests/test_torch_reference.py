@@ -8,6 +8,9 @@ too.  Skipped cleanly when torch is not installed (``pip install -e '.[reference
 
 from __future__ import annotations
 
+import math
+import sys
+
 import numpy as np
 import pytest
 from conftest import refused_combination
@@ -217,3 +220,182 @@ def test_focal_matches_torchvision_definition(params, seed) -> None:
 def test_report_worst_relative_errors() -> None:
     """Not a check: prints the largest relative errors seen above (run with -s)."""
     print(f"\nworst relative error vs PyTorch: value {WORST['value']:.3g}, grad {WORST['grad']:.3g}")
+
+
+# --- vocabulary-sized class axes: memory proportional to the input ---------------------------------
+
+
+@pytest.mark.parametrize("loss", ["cross_entropy", "nll", "multi_margin", "multiclass_hinge"])
+def test_vocabulary_sized_class_axis_matches_pytorch(loss: str) -> None:
+    classes = 200_000
+    rng = np.random.default_rng(7)
+    logits = rng.normal(size=(2, classes)) * 3
+    labels = np.array([17.0, classes - 1.0])
+    spec = LOSSES[loss]
+    if loss == "multiclass_hinge":  # no PyTorch function: Weston–Watkins by its definition
+        result = compute(loss, logits, labels)
+        true = logits[[0, 1], [17, classes - 1]][:, None]
+        terms = np.maximum(0.0, logits - true + 1.0)
+        terms[[0, 1], [17, classes - 1]] = 0.0
+        np.testing.assert_allclose(result.value, terms.sum(axis=1).mean(), rtol=1e-12)
+        return
+    result = compute(spec, logits, labels, reduction="mean")
+    x = torch.tensor(logits, requires_grad=True)
+    expected = call_torch(spec, x, to_torch(spec, logits, labels), "mean", {}, {})
+    expected.backward()
+    assert_close("value", result.value, float(expected.detach()))
+    # the true class's entry sums ~10⁵ terms: summation order alone moves it by ~1e-12
+    np.testing.assert_allclose(result.grad, x.grad.numpy(), rtol=1e-11, atol=1e-300)
+
+
+def test_multilabel_margin_with_many_classes_matches_pytorch() -> None:
+    classes = 20_000
+    rng = np.random.default_rng(8)
+    scores = rng.normal(size=(3, classes)) * 0.5
+    target = -np.ones((3, classes))
+    target[0, :3] = [5, 17, 19_999]
+    target[1, :1] = [0]
+    target[2, :4] = [1, 2, 3, 4]
+    result = compute("multilabel_margin", scores, target, reduction="sum")
+    x = torch.tensor(scores, requires_grad=True)
+    expected = F.multilabel_margin_loss(x, torch.tensor(target, dtype=torch.int64), reduction="sum")
+    expected.backward()
+    assert_close("value", result.value, float(expected.detach()))
+    assert_close("grad", result.grad, x.grad.numpy())
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/status")
+def test_cross_entropy_gradient_with_200000_classes_needs_memory_of_the_input_only() -> None:
+    import subprocess
+
+    script = (
+        "import numpy as np\n"
+        "from lossctl import compute\n"
+        "x = np.random.default_rng(0).normal(size=(2, 200_000))\n"
+        "r = compute('cross_entropy', x, [3.0, 199_999.0])\n"
+        "print(open('/proc/self/status').read().split('VmHWM:')[1].split()[0])\n"
+    )  # VmHWM (kB), the peak of this process's own memory: ru_maxrss would include pytest's, kept across exec
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    peak_mib = int(run.stdout.split()[-1]) // 1024
+    assert peak_mib < 200, f"peak RSS {peak_mib} MiB for a 3.2 MB input"  # a C × C matrix would be 298 GiB
+
+
+# --- every target ignored or weighted 0: sum and none are 0, as PyTorch; the mean is refused ----------
+
+
+ALL_IGNORED = [
+    ("cross_entropy", {"ignore_index": -100}, [-100.0, -100.0, -100.0]),
+    ("cross_entropy", {"ignore_index": 2}, [2.0, 2.0, 2.0]),
+    ("cross_entropy", {"weight": [0.0, 0.0, 0.0]}, [0.0, 1.0, 2.0]),
+    ("cross_entropy", {"weight": [0.0, 1.0, 0.0], "ignore_index": 1}, [0.0, 1.0, 2.0]),
+    ("nll", {"ignore_index": 0}, [0.0, 0.0, 0.0]),
+    ("nll", {"weight": [0.0, 0.0, 0.0]}, [2.0, 1.0, 0.0]),
+    ("nll", {"weight": [1.0, 0.0, 0.0], "ignore_index": 0}, [0.0, 1.0, 2.0]),
+]
+
+
+@pytest.mark.parametrize(("loss", "params", "labels"), ALL_IGNORED)
+def test_all_ignored_targets_give_zero_for_sum_and_none_as_pytorch(loss: str, params: dict, labels) -> None:
+    from lossctl.errors import ComputationError
+
+    spec = LOSSES[loss]
+    pred = np.random.default_rng(9).normal(size=(3, 3))
+    target = np.array(labels)
+    tensors = {"weight": np.array(params["weight"])} if "weight" in params else {}
+    hyper = {k: v for k, v in params.items() if k != "weight"}
+    for reduction in ("sum", "none"):
+        result = compute(loss, pred, target, reduction=reduction, **params)
+        x = torch.tensor(pred, requires_grad=True)
+        torch_tensors = {k: torch.tensor(v) for k, v in tensors.items()}
+        expected = call_torch(spec, x, to_torch(spec, pred, target), reduction, hyper, torch_tensors)
+        expected.sum().backward()
+        np.testing.assert_array_equal(np.asarray(result.value), expected.detach().numpy())
+        np.testing.assert_array_equal(result.grad, x.grad.numpy())
+        assert result.sum == 0.0 and np.isnan(result.mean)
+    assert np.isnan(
+        float(
+            call_torch(
+                spec,
+                torch.tensor(pred),
+                to_torch(spec, pred, target),
+                "mean",
+                hyper,
+                {k: torch.tensor(v) for k, v in tensors.items()},
+            )
+        )
+    )
+    with pytest.raises(ComputationError, match=r"0/0; use --reduction sum or none"):
+        compute(loss, pred, target, **params)
+
+
+# --- cosine_embedding on tiny vectors: PyTorch's ε is a float32 constant --------------------------------
+
+
+@pytest.mark.parametrize("norm", [1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1.0])
+@pytest.mark.parametrize("margin", [0.0, 0.2, -0.3])
+def test_cosine_embedding_on_tiny_vectors_matches_pytorch(norm: float, margin: float) -> None:
+    rng = np.random.default_rng(int(-np.log10(norm)) + 100)
+    for _ in range(5):
+        a = rng.normal(size=(4, 5)) * norm
+        b = rng.normal(size=(4, 5)) * norm * rng.choice([1e-2, 1.0, 1e2])
+        y = rng.choice([-1.0, 1.0], size=4)
+        for reduction in ("mean", "sum", "none"):
+            result = compute("cosine_embedding", a, y, pred2=b, margin=margin, reduction=reduction)
+            ta, tb = torch.tensor(a, requires_grad=True), torch.tensor(b, requires_grad=True)
+            out = F.cosine_embedding_loss(ta, tb, torch.tensor(y), margin=margin, reduction=reduction)
+            out.sum().backward()
+            np.testing.assert_allclose(result.value, out.detach().numpy(), rtol=1e-12, atol=0)
+            np.testing.assert_allclose(result.grad, ta.grad.numpy(), rtol=1e-12, atol=1e-300)
+            np.testing.assert_allclose(result.extra_grads["pred2"], tb.grad.numpy(), rtol=1e-12, atol=1e-300)
+
+
+# --- float32: the numbers PyTorch reports in float32 ----------------------------------------------------
+
+
+def test_float32_mean_is_rounded_as_in_float32() -> None:
+    result = compute("mse", [1, 2, 3], [1, 2, 4], dtype="float32")
+    expected = F.mse_loss(torch.tensor([1.0, 2.0, 3.0]), torch.tensor([1.0, 2.0, 4.0]))
+    assert result.value == float(expected) == 0.3333333432674408
+    assert result.mean == result.value and result.sum == 1.0
+
+
+FLOAT32_LOSSES = ["mse", "l1", "huber", "smooth_l1", "bce_with_logits", "soft_margin", "cross_entropy", "nll"]
+
+
+@pytest.mark.parametrize("loss", FLOAT32_LOSSES)
+@pytest.mark.parametrize("seed", range(5))
+def test_float32_results_agree_with_pytorch_float32_to_one_ulp(loss: str, seed: int) -> None:
+    spec = LOSSES[loss]
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(10, 5000))
+    if loss in ("cross_entropy", "nll"):
+        pred = rng.normal(size=(n, 7)).astype(np.float32)
+        target = rng.integers(0, 7, size=n).astype(np.float64)
+        torch_target = torch.tensor(target, dtype=torch.int64)
+    else:
+        pred = rng.normal(size=n).astype(np.float32)
+        target = rng.normal(size=n).astype(np.float32)
+        if loss in ("bce_with_logits",):
+            target = (target > 0).astype(np.float32)
+        if loss == "soft_margin":
+            target = np.where(target > 0, 1.0, -1.0).astype(np.float32)
+        torch_target = torch.tensor(target)
+    function = getattr(F, spec.torch)
+    torch_elements = function(torch.tensor(pred), torch_target, reduction="none").double().numpy()
+    exact_sum = np.float32(math.fsum(torch_elements.ravel().tolist()))
+    for reduction in ("mean", "sum"):
+        result = compute(loss, pred, target, reduction=reduction, dtype="float32")
+        got = np.float32(result.value)
+        assert float(got) == result.value  # the reported value is a float32 number
+        # the rule: the exact sum of the float32 elements, rounded once to float32 (then / N in float32)
+        rule = exact_sum if reduction == "sum" else np.float32(float(exact_sum) / torch_elements.size)
+        assert _ulps(got, rule) <= 1, (got, rule)
+        # PyTorch accumulates in float32 (a cascade sum): a few ulps of Σ|ℓ| from the exact rounding
+        expected = np.float32(function(torch.tensor(pred), torch_target, reduction=reduction))
+        scale = np.float32(np.abs(torch_elements).sum() / (torch_elements.size if reduction == "mean" else 1))
+        assert abs(float(got) - float(expected)) <= 4 * float(np.spacing(scale)), (got, expected)
+
+
+def _ulps(a: np.float32, b: np.float32) -> int:
+    """How many float32 numbers apart two finite float32 values of the same sign are."""
+    return abs(int(np.float32(a).view(np.int32)) - int(np.float32(b).view(np.int32)))

@@ -36,7 +36,10 @@ if TYPE_CHECKING:
 INLINE_LIMIT = 1_000_000  # above this many values: block-wise reductions, arrays only to --save-* files
 BLOCKS_FOR_VALUE_FROM = 1 << 16  # --format value needs no arrays: blocks (no gradient) from this size on
 PROGRESS_BYTES = 256 * 2**20  # a progress bar (on a terminal) from this much input on
-INPUT_FORMS = "values (2,3,4,5 · '1,2;3,4' · JSON), a .csv/.tsv/.txt/.npy/.json file, or - for stdin"
+INPUT_FORMS = (
+    "values (2,3,4,5 · '1,2;3,4' · JSON), a .csv/.tsv/.txt/.npy/.json file, or - for stdin "
+    "(text that reads as values is values: write ./2 for a file named 2)"
+)
 
 
 def _option(
@@ -80,7 +83,14 @@ def loss_signature(spec: LossSpec) -> inspect.Signature:
                 str | None,
                 None,
                 "--data",
-                help="A table holding both columns (use with --pred-col, --target-col)",
+                help="A table holding both columns (use with --pred-col, --target-col); - for stdin",
+                panel="Inputs",
+            ),
+            _option(
+                str | None,
+                None,
+                "--delimiter",
+                help="Column separator of --data: , ; | tab or space (default: detected)",
                 panel="Inputs",
             ),
             _option(
@@ -168,7 +178,7 @@ def build_loss_command(spec: LossSpec) -> Callable[..., int]:
 def _read_inputs(spec: LossSpec, options: dict[str, Any]) -> tuple[Any, Any, dict[str, Any]]:
     """pred, target and tensor parameters, from literals, files, stdin or --data."""
     tensor_names = [p.name for p in spec.tensor_params]
-    sources = {"pred": options.get("pred"), "target": options.get("target")}
+    sources = {"pred": options.get("pred"), "target": options.get("target"), "data": options.get("data")}
     sources.update({name: options.get(name) for name in tensor_names})
     dashes = [f"--{k.replace('_', '-')}" for k, v in sources.items() if v is not None and v.strip() == "-"]
     if len(dashes) > 1:
@@ -180,10 +190,12 @@ def _read_inputs(spec: LossSpec, options: dict[str, Any]) -> tuple[Any, Any, dic
             raise InputError("--data replaces --pred and --target; give one or the other")
         if options.get("pred_col") is None or options.get("target_col") is None:
             raise InputError("--data needs --pred-col and --target-col (column names or 0-based indices)")
-        pred, target = read_columns(data, options["pred_col"], options["target_col"])
+        pred, target = read_columns(data, options["pred_col"], options["target_col"], options.get("delimiter"))
     else:
         if options.get("pred_col") is not None or options.get("target_col") is not None:
             raise InputError("--pred-col and --target-col need --data FILE")
+        if options.get("delimiter") is not None:
+            raise InputError("--delimiter applies to --data tables; files given to --pred are detected")
         if sources["pred"] is None:
             raise InputError(f"--pred is required: {INPUT_FORMS}")
         pred = read_array(sources["pred"], "--pred")
@@ -219,11 +231,11 @@ def run_loss(spec: LossSpec, options: dict[str, Any]) -> int:
         pred, target = read["--pred"], read.get("--target")
     size = int(np.size(pred))
     value_only = options["format"] == "value" and options["reduction"] != "none" and size > BLOCKS_FOR_VALUE_FROM
-    if (size > INLINE_LIMIT or value_only) and _streamable(options):
-        return _run_blocks(spec, options, pred, target, tensors, saves)
     channels_last = spec.images and (
         options.get("channels_last", False) or any(is_image_file(source) for source in inputs)
     )
+    if (size > INLINE_LIMIT or value_only) and _streamable(options):
+        return _run_blocks(spec, options, pred, target, tensors, saves, channels_last=channels_last)
     if channels_last:
         pred, target, tensors = _channels_first(pred, target, tensors)
     hyper = {p.name: options[p.name] for p in spec.hyper_params}
@@ -246,9 +258,7 @@ def run_loss(spec: LossSpec, options: dict[str, Any]) -> int:
         result = replace(result, params={**result.params, "input_scale": scales})
     verdicts = _verdicts(result, options)  # a bad --expect is an error: nothing printed before it
     _save_results(result, saves)
-    for warning in caught:
-        if issubclass(warning.category, LossctlWarning):
-            sys.stderr.write(f"warning: {warning.message}\n")
+    _report_warnings(caught)
     for hint in answer_hints(spec.name, pred, target, options.get("activation"), spec.target):
         sys.stderr.write(f"hint: {hint}\n")
     emit(result, output_format, options["precision"], explain=options.get("explain", False), verdicts=verdicts)
@@ -279,11 +289,30 @@ def _refusal_hints(spec: LossSpec, pred: Any, target: Any, options: dict[str, An
         raise InputError(f"{exc}\nhint: {hint}") from exc
 
 
+def _report_warnings(caught: list[warnings.WarningMessage]) -> None:
+    """Each warning once, as one ``warning: …`` line (never Python's format with a source line).
+
+    Blocks repeat a warning for each block they find it in: the first is shown, then how many more.
+    NumPy's RuntimeWarnings are not shown: results are checked for inf and NaN instead."""
+    shown: dict[type, int] = {}
+    for warning in caught:
+        category = warning.category
+        if issubclass(category, RuntimeWarning) and not issubclass(category, LossctlWarning):
+            continue
+        shown[category] = shown.get(category, 0) + 1
+        if shown[category] == 1:
+            sys.stderr.write(f"warning: {str(warning.message).splitlines()[0]}\n")
+    for times in shown.values():
+        if times > 1:
+            sys.stderr.write(f"warning: … and {times - 1} more like it\n")
+
+
 def _streamable(options: dict[str, Any]) -> bool:
-    """Large inputs go block by block unless a per-element view was asked for."""
+    """Large inputs go block by block unless a per-element view was asked for (--activation and
+    --channels-last run per block; an array --expect needs the elements)."""
     from lossctl.homework.verdict import is_array_text
 
-    per_element = ("explain", "activation", "expect_grad", "channels_last")
+    per_element = ("explain", "expect_grad")
     array_answer = options.get("expect") is not None and is_array_text(options["expect"])
     return not array_answer and not any(options.get(name) for name in per_element)
 
@@ -295,6 +324,8 @@ def _run_blocks(
     target: Any,
     tensors: dict[str, Any],
     saves: dict[str, Path | None],
+    *,
+    channels_last: bool = False,
 ) -> int:
     """Inputs above INLINE_LIMIT values: reductions block by block; arrays only to --save-* files."""
     from contextlib import ExitStack
@@ -334,6 +365,8 @@ def _run_blocks(
                 if attribute == "elements":
                     outputs.make_elements = lambda shape, dtype: np.empty(shape, dtype=dtype)
         progress = stack.enter_context(_progress(spec.name, np.shape(pred)[0] if np.ndim(pred) else 1, pred))
+        caught = stack.enter_context(warnings.catch_warnings(record=True))
+        warnings.simplefilter("always")
         summary, grad = evaluate(
             spec,
             pred,
@@ -344,12 +377,15 @@ def _run_blocks(
             want_grad=saves["--save-grad"] is not None,
             outputs=outputs,
             progress=progress,
+            activation=options.get("activation"),
+            channels_last=bool(channels_last),
             **hyper,
             **tensors,
         )
         for option, path in in_memory.items():
             array = outputs.elements if option == "--save-elements" else grad
             save_array(path, np.asarray(array), option, signed=option == "--save-grad")
+    _report_warnings(caught)
     summary = replace(summary, saved=saved)
     verdicts = _verdicts(summary, options)  # --expect-grad never comes here (see _streamable)
     emit_summary(summary, options["format"], options["precision"], verdicts)

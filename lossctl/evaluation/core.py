@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from lossctl.errors import ComputationError, InputError, ParameterError
+from lossctl.evaluation.exact import ExactSum, round_to
 from lossctl.losses.checks import count, position
 from lossctl.losses.registry import LOSSES
 from lossctl.losses.spec import Array, LossSpec
@@ -120,8 +121,9 @@ def as_array(values: Any, argument: str, dtype: type = np.float64, *, allow_nonf
 
 def require_finite(array: Array, argument: str, row_offset: int = 0) -> None:
     """NaN and ±inf are refused, naming the first; one sum usually shows there are none."""
-    if math.isfinite(float(np.sum(array))):
-        return
+    with np.errstate(all="ignore"):
+        if math.isfinite(float(np.sum(array))):
+            return
     bad = ~np.isfinite(array)
     if not bad.any():
         return  # the sum overflowed; the values are finite
@@ -160,9 +162,7 @@ def resolve_params(spec: LossSpec, given: Mapping[str, Any]) -> dict[str, Any]:
         if param.kind == "float":
             value = float(value)
         elif param.kind == "int":
-            if float(value) != int(value):
-                raise ParameterError(f"{param.option} must be a whole number, got {value!r}")
-            value = int(value)
+            value = _whole_number(value, param.option)
         elif param.kind == "bool":
             value = bool(value)
         param.check(value)
@@ -170,6 +170,24 @@ def resolve_params(spec: LossSpec, given: Mapping[str, Any]) -> dict[str, Any]:
     return resolved
 
 
+INT64_RANGE = (-(2**63), 2**63 - 1)
+
+
+def _whole_number(value: Any, option: str) -> int:
+    """An integer parameter: whole, and within int64 (what NumPy compares class indices in)."""
+    try:
+        whole = int(value)
+        exact = float(value) == whole if not isinstance(value, int) else True
+    except (OverflowError, ValueError):
+        exact = False
+    if not exact:
+        raise ParameterError(f"{option} must be a whole number, got {value!r}")
+    if not INT64_RANGE[0] <= whole <= INT64_RANGE[1]:
+        raise ParameterError(f"{option} must be between −2⁶³ and 2⁶³ − 1 (a 64-bit integer), got {whole}")
+    return whole
+
+
+@np.errstate(all="ignore")  # NumPy RuntimeWarnings never reach the user: results are checked
 def compute(
     loss: str | LossSpec,
     pred: Any,
@@ -226,7 +244,7 @@ def compute(
         if activation not in ACTIVATIONS:
             raise ParameterError(f"--activation must be one of {', '.join(ACTIVATIONS)}, got {activation!r}")
         pre_activation = pred_array
-        pred_array = activate(activation, pred_array, _activation_axis(spec, pred_array))
+        pred_array = activate(activation, pred_array, activation_axis(spec, pred_array))
     target_array: Array | None = None
     if spec.target == "none":
         if target is not None:
@@ -252,12 +270,12 @@ def compute(
     grads = dict(raw_grads) if isinstance(raw_grads, Mapping) else {"pred": raw_grads}
     grads = {name: np.asarray(g, dtype=float_type) for name, g in grads.items()}
 
-    total = float(np.sum(elements, dtype=float_type))
-    count = float(spec.denominator(pred_array, target_array, **arguments)) if spec.denominator else float(elements.size)
-    if count == 0.0:
+    total = ExactSum().add(elements).rounded(float_type)
+    count = count_of(spec, pred_array, target_array, arguments, elements.size).rounded(float_type)
+    if count == 0.0 and reduction == "mean":
         raise empty_mean(spec, hyper)
-    mean_total = total if weights is None else float(np.sum(weights * elements, dtype=float_type))
-    mean = mean_total / count
+    mean_total = total if weights is None else ExactSum().add(weights * elements).rounded(float_type)
+    mean = mean_of(mean_total, count, float_type)
 
     value: float | Array
     divisor = 1.0
@@ -267,13 +285,13 @@ def compute(
         if reduction not in REDUCTIONS:
             divisor = float(spec.extra_reductions[reduction](pred_array, target_array, **arguments))
         reduced = mean_total if reduction == "mean" else total
-        value, scale, divisor = reduce_total(spec, reduction, reduced, count, divisor)
+        value, scale, divisor = reduce_total(spec, reduction, reduced, count, divisor, float_type)
     if scale != 1.0:
         grads = {name: g * float_type(scale) for name, g in grads.items()}
 
     derivative = None
     if pre_activation is not None:
-        axis = _activation_axis(spec, pre_activation)
+        axis = activation_axis(spec, pre_activation)
         grads["pred"], derivative = chain(activation, pred_array, grads["pred"], axis)
     if not allow_nonfinite:
         _require_finite(spec, elements, grads, total)
@@ -317,31 +335,52 @@ def weighted(weights: Array | None, reduction: str) -> dict[str, Array]:
 
 
 def reduce_total(
-    spec: LossSpec, reduction: str, total: float, count: float, divisor: float
+    spec: LossSpec, reduction: str, total: float, count: float, divisor: float, float_type: type = np.float64
 ) -> tuple[float, float, float]:
-    """(value, ∂value/∂sum, divisor) for mean, sum or a loss-specific divisor, then any transform (RMSE's √)."""
+    """(value, ∂value/∂sum, divisor) for mean, sum or a loss-specific divisor, then any transform (RMSE's √).
+
+    ``total`` is the exactly computed sum rounded once to ``float_type``; every later step is
+    rounded to ``float_type`` too, so float32 results are what float32 arithmetic gives (PyTorch's
+    ``sum / N`` in float32), whichever path computed the sum.
+    """
     if reduction == "sum":
         value, scale, divisor = total, 1.0, 1.0
     elif reduction == "mean":
-        value, scale, divisor = total / count, 1.0 / count, count
+        value, scale, divisor = mean_of(total, count, float_type), 1.0 / count, count
     else:
-        value, scale = total / divisor, 1.0 / divisor
+        value, scale = round_to(total / divisor, float_type), 1.0 / divisor
     if spec.transform is not None:
         scale *= spec.transform.derivative(float(value))
-        value = spec.transform.forward(float(value))
+        value = round_to(spec.transform.forward(float(value)), float_type)
     return value, scale, divisor
 
 
+def count_of(spec: LossSpec, pred: Array, target: Array | None, arguments: Mapping[str, Any], size: int) -> ExactSum:
+    """What the mean divides by (the number of elements, or the loss's weighted count), summed exactly."""
+    if spec.denominator is None:
+        return ExactSum().add(float(size))
+    return ExactSum().add(spec.denominator(pred, target, **arguments))
+
+
+def mean_of(total: float, count: float, float_type: type = np.float64) -> float:
+    """total / count in ``float_type``; NaN when nothing counts (all targets ignored or weighted 0), as PyTorch."""
+    if count == 0.0:
+        return math.nan
+    return round_to(total / count, float_type)
+
+
 def empty_mean(spec: LossSpec, hyper: Mapping[str, Any]) -> ComputationError:
-    """The error for a weighted mean whose weights sum to 0."""
+    """The error for a weighted mean whose weights sum to 0 (sum and none are defined: they are 0)."""
+    fix = "use --reduction sum or none (PyTorch gives 0 for both, NaN for the mean)"
     if "ignore_index" in hyper:
         return ComputationError(
-            f"every --target equals --ignore-index ({hyper['ignore_index']}) or has weight 0: the mean would be 0/0"
+            f"--reduction mean: every --target equals --ignore-index ({hyper['ignore_index']}) or has --weight 0, "
+            f"so the mean is 0/0; {fix}"
         )
-    return ComputationError(f"{spec.name}: every target has weight 0, so the mean is undefined (0 / 0)")
+    return ComputationError(f"--reduction mean: every target of {spec.name} has weight 0, so the mean is 0/0; {fix}")
 
 
-def _activation_axis(spec: LossSpec, pred: Array) -> int:
+def activation_axis(spec: LossSpec, pred: Array) -> int:
     """Softmax runs over the loss's class axis, or the last axis for element-wise losses."""
     axis = spec.class_axis(pred) if spec.class_axis else None
     return pred.ndim - 1 if axis is None else axis
@@ -366,15 +405,23 @@ def chain(name: str, a: Array, grad_a: Array, axis: int) -> tuple[Array, Array |
     return grad_a * derivative, derivative
 
 
+def overflow_message(spec: LossSpec, float_type: type, *, gradient: bool = False) -> str:
+    """Why a loss (or its gradient) became inf or NaN on finite inputs, with the fix for this dtype."""
+    dtype = np.dtype(float_type).name
+    what = f"{spec.name}: the gradient" if gradient else f"{spec.name}"
+    if dtype == "float32":
+        return f"{what} overflows float32 on these inputs (a value is inf or NaN); use --dtype float64"
+    return (
+        f"{what} overflows float64 on these inputs (beyond ±{np.finfo(np.float64).max:.3g}, or NaN), "
+        "the widest type lossctl has; rescale the inputs"
+    )
+
+
 def _require_finite(spec: LossSpec, elements: Array, grads: Mapping[str, Array], total: float) -> None:
     """Finite inputs must give finite results (or ±inf where the loss allows it); never NaN."""
-    name = spec.name
     valid = ~np.isnan(elements) if not spec.finite else np.isfinite(elements)
     if not valid.all() or not (np.isfinite(total) or (not spec.finite and not np.isnan(total))):
-        raise ComputationError(
-            f"{name} overflows {elements.dtype} on these inputs (a loss is inf or NaN); "
-            "rescale the inputs or use --dtype float64"
-        )
+        raise ComputationError(overflow_message(spec, elements.dtype.type))
     for grad in grads.values():
         if not np.isfinite(grad).all():
-            raise ComputationError(f"{name}: the gradient overflows {grad.dtype} on these inputs")
+            raise ComputationError(overflow_message(spec, grad.dtype.type, gradient=True))

@@ -26,17 +26,26 @@ import numpy as np
 
 from lossctl.errors import ComputationError, InputError, ParameterError
 from lossctl.evaluation.core import (
+    ACTIVATIONS,
     DTYPES,
     REDUCTIONS,
+    activate,
+    activation_axis,
     as_array,
+    chain,
+    count_of,
     empty_mean,
+    mean_of,
     mean_weights,
+    overflow_message,
     reduce_total,
     require_finite,
     require_same_shape,
     resolve_params,
     weighted,
 )
+from lossctl.evaluation.exact import ExactSum
+from lossctl.losses.checks import rows_counted_from
 from lossctl.losses.registry import LOSSES
 from lossctl.losses.spec import Array, LossSpec
 
@@ -70,6 +79,7 @@ class Summary:
     divisor: float
     blocks: int
     saved: dict[str, str] = field(default_factory=dict)
+    activation: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON object of DESIGN §4 without the per-element arrays (``saved`` says where they went)."""
@@ -86,6 +96,8 @@ class Summary:
         }
         for name, path in self.saved.items():
             out[name] = path
+        if self.activation is not None:
+            out["activation"] = self.activation
         return out
 
 
@@ -122,6 +134,7 @@ def read_rows(array: Any, rows: slice) -> Array:
     return block.reshape((stop - start, *array.shape[1:]))
 
 
+@np.errstate(all="ignore")  # NumPy RuntimeWarnings never reach the user: results are checked
 def evaluate(
     loss: str | LossSpec,
     pred: Any,
@@ -135,6 +148,8 @@ def evaluate(
     block_rows: int | None = None,
     threads: int | None = None,
     progress: Callable[[int], None] | None = None,
+    activation: str | None = None,
+    channels_last: bool = False,
     **params: Any,
 ) -> tuple[Summary, Array | None]:
     """Reduce ``loss`` block by block; returns the summary and (when ``want_grad``) ∂value/∂pred.
@@ -142,6 +157,10 @@ def evaluate(
     ``outputs`` may hold preallocated arrays (or memory-mapped files) of the elements' and
     the gradient's shapes to be filled; ``grad`` is allocated here when ``want_grad`` and none
     is given.  ``progress`` is called with the number of rows done after each block.
+    ``activation`` (as in :func:`lossctl.evaluation.core.compute`) is applied block by block: element-wise, or a
+    softmax along each row's class axis; the gradient is then ∂value/∂z through the chain rule.
+    ``channels_last``: image arrays are (…, H, W, C); each block is moved to (…, C, H, W) for the loss
+    and its gradient moved back, so the saved gradient is in the user's layout.
     """
     spec = loss if isinstance(loss, LossSpec) else LOSSES.resolve(loss)
     if dtype not in DTYPES:
@@ -172,6 +191,12 @@ def evaluate(
         if spec.target == "same":
             require_same_shape(raw_pred, raw_target, "--target")
 
+    def to_channels_first(array: Array) -> Array:
+        """(…, H, W, C) → (…, C, H, W) for arrays laid out like --pred when --channels-last is given."""
+        if channels_last and array.ndim == raw_pred.ndim and array.ndim >= 3:
+            return np.moveaxis(array, -1, -3)
+        return array
+
     tensors: dict[str, Any] = {}
     blocked_tensors: set[str] = set()
     for param in spec.tensor_params:
@@ -184,10 +209,16 @@ def evaluate(
             tensors[param.name] = given
             blocked_tensors.add(param.name)
         else:
-            tensors[param.name] = as_array(given, param.option, float_type, allow_nonfinite=allow_nonfinite)
+            tensors[param.name] = to_channels_first(
+                as_array(given, param.option, float_type, allow_nonfinite=allow_nonfinite)
+            )
 
     probe = {name: (t[:1] if name in blocked_tensors else t) for name, t in tensors.items()}
+    if activation is not None and activation not in ACTIVATIONS:
+        raise ParameterError(f"--activation must be one of {', '.join(ACTIVATIONS)}, got {activation!r}")
     whole = spec.mean_weights is not None or not separable(spec, raw_pred, {**hyper, **probe})
+    if activation == "softmax" and activation_axis(spec, raw_pred) == 0:
+        whole = True  # a softmax across the rows themselves: one block
     n_rows = 1 if whole else raw_pred.shape[0]
     row_size = raw_pred.size // max(1, n_rows)
     per_block = BLOCK_ELEMENTS if want_grad else max(BLOCK_ELEMENTS, VALUE_BLOCK_ELEMENTS)
@@ -199,11 +230,13 @@ def evaluate(
         converted = np.asarray(block).astype(float_type, copy=False)
         if not allow_nonfinite:
             require_finite(converted, option, offset)
-        return converted
+        return to_channels_first(converted)
 
     def inputs(rows: slice) -> tuple[Array, Array | None, dict[str, Any]]:
         offset = rows.start or 0
         p = take(raw_pred, rows, True, "--pred", offset)
+        if activation is not None:
+            p = activate(activation, p, activation_axis(spec, p))
         t = None if raw_target is None else take(raw_target, rows, target_blocked, "--target", offset)
         args = {**hyper}
         for name, tensor in tensors.items():
@@ -232,11 +265,14 @@ def evaluate(
     if per_row_shape is not None and spec.denominator is None:
         count = float(n_rows * math.prod(per_row_shape))
     elif per_row_shape is not None and want_grad and reduction == "mean" and spec.transform is None:
-        count = 0.0  # weighted means: the denominator first (it reads the targets, not the predictions)
+        counted = ExactSum()  # weighted means: the denominator first (it reads the targets, not the predictions)
         for start in range(0, n_rows, rows_per_block):
             rows = slice(start, min(start + rows_per_block, n_rows))
             _, t, args = inputs(rows) if blocked_tensors else (None, *inputs_without_pred(rows))
-            count += float(spec.denominator(raw_pred[rows], t, **args))
+            counted += count_of(spec, raw_pred[rows], t, args, 0)
+        count = counted.rounded(float_type)
+    if count == 0.0 and reduction == "mean":
+        raise empty_mean(spec, hyper)
     early_scale = None
     if spec.transform is None:
         if reduction == "sum":
@@ -252,16 +288,18 @@ def evaluate(
     if want_grad and grad_out is None:
         grad_out = np.empty(raw_pred.shape, dtype=float_type)
 
-    def run(rows: slice) -> tuple[float, float]:
+    @np.errstate(all="ignore")  # per thread: NumPy error states are not inherited
+    def run(rows: slice) -> tuple[ExactSum, ExactSum]:
         p, t, args = inputs(rows)
         if spec.check is not None:
-            spec.check(p, t, **args)
+            with rows_counted_from(rows.start or 0, rows.stop - (rows.start or 0)):
+                spec.check(p, t, **args)
         with np.errstate(all="ignore"):
             fused = spec.fused(p, t, **args) if spec.fused is not None and grad_out is not None else None
             elements = np.asarray(fused[0] if fused is not None else spec.elements(p, t, **args), dtype=float_type)
-            total = float(np.sum(elements, dtype=float_type))
+            total = ExactSum().add(elements)
             weights = mean_weights(spec, p, t, args, float_type)
-            mean_total = total if weights is None else float(np.sum(weights * elements, dtype=float_type))
+            mean_total = total if weights is None else ExactSum().add(weights * elements)
             if whole and outputs.make_elements is not None:
                 outputs.elements = outputs.make_elements(elements.shape, float_type)
             if outputs.elements is not None:
@@ -273,20 +311,21 @@ def evaluate(
                     raw = spec.grad(p, t, **args, **weighted(weights, reduction))
                     gradient = raw["pred"] if isinstance(raw, Mapping) else raw
                 target_rows = grad_out[rows] if not whole else grad_out
+                if channels_last and gradient.ndim >= 3:
+                    target_rows = np.moveaxis(target_rows, -1, -3)  # a view: written in the user's layout
                 np.multiply(gradient, float_type(early_scale if early_scale is not None else 1.0), out=target_rows)
+                if activation is not None:  # scaled first, then chained: the order compute() takes
+                    target_rows[...] = chain(activation, p, target_rows, activation_axis(spec, p))[0]
                 if not allow_nonfinite and not math.isfinite(float(np.sum(target_rows))):
-                    raise ComputationError(f"{spec.name}: the gradient overflows {float_type.__name__} on these inputs")
-        block_count = float(spec.denominator(p, t, **args)) if spec.denominator else float(elements.size)
-        if not allow_nonfinite and not math.isfinite(total) and spec.finite:
-            raise ComputationError(
-                f"{spec.name} overflows {float_type.__name__} on these inputs (a loss is inf or NaN); "
-                "rescale the inputs or use --dtype float64"
-            )
+                    raise ComputationError(overflow_message(spec, float_type, gradient=True))
+        block_count = count_of(spec, p, t, args, elements.size)
+        if not allow_nonfinite and total.nonfinite != 0.0 and spec.finite:
+            raise ComputationError(overflow_message(spec, float_type))
         return total, block_count, mean_total
 
     blocks = [slice(start, min(start + rows_per_block, n_rows)) for start in range(0, n_rows, rows_per_block)]
     workers = min(threads or THREADS, len(blocks))
-    totals: list[tuple[float, float, float]] = []
+    totals: list[tuple[ExactSum, ExactSum, ExactSum]] = []
     if workers <= 1:
         for rows in blocks:
             totals.append(run(rows))
@@ -299,18 +338,21 @@ def evaluate(
                 if progress is not None:
                     progress(rows.stop)
 
-    total = 0.0
-    counted = 0.0
-    mean_total = 0.0  # Σ wᵢ ℓᵢ for losses with a weighted mean (CTC), else the sum again
-    for block_total, block_count, block_mean_total in totals:
-        total += block_total
-        counted += block_count
-        mean_total += block_mean_total
-    if counted == 0.0:
+    exact_total, exact_count, exact_mean_total = ExactSum(), ExactSum(), ExactSum()
+    for block_total, block_count, block_mean_total in totals:  # mean_total: Σ wᵢ ℓᵢ for weighted means (CTC)
+        exact_total += block_total
+        exact_count += block_count
+        exact_mean_total += block_mean_total
+    total = exact_total.rounded(float_type)
+    counted = exact_count.rounded(float_type)
+    mean_total = exact_mean_total.rounded(float_type)
+    if not allow_nonfinite and spec.finite and not math.isfinite(total):
+        raise ComputationError(overflow_message(spec, float_type))
+    if counted == 0.0 and reduction == "mean":
         raise empty_mean(spec, hyper)
-    mean = mean_total / counted
+    mean = mean_of(mean_total, counted, float_type)
     reduced = mean_total if reduction == "mean" else total
-    value, scale, divisor = reduce_total(spec, reduction, reduced, counted, divisor)
+    value, scale, divisor = reduce_total(spec, reduction, reduced, counted, divisor, float_type)
     if grad_out is not None and early_scale is None and scale != 1.0:
         for rows in blocks:  # the scale was known only at the end: one more pass over the gradient
             view = grad_out[rows] if not whole else grad_out
@@ -327,6 +369,7 @@ def evaluate(
         count=counted,
         divisor=divisor,
         blocks=len(blocks),
+        activation=activation,
     )
     return summary, grad_out
 

@@ -2,6 +2,17 @@
 
 from __future__ import annotations
 
-from lossctl.losses import boxes, classification, embedding, image, margin, regression, sequence
+from lossctl.losses import (
+    boxes,
+    classification,
+    embedding,
+    image,
+    margin,
+    probabilistic,
+    ranking,
+    regression,
+    segmentation,
+    sequence,
+)
 
-FAMILIES = (regression, classification, margin, image, embedding, boxes, sequence)
+FAMILIES = (regression, classification, probabilistic, margin, ranking, embedding, image, segmentation, boxes, sequence)

@@ -2,9 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+
 import numpy as np
 
 from lossctl.errors import InputError
+
+# (first row, number of rows) of the block being checked, when the engine checks a block of rows
+_BLOCK: ContextVar[tuple[int, int] | None] = ContextVar("lossctl_block", default=None)
+
+
+@contextmanager
+def rows_counted_from(start: int, rows: int) -> Iterator[None]:
+    """Within this context, positions in arrays of ``rows`` rows are counted from row ``start`` of the input."""
+    token = _BLOCK.set((start, rows))
+    try:
+        yield
+    finally:
+        _BLOCK.reset(token)
 
 
 def count(n: int, noun: str = "value") -> str:
@@ -18,6 +35,9 @@ def position(array: np.ndarray, flat_index: int, row_offset: int = 0) -> str:
     ``row_offset``: ``array`` is a block of rows starting there in the whole input.
     """
     index = [int(i) for i in np.unravel_index(flat_index, array.shape)] if array.ndim else []
+    block = _BLOCK.get()
+    if index and not row_offset and block is not None and array.shape[0] == block[1]:
+        row_offset = block[0]  # an array of the block's rows, checked inside the engine
     if index:
         index[0] += row_offset
     return "[" + ", ".join(str(i) for i in index) + "]"

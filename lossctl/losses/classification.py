@@ -63,7 +63,10 @@ def gather(values: Array, indices: Array, axis: int) -> Array:
 
 
 def one_hot(indices: Array, classes: int, axis: int, dtype: np.dtype) -> Array:
-    hot = np.moveaxis(np.eye(classes, dtype=dtype)[indices], -1, axis)
+    """1 at each index along ``axis``, 0 elsewhere: memory of the output only (no C × C identity)."""
+    shape = (*indices.shape[:axis], classes, *indices.shape[axis:])
+    hot = np.zeros(shape, dtype=dtype)
+    np.put_along_axis(hot, np.expand_dims(indices.astype(np.intp, copy=False), axis), 1, axis=axis)
     return hot
 
 
@@ -185,13 +188,16 @@ def cross_entropy_fused(
 
 def cross_entropy_denominator(
     pred: Array, target: Array, *, weight: Array | None = None, ignore_index: int = -100, **_: object
-) -> float:
-    """PyTorch's mean: Σ w_y over non-ignored index targets; the number of samples for probabilities."""
+) -> float | Array:
+    """PyTorch's mean divides by Σ w_y over non-ignored index targets (the terms are returned, and the
+    caller sums them exactly) and by the number of samples for probabilities."""
     if not is_index_target(pred, target):
         return float(np.prod(index_shape(pred)))
     indices = as_indices(pred, target)
     keep = indices != ignore_index
-    return float(np.sum(class_weights(pred, weight)[np.where(keep, indices, 0)] * keep))
+    weights = class_weights(pred, weight)
+    # indices out of range are refused by the check of the same rows; here they must not raise first
+    return weights[np.clip(np.where(keep, indices, 0), 0, weights.size - 1)] * keep
 
 
 def cross_entropy_details(pred: Array, target: Array, *, ignore_index: int = -100, **_: object) -> dict[str, Array]:

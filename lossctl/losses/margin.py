@@ -419,33 +419,48 @@ CATEGORICAL_HINGE = LossSpec(
 def _label_mask(target: Array) -> Array:
     """True for the classes listed in each row's target, up to the first −1."""
     rows = np.atleast_2d(target).astype(np.int64)
+    listed = np.cumsum(rows < 0, axis=-1) == 0  # entries before the row's first −1
     mask = np.zeros(rows.shape, dtype=bool)
-    for n, row in enumerate(rows):
-        for label in row:
-            if label < 0:
-                break
-            mask[n, label] = True
+    row_of = np.broadcast_to(np.arange(rows.shape[0])[:, None], rows.shape)
+    mask[row_of[listed], rows[listed]] = True
     return mask.reshape(target.shape)
+
+
+def _pair_counts(scores: Array, labels: Array) -> tuple[Array, Array, Array]:
+    """For one row: per label j, the active non-labels i (1 − (x_j − x_i) > 0) counted and their score
+    sum; per non-label i, the labels j it is active against.  Sorting makes this O(C log C), not O(C²)."""
+    others = np.sort(scores[~labels])
+    positives = scores[labels]
+    cumulative = np.concatenate(([0.0], np.cumsum(others)))
+    first_active = np.searchsorted(others, positives - 1.0, side="right")  # x_i > x_j − 1
+    active = others.size - first_active
+    active_sum = cumulative[-1] - cumulative[first_active]
+    sorted_labels = np.sort(positives)
+    against = np.searchsorted(sorted_labels, scores[~labels] + 1.0, side="left")  # x_j < x_i + 1
+    return active.astype(scores.dtype), active_sum, against.astype(scores.dtype)
 
 
 def multilabel_margin(pred: Array, target: Array) -> Array:
     """(1/C) Σ_{j ∈ labels} Σ_{i ∉ labels} max(0, 1 − (x_j − x_i)) per sample."""
     scores = np.atleast_2d(pred)
     mask = np.atleast_2d(_label_mask(target))
-    pair = 1.0 - (scores[:, :, None] - scores[:, None, :])  # [n, j, i]
-    valid = mask[:, :, None] & ~mask[:, None, :]
-    loss = np.where(valid, np.maximum(0.0, pair), 0.0).sum(axis=(1, 2)) / scores.shape[-1]
-    return loss.reshape(pred.shape[:-1])
+    loss = np.zeros(scores.shape[0], dtype=scores.dtype)
+    for n, (row, labels) in enumerate(zip(scores, mask, strict=True)):
+        active, active_sum, _ = _pair_counts(row, labels)
+        loss[n] = np.sum(active * (1.0 - row[labels]) + active_sum)
+    return (loss / scores.shape[-1]).reshape(pred.shape[:-1])
 
 
 def multilabel_margin_grad(pred: Array, target: Array) -> Array:
     """−1/C per active pair at its label j, +1/C at its non-label i."""
     scores = np.atleast_2d(pred)
     mask = np.atleast_2d(_label_mask(target))
-    pair = 1.0 - (scores[:, :, None] - scores[:, None, :])
-    active = (mask[:, :, None] & ~mask[:, None, :] & (pair > 0)).astype(pred.dtype)
-    grad = (active.sum(axis=1) - active.sum(axis=2)) / scores.shape[-1]
-    return grad.reshape(pred.shape)
+    grad = np.zeros_like(scores)
+    for n, (row, labels) in enumerate(zip(scores, mask, strict=True)):
+        active, _, against = _pair_counts(row, labels)
+        grad[n, labels] = -active
+        grad[n, ~labels] = against
+    return (grad / scores.shape[-1]).reshape(pred.shape)
 
 
 def check_multilabel_margin(pred: Array, target: Array, **_: object) -> None:
@@ -616,10 +631,13 @@ MARGIN_RANKING = LossSpec(
 
 # --- cosine embedding --------------------------------------------------------------
 
-COSINE_EPSILON = 1e-12  # PyTorch adds this to each squared norm
+# PyTorch adds ε to each squared norm; its ε is the C++ `constexpr float EPSILON = 1e-12` of
+# aten/src/ATen/native/Loss.cpp, a float32 constant, so in float64 it is 1e-12 rounded to float32.
+COSINE_EPSILON = float(np.float32(1e-12))  # 9.999999960041972e-13
 
 
 def _cosine(pred: Array, pred2: Array) -> tuple[Array, Array, Array, Array]:
+    """cos = Σx₁x₂ / √((Σx₁² + ε)(Σx₂² + ε)), with the denominator and both ε-padded squared norms."""
     dot = np.sum(pred * pred2, axis=-1)
     norm1 = np.sum(pred * pred, axis=-1) + COSINE_EPSILON
     norm2 = np.sum(pred2 * pred2, axis=-1) + COSINE_EPSILON
@@ -634,13 +652,18 @@ def cosine_embedding(pred: Array, target: Array, *, pred2: Array, margin: float 
 
 
 def cosine_embedding_grad(pred: Array, target: Array, *, pred2: Array, margin: float = 0.0) -> dict[str, Array]:
-    """∂cos/∂x₁ = x₂/(|x₁||x₂|) − cos x₁/|x₁|², times −1 (y = 1) or 1[cos > Δ] (y = −1)."""
+    """∂cos/∂x₁ = x₂/D − cos · x₁ · (Σx₂² + ε)/D², D = √((Σx₁² + ε)(Σx₂² + ε)), times −1 (y = 1) or
+    1[cos > Δ] (y = −1); evaluated in the order PyTorch's autograd takes through the forward formula
+    (the division, the square root, then each squared norm), so tiny vectors agree to rounding."""
     cos, denominator, norm1, norm2 = _cosine(pred, pred2)
-    d_cos = np.where(target == 1, -1.0, _active(cos - margin))[..., None]
-    cos_e, denominator_e = cos[..., None], denominator[..., None]
-    d_pred = pred2 / denominator_e - cos_e * pred / norm1[..., None]
-    d_pred2 = pred / denominator_e - cos_e * pred2 / norm2[..., None]
-    return {"pred": d_cos * d_pred, "pred2": d_cos * d_pred2}
+    d_cos = np.where(target == 1, -1.0, _active(cos - margin))
+    d_dot = d_cos / denominator
+    d_denominator = -d_cos * (cos / denominator)
+    d_product = d_denominator / (2.0 * denominator)  # through the square root of norm1 · norm2
+    d_norm1, d_norm2 = (d_product * norm2)[..., None], (d_product * norm1)[..., None]
+    d_pred = pred2 * d_dot[..., None] + (pred * d_norm1 + pred * d_norm1)
+    d_pred2 = pred * d_dot[..., None] + (pred2 * d_norm2 + pred2 * d_norm2)
+    return {"pred": d_pred, "pred2": d_pred2}
 
 
 def check_cosine_embedding(pred: Array, target: Array, *, pred2: Array, **_: object) -> None:

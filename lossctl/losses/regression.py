@@ -12,37 +12,79 @@ import math
 
 import numpy as np
 
+from lossctl.errors import InputError
 from lossctl.losses.checks import require
-from lossctl.losses.spec import Array, Example, LossSpec, Param, Transform
+from lossctl.losses.spec import Array, Example, LossSpec, Param, Transform, sample_same_shape
 
 TEACHING = "worked example of the teaching material, checked by hand"
+
+
+# --- per-element weights (PyTorch 2.13's ``weight`` of mse_loss, l1_loss, huber_loss) ----------
+
+
+def weighted(values: Array, weight: Array | None) -> Array:
+    """``values`` times the per-element weights, or unchanged without them."""
+    return values if weight is None else values * weight
+
+
+def weight_sum(pred: Array, target: Array, *, weight: Array | None = None, **_: object) -> float:
+    """What PyTorch's mse_loss and l1_loss divide by for 'mean': Σ w with weights, else the element count."""
+    return float(pred.size) if weight is None else float(np.sum(weight))
+
+
+def check_weight(pred: Array, target: Array, *, weight: Array | None = None, **_: object) -> None:
+    """PyTorch requires a weight of exactly the input's size; lossctl also refuses negative weights."""
+    if weight is None:
+        return
+    if weight.shape != pred.shape:
+        raise InputError(
+            f"--weight has shape {tuple(weight.shape)} but --pred has shape {tuple(pred.shape)}; "
+            "give one weight per element (PyTorch requires the same size)"
+        )
+    require(weight >= 0, weight, "--weight", "must be ≥ 0")
+
+
+def sample_maybe_weighted(rng: np.random.Generator) -> dict[str, Array]:
+    """Pred and target of one random shape; every other draw adds positive per-element weights."""
+    inputs = sample_same_shape(rng)
+    if rng.random() < 0.5:
+        inputs["weight"] = rng.uniform(0.1, 2.0, size=inputs["pred"].shape)
+    return inputs
+
+
+WEIGHT_REFERENCE = "PyTorch 2.13 torch/nn/functional.py (mse_loss, l1_loss, huber_loss with weight)"
+ELEMENT_WEIGHT = Param("weight", "tensor", None, "a weight per element, same shape as --pred (PyTorch 2.13)")
+WEIGHT_NOTE = (
+    " --weight w (PyTorch 2.13) multiplies each element's loss by wᵢ; 'mean' then divides by Σ wᵢ"
+    " (a weighted average), as torch's mse_loss and l1_loss do."
+)
 
 
 # --- L1 / MAE ----------------------------------------------------------------
 
 
-def l1(pred: Array, target: Array) -> Array:
-    """Absolute error |ŷ - y|."""
-    return np.abs(pred - target)
+def l1(pred: Array, target: Array, *, weight: Array | None = None) -> Array:
+    """Absolute error |ŷ - y| (times wᵢ)."""
+    return weighted(np.abs(pred - target), weight)
 
 
-def l1_grad(pred: Array, target: Array) -> Array:
-    """sign(ŷ - y), 0 at the kink as in PyTorch."""
-    return np.sign(pred - target)
+def l1_grad(pred: Array, target: Array, *, weight: Array | None = None) -> Array:
+    """wᵢ sign(ŷ - y), 0 at the kink as in PyTorch."""
+    return weighted(np.sign(pred - target), weight)
 
 
 # --- MSE / L2 ----------------------------------------------------------------
 
 
-def mse(pred: Array, target: Array) -> Array:
-    """Squared error (ŷ - y)²."""
+def mse(pred: Array, target: Array, *, weight: Array | None = None) -> Array:
+    """Squared error (ŷ - y)² (times wᵢ)."""
     error = pred - target
-    return error * error
+    return weighted(error * error, weight)
 
 
-def mse_grad(pred: Array, target: Array) -> Array:
-    """2 (ŷ - y)."""
-    return 2.0 * (pred - target)
+def mse_grad(pred: Array, target: Array, *, weight: Array | None = None) -> Array:
+    """2 wᵢ (ŷ - y)."""
+    return weighted(2.0 * (pred - target), weight)
 
 
 # --- RMSE --------------------------------------------------------------------
@@ -79,26 +121,32 @@ def smooth_l1_grad(pred: Array, target: Array, *, beta: float = 1.0) -> Array:
 # --- Huber -------------------------------------------------------------------
 
 
-def huber(pred: Array, target: Array, *, delta: float = 1.0) -> Array:
-    """0.5 e² where |e| < δ, else δ (|e| - 0.5 δ)  (PyTorch's branch test and formula)."""
+def huber(pred: Array, target: Array, *, delta: float = 1.0, weight: Array | None = None) -> Array:
+    """0.5 e² where |e| < δ, else δ (|e| - 0.5 δ)  (PyTorch's branch test and formula), times wᵢ."""
     abs_error = np.abs(pred - target)
-    return np.where(abs_error < delta, 0.5 * abs_error * abs_error, delta * (abs_error - 0.5 * delta))
+    return weighted(np.where(abs_error < delta, 0.5 * abs_error * abs_error, delta * (abs_error - 0.5 * delta)), weight)
 
 
-def huber_grad(pred: Array, target: Array, *, delta: float = 1.0) -> Array:
-    """e inside the quadratic zone, δ sign(e) outside: the error clipped to [-δ, δ]."""
-    return np.clip(pred - target, -delta, delta)
+def huber_grad(pred: Array, target: Array, *, delta: float = 1.0, weight: Array | None = None) -> Array:
+    """e inside the quadratic zone, δ sign(e) outside: the error clipped to [-δ, δ], times wᵢ."""
+    return weighted(np.clip(pred - target, -delta, delta), weight)
 
 
-def huber_fused(pred: Array, target: Array, *, delta: float = 1.0) -> tuple[Array, Array]:
+def huber_fused(
+    pred: Array, target: Array, *, delta: float = 1.0, weight: Array | None = None
+) -> tuple[Array, Array] | None:
     """Elements and gradient in one pass: with c = clip(e, −δ, δ), ℓ = c (e − c/2) and ∂ℓ/∂ŷ = c."""
+    if weight is not None:
+        return None
     error = pred - target
     clipped = np.minimum(np.maximum(error, -delta), delta)
     return clipped * (error - 0.5 * clipped), clipped
 
 
-def mse_fused(pred: Array, target: Array) -> tuple[Array, Array]:
-    """(e², 2e) sharing e = ŷ − y."""
+def mse_fused(pred: Array, target: Array, *, weight: Array | None = None) -> tuple[Array, Array] | None:
+    """(e², 2e) sharing e = ŷ − y (unweighted only)."""
+    if weight is not None:
+        return None
     error = pred - target
     return error * error, 2.0 * error
 
@@ -142,6 +190,64 @@ def quantile_grad(pred: Array, target: Array, *, q: float = 0.5) -> Array:
     """-q where ŷ < y, 1 - q where ŷ > y, 0 at the kink (as relu'(0) = 0)."""
     residual = target - pred
     return np.where(residual > 0, -q, np.where(residual < 0, 1.0 - q, 0.0)).astype(pred.dtype, copy=False)
+
+
+# --- pseudo-Huber ------------------------------------------------------------
+
+
+def pseudo_huber(pred: Array, target: Array, *, delta: float = 1.0) -> Array:
+    """δ² (sqrt(1 + (e/δ)²) − 1), written δ² r² / (sqrt(1 + r²) + 1), r = |e|/δ: no cancellation near 0."""
+    ratio = np.abs(pred - target) / delta
+    return delta * delta * ratio * (ratio / (np.hypot(1.0, ratio) + 1.0))
+
+
+def pseudo_huber_grad(pred: Array, target: Array, *, delta: float = 1.0) -> Array:
+    """e / sqrt(1 + (e/δ)²): about e near 0, tending to δ sign(e) far away."""
+    error = pred - target
+    return error / np.hypot(1.0, error / delta)
+
+
+# --- multi-quantile pinball --------------------------------------------------
+
+
+def _quantile_residuals(pred: Array, target: Array) -> Array:
+    """y − ŷ_k for every sample and quantile: the target broadcast along the last (quantile) axis."""
+    return target.reshape((*pred.shape[:-1], 1)) - pred
+
+
+def multi_quantile(pred: Array, target: Array, *, q: Array) -> Array:
+    """max(q_k r_k, (q_k − 1) r_k), r_k = y − ŷ_k, one element per sample and quantile."""
+    residual = _quantile_residuals(pred, target)
+    return np.maximum(q * residual, (q - 1.0) * residual)
+
+
+def multi_quantile_grad(pred: Array, target: Array, *, q: Array) -> Array:
+    """−q_k where ŷ_k < y, 1 − q_k where ŷ_k > y, 0 at the kink."""
+    residual = _quantile_residuals(pred, target)
+    return np.where(residual > 0, -q, np.where(residual < 0, 1.0 - q, 0.0)).astype(pred.dtype, copy=False)
+
+
+def check_multi_quantile(pred: Array, target: Array, *, q: Array) -> None:
+    if q.ndim != 1:
+        raise InputError(f"--q must be a list of quantiles such as 0.1,0.5,0.9, got shape {tuple(q.shape)}")
+    require((q > 0) & (q < 1), q, "--q", "must hold quantiles in (0, 1)")
+    if pred.shape[-1] != q.size:
+        raise InputError(
+            f"--pred has {pred.shape[-1]} values per sample (its last axis) but --q has {q.size} quantiles; "
+            "give one prediction per quantile"
+        )
+    one_sample = pred.ndim == 1 and target.size == 1
+    if target.shape != pred.shape[:-1] and not one_sample:
+        raise InputError(
+            f"--target has shape {tuple(target.shape)}; with --pred of shape {tuple(pred.shape)} "
+            f"it needs one value per sample, shape {tuple(pred.shape[:-1])}"
+        )
+
+
+def sample_multi_quantile(rng: np.random.Generator) -> dict[str, Array]:
+    n, k = int(rng.integers(2, 6)), int(rng.integers(1, 4))
+    q = np.sort(rng.uniform(0.05, 0.95, size=k))
+    return {"pred": rng.normal(size=(n, k)) * 2.0, "target": rng.normal(size=n) * 2.0, "q": q}
 
 
 # --- Charbonnier -------------------------------------------------------------
@@ -217,14 +323,27 @@ L1 = LossSpec(
     formula="ℓᵢ = |ŷᵢ − yᵢ|",
     gradient="∂ℓᵢ/∂ŷᵢ = sign(ŷᵢ − yᵢ)  (0 at ŷᵢ = yᵢ, as PyTorch)",
     when="Targets with outliers you do not want to dominate; estimates the median. "
-    "Its gradient does not shrink near the optimum, so it converges less smoothly than MSE.",
+    "Its gradient does not shrink near the optimum, so it converges less smoothly than MSE." + WEIGHT_NOTE,
     elements=l1,
     grad=l1_grad,
+    params=(ELEMENT_WEIGHT,),
+    check=check_weight,
+    denominator=weight_sum,
+    sample=sample_maybe_weighted,
     torch="l1_loss",
-    references=("PyTorch torch.nn.L1Loss", "Keras keras.losses.MeanAbsoluteError"),
+    references=("PyTorch torch.nn.L1Loss", "Keras keras.losses.MeanAbsoluteError", WEIGHT_REFERENCE),
     examples=(
         Example(*_SAME, value=2.0, sum=8.0, elements=[2.0, 2.0, 2.0, 2.0], grad=[-0.25] * 4, source=TEACHING),
         Example(*_HALF, value=0.5, sum=2.0, source=TEACHING),
+        Example(
+            [1.0, 2.0, 5.0],
+            [0.0, 0.0, 0.0],
+            params={"weight": [1.0, 0.5, 2.0]},
+            value=12.0 / 3.5,
+            sum=12.0,
+            grad=[1.0 / 3.5, 0.5 / 3.5, 2.0 / 3.5],
+            source="by hand: Σ w|e| = 1 + 1 + 10 = 12, divided by Σ w = 3.5 (torch 2.13 l1_loss source)",
+        ),
     ),
     term=lambda p, t, e: f"|{p} − {t}|",
     see_also=("mse", "huber", "smooth_l1", "quantile", "charbonnier"),
@@ -238,13 +357,27 @@ MSE = LossSpec(
     formula="ℓᵢ = (ŷᵢ − yᵢ)²",
     gradient="∂ℓᵢ/∂ŷᵢ = 2 (ŷᵢ − yᵢ)",
     when="The default for regression with well-behaved noise; estimates the mean. "
-    "Squaring lets a single outlier dominate: prefer huber or l1 when outliers are real.",
+    "Squaring lets a single outlier dominate: prefer huber or l1 when outliers are real." + WEIGHT_NOTE,
     elements=mse,
     grad=mse_grad,
     fused=mse_fused,
+    params=(ELEMENT_WEIGHT,),
+    check=check_weight,
+    denominator=weight_sum,
+    sample=sample_maybe_weighted,
     torch="mse_loss",
-    references=("PyTorch torch.nn.MSELoss", "Keras keras.losses.MeanSquaredError"),
+    references=("PyTorch torch.nn.MSELoss", "Keras keras.losses.MeanSquaredError", WEIGHT_REFERENCE),
     examples=(
+        Example(
+            [1.0, 2.0, 5.0],
+            [0.0, 0.0, 0.0],
+            params={"weight": [1.0, 0.5, 2.0]},
+            value=53.0 / 3.5,
+            sum=53.0,
+            elements=[1.0, 2.0, 50.0],
+            grad=[2.0 / 3.5, 2.0 / 3.5, 20.0 / 3.5],
+            source="by hand: Σ w e² = 1 + 2 + 50 = 53, divided by Σ w = 3.5 (torch 2.13 mse_loss source)",
+        ),
         Example(*_SAME, value=4.0, sum=16.0, elements=[4.0] * 4, grad=[-1.0] * 4, source=TEACHING),
         Example(*_HALF, value=0.25, sum=1.0, source=TEACHING),
         Example(
@@ -320,15 +453,33 @@ HUBER = LossSpec(
     formula="ℓᵢ = 0.5 eᵢ² if |eᵢ| < δ else δ (|eᵢ| − 0.5 δ),  eᵢ = ŷᵢ − yᵢ",
     gradient="∂ℓᵢ/∂ŷᵢ = clip(eᵢ, −δ, δ)",
     when="Regression with outliers where small errors should still be treated like MSE. "
-    "δ sets where an error counts as an outlier; huber = β · smooth_l1 with β = δ.",
+    "δ sets where an error counts as an outlier; huber = β · smooth_l1 with β = δ. --weight w (PyTorch 2.13) "
+    "multiplies each element's loss by wᵢ, but unlike mse and l1 'mean' still divides by the element count N, "
+    "not by Σ wᵢ: torch's huber_loss takes .mean() of the weighted losses.",
     elements=huber,
     grad=huber_grad,
     fused=huber_fused,
-    params=(Param("delta", "float", 1.0, "where the quadratic zone ends", low=0.0, low_open=True),),
+    params=(Param("delta", "float", 1.0, "where the quadratic zone ends", low=0.0, low_open=True), ELEMENT_WEIGHT),
+    check=check_weight,
+    sample=sample_maybe_weighted,
     torch="huber_loss",
     param_grid=({}, {"delta": 0.3}, {"delta": 2.5}),
-    references=("Huber, Robust Estimation of a Location Parameter, 1964", "PyTorch torch.nn.HuberLoss"),
+    references=(
+        "Huber, Robust Estimation of a Location Parameter, 1964",
+        "PyTorch torch.nn.HuberLoss",
+        WEIGHT_REFERENCE,
+    ),
     examples=(
+        Example(
+            [0.5, 3.0],
+            [0.0, 0.0],
+            params={"weight": [2.0, 0.5]},
+            value=(0.25 + 1.25) / 2,
+            sum=1.5,
+            grad=[0.5, 0.25],
+            source="by hand: 2·0.5·0.5² = 0.25 and 0.5·1·(3 − 0.5) = 1.25, divided by N = 2 (torch 2.13 "
+            "huber_loss source: weighted_loss.mean())",
+        ),
         Example(
             [0.5, -0.5, 1.0, 1.25],
             [0.0, 0.0, 0.0, 0.0],
@@ -386,6 +537,84 @@ QUANTILE = LossSpec(
     examples=(Example([1.0, 3.0], [2.0, 2.0], params={"q": 0.9}, value=0.5, source="0.9·1 and 0.1·1; by hand"),),
     term=lambda p, t, e, q: f"{q:g}·({t} − {p})" if e < 0 else f"{1 - q:g}·({p} − {t})",
     see_also=("l1",),
+)
+
+PSEUDO_HUBER = LossSpec(
+    name="pseudo_huber",
+    aliases=("pseudo_huber_loss", "smooth_huber"),
+    family="regression",
+    summary="Pseudo-Huber: a smooth Huber, e²/2 near zero and slope δ far away, differentiable everywhere.",
+    formula="ℓᵢ = δ² (sqrt(1 + (eᵢ/δ)²) − 1),  eᵢ = ŷᵢ − yᵢ",
+    gradient="∂ℓᵢ/∂ŷᵢ = eᵢ / sqrt(1 + (eᵢ/δ)²)",
+    when="Where huber's robustness is wanted with a gradient and curvature that are smooth everywhere "
+    "(second-order methods, the Ceres/optax robust losses). For |e| ≪ δ it is ≈ e²/2 like huber and mse/2; "
+    "for |e| ≫ δ ≈ δ|e| − δ², huber's line shifted down by δ²/2. charbonnier is the same curve rescaled: "
+    "sqrt(e² + ε²) = pseudo_huber/ε + ε with δ = ε.",
+    elements=pseudo_huber,
+    grad=pseudo_huber_grad,
+    params=(Param("delta", "float", 1.0, "the scale where quadratic turns linear", low=0.0, low_open=True),),
+    param_grid=({}, {"delta": 0.3}, {"delta": 2.5}),
+    references=(
+        "Charbonnier et al., Deterministic edge-preserving regularization, IEEE TIP 1997",
+        "Hartley & Zisserman, Multiple View Geometry, 2nd ed., §A6.8",
+        "optax.losses.huber_loss family; Ceres Solver PseudoHuberLoss",
+    ),
+    examples=(
+        Example(
+            [0.0, 1.0, -2.0],
+            [0.0, 0.0, 0.0],
+            value=(math.sqrt(2.0) - 1.0 + math.sqrt(5.0) - 1.0) / 3,
+            sum=math.sqrt(2.0) + math.sqrt(5.0) - 2.0,
+            grad=[0.0, 1.0 / math.sqrt(2.0) / 3, -2.0 / math.sqrt(5.0) / 3],
+            source="by hand, δ = 1: sqrt(1 + 1) − 1 and sqrt(1 + 4) − 1; gradients e/sqrt(1 + e²) over n = 3",
+        ),
+        Example(
+            [3.0],
+            [0.0],
+            params={"delta": 2.0},
+            value=4.0 * (math.sqrt(1.0 + 2.25) - 1.0),
+            source="by hand: 2²·(sqrt(1 + (3/2)²) − 1)",
+        ),
+    ),
+    term=lambda p, t, e, delta: f"{delta:g}²·(√(1 + (({p} − {t})/{delta:g})²) − 1)",
+    see_also=("huber", "charbonnier", "log_cosh"),
+)
+
+MULTI_QUANTILE = LossSpec(
+    name="multi_quantile",
+    aliases=("multi_pinball", "quantile_multi"),
+    family="regression",
+    summary="Pinball loss for several quantiles at once: one prediction per quantile and sample.",
+    formula="ℓₙₖ = max(q_k rₙₖ, (q_k − 1) rₙₖ),  rₙₖ = yₙ − ŷₙₖ;  --pred (N, K), --target (N,), --q K quantiles",
+    gradient="∂ℓₙₖ/∂ŷₙₖ = −q_k if ŷₙₖ < yₙ, 1 − q_k if ŷₙₖ > yₙ, 0 at ŷₙₖ = yₙ",
+    when="Probabilistic forecasting that outputs several quantiles per sample (prediction intervals: "
+    "--q 0.1,0.5,0.9), as pytorch-forecasting's QuantileLoss and the MQ-RNN do; each column is the quantile "
+    "loss for its q_k, and 'mean' averages over all N·K elements (pytorch-forecasting's convention). "
+    "Crossing quantiles are not penalised.",
+    elements=multi_quantile,
+    grad=multi_quantile_grad,
+    params=(Param("q", "tensor", "required", "the K quantiles, e.g. 0.1,0.5,0.9, one per column of --pred"),),
+    target="class",
+    target_help="one value per sample: the shape of --pred without its last (quantile) axis",
+    check=check_multi_quantile,
+    sample=sample_multi_quantile,
+    zero_at_target=False,
+    references=(
+        "Koenker & Bassett, Regression Quantiles, Econometrica 1978",
+        "Wen et al., A Multi-Horizon Quantile Recurrent Forecaster (MQ-RNN), 2017",
+        "pytorch-forecasting QuantileLoss",
+    ),
+    examples=(
+        Example(
+            [[1.0, 2.0, 4.0], [0.0, 3.0, 3.0]],
+            [2.0, 3.0],
+            params={"q": [0.1, 0.5, 0.9]},
+            value=(0.1 + 0.0 + 0.2 + 0.3 + 0.0 + 0.0) / 6,
+            elements=[[0.1, 0.0, 0.2], [0.3, 0.0, 0.0]],
+            source="by hand: 0.1·(2 − 1), 0, 0.1·(4 − 2); 0.1·(3 − 0), 0, 0 — over N·K = 6",
+        ),
+    ),
+    see_also=("quantile", "l1"),
 )
 
 CHARBONNIER = LossSpec(
@@ -447,4 +676,17 @@ MAPE = LossSpec(
     see_also=("l1", "msle"),
 )
 
-LOSSES = (L1, MSE, RMSE, SMOOTH_L1, HUBER, LOG_COSH, QUANTILE, CHARBONNIER, MSLE, MAPE)
+LOSSES = (
+    L1,
+    MSE,
+    RMSE,
+    SMOOTH_L1,
+    HUBER,
+    PSEUDO_HUBER,
+    LOG_COSH,
+    QUANTILE,
+    MULTI_QUANTILE,
+    CHARBONNIER,
+    MSLE,
+    MAPE,
+)
