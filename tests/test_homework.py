@@ -104,7 +104,8 @@ def test_explain_runs_for_every_loss_and_ends_at_the_json_value(cli, spec) -> No
     value = cli([*argv, "-f", "json"]).json()["value"]
     run = cli([*argv, "--explain", "--precision", "10"])
     assert run.code == 0, run.stderr
-    assert "gradient:" in run.stdout and spec.formula in run.stdout
+    params = cli([*argv, "-f", "json"]).json()["params"]
+    assert "gradient:" in run.stdout and spec.formulas(params)[0] in run.stdout
     assert _last_number(run.stdout) == pytest.approx(value, rel=1e-9, abs=1e-12)
 
 
@@ -125,17 +126,28 @@ def test_expect_with_tol_and_machine_formats(cli) -> None:
     assert run.code == 1 and run.stdout == "0.6420579591738651\n" and "✗" in run.stderr
     got = cli([*MSE, "--expect", "4", "-f", "json"]).json()
     assert got["expect"] == [
-        {"answer": 4.0, "computed": 4.0, "difference": 0.0, "tolerance": pytest.approx(0.5), "ok": True}
+        {
+            "option": "--expect",
+            "answer": 4.0,
+            "computed": 4.0,
+            "difference": 0.0,
+            "tolerance": pytest.approx(4e-9),
+            "reason": "an integer: exact to 1e-9 relative",
+            "ok": True,
+        }
     ]
 
 
 def test_expect_grad(cli) -> None:
     assert cli([*MSE, "--expect-grad", "-1,-1,-1,-1"]).code == 0
     wrong = cli([*MSE, "--expect-grad", "-1,-1,-1,-2"])
-    assert wrong.code == 1 and "3 of 4 checks right" in wrong.stdout
-    assert_usage_error(cli([*MSE, "--expect-grad", "-1,-1"]), "--expect-grad has 2 values")
-    assert_usage_error(cli([*MSE, "--expect", "four"]), "--expect: 'four' is not a number")
-    assert_usage_error(cli([*MSE, "--expect", "4", "-r", "none"]), "--expect needs one value")
+    assert wrong.code == 1 and "3 of 4 entries right" in wrong.stdout
+    assert "✗ 3 you -2, computed -1" in wrong.stdout
+    short = cli([*MSE, "--expect-grad", "-1,-1"])
+    assert short.code == 1 and "your answer has shape (2,) but the gradient has shape (4,)" in short.stdout
+    assert_usage_error(cli([*MSE, "--expect", "four"]), "--expect: 'four'")
+    scalar_for_none = cli([*MSE, "--expect", "4", "-r", "none"])
+    assert scalar_for_none.code == 1 and "shape () but the elements have shape (4,)" in scalar_for_none.stdout
 
 
 def test_info_relates_neighbours_and_gives_a_runnable_example(cli) -> None:

@@ -22,7 +22,8 @@ from typer.exceptions import Abort
 from lossctl import __version__
 from lossctl.cli.coercion import use_scalar_coercion
 from lossctl.cli.commands import build_loss_command
-from lossctl.errors import ExitStatus, LossctlError
+from lossctl.cli.suggest import suggest_name
+from lossctl.errors import ExitStatus, LossctlError, UnknownLossError
 from lossctl.io.process import SIGPIPE_STATUS, PipeClosed, StdoutError, Terminated, guarded_process, silence_stdout
 from lossctl.losses.registry import LOSSES
 
@@ -36,7 +37,17 @@ def _loss_command(name: str) -> click.Command:
     single.command(name=name, context_settings={"help_option_names": ["-h", "--help"]})(
         build_loss_command(LOSSES[name])
     )
-    return use_scalar_coercion(typer.main.get_command(single))
+    return _plain_flags(use_scalar_coercion(typer.main.get_command(single)))
+
+
+def _plain_flags(command: click.Command) -> click.Command:
+    """On/off flags take no value: no ``<bool>`` beside them in --help."""
+    names = command.context_settings.get("help_option_names", ["--help"])
+    help_option = command.get_help_option(click.Context(command, help_option_names=names))
+    for param in [*command.params, *([help_option] if help_option is not None else [])]:
+        if getattr(param, "is_flag", False) and param.metavar is None:
+            param.metavar = ""
+    return command
 
 
 @functools.cache
@@ -51,7 +62,7 @@ def _library_command(name: str) -> click.Command | None:
     single.command(name=name, context_settings={"help_option_names": ["-h", "--help"]})(
         build_loss_command(LOSSES[owner[1]], invoked=name)
     )
-    return use_scalar_coercion(typer.main.get_command(single))
+    return _plain_flags(use_scalar_coercion(typer.main.get_command(single)))
 
 
 class LossGroup(TyperGroup):
@@ -63,7 +74,7 @@ class LossGroup(TyperGroup):
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         command = super().get_command(ctx, cmd_name)
         if command is not None:
-            return command
+            return _plain_flags(command)
         if cmd_name not in LOSSES.all_names and cmd_name[:1].isalpha():
             command = _library_command(cmd_name)  # a library's own spelling, matched with its case
             if command is not None:
@@ -76,7 +87,11 @@ class LossGroup(TyperGroup):
     def resolve_command(self, ctx: click.Context, args: list[str]) -> Any:
         name = args[0] if args else ""
         if name and not name.startswith("-") and self.get_command(ctx, name) is None:
-            LOSSES.resolve(name)  # raises UnknownLossError with "did you mean"
+            try:
+                LOSSES.resolve(name)  # raises UnknownLossError with "did you mean"
+            except UnknownLossError as exc:
+                builtin = suggest_name(name, super().list_commands(ctx))
+                raise UnknownLossError(name, [*builtin, *exc.suggestions][:3]) from None
         return super().resolve_command(ctx, args)
 
     def main(
@@ -87,8 +102,8 @@ class LossGroup(TyperGroup):
         standalone_mode: bool = True,
         **extra: Any,
     ) -> Any:
-        use_scalar_coercion(self)  # --version, --debug …: no Pydantic for the group's own options either
-        argv = list(sys.argv[1:] if args is None else args)
+        _plain_flags(use_scalar_coercion(self))  # --version, --debug …: no Pydantic for the group's own options
+        argv = _debug_first(list(sys.argv[1:] if args is None else args))
         debug = "--debug" in argv or os.environ.get("LOSSCTL_DEBUG", "") not in ("", "0")
         with guarded_process() as stdout:
             try:
@@ -113,6 +128,8 @@ class LossGroup(TyperGroup):
         except click.exceptions.NoArgsIsHelpError as exc:
             sys.stdout.write(exc.format_message() + "\n")
             status = ExitStatus.OK
+        except click.exceptions.NoSuchOption as exc:
+            status = _report(_no_such_option(exc), _help_hint(exc.ctx))
         except click.exceptions.UsageError as exc:
             status = _report(exc.format_message(), _help_hint(exc.ctx))
         except click.exceptions.ClickException as exc:
@@ -134,6 +151,32 @@ class LossGroup(TyperGroup):
                 status=ExitStatus.INTERNAL,
             )
         return int(status or 0)
+
+
+def _debug_first(argv: list[str]) -> list[str]:
+    """``--debug`` anywhere on the line (before ``--``) is the group's option: move it to the front."""
+    end = argv.index("--") if "--" in argv else len(argv)
+    if "--debug" not in argv[:end]:
+        return argv
+    return ["--debug", *[arg for arg in argv[:end] if arg != "--debug"], *argv[end:]]
+
+
+def _no_such_option(exc: click.exceptions.NoSuchOption) -> str:
+    """``No such option: --tau; did you mean --q? (…)`` over the command's options and other libraries' names."""
+    from lossctl.cli.suggest import suggest_option
+
+    message = f"No such option: {exc.option_name}"
+    command = exc.ctx.command if exc.ctx is not None else None
+    if command is None:
+        return message
+    options = [name for param in command.params for name in (*param.opts, *param.secondary_opts)]
+    spec = LOSSES.find(command.name or "")
+    if spec is not None:
+        clause = suggest_option(spec, exc.option_name, options)
+    else:
+        close = suggest_name(exc.option_name, [o for o in options if o.startswith("--")])
+        clause = f"did you mean {close[0]}?" if close else ""
+    return f"{message}; {clause}" if clause else message
 
 
 def _help_hint(ctx: click.Context | None) -> str:
@@ -198,6 +241,7 @@ def list_losses(
     """List every loss with its aliases, family, formula and parameters."""
     from lossctl.render.describe import describe, markdown_table
 
+    output_format = output_format.lower()
     if convention is not None and convention != "torch":
         from lossctl.conventions.command import list_library
 
@@ -232,6 +276,7 @@ def info(
     from lossctl.render.describe import describe
 
     spec = LOSSES.resolve(name)
+    output_format = output_format.lower()
     if output_format == "json":
         from lossctl.render.machine import json_line
 
@@ -265,6 +310,7 @@ def compare(
     require_precision(precision)
     if pred is None or target is None:
         raise LossctlError("compare needs --pred and --target")
+    output_format, reduction = output_format.lower(), reduction.lower()
     comparison = compare_losses(read_array(pred, "--pred"), read_array(target, "--target"), losses or None, reduction)
     if output_format == "json":
         import json
@@ -312,7 +358,9 @@ def plot(
     known = {p.name for spec in specs for p in spec.hyper_params}
     unknown = sorted(set(params) - known)
     if unknown:
-        raise LossctlError(f"--set: none of these losses has a parameter {unknown[0]!r}")
+        close = suggest_name(unknown[0], sorted(known))
+        guess = f"; did you mean {close[0]}?" if close else ""
+        raise LossctlError(f"--set: none of these losses has a parameter {unknown[0]!r}{guess}")
     path = png_path(save) if save is not None else None
     grid = np.linspace(low, high, points)
     curves = [curve(spec, grid, params) for spec in specs]

@@ -21,6 +21,7 @@ import typer
 
 from lossctl.errors import ExitStatus, InputError, LossctlWarning
 from lossctl.evaluation.core import LossResult, compute
+from lossctl.homework.hints import answer_hints, refusal_hint
 from lossctl.io.inputs import is_image_file, read_array, read_columns
 from lossctl.io.outputs import OutputSet
 from lossctl.io.process import PipeClosed
@@ -31,7 +32,7 @@ from lossctl.render import FORMATS
 from lossctl.render.describe import example_command
 
 if TYPE_CHECKING:
-    from lossctl.homework.verdict import Verdict
+    from lossctl.homework.verdict import AnyVerdict
 
 INLINE_LIMIT = 1_000_000  # above this many values: block-wise reductions, arrays only to --save-* files
 BLOCKS_FOR_VALUE_FROM = 1 << 16  # --format value needs no arrays: blocks (no gradient) from this size on
@@ -254,6 +255,7 @@ def run_loss(spec: LossSpec, options: dict[str, Any], invoked: str | None = None
 
     ``invoked`` is the name the user typed when it selects another library's convention.
     """
+    options = _case_insensitive_choices(spec, options)
     output_format = options["format"]
     if output_format not in FORMATS:
         raise InputError(f"--format must be one of {', '.join(FORMATS)}, got {output_format!r}")
@@ -290,7 +292,7 @@ def _run_staged(spec: LossSpec, options: dict[str, Any], outputs: OutputSet, sou
     if channels_last:
         pred, target, tensors = _channels_first(pred, target, tensors)
     hyper = {p.name: options[p.name] for p in spec.hyper_params}
-    with warnings.catch_warnings(record=True) as caught:
+    with warnings.catch_warnings(record=True) as caught, _refusal_hints(spec, pred, target, options):
         warnings.simplefilter("always", LossctlWarning)
         result = compute(
             spec,
@@ -307,9 +309,11 @@ def _run_staged(spec: LossSpec, options: dict[str, Any], outputs: OutputSet, sou
         result = replace(result, channels_last=True)
     if scales:
         result = replace(result, params={**result.params, "input_scale": scales})
-    _report_warnings(caught)
-    verdicts = _verdicts(result, options)
+    verdicts = _verdicts(result, options)  # a bad --expect is an error: nothing printed before it
     _save_results(result, outputs)
+    _report_warnings(caught)
+    for hint in answer_hints(spec.name, pred, target, options.get("activation"), spec.target):
+        sys.stderr.write(f"hint: {hint}\n")
     explain = options.get("explain", False)
     _publish(outputs, lambda: emit(result, options["format"], options["precision"], explain=explain, verdicts=verdicts))
     if verdicts and not all(v.ok for v in verdicts):
@@ -318,6 +322,28 @@ def _run_staged(spec: LossSpec, options: dict[str, Any], outputs: OutputSet, sou
         note_other_conventions(spec, options, pred, target, verdicts, hyper, tensors)
         return ExitStatus.MISMATCH
     return ExitStatus.OK
+
+
+CHOICE_OPTIONS = ("format", "reduction", "dtype", "activation")
+
+
+def _case_insensitive_choices(spec: LossSpec, options: dict[str, Any]) -> dict[str, Any]:
+    """``--activation Sigmoid``, ``--reduction MEAN``, ``--format JSON``, ``--dtype Float32``, ``--norm L1``."""
+    names = [*CHOICE_OPTIONS, *(p.name for p in spec.params if p.kind == "choice")]
+    lowered = {name: options[name].strip().lower() for name in names if isinstance(options.get(name), str)}
+    return {**options, **lowered}
+
+
+@contextmanager
+def _refusal_hints(spec: LossSpec, pred: Any, target: Any, options: dict[str, Any]) -> Iterator[None]:
+    """An input error whose cause is a classic confusion gains a ``hint:`` line."""
+    try:
+        yield
+    except InputError as exc:
+        hint = refusal_hint(spec.name, pred, target, options.get("activation"), spec.target)
+        if hint is None:
+            raise
+        raise InputError(f"{exc}\nhint: {hint}") from exc
 
 
 def _report_warnings(caught: list[warnings.WarningMessage]) -> None:
@@ -356,9 +382,12 @@ def _publish(outputs: OutputSet, show: Callable[[], None]) -> None:
 
 def _streamable(options: dict[str, Any]) -> bool:
     """Large inputs go block by block unless a per-element view was asked for (--activation and
-    --channels-last run per block)."""
+    --channels-last run per block; an array --expect needs the elements)."""
+    from lossctl.homework.verdict import is_array_text
+
     per_element = ("explain", "expect_grad")
-    return not any(options.get(name) for name in per_element)
+    array_answer = options.get("expect") is not None and is_array_text(options["expect"])
+    return not array_answer and not any(options.get(name) for name in per_element)
 
 
 def _run_blocks(
@@ -456,15 +485,15 @@ def _stderr_console() -> Any:
     return Console(stderr=True)
 
 
-def verdict_lines(verdicts: list[Verdict], precision: int) -> list[str]:
-    """One ✓/✗ line per --expect check, and a count when there are several."""
-    lines = [v.describe(precision + 1) for v in verdicts]
+def verdict_lines(verdicts: list[AnyVerdict], precision: int) -> list[str]:
+    """The ✓/✗ lines of each --expect check (wrong array entries listed), and a count when there are several."""
+    lines = [line for v in verdicts for line in v.lines(precision + 1)]
     if len(verdicts) > 1:
         lines.append(f"{sum(v.ok for v in verdicts)} of {len(verdicts)} checks right")
     return lines
 
 
-def emit_summary(summary: Any, output_format: str, precision: int, verdicts: list[Verdict]) -> None:
+def emit_summary(summary: Any, output_format: str, precision: int, verdicts: list[AnyVerdict]) -> None:
     """value, json or table for a block-wise result (no per-element arrays)."""
     lines = verdict_lines(verdicts, precision)
     if output_format == "table":
@@ -515,18 +544,49 @@ def _save_results(result: LossResult, outputs: OutputSet) -> None:
         outputs.save(option, values, signed=signed)
 
 
-def _verdicts(result: Any, options: dict[str, Any]) -> list[Verdict]:
-    """--expect and --expect-grad, checked before anything is printed."""
-    from lossctl.homework.verdict import check_answer, check_gradient
+def _verdicts(result: Any, options: dict[str, Any]) -> list[AnyVerdict]:
+    """--expect and --expect-grad, checked before anything is printed.
 
-    verdicts: list[Verdict] = []
-    if options.get("expect") is not None:
-        if result.reduction == "none":
-            raise InputError("--expect needs one value: use --reduction mean or sum (or --expect-grad)")
-        verdicts.append(check_answer(options["expect"], float(result.value), options.get("tol")))
+    A single number is checked against the reduced value; an array (or any answer with
+    ``--reduction none``) entry by entry against the elements, and ``--expect-grad`` against the gradient.
+    """
+    from lossctl.homework.verdict import check_answer, check_array, check_gradient, is_array_text
+
+    verdicts: list[AnyVerdict] = []
+    expect, tol = options.get("expect"), options.get("tol")
+    if expect is not None:
+        if result.reduction == "none" or is_array_text(expect):
+            if not hasattr(result, "elements"):
+                raise InputError("--expect with an array needs the elements: drop --format value for this input")
+            context = (
+                ""
+                if result.reduction == "none"
+                else f"(an array answer is checked against the elements, not the {result.reduction})"
+            )
+            verdicts.append(check_array(expect, result.elements, tol, "--expect", "elements", context))
+        else:
+            verdicts.append(check_answer(expect, float(result.value), tol))
     if options.get("expect_grad") is not None:
-        verdicts += check_gradient(options["expect_grad"], result.grad, options.get("tol"))
+        verdicts.append(check_gradient(options["expect_grad"], result.grad, tol))
     return verdicts
+
+
+def _wrong_rows(result: LossResult, verdicts: list[AnyVerdict]) -> np.ndarray | None:
+    """One bool per table row, True where an --expect / --expect-grad entry of it is wrong; None if none is."""
+    from lossctl.homework.verdict import ArrayVerdict
+    from lossctl.render.rows import per_element
+
+    rows: np.ndarray | None = None
+    for verdict in verdicts:
+        mask = verdict.wrong_mask() if isinstance(verdict, ArrayVerdict) else None
+        if mask is None or result.spec.images:
+            continue
+        per_row = per_element(result, mask)
+        if per_row is None:
+            continue
+        wrong = per_row.any(axis=1)
+        rows = wrong if rows is None else rows | wrong
+    return rows if rows is not None and rows.any() else None
 
 
 def emit(
@@ -535,42 +595,52 @@ def emit(
     precision: int,
     *,
     explain: bool = False,
-    verdicts: list[Verdict] | None = None,
+    verdicts: list[AnyVerdict] | None = None,
 ) -> None:
-    """Write the result to stdout in the chosen format; verdicts close the human formats."""
+    """Write the result to stdout in the chosen format; verdicts close the human formats.
+
+    ``--explain`` replaces the table; with csv and value the derivation goes to stderr (stdout stays
+    machine-readable), and JSON carries it as a list of lines under ``explain``.
+    """
     verdicts = verdicts or []
     lines = verdict_lines(verdicts, precision)
-    if output_format in ("table", "json") and explain:
+    text = ""
+    if explain:
         from lossctl.render.explain import explain as derivation
 
         text = derivation(result, precision)
-        if output_format == "table":
-            sys.stdout.write(text + "".join(f"\n{line}" for line in lines) + ("\n" if lines else ""))
-            return
     if output_format == "table":
-        from lossctl.render.table import print_table
+        if explain:
+            sys.stdout.write(text)
+        else:
+            from lossctl.render.table import print_table
 
-        print_table(result, precision)
+            print_table(result, precision, marks=_wrong_rows(result, verdicts))
         if lines:
-            sys.stdout.write("\n".join(lines) + "\n")
+            sys.stdout.write(("\n" if explain else "") + "\n".join(lines) + "\n")
         return
     from lossctl.render import machine
 
     if output_format == "json":
         extra: dict[str, Any] = {}
         if explain:
-            extra["explain"] = text
+            extra["explain"] = text.rstrip("\n").split("\n")
         if verdicts:
             extra["expect"] = [v.as_dict() for v in verdicts]
         sys.stdout.write(machine.to_json(result, extra))
     else:
         render = {"csv": machine.to_csv, "value": machine.to_value}[output_format]
         sys.stdout.write(render(result))
-    _close_with(lines if output_format != "json" else [])
+        _close_with(([text.rstrip("\n")] if explain else []) + lines)
+        return
+    _close_with([])
 
 
 def _close_with(verdict_lines: list[str]) -> None:
-    """Flush the machine-readable output, then the ✓/✗ lines on stderr (never before a broken pipe is known)."""
+    """Flush the machine-readable output, then the lines for people (derivation, ✓/✗) on stderr.
+
+    Never before a broken pipe is known.
+    """
     sys.stdout.flush()
     if verdict_lines:
         sys.stderr.write("\n".join(verdict_lines) + "\n")

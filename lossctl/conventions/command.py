@@ -30,8 +30,10 @@ def run_convention(spec: LossSpec, options: dict[str, Any], invoked: str | None,
         if settings:
             raise InputError("--set is for other libraries' parameters; PyTorch's are options (lossctl info LOSS)")
         if options.get("sample_weight") is not None:
+            own = " (its --weight is PyTorch's nearest)" if any(p.name == "weight" for p in spec.params) else ""
             raise InputError(
-                "--sample-weight: PyTorch's losses take no sample weights; use --convention keras or sklearn"
+                f"--sample-weight: PyTorch's {spec.name} takes no sample weights{own}; "
+                "use --convention keras or sklearn for theirs"
             )
         return None
     for name, option in PER_ELEMENT_ONLY.items():
@@ -110,6 +112,8 @@ def _rows_quietly(spec, options, pred, target, tensors, sample_weight, settings,
 
 
 def _note(library: str, verdict: Any, rows: list[Row]) -> None:
+    if not hasattr(verdict, "answer"):  # an array answer is checked against the elements: no library's value
+        return
     note = mismatch_note(library, matching_conventions(rows, verdict.answer, verdict.tolerance))
     if note:
         sys.stderr.write(note + "\n")

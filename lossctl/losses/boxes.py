@@ -21,7 +21,7 @@ import numpy as np
 
 from lossctl.errors import InputError
 from lossctl.losses.checks import require
-from lossctl.losses.spec import Array, Example, LossSpec, Param
+from lossctl.losses.spec import Array, Example, LossSpec, Param, Variant
 
 EPS = 1e-7  # torchvision's default
 CIOU_ASPECT = 4.0 / math.pi**2
@@ -287,6 +287,14 @@ CIOU = LossSpec(
     **{**SHARED, "check": check_ciou},
     gradient_is_derivative=lambda detach_alpha=True, **_: not detach_alpha,
     param_grid=({}, {"detach_alpha": False}, {"eps": 0.0, "detach_alpha": False}),
+    variants=(
+        Variant(
+            {"detach_alpha": False},
+            "ℓ = 1 − IoU + ρ²/(c² + ε) + α v,  v = (4/π²)(atan(w_gt/h_gt) − atan(w/h))²,  α = v / (1 − IoU + v + ε)",
+            "the true derivative (--no-detach-alpha): DIoU's, plus ∂(α v) = α ∂v + v ∂α, with α depending on "
+            "IoU and v;  ∂v/∂w = −(8/π²) Δ h/(w²+h²), ∂v/∂h = (8/π²) Δ w/(w²+h²)",
+        ),
+    ),
     references=(
         "Zheng et al., Enhancing Geometric Factors in Model Learning and Inference for Object Detection and "
         "Instance Segmentation (CIoU), IEEE T-Cybernetics 2021",

@@ -17,7 +17,7 @@ from lossctl.errors import InputError, LossctlWarning
 from lossctl.losses._numerics import along, log_sigmoid, log_softmax, sigmoid, softplus
 from lossctl.losses._views import positive_label, true_class_margin
 from lossctl.losses.checks import count, position, require
-from lossctl.losses.spec import Array, Example, LossSpec, Param
+from lossctl.losses.spec import Array, Example, LossSpec, Param, Variant
 from lossctl.losses.wording import Numbers, elide, join
 
 ARTICLE = "−log softmax by hand; the article printed {} (wrong)"
@@ -709,6 +709,13 @@ KL_DIV = LossSpec(
     zero_at_target=False,
     sample=sample_distributions,
     param_grid=({}, {"log_target": True}),
+    variants=(
+        Variant(
+            {"log_target": True},
+            "ℓᵢ = e^tᵢ (tᵢ − xᵢ)  (--log-target: tᵢ is log qᵢ)",
+            "∂ℓᵢ/∂xᵢ = −e^tᵢ",
+        ),
+    ),
     references=("PyTorch torch.nn.KLDivLoss", "Kullback & Leibler, On Information and Sufficiency, 1951"),
     examples=(
         Example(
@@ -755,6 +762,8 @@ def sample_counts(rng: np.random.Generator) -> dict[str, Array]:
     return {"pred": rng.uniform(0.2, 3.0, size=shape), "target": rng.poisson(2.0, size=shape).astype(float)}
 
 
+STIRLING = "(yᵢ log yᵢ − yᵢ + ½ log(2π yᵢ) where yᵢ > 1)"
+
 POISSON_NLL = LossSpec(
     name="poisson_nll",
     aliases=("poisson", "poisson_nll_loss"),
@@ -778,6 +787,19 @@ POISSON_NLL = LossSpec(
     zero_at_target=False,
     sample=sample_counts,
     param_grid=({}, {"log_input": False}, {"full": True}, {"log_input": False, "full": True}),
+    variants=(
+        Variant(
+            {"log_input": False, "full": True},
+            f"ℓᵢ = xᵢ − yᵢ log(xᵢ + ε) + {STIRLING}  (--no-log-input --full)",
+            "∂ℓᵢ/∂xᵢ = 1 − yᵢ/(xᵢ + ε)  (the Stirling term does not depend on xᵢ)",
+        ),
+        Variant({"log_input": False}, "ℓᵢ = xᵢ − yᵢ log(xᵢ + ε)  (--no-log-input)", "∂ℓᵢ/∂xᵢ = 1 − yᵢ/(xᵢ + ε)"),
+        Variant(
+            {"full": True},
+            f"ℓᵢ = e^xᵢ − yᵢ xᵢ + {STIRLING}  (--full)",
+            "∂ℓᵢ/∂xᵢ = e^xᵢ − yᵢ  (the Stirling term does not depend on xᵢ)",
+        ),
+    ),
     references=("PyTorch torch.nn.PoissonNLLLoss",),
     examples=(Example([0.0, 1.0], [1.0, 2.0], value=(1.0 + math.e - 2.0) / 2, source="e⁰ − 0 and e¹ − 2; by hand"),),
     plot=lambda x: (x, np.full_like(x, 2.0), {}),
@@ -875,6 +897,14 @@ GAUSSIAN_NLL = LossSpec(
     zero_at_target=False,
     sample=sample_gaussian,
     param_grid=({}, {"full": True}),
+    variants=(
+        Variant(
+            {"full": True},
+            "ℓᵢ = ½ (log max(σᵢ², ε) + (xᵢ − yᵢ)² / max(σᵢ², ε)) + ½ log 2π  (--full)",
+            "∂ℓᵢ/∂xᵢ = (xᵢ − yᵢ)/σᵢ²;  ∂ℓᵢ/∂σᵢ² = ½ (1/σᵢ² − (xᵢ − yᵢ)²/σᵢ⁴)  (reported as grad_var; "
+            "the constant ½ log 2π has no gradient)",
+        ),
+    ),
     references=(
         "PyTorch torch.nn.GaussianNLLLoss",
         "Nix & Weigend, Estimating the mean and variance of the target probability distribution, ICNN 1994",

@@ -21,7 +21,7 @@ from lossctl.errors import InputError
 from lossctl.losses._numerics import sigmoid, softplus
 from lossctl.losses.checks import require
 from lossctl.losses.margin import _distance, _distance_grad
-from lossctl.losses.spec import Array, Example, LossSpec, Param
+from lossctl.losses.spec import Array, Example, LossSpec, Param, Variant
 
 NORMALIZE_EPS = 1e-12  # torch.nn.functional.normalize
 KERAS_NORM_EPS = 1e-6  # keras l2_normalize: sqrt(max(Σx², 1e-12))
@@ -538,6 +538,14 @@ BATCH_HARD = LossSpec(
     zero_at_target=False,
     sample=sample_labelled_embeddings,
     param_grid=({}, {"margin": 0.2}, {"soft": True}),
+    variants=(
+        Variant(
+            {"soft": True},
+            "ℓₐ = softplus(m + max_{p: yₚ=yₐ, p≠a} d(a, p) − min_{n: yₙ≠yₐ} d(a, n)),  softplus(z) = log(1 + eᶻ),  "
+            "d = ‖·‖₂  (--soft)",
+            "slope σ = sigmoid(z) into d(a, p*) and −σ into d(a, n*);  ∂d(a, b)/∂a = (a − b)/d = −∂d(a, b)/∂b",
+        ),
+    ),
     references=(
         "Hermans, Beyer & Leibe, In Defense of the Triplet Loss for Person Re-Identification, 2017, eq. (5)",
         "Schroff, Kalenichenko & Philbin, FaceNet, CVPR 2015",
@@ -585,6 +593,14 @@ BATCH_ALL = LossSpec(
     zero_at_target=False,
     sample=sample_labelled_embeddings,
     param_grid=({}, {"margin": 0.2}, {"soft": True}),
+    variants=(
+        Variant(
+            {"soft": True},
+            "ℓₐ = Σ_{p: yₚ=yₐ, p≠a} Σ_{n: yₙ≠yₐ} softplus(m + d(a, p) − d(a, n));  mean = Σₐ ℓₐ / #triplets  (--soft)",
+            "each triplet's slope σ = sigmoid(z) into d(a, p) and −σ into d(a, n);  "
+            "∂d(a, b)/∂a = (a − b)/d = −∂d(a, b)/∂b",
+        ),
+    ),
     references=(
         "Hermans, Beyer & Leibe, In Defense of the Triplet Loss for Person Re-Identification, 2017, section 2",
         "Schroff, Kalenichenko & Philbin, FaceNet, CVPR 2015, eq. (1)",
@@ -728,6 +744,28 @@ TRIPLET_WITH_DISTANCE = LossSpec(
     zero_at_target=False,
     sample=sample_triplets,
     param_grid=({}, {"distance": "cosine"}, {"swap": True}, {"distance": "cosine", "swap": True, "margin": 0.3}),
+    variants=(
+        Variant(
+            {"distance": "cosine", "swap": True},
+            "ℓₙ = max(0, m + d(aₙ, pₙ) − min(d(aₙ, nₙ), d(pₙ, nₙ))),  d = 1 − cos(x, y)  (cosine, --swap)",
+            "where z ≥ 0: ∂d(a,p) − ∂d(a,n) (or ∂d(p,n) when it is the smaller);  ∂(1 − cos)/∂x = −(ŷ − cos x̂)/‖x‖",
+        ),
+        Variant(
+            {"distance": "cosine"},
+            "ℓₙ = max(0, m + d(aₙ, pₙ) − d(aₙ, nₙ)),  d = 1 − cos(x, y)  (cosine)",
+            "where z ≥ 0: ∂d(a,p) − ∂d(a,n);  ∂(1 − cos)/∂x = −(ŷ − cos x̂)/‖x‖",
+        ),
+        Variant(
+            {"swap": True},
+            "ℓₙ = max(0, m + d(aₙ, pₙ) − min(d(aₙ, nₙ), d(pₙ, nₙ))),  d = ‖x − y + 10⁻⁶‖₂  (--swap)",
+            "where z ≥ 0: ∂d(a,p) − ∂d(a,n) (or ∂d(p,n) when it is the smaller);  ∂‖v‖/∂v = v/‖v‖",
+        ),
+        Variant(
+            {"distance": "euclidean"},
+            "ℓₙ = max(0, m + d(aₙ, pₙ) − d(aₙ, nₙ)),  d = ‖x − y + 10⁻⁶‖₂  (Euclidean)",
+            "where z ≥ 0: ∂d(a,p) − ∂d(a,n);  ∂‖v‖/∂v = v/‖v‖",
+        ),
+    ),
     references=(
         "PyTorch torch.nn.functional.triplet_margin_with_distance_loss",
         "Schroff, Kalenichenko & Philbin, FaceNet, CVPR 2015",

@@ -17,7 +17,7 @@ import numpy as np
 from lossctl.errors import InputError, LossctlWarning
 from lossctl.losses._filters import as_batch, gaussian_taps, require_image, smooth, smooth_adjoint, unbroadcast
 from lossctl.losses.checks import require
-from lossctl.losses.spec import Array, Example, LossSpec, Param
+from lossctl.losses.spec import Array, Example, LossSpec, Param, Variant
 
 BY_HAND = "by hand"
 TV_NORMS = ("l1", "l2sq", "isotropic")
@@ -427,6 +427,32 @@ NORM = Param(
 )
 EPS = Param("eps", "float", 1e-8, "ε of the isotropic norm (keeps it differentiable at 0)", low=0.0, low_open=True)
 TV_GRID = ({}, {"norm": "l2sq"}, {"norm": "isotropic", "eps": 1e-3})
+DIFFERENCES = "dv = x[i+1,j] − x[i,j], dh = x[i,j+1] − x[i,j]"
+TV_VARIANTS = (
+    Variant(
+        {"norm": "l2sq"},
+        "TV(x) = Σᵢⱼ (x[i+1,j] − x[i,j])² + Σᵢⱼ (x[i,j+1] − x[i,j])²  (per image and channel)",
+        "∂TV/∂x[i,j] = 2 (x[i,j] − x[i−1,j]) − 2 (x[i+1,j] − x[i,j]) + (same across columns)",
+    ),
+    Variant(
+        {"norm": "isotropic"},
+        f"TV(x) = Σᵢⱼ (√(dv² + dh² + ε²) − ε),  {DIFFERENCES}  (per image and channel)",
+        "∂TV/∂x[i,j] = −(dv + dh)/r at [i,j] + dv/r at [i−1,j] + dh/r at [i,j−1],  r = √(dv² + dh² + ε²)",
+    ),
+)
+WEIGHTED_TV_VARIANTS = (
+    Variant(
+        {"norm": "l2sq"},
+        "TV_w(x) = Σᵢⱼ w[i,j] (x[i+1,j] − x[i,j])² + Σᵢⱼ w[i,j] (x[i,j+1] − x[i,j])²",
+        "∂TV_w/∂x[i,j] = 2 w[i−1,j] (x[i,j] − x[i−1,j]) − 2 w[i,j] (x[i+1,j] − x[i,j]) + (across)",
+    ),
+    Variant(
+        {"norm": "isotropic"},
+        f"TV_w(x) = Σᵢⱼ (√((w_v dv)² + (w_h dh)² + ε²) − ε),  {DIFFERENCES}",
+        "∂TV_w/∂x[i,j] = −(w_v² dv + w_h² dh)/r at [i,j] + w_v² dv/r at [i−1,j] + w_h² dh/r at [i,j−1],  "
+        "r = √((w_v dv)² + (w_h dh)² + ε²)",
+    ),
+)
 TV_RELATIONS = (
     "Conventions differ between libraries: torchmetrics' TotalVariation is the same L1 sum per image "
     "(its reduction then sums or averages over images, not pixels); SRGAN-style TVLoss squares the "
@@ -451,6 +477,7 @@ TV = LossSpec(
     check=check_tv,
     sample=sample_image,
     param_grid=TV_GRID,
+    variants=TV_VARIANTS,
     images=True,
     separable=lambda pred, **_: is_batch(pred),
     references=(
@@ -513,6 +540,7 @@ WEIGHTED_TV = LossSpec(
     check=check_weighted_tv,
     sample=sample_weighted_image,
     param_grid=TV_GRID,
+    variants=WEIGHTED_TV_VARIANTS,
     images=True,
     separable=lambda pred, tv_weight, **_: is_batch(pred) and tv_weight.ndim <= pred.ndim,
     references=(
@@ -690,6 +718,13 @@ DICE = LossSpec(
     check=check_overlap,
     sample=sample_masks,
     param_grid=OVERLAP_GRID,
+    variants=(
+        Variant(
+            {"per_sample": False},
+            "ℓ = 1 − (2 Σ p t + s) / (Σ p + Σ t + s)  pooled over the whole batch (one score)",
+            "∂ℓ/∂pₖ = −(2 tₖ (Σp + Σt + s) − (2 Σ p t + s)) / (Σp + Σt + s)²,  sums over the whole batch",
+        ),
+    ),
     zero_at_target=False,
     images=True,
     separable=lambda pred, per_sample, **_: is_batch(pred) and per_sample,
@@ -725,6 +760,14 @@ TVERSKY = LossSpec(
     check=check_overlap,
     sample=sample_masks,
     param_grid=(*OVERLAP_GRID, {"alpha": 0.3, "beta": 0.7}),
+    variants=(
+        Variant(
+            {"per_sample": False},
+            "ℓ = 1 − (TP + s) / (TP + α FP + β FN + s)  pooled over the whole batch,  TP = Σ p t, "
+            "FP = Σ p (1 − t), FN = Σ (1 − p) t",
+            "∂ℓ/∂pₖ = −(tₖ D − (TP + s)(tₖ + α (1 − tₖ) − β tₖ)) / D²,  D = TP + α FP + β FN + s over the batch",
+        ),
+    ),
     zero_at_target=False,
     images=True,
     separable=lambda pred, per_sample, **_: is_batch(pred) and per_sample,

@@ -13,7 +13,7 @@ from lossctl.errors import InputError
 from lossctl.losses._views import positive_label, true_class_margin
 from lossctl.losses.checks import count, require
 from lossctl.losses.classification import as_indices, check_class_targets, class_axis, gather, is_index_target, one_hot
-from lossctl.losses.spec import Array, Example, LossSpec, Param
+from lossctl.losses.spec import Array, Example, LossSpec, Param, Variant
 from lossctl.losses.wording import Numbers, elide, join
 
 CS231N = "Stanford CS231n notes, linear classification (cat/frog scores); by hand"
@@ -340,6 +340,18 @@ MULTI_MARGIN = LossSpec(
     **{**MULTICLASS_LAYOUT, "check": check_multi_margin},
     explain=explain_weston_watkins,
     param_grid=({}, {"p": 2}, {"margin": 0.5, "weight": np.array([0.5, 1.0, 2.0, 3.0])}),
+    variants=(
+        Variant(
+            {"p": 2},
+            "ℓₙ = (1/C) Σ_{j≠y} w_y max(0, Δ − s_y + s_j)²  (p = 2: squared violations)",
+            "∂ℓₙ/∂s_j = (w_y/C) 2 z_j 1[z_j > 0] (j ≠ y), ∂ℓₙ/∂s_y = −Σ_{j≠y} of those;  z_j = Δ − s_y + s_j",
+        ),
+        Variant(
+            {"p": 1},
+            "ℓₙ = (1/C) Σ_{j≠y} w_y max(0, Δ − s_y + s_j)  (p = 1: hinge terms)",
+            "∂ℓₙ/∂s_j = (w_y/C) 1[z_j > 0] (j ≠ y), ∂ℓₙ/∂s_y = −Σ_{j≠y} of those;  z_j = Δ − s_y + s_j",
+        ),
+    ),
     references=("PyTorch torch.nn.MultiMarginLoss",),
     examples=(
         Example(CAT, 0, value=2.9 / 3, source="2.9 / 3 classes = 0.9667"),
@@ -823,6 +835,24 @@ TRIPLET_MARGIN = LossSpec(
     zero_at_target=False,
     sample=sample_triplets,
     param_grid=({}, {"swap": True}, {"p": 1.0, "margin": 0.5}, {"p": 3.0}),
+    variants=(
+        Variant(
+            {"swap": True},
+            "ℓₙ = max(0, d(aₙ, pₙ) − min(d(aₙ, nₙ), d(pₙ, nₙ)) + Δ),  d(x, y) = ‖x − y + ε‖_p  (--swap)",
+            "∂ℓ/∂a = ∂d(a,p)/∂a − ∂d(a,n)/∂a where active (the last only when d(a, n) is the smaller);  "
+            "∂‖v‖_p/∂v = sign(v)|v|^(p−1)/‖v‖_p^(p−1)",
+        ),
+        Variant(
+            {"p": 1},
+            "ℓₙ = max(0, ‖aₙ − pₙ + ε‖₁ − ‖aₙ − nₙ + ε‖₁ + Δ)  (p = 1: Manhattan distances)",
+            "∂ℓ/∂a = sign(a − p + ε) − sign(a − n + ε) where active",
+        ),
+        Variant(
+            {"p": 2},
+            "ℓₙ = max(0, ‖aₙ − pₙ + ε‖₂ − ‖aₙ − nₙ + ε‖₂ + Δ)  (p = 2: Euclidean distances)",
+            "∂ℓ/∂a = (a − p + ε)/‖a − p + ε‖₂ − (a − n + ε)/‖a − n + ε‖₂ where active",
+        ),
+    ),
     references=(
         "Schroff et al., FaceNet, CVPR 2015",
         "Balntas et al., Learning local feature descriptors with "

@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import replace
 
 import numpy as np
 
 from lossctl.errors import InputError
 from lossctl.losses._numerics import log_softmax, sigmoid
 from lossctl.losses.checks import count, require
-from lossctl.losses.spec import Array, Example, LossSpec, Param
+from lossctl.losses.spec import Array, Example, LossSpec, Param, Variant
 
 Terms = tuple[Array, Array, Array]  # loss, ∂loss/∂I, ∂loss/∂P — each (groups, classes)
 EMPTY_MASKS = (
@@ -749,4 +750,19 @@ LOVASZ_SOFTMAX = LossSpec(
     **{**COMMON, "check": check_lovasz_softmax, "sample": sample_lovasz_softmax, "separable": per_sample_rows},
 )
 
-LOSSES = (JACCARD, GENERALIZED_DICE, FOCAL_TVERSKY, DICE_CE, LOVASZ_HINGE, LOVASZ_SOFTMAX)
+POOLED = "(--no-per-sample: the sums run over the whole batch, one score)"
+PER_IMAGE = "(--per-sample: one score per image n, then the mean over the images)"
+
+
+def with_batch_variant(spec: LossSpec) -> LossSpec:
+    """The declaration plus the formula of its other --per-sample setting (the sums' range changes)."""
+    default = spec.param("per_sample").default
+    note = POOLED if default else PER_IMAGE
+    variant = Variant({"per_sample": not default}, f"{spec.formula}  {note}", f"{spec.gradient}  {note}")
+    return replace(spec, variants=(*spec.variants, variant))
+
+
+LOSSES = tuple(
+    with_batch_variant(spec)
+    for spec in (JACCARD, GENERALIZED_DICE, FOCAL_TVERSKY, DICE_CE, LOVASZ_HINGE, LOVASZ_SOFTMAX)
+)

@@ -119,6 +119,30 @@ class Transform:
     derivative: Callable[[float], float]
 
 
+@dataclass(frozen=True)
+class Variant:
+    """The formula and gradient of the loss under some parameter settings (``--explain`` shows them).
+
+    ``when`` maps parameter names to the value they must have, or to a predicate of that value;
+    the first variant of a declaration whose ``when`` holds replaces the declaration's own
+    ``formula`` and ``gradient`` (which describe the defaults).
+    """
+
+    when: Mapping[str, Any]
+    formula: str
+    gradient: str
+
+    def applies(self, params: Mapping[str, Any]) -> bool:
+        for name, wanted in self.when.items():
+            value = params.get(name)
+            if callable(wanted):
+                if not wanted(value):
+                    return False
+            elif str(value) != str(wanted) and value != wanted:
+                return False
+        return True
+
+
 Sampler = Callable[["np.random.Generator"], dict[str, Array]]  # a string: numpy.random loads lazily
 
 
@@ -180,6 +204,14 @@ class LossSpec:
     # of the value (CIoU's α under no_grad): the finite-difference tests skip those settings.
     gradient_is_derivative: Callable[..., bool] | None = None
     plot_axis: str = "residual ŷ − y"
+    variants: tuple[Variant, ...] = ()  # formula and gradient of settings that change the mathematics
+
+    def formulas(self, params: Mapping[str, Any]) -> tuple[str, str]:
+        """(formula, gradient) of the setting ``params``: the first variant that applies, or the defaults."""
+        for variant in self.variants:
+            if variant.applies(params):
+                return variant.formula, variant.gradient
+        return self.formula, self.gradient
 
     def param(self, name: str) -> Param:
         for param in self.params:

@@ -8,7 +8,9 @@ element-wise losses, and its ``explain`` replaces the middle part entirely
 
 from __future__ import annotations
 
-from lossctl.evaluation.core import LossResult
+import numpy as np
+
+from lossctl.evaluation.core import LossResult, compute
 from lossctl.losses.wording import LONG, SHOWN_HEAD, Numbers, join
 
 
@@ -26,7 +28,8 @@ def reduction_line(result: LossResult) -> str:
 
 def header(result: LossResult, fmt: Numbers) -> list[str]:
     spec = result.spec
-    lines = [f"{spec.name}: {spec.summary}", f"  {spec.formula}", f"  {reduction_line(result)}"]
+    formula, _ = spec.formulas(result.params)
+    lines = [f"{spec.name}: {spec.summary}", f"  {formula}", f"  {reduction_line(result)}"]
     if spec.transform is not None and result.reduction != "none":
         lines[-1] += f", then {spec.transform.name}"
     if result.params:
@@ -98,24 +101,90 @@ def substituted_terms(result: LossResult, fmt: Numbers) -> list[str] | None:
     return [spec.term(fmt.inner(p), fmt.inner(t), float(p - t), **result.params) for p, t in pairs]
 
 
+ACTIVATION_FORMULAS = {
+    "sigmoid": ("σ(z) = 1 / (1 + e^(−z))", "σ′(z) = σ(z)·(1 − σ(z))"),
+    "tanh": ("tanh(z) = (e^z − e^(−z)) / (e^z + e^(−z))", "tanh′(z) = 1 − tanh²(z)"),
+    "softmax": ("softmax(z)ⱼ = e^(zⱼ) / Σₖ e^(zₖ)", "∂aⱼ/∂zₖ = aⱼ·(δⱼₖ − aₖ)"),
+}
+
+
+def matrix(values: np.ndarray, fmt: Numbers) -> str:
+    """A vector as [a, b]; higher ranks as one bracketed row per leading index."""
+    if values.ndim >= 2:
+        rows = [fmt.vector(row.ravel()) for row in values.reshape(values.shape[0], -1)]
+        return "[" + join(rows, ", ") + "]"
+    return fmt.vector(values.ravel())
+
+
+def activation_lines(result: LossResult, fmt: Numbers) -> list[str]:
+    """z → a(z): the step before the loss when --activation was given."""
+    if result.activation is None or result.pre_activation is None:
+        return []
+    forward, _ = ACTIVATION_FORMULAS[result.activation]
+    return [
+        f"activation: --pred holds z; the loss sees ŷ = a = {result.activation}(z)",
+        "  z → a(z) → ℓ(a) → ∂L/∂a → a′(z) → ∂L/∂z",
+        f"  z = {matrix(result.pre_activation, fmt)}",
+        f"  a = {forward}",
+        f"  a = {matrix(result.pred, fmt)}",
+        "",
+    ]
+
+
+def gradient_wrt_activated(result: LossResult) -> np.ndarray:
+    """∂L/∂a: the loss's own gradient at a = a(z), with the same reduction (before the chain rule)."""
+    again = compute(
+        result.spec,
+        result.pred,
+        result.target,
+        reduction=result.reduction,
+        dtype=result.dtype,
+        allow_nonfinite=True,
+        **result.params,
+        **result.tensors,
+    )
+    return again.grad
+
+
+def chain_lines(result: LossResult, fmt: Numbers, label: str) -> list[str]:
+    """∂L/∂a → a′(z) → ∂L/∂z, each with its numbers."""
+    name = result.activation or ""
+    _, derivative = ACTIVATION_FORMULAS[name]
+    lines = [f"  {label.replace('ŷ', 'a')} = {matrix(gradient_wrt_activated(result), fmt)}"]
+    z_label = label.replace("ŷ", "z")
+    if name == "softmax":
+        lines += [
+            f"  chain rule through softmax: {derivative}",
+            f"  {z_label} = a ⊙ (∂L/∂a − Σₖ aₖ ∂L/∂aₖ)",
+        ]
+    else:
+        lines += [
+            f"  a′(z) = {derivative}",
+            f"  a′(z) = {matrix(result.activation_derivative, fmt)}",
+            f"  chain rule: {z_label} = {label.replace('ŷ', 'a')} · a′(z)",
+        ]
+    lines.append(f"  {z_label} = {matrix(result.grad, fmt)}")
+    return lines
+
+
 def gradient_lines(result: LossResult, fmt: Numbers) -> list[str]:
     spec = result.spec
-    lines = ["", "gradient:", f"  {spec.gradient}"]
+    _, gradient = spec.formulas(result.params)
+    lines = ["", "gradient:", f"  {gradient}" + ("   (the loss's input is a)" if result.activation else "")]
+    variable = "a" if result.activation else "ŷ"
     if _weighted_mean(result):
-        lines.append(f"  ∂L/∂ŷ = (1/n) Σᵢ wᵢ ∂ℓᵢ/∂ŷ with n = {fmt(result.count)}")
+        lines.append(f"  ∂L/∂{variable} = (1/n) Σᵢ wᵢ ∂ℓᵢ/∂{variable} with n = {fmt(result.count)}")
     elif result.reduction == "mean" and result.count == result.elements.size:
-        lines.append(f"  ∂L/∂ŷ = (1/n) ∂ℓ/∂ŷ with n = {fmt(result.count)}")
+        lines.append(f"  ∂L/∂{variable} = (1/n) ∂ℓ/∂{variable} with n = {fmt(result.count)}")
     elif result.reduction not in ("sum", "none"):
-        lines.append("  ∂L/∂ŷ = ∂ℓ/∂ŷ divided as the value is")
+        lines.append(f"  ∂L/∂{variable} = ∂ℓ/∂{variable} divided as the value is")
     if spec.transform is not None and result.reduction != "none":
         lines.append(f"  and the chain rule through {spec.transform.name}")
     label = "∂(Σ ℓ)/∂ŷ" if result.reduction == "none" else "∂L/∂ŷ"
-    grad = result.grad
-    if grad.ndim >= 2:
-        rows = [fmt.vector(row.ravel()) for row in grad.reshape(grad.shape[0], -1)]
-        lines.append(f"  {label} = [" + join(rows, ", ") + "]")
+    if result.activation is not None and result.pre_activation is not None:
+        lines += chain_lines(result, fmt, label)
     else:
-        lines.append(f"  {label} = {fmt.vector(grad.ravel())}")
+        lines.append(f"  {label} = {matrix(result.grad, fmt)}")
     for name, extra in result.extra_grads.items():
         lines.append(f"  ∂L/∂{name} = {fmt.vector(extra.ravel())}")
     return lines
@@ -127,6 +196,7 @@ def explain(result: LossResult, precision: int = 6) -> str:
     spec = result.spec
     lines = header(result, fmt)
     lines.append("")
+    lines += activation_lines(result, fmt)
     if spec.explain is not None:
         lines += spec.explain(result, fmt)  # the per-sample working; the reduction follows
         lines += reduce_lines(result, fmt, None)

@@ -117,7 +117,9 @@ def _element_drop_order(name: str, result: LossResult) -> int:
 INDEX_DROP_ORDER = 3
 
 
-def _element_table(result: LossResult, precision: int, max_rows: int, width: int) -> tuple[Table, list[str]]:
+def _element_table(
+    result: LossResult, precision: int, max_rows: int, width: int, marks: np.ndarray | None = None
+) -> tuple[Table, list[str]]:
     rows = _shown(result.elements.size, max_rows)
     index = Shown(
         "index", ["…" if flat is None else element_index(result, flat) for flat in rows], INDEX_DROP_ORDER, "dim"
@@ -134,6 +136,8 @@ def _element_table(result: LossResult, precision: int, max_rows: int, width: int
         ]
         style = "bold" if column.name == "loss" else None
         columns.append(Shown(column.name, cells, _element_drop_order(column.name, result), style))
+    if marks is not None:  # --expect / --expect-grad: ✗ on the rows with a wrong entry
+        columns.append(Shown("expect", ["…" if flat is None else "✗" if marks[flat] else "" for flat in rows]))
     return fit_columns(columns, width)
 
 
@@ -191,12 +195,19 @@ def _summary(result: LossResult, precision: int) -> Table:
 
 
 def build_table(
-    result: LossResult, precision: int = 6, max_rows: int = HEAD_ROWS + TAIL_ROWS, width: int = UNLIMITED
+    result: LossResult,
+    precision: int = 6,
+    max_rows: int = HEAD_ROWS + TAIL_ROWS,
+    width: int = UNLIMITED,
+    marks: np.ndarray | None = None,
 ) -> Group:
-    """The renderable: element rows (head and tail when long) and a summary block."""
+    """The renderable: element rows (head and tail when long) and a summary block.
+
+    ``marks`` (one bool per element, from --expect / --expect-grad) adds a column with ✗ on the wrong rows.
+    """
     if result.spec.images:
         return build_image_table(result, precision, max_rows, width)
-    table, dropped = _element_table(result, precision, max_rows, width)
+    table, dropped = _element_table(result, precision, max_rows, width, marks)
     n = result.elements.size
     parts: list = [Text(_title(result)), table]
     if dropped:
@@ -237,11 +248,13 @@ def print_summary(summary, precision: int = 6, console: Console | None = None) -
     console.print(grid)
 
 
-def print_table(result: LossResult, precision: int = 6, console: Console | None = None) -> None:
+def print_table(
+    result: LossResult, precision: int = 6, console: Console | None = None, marks: np.ndarray | None = None
+) -> None:
     """On a terminal, fit its width (leaving out columns, never cutting numbers); elsewhere, full width."""
     console = console or Console(highlight=False)
     width = console.width if console.is_terminal else UNLIMITED
-    renderable = build_table(result, precision, width=width)
+    renderable = build_table(result, precision, width=width, marks=marks)
     if not console.is_terminal:
         # A file or pipe has no width: use what the table needs instead of wrapping at 80 columns.
         wide = console.options.update(max_width=UNLIMITED)
