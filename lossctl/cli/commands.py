@@ -563,11 +563,11 @@ def _verdicts(result: Any, options: dict[str, Any]) -> list[AnyVerdict]:
                 if result.reduction == "none"
                 else f"(an array answer is checked against the elements, not the {result.reduction})"
             )
-            verdicts.append(check_array(expect, result.elements, tol, "--expect", "elements", context))
+            verdicts.append(check_array(expect, result.elements, tol, "--expect", "elements", context, result.dtype))
         else:
-            verdicts.append(check_answer(expect, float(result.value), tol))
+            verdicts.append(check_answer(expect, float(result.value), tol, dtype=result.dtype))
     if options.get("expect_grad") is not None:
-        verdicts.append(check_gradient(options["expect_grad"], result.grad, tol))
+        verdicts.append(check_gradient(options["expect_grad"], result.grad, tol, result.dtype))
     return verdicts
 
 
