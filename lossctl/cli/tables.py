@@ -3,7 +3,8 @@
 Routing (:func:`table_route`): a Parquet/Feather/Arrow source, a glob, a folder, a URL, a
 column pattern or any table-only option (``--group-by``, ``--weight-col``, ``--keep-col``,
 ``--dropna``, ``--engine dask``) runs here and needs pyarrow; a plain CSV/TSV file runs here
-when pyarrow is installed and nothing per-element was asked for, and falls back to the
+when pyarrow is installed, only the summary is asked for (``--format value``, or a file of 64 MiB
+or more, which the built-in path summarises as well) and nothing per-element; it falls back to the
 built-in reader (whose messages name the line and the value) when pyarrow refuses it.
 pyarrow and Dask are imported only on these paths.
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 import os
 import sys
 import warnings
+from pathlib import Path
 from typing import Any
 
 from lossctl.errors import ExitStatus, InputError, LossctlWarning
@@ -24,6 +26,7 @@ TABLE_ONLY = ("weight_col", "group_by", "keep_col", "dropna", "scheduler", "work
 SAVES = {"--save-elements": "save_elements", "--save-grad": "save_grad"}
 PER_ELEMENT = ("explain", "expect_grad")
 ENGINES = ("local", "dask")
+LARGE_CSV_BYTES = 64 << 20  # a CSV this large is summarised anyway: pyarrow's reader serves every format
 
 
 def table_options() -> list[Any]:
@@ -66,11 +69,21 @@ def table_route(options: dict[str, Any]) -> str | None:
     parquet_saves = [o for o, name in SAVES.items() if str(options.get(name) or "").lower().endswith(".parquet")]
     if asked or patterned or parquet_saves or needs_pyarrow(data):
         return "table"
-    plain = options.get("reduction") != "none" and options.get("format") != "csv"
     nothing_per_element = not any(options.get(name) for name in (*PER_ELEMENT, *SAVES.values()))
-    if data.strip() != "-" and plain and nothing_per_element and pyarrow_available():
+    summary_only = options.get("format") == "value" or _file_size(data) >= LARGE_CSV_BYTES
+    reduced = options.get("reduction") != "none" and options.get("format") != "csv"
+    if reduced and summary_only and nothing_per_element and pyarrow_available():
         return "try"
     return None
+
+
+def _file_size(source: str) -> int:
+    """The size of a regular file (0 for anything else: stdin, pipes, missing files)."""
+    path = Path(source.strip()).expanduser()
+    try:
+        return path.stat().st_size if source.strip() != "-" and path.is_file() else 0
+    except OSError:
+        return 0
 
 
 def refuse_parquet_saves(options: dict[str, Any]) -> None:
@@ -94,7 +107,9 @@ def run_table(spec: LossSpec, options: dict[str, Any], outputs: OutputSet) -> in
         given = options.get(name)
         if given is not None and not str(given).lower().endswith(".parquet"):
             raise InputError(f"{option}: --data tables save rows as .parquet (with --keep-col keys); got {given}")
-    if options.get("target_col") is None:
+    if options.get("pred") is not None or options.get("target") is not None:
+        raise InputError("--data replaces --pred and --target; give one or the other")
+    if options.get("pred_col") is None or options.get("target_col") is None:
         raise InputError("--data needs --pred-col and --target-col (column names, 0-based indices or a pattern)")
     columns = Columns(
         pred=options["pred_col"],
