@@ -30,7 +30,7 @@ from lossctl.evaluation.core import (
     reduce_total,
     resolve_params,
 )
-from lossctl.evaluation.engine import Outputs, Summary, evaluate
+from lossctl.evaluation.engine import Outputs, Summary, evaluate, separable
 from lossctl.evaluation.exact import ExactSum
 from lossctl.losses.registry import LOSSES
 from lossctl.losses.spec import Array, LossSpec
@@ -172,6 +172,9 @@ def evaluate_batch(plan: Plan, batch: BatchLike, *, want_grad: bool = False) -> 
     """One batch: its partial sums (overall and per group), per-row losses and (when asked) Σ-gradient."""
     spec = plan.spec
     tensors = tensors_of(plan, batch)
+    hyper = resolve_params(spec, plan.params)
+    if len(batch.pred) > 1 and not separable(spec, batch.pred, {**hyper, **tensors}):
+        raise coupled_rows(spec)
     kept: dict[str, Array] = {}
     outputs = Outputs(make_elements=lambda shape, dtype: kept.setdefault("elements", np.empty(shape, dtype)))
     _, grad = evaluate(
@@ -189,10 +192,9 @@ def evaluate_batch(plan: Plan, batch: BatchLike, *, want_grad: bool = False) -> 
         **tensors,
     )
     elements = kept.get("elements")
-    if elements is None:  # a loss the engine evaluates whole: elements per row all the same
-        raise InputError(f"{spec.name} has no per-row losses to evaluate a --data table batch by batch")
+    if elements is None or elements.ndim == 0 or len(elements) != len(batch.pred):
+        raise coupled_rows(spec)
     partials = Partials(dropped=batch.dropped, batches=1, row_shape=tuple(elements.shape[1:]))
-    hyper = resolve_params(spec, plan.params)
     pred = np.asarray(batch.pred, dtype=plan.float_type)
     target = None if batch.target is None else np.asarray(batch.target, dtype=plan.float_type)
     partials.overall = _partial(spec, pred, target, {**hyper, **tensors}, elements)
@@ -209,6 +211,14 @@ def evaluate_batch(plan: Plan, batch: BatchLike, *, want_grad: bool = False) -> 
                 spec, pred[rows], None if target is None else target[rows], {**hyper, **subset}, elements[rows]
             )
     return partials, elements, grad
+
+
+def coupled_rows(spec: LossSpec) -> InputError:
+    """A loss whose rows are not independent samples cannot be summed batch by batch."""
+    return InputError(
+        f"{spec.name} couples the rows of --pred (one loss for the whole list or batch), so a --data table "
+        "cannot be evaluated batch by batch; give --pred and --target as files (.npy, .csv)"
+    )
 
 
 def _partial(spec: LossSpec, pred: Array, target: Array | None, args: Mapping[str, Any], elements: Array) -> Partial:
@@ -286,6 +296,9 @@ def evaluate_table(
     scale: float | None = 1.0 if plan.reduction == "sum" and plan.spec.transform is None else None
     first_pass_writes = sink is not None and (not want_grad or scale is not None)
     for batch in batches():
+        if len(batch.pred) == 0:  # every row dropped
+            partials.dropped += batch.dropped
+            continue
         batch_partials, elements, grad = evaluate_batch(plan, batch, want_grad=want_grad and first_pass_writes)
         partials += batch_partials
         if first_pass_writes and sink is not None:
@@ -295,6 +308,8 @@ def evaluate_table(
     summary, final_scale = combine(plan, partials, partials.row_shape)
     if sink is not None and not first_pass_writes:
         for batch in batches():
+            if len(batch.pred) == 0:
+                continue
             _, elements, grad = evaluate_batch(plan, batch, want_grad=True)
             sink(batch, elements, _scaled(grad, final_scale, plan))
     groups = groups_of(plan, partials, group_by or [], key_values or {}) if group_by else ()
