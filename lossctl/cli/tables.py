@@ -11,7 +11,6 @@ pyarrow and Dask are imported only on these paths.
 
 from __future__ import annotations
 
-import os
 import sys
 import warnings
 from pathlib import Path
@@ -295,7 +294,3 @@ def _column(values: Any) -> Any:
         return pa.array(values)
     flat = pa.array(values.reshape(-1))
     return pa.FixedSizeListArray.from_arrays(flat, int(np.prod(values.shape[1:])))
-
-
-def dask_address(option: str | None) -> str | None:
-    return option or os.environ.get("DASK_SCHEDULER_ADDRESS") or None

@@ -263,11 +263,17 @@ def _reduce(plan: Plan, partial: Partial) -> tuple[Summary, float]:
     return summary, scale
 
 
-def groups_of(plan: Plan, partials: Partials, names: list[str], values: Mapping[str, list[Any]]) -> tuple[Group, ...]:
-    """One Group per key, sorted by the key's values (None last)."""
+def groups_of(
+    plan: Plan, partials: Partials, names: list[str], values: Mapping[str, list[Any] | None]
+) -> tuple[Group, ...]:
+    """One Group per key, sorted by the key's values (None last); ``values[name]`` decodes a column's codes
+    (None: the keys are values already, as Dask tasks return them)."""
     rows = []
     for key, partial in partials.groups.items():
-        decoded = {name: values[name][code] for name, code in zip(names, key, strict=True)}
+        decoded = {
+            name: code if values.get(name) is None else values[name][code]  # type: ignore[index]
+            for name, code in zip(names, key, strict=True)
+        }
         summary, _ = _reduce(plan, partial)
         rows.append(Group(decoded, partial.rows, summary.count, summary.sum, summary.mean, summary.value))
     return tuple(sorted(rows, key=lambda g: tuple(_sort_key(v) for v in g.key.values())))
