@@ -119,18 +119,22 @@ class TableSource:
         import pyarrow as pa
 
         wanted = list(dict.fromkeys([*self.pred, *filter(None, [self.target, self.weight]), *self.keys, *self.keep]))
-        first_row = 0
+        first_row, shard = 0, None
+        several = len(self.dataset.files) > 1 if hasattr(self.dataset, "files") else True
         try:
             scanner = self.dataset.scanner(columns=wanted, batch_size=batch_rows, use_threads=True)
-            for record in scanner.to_batches():
+            for tagged in scanner.scan_batches():
+                record = tagged.record_batch
+                if tagged.fragment.path != shard:  # rows are counted per shard, and messages name it
+                    shard, first_row = tagged.fragment.path, 0
                 if record.num_rows == 0:
                     continue
-                yield self._arrays(record, first_row)
+                yield self._arrays(record, first_row, f"{self.name} (shard {shard})" if several else self.name)
                 first_row += record.num_rows
         except (pa.ArrowInvalid, pa.ArrowTypeError, OSError) as exc:
             raise InputError(f"--data: {self.name}: {shorten(str(exc).splitlines()[0], 200)}") from exc
 
-    def _arrays(self, record: Any, first_row: int) -> Batch:
+    def _arrays(self, record: Any, first_row: int, where: str) -> Batch:
         import pyarrow as pa
         import pyarrow.compute as pc
 
@@ -152,14 +156,14 @@ class TableSource:
                 option, name, missing = next(p for p in problems if p[2].any())
                 row = first_row + int(np.flatnonzero(missing)[0]) + 1
                 raise InputError(
-                    f"{option}: column {name!r} of {self.name} has a missing value at row {row}; "
+                    f"{option}: column {name!r} of {where} has a missing value at row {row}; "
                     "fill it, or skip such rows with --dropna"
                 )
             dropped = int(bad.sum())
             record = record.filter(pa.array(~bad))
-        pred = self._values(record, self.pred, "--pred-col", first_row)
-        target = None if self.target is None else self._values(record, [self.target], "--target-col", first_row)
-        weight = None if self.weight is None else self._values(record, [self.weight], "--weight-col", first_row)
+        pred = self._values(record, self.pred, "--pred-col", first_row, where)
+        target = None if self.target is None else self._values(record, [self.target], "--target-col", first_row, where)
+        weight = None if self.weight is None else self._values(record, [self.weight], "--weight-col", first_row, where)
         if self.dropna and not self.allow_nonfinite:
             finite = _finite_rows(pred) & _finite_rows(target) & _finite_rows(weight)
             if not finite.all():
@@ -167,7 +171,7 @@ class TableSource:
                 record = record.filter(pa.array(finite))
                 pred, target, weight = (None if a is None else a[finite] for a in (pred, target, weight))
         elif not self.allow_nonfinite:
-            self._require_finite(first_row, pred, target, weight)
+            self._require_finite(where, first_row, pred, target, weight)
         keys = {name: self._codes(name, pc.dictionary_encode(record.column(name))) for name in self.keys}
         keep = pa.table({name: record.column(name) for name in self.keep}) if self.keep else None
         return Batch(pred, target, weight, keys, keep, first_row, dropped)
@@ -192,12 +196,14 @@ class TableSource:
             codes[np.asarray(indices.is_null(), dtype=bool)] = lookup[None]
         return codes
 
-    def _values(self, record: Any, names: list[str], option: str, first_row: int) -> Array:
+    def _values(self, record: Any, names: list[str], option: str, first_row: int, where: str) -> Array:
         if len(names) > 1:
-            return np.column_stack([_numeric(record.column(n), option, n, self.name) for n in names])
-        return _numeric(record.column(names[0]), option, names[0], self.name, first_row)
+            return np.column_stack([_numeric(record.column(n), option, n, where) for n in names])
+        return _numeric(record.column(names[0]), option, names[0], where, first_row)
 
-    def _require_finite(self, first_row: int, pred: Array, target: Array | None, weight: Array | None) -> None:
+    def _require_finite(
+        self, where: str, first_row: int, pred: Array, target: Array | None, weight: Array | None
+    ) -> None:
         """NaN and inf are refused as missing values are, naming the column and the row."""
         for option, names, values in (
             ("--pred-col", self.pred, pred),
@@ -213,7 +219,7 @@ class TableSource:
                 what = "NaN" if np.isnan(shown).any() else "inf"
                 label = names[0] if len(names) == 1 else ", ".join(names)
                 raise InputError(
-                    f"{option}: column {label!r} of {self.name} holds {what} at row {row + 1}; "
+                    f"{option}: column {label!r} of {where} holds {what} at row {row + 1}; "
                     "skip such rows with --dropna, or keep them with --allow-nonfinite"
                 )
 
