@@ -49,7 +49,9 @@ FORMATS = {
 COLUMNAR = ("parquet", "ipc")
 GLOB_CHARACTERS = re.compile(r"[*?\[]")
 URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
-BATCH_ROWS = 1 << 17  # rows per record batch asked of the scanner (2 MiB per float64 column)
+BATCH_ROWS = 1 << 17  # rows per record batch asked of the scanner (1 MiB per float64 column)
+BATCH_READAHEAD = 4  # batches read ahead of the one evaluated (pyarrow's default, 16, costs memory)
+FRAGMENT_READAHEAD = 1  # files opened ahead (default 4)
 
 
 def pyarrow_available() -> bool:
@@ -122,7 +124,13 @@ class TableSource:
         first_row, shard = 0, None
         several = len(self.dataset.files) > 1 if hasattr(self.dataset, "files") else True
         try:
-            scanner = self.dataset.scanner(columns=wanted, batch_size=batch_rows, use_threads=True)
+            scanner = self.dataset.scanner(
+                columns=wanted,
+                batch_size=batch_rows,
+                use_threads=True,
+                batch_readahead=BATCH_READAHEAD,
+                fragment_readahead=FRAGMENT_READAHEAD,
+            )
             for tagged in scanner.scan_batches():
                 record = tagged.record_batch
                 if tagged.fragment.path != shard:  # rows are counted per shard, and messages name it
