@@ -279,6 +279,11 @@ def test_wrong_columns_list_the_columns_found(tmp_path, frame, option, wanted, f
     assert_usage_error(run, *fragments)
 
 
+def test_table_options_on_standard_input_say_what_to_do():
+    run = run_cli(["mse", "--data", "-", "--pred-col", "a", "--target-col", "b", "--group-by", "g"], stdin="a,b,g\n")
+    assert_usage_error(run, "--data -", "save the table to a file")
+
+
 def test_shards_that_do_not_match(tmp_path, frame):
     assert_usage_error(run_cli(["mse", "--data", f"{tmp_path}/none-*.parquet", "--pred-col", "a", "--target-col",
                                 "b"]), "no file matches")  # fmt: skip

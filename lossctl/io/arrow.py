@@ -306,6 +306,11 @@ def _dataset(source: str, delimiter: str | None) -> tuple[Any, str, bool]:
 
     files: Any
     base: str | None = None
+    if source == "-":
+        raise InputError(
+            "--data -: standard input is read by the built-in CSV reader, which has no --group-by, --dropna, "
+            "--weight-col or --keep-col; save the table to a file"
+        )
     if URL.match(source):
         files, first = source, source
     elif GLOB_CHARACTERS.search(source):
