@@ -346,3 +346,12 @@ def test_start_up_does_not_import_pyarrow_or_dask():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip().splitlines()[-1] == "[]"
+
+
+def test_csv_with_a_gap_names_the_row_or_drops_it(tmp_path):
+    (tmp_path / "gap.csv").write_text("a,b,note\n1,2,x\n3,,y\n5,7,z\n")
+    args = ["mse", "--data", str(tmp_path / "gap.csv"), "--pred-col", "a", "--target-col", "b", "--group-by", "note"]
+    assert_usage_error(run_cli(args), "--target-col", "'b'", "row 2", "--dropna")
+    got = json_of([*args, "--dropna"])
+    assert (got["rows"], got["dropped"], got["value"]) == (2, 1, 2.0)
+    assert [g["group"]["note"] for g in got["groups"]] == ["x", "z"]

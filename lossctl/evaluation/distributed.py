@@ -36,6 +36,8 @@ def shard_sources(source: Any) -> list[Any]:
     import pyarrow.dataset as ds
 
     dataset = source.dataset
+    if not hasattr(dataset, "get_fragments"):  # one CSV file read by pyarrow's streaming reader
+        return [source]
     pieces = []
     for fragment in dataset.get_fragments():
         one = ds.FileSystemDataset([fragment], dataset.schema, dataset.format, dataset.filesystem)

@@ -329,7 +329,10 @@ def _dataset(source: str, delimiter: str | None) -> tuple[Any, str, bool]:
         first = str(path) if path.is_file() else _first_file(path)
     fmt = _format(first, source, delimiter)
     header = True
-    if isinstance(fmt, str) and fmt == "csv":
+    if fmt == "csv" and isinstance(files, str) and os.path.isfile(files):  # one file: no dataset module to load
+        read, parse, header = _csv_options(first, delimiter)
+        return CsvFile(files, read, parse), source, header
+    if fmt == "csv":
         fmt, header = _csv_format(first, delimiter)
     try:
         if isinstance(files, list):
@@ -367,8 +370,15 @@ def _format(first: str, source: str, delimiter: str | None) -> str:
 
 def _csv_format(first: str, delimiter: str | None) -> tuple[Any, bool]:
     """A CSV format whose delimiter and header are found as the built-in reader finds them."""
-    import pyarrow.csv as pv
     import pyarrow.dataset as ds
+
+    read, parse, header = _csv_options(first, delimiter)
+    return ds.CsvFileFormat(parse_options=parse, read_options=read), header
+
+
+def _csv_options(first: str, delimiter: str | None) -> tuple[Any, Any, bool]:
+    """pyarrow's read and parse options for a CSV, and whether it has a header row."""
+    import pyarrow.csv as pv
 
     with open(first, "rb") as handle:
         head = handle.read(1 << 16)
@@ -379,4 +389,39 @@ def _csv_format(first: str, delimiter: str | None) -> tuple[Any, bool]:
         raise InputError(f"--data: {first}: values separated by spaces are read by the built-in reader only")
     read = pv.ReadOptions(autogenerate_column_names=layout.header is None, block_size=1 << 22)
     parse = pv.ParseOptions(delimiter=layout.delimiter)
-    return ds.CsvFileFormat(parse_options=parse, read_options=read), layout.header is not None
+    return read, parse, layout.header is not None
+
+
+@dataclass
+class _Tagged:
+    record_batch: Any
+    fragment: Any
+
+
+class CsvFile:
+    """One CSV file read by pyarrow's streaming reader (``pyarrow.csv.open_csv``), with the part of the
+    dataset interface :class:`TableSource` uses: importing ``pyarrow.dataset`` costs more than reading
+    a million-row CSV."""
+
+    def __init__(self, path: str, read: Any, parse: Any):
+        import pyarrow.csv as pv
+
+        self.path, self.read, self.parse = path, read, parse
+        self.files = [path]
+        with pv.open_csv(path, read_options=read, parse_options=parse) as reader:
+            self.schema = reader.schema
+
+    def scanner(self, columns: list[str], **_: Any) -> CsvFile:
+        self.columns = columns
+        return self
+
+    def scan_batches(self) -> Iterator[_Tagged]:
+        import pyarrow.csv as pv
+
+        convert = pv.ConvertOptions(include_columns=self.columns)
+        with pv.open_csv(self.path, read_options=self.read, parse_options=self.parse, convert_options=convert) as rd:
+            for record in rd:
+                yield _Tagged(record, self)
+
+    def count_rows(self) -> int:
+        return sum(tagged.record_batch.num_rows for tagged in self.scanner(list(self.schema.names)[:1]).scan_batches())
