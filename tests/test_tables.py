@@ -353,5 +353,5 @@ def test_csv_with_a_gap_names_the_row_or_drops_it(tmp_path):
     args = ["mse", "--data", str(tmp_path / "gap.csv"), "--pred-col", "a", "--target-col", "b", "--group-by", "note"]
     assert_usage_error(run_cli(args), "--target-col", "'b'", "row 2", "--dropna")
     got = json_of([*args, "--dropna"])
-    assert (got["rows"], got["dropped"], got["value"]) == (2, 1, 2.0)
+    assert (got["rows"], got["dropped"], got["value"]) == (2, 1, 2.5)  # ((1-2)² + (5-7)²) / 2
     assert [g["group"]["note"] for g in got["groups"]] == ["x", "z"]
