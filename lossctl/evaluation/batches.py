@@ -13,7 +13,9 @@ are computed; the gradient of a mean needs the overall count first, so it is com
 from __future__ import annotations
 
 import math
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
@@ -30,7 +32,7 @@ from lossctl.evaluation.core import (
     reduce_total,
     resolve_params,
 )
-from lossctl.evaluation.engine import Outputs, Summary, evaluate, separable
+from lossctl.evaluation.engine import THREADS, Outputs, Summary, evaluate, separable
 from lossctl.evaluation.exact import ExactSum
 from lossctl.losses.registry import LOSSES
 from lossctl.losses.spec import Array, LossSpec
@@ -301,13 +303,15 @@ def evaluate_table(
     partials = Partials()
     scale: float | None = 1.0 if plan.reduction == "sum" and plan.spec.transform is None else None
     first_pass_writes = sink is not None and (not want_grad or scale is not None)
-    for batch in batches():
+    if sink is None:
+        partials = _reduce_in_threads(plan, batches())
+    for batch in batches() if sink is not None else ():
         if len(batch.pred) == 0:  # every row dropped
             partials.dropped += batch.dropped
             continue
         batch_partials, elements, grad = evaluate_batch(plan, batch, want_grad=want_grad and first_pass_writes)
         partials += batch_partials
-        if first_pass_writes and sink is not None:
+        if first_pass_writes:
             sink(batch, elements, _scaled(grad, scale, plan))
     if partials.overall.rows == 0:
         raise InputError("--data: no rows left to evaluate" + (" after --dropna" if partials.dropped else ""))
@@ -321,6 +325,27 @@ def evaluate_table(
     groups = groups_of(plan, partials, group_by or [], key_values or {}) if group_by else ()
     rows = partials.overall.rows
     return TableSummary(summary, rows, partials.dropped, tuple(group_by or ()), groups)
+
+
+def _reduce_in_threads(plan: Plan, batches: Iterable[BatchLike]) -> Partials:
+    """Partial sums of every batch, THREADS batches at a time (NumPy releases the GIL); the sums are
+    exact, so the order they are added in does not matter.  At most 2·THREADS batches are held."""
+    partials = Partials()
+
+    def reduce(batch: BatchLike) -> Partials:
+        if len(batch.pred) == 0:  # every row dropped
+            return Partials(dropped=batch.dropped)
+        return evaluate_batch(plan, batch)[0]
+
+    with ThreadPoolExecutor(max_workers=THREADS) as pool:
+        pending: deque[Future[Partials]] = deque()
+        for batch in batches:
+            pending.append(pool.submit(reduce, batch))
+            if len(pending) >= 2 * THREADS:
+                partials += pending.popleft().result()
+        while pending:
+            partials += pending.popleft().result()
+    return partials
 
 
 def _scaled(grad: Array | None, scale: float | None, plan: Plan) -> Array | None:
