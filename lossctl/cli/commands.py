@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import numpy as np
 import typer
 
+from lossctl.cli.tables import refuse_parquet_saves, run_table, table_options, table_route
 from lossctl.errors import ExitStatus, InputError, LossctlWarning
 from lossctl.evaluation.core import LossResult, compute
 from lossctl.homework.hints import answer_hints, refusal_hint
@@ -109,6 +110,7 @@ def loss_signature(spec: LossSpec) -> inspect.Signature:
                 help="Column of --data with the targets (name or 0-based index)",
                 panel="Inputs",
             ),
+            *table_options(),
         ]
     if spec.images:
         params.append(_option(str | None, None, "--scale", help=SCALE_HELP, panel="Inputs"))
@@ -276,6 +278,14 @@ def run_loss(spec: LossSpec, options: dict[str, Any], invoked: str | None = None
 
 
 def _run_staged(spec: LossSpec, options: dict[str, Any], outputs: OutputSet, sources: list[str]) -> int:
+    route = table_route(options)  # --data tables through pyarrow (lossctl.cli.tables)
+    if route is not None:
+        try:
+            return run_table(spec, options, outputs)
+        except InputError:
+            if route == "table":
+                raise  # "try": a CSV pyarrow refuses is read (and its problem named) by the built-in reader
+    refuse_parquet_saves(options)
     pred, target, tensors = _read_inputs(spec, options)
     scales: dict[str, float] = {}
     if spec.images:  # 8-bit masks of 0/255 read as 0/1, and --scale

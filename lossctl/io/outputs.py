@@ -27,7 +27,7 @@ from typing import Any
 from lossctl.errors import InputError
 from lossctl.io.process import signals_deferred
 
-SAVE_SUFFIXES = (".npy", ".csv", ".png")
+SAVE_SUFFIXES = (".npy", ".csv", ".png", ".parquet")  # .parquet: --data tables (lossctl.cli.tables)
 NAME_MAX = 255  # bytes in one file name on Linux, macOS and Windows file systems
 TEMPORARY_SUFFIX = ".tmp"
 
@@ -145,7 +145,9 @@ def _clean(option: str, path: Path | str) -> Path:
 def check_destination(path: Path, option: str) -> None:
     """Refuse an unknown suffix, a missing folder, a name too long and a destination that is not a file."""
     if path.suffix.lower() not in SAVE_SUFFIXES:
-        raise InputError(f"{option}: {path} must end in .npy, .csv or .png (a heat map)")
+        raise InputError(
+            f"{option}: {path} must end in .npy, .csv or .png (a heat map); --data tables also save .parquet"
+        )
     if path.suffix.lower() == ".png":
         from lossctl.io.heatmap import require_pillow
 

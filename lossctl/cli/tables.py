@@ -1,0 +1,296 @@
+"""``--data`` tables through pyarrow: options, routing, per-group results and Parquet outputs.
+
+Routing (:func:`table_route`): a Parquet/Feather/Arrow source, a glob, a folder, a URL, a
+column pattern or any table-only option (``--group-by``, ``--weight-col``, ``--keep-col``,
+``--dropna``, ``--engine dask``) runs here and needs pyarrow; a plain CSV/TSV file runs here
+when pyarrow is installed, only the summary is asked for (``--format value``, or a file of 64 MiB
+or more, which the built-in path summarises as well) and nothing per-element; it falls back to the
+built-in reader (whose messages name the line and the value) when pyarrow refuses it.
+pyarrow and Dask are imported only on these paths.
+"""
+
+from __future__ import annotations
+
+import sys
+import warnings
+from pathlib import Path
+from typing import Any
+
+from lossctl.errors import ExitStatus, InputError, LossctlWarning
+from lossctl.io.arrow import Columns, is_pattern, needs_pyarrow, open_table, pyarrow_available, split_names
+from lossctl.io.outputs import OutputSet
+from lossctl.losses.spec import LossSpec
+
+TABLE_ONLY = ("weight_col", "group_by", "keep_col", "dropna", "scheduler", "workers")
+SAVES = {"--save-elements": "save_elements", "--save-grad": "save_grad"}
+PER_ELEMENT = ("explain", "expect_grad")
+ENGINES = ("local", "dask")
+LARGE_CSV_BYTES = 64 << 20  # a CSV this large is summarised anyway: pyarrow's reader serves every format
+
+
+def table_options() -> list[Any]:
+    """The options of ``--data`` tables (added to every loss with a target)."""
+    from lossctl.cli.commands import _option
+
+    panel = "Tables"
+    return [
+        _option(str | None, None, "--weight-col", help="Column of --data with per-row weights (--weight)", panel=panel),
+        _option(
+            str | None, None, "--group-by", help="COL[,COL]: one result per group, plus the overall one", panel=panel
+        ),
+        _option(
+            str | None, None, "--keep-col", help="COL[,COL]: key columns written beside .parquet saves", panel=panel
+        ),
+        _option(bool, False, "--dropna", help="Skip rows with a missing or non-finite value (counted)", panel=panel),
+        _option(str, "local", "--engine", help="local | dask: where the batches are evaluated", panel=panel),
+        _option(
+            str | None,
+            None,
+            "--scheduler",
+            help="Dask scheduler address tcp://HOST:PORT (default: DASK_SCHEDULER_ADDRESS, else a local cluster)",
+            panel=panel,
+        ),
+        _option(int | None, None, "--workers", help="Workers of the local Dask cluster (default 2)", panel=panel),
+    ]
+
+
+def table_route(options: dict[str, Any]) -> str | None:
+    """ "table": this module must run; "try": it may (plain CSV, pyarrow installed); None: the built-in path."""
+    data = options.get("data")
+    asked = [f"--{name.replace('_', '-')}" for name in TABLE_ONLY if options.get(name)]
+    if options.get("engine", "local") != "local":
+        asked.append("--engine")
+    if data is None:
+        if asked:
+            raise InputError(f"{asked[0]} applies to --data tables; give --data FILE")
+        return None
+    patterned = is_pattern(options.get("pred_col") or "")
+    parquet_saves = [o for o, name in SAVES.items() if str(options.get(name) or "").lower().endswith(".parquet")]
+    if asked or patterned or parquet_saves or needs_pyarrow(data):
+        return "table"
+    nothing_per_element = not any(options.get(name) for name in (*PER_ELEMENT, *SAVES.values()))
+    summary_only = options.get("format") == "value" or _file_size(data) >= LARGE_CSV_BYTES
+    reduced = options.get("reduction") != "none" and options.get("format") != "csv"
+    if reduced and summary_only and nothing_per_element and pyarrow_available():
+        return "try"
+    return None
+
+
+def _file_size(source: str) -> int:
+    """The size of a regular file (0 for anything else: stdin, pipes, missing files)."""
+    path = Path(source.strip()).expanduser()
+    try:
+        return path.stat().st_size if source.strip() != "-" and path.is_file() else 0
+    except OSError:
+        return 0
+
+
+def refuse_parquet_saves(options: dict[str, Any]) -> None:
+    """Outside --data tables a .parquet save has no rows to key: say what to use."""
+    for option, name in SAVES.items():
+        if str(options.get(name) or "").lower().endswith(".parquet"):
+            raise InputError(f"{option}: .parquet files are written for --data tables; use .npy or .csv")
+
+
+def run_table(spec: LossSpec, options: dict[str, Any], outputs: OutputSet) -> int:
+    """Read the table batch by batch, evaluate (locally or on Dask), save and print."""
+    from lossctl.evaluation.batches import evaluate_table, make_plan
+
+    engine = options.get("engine") or "local"
+    if engine not in ENGINES:
+        raise InputError(f"--engine must be one of {', '.join(ENGINES)}, got {engine!r}")
+    for option in ("explain", "expect_grad"):
+        if options.get(option):
+            raise InputError(f"--{option.replace('_', '-')} shows every element; it does not apply to --data tables")
+    for option, name in SAVES.items():
+        given = options.get(name)
+        if given is not None and not str(given).lower().endswith(".parquet"):
+            raise InputError(f"{option}: --data tables save rows as .parquet (with --keep-col keys); got {given}")
+    if options.get("pred") is not None or options.get("target") is not None:
+        raise InputError("--data replaces --pred and --target; give one or the other")
+    if options.get("pred_col") is None or options.get("target_col") is None:
+        raise InputError("--data needs --pred-col and --target-col (column names, 0-based indices or a pattern)")
+    columns = Columns(
+        pred=options["pred_col"],
+        target=options["target_col"],
+        weight=options.get("weight_col"),
+        keys=split_names(options.get("group_by")),
+        keep=split_names(options.get("keep_col")),
+    )
+    if options.get("keep_col") and not any(options.get(name) for name in SAVES.values()):
+        raise InputError("--keep-col names columns written beside --save-elements FILE.parquet; give one")
+    source = open_table(
+        options["data"],
+        columns,
+        delimiter=options.get("delimiter"),
+        dropna=options.get("dropna", False),
+        allow_nonfinite=options["allow_nonfinite"],
+    )
+    hyper = {p.name: options[p.name] for p in spec.hyper_params}
+    tensors = {p.name: options.get(p.name) for p in spec.tensor_params if options.get(p.name) is not None}
+    if tensors:
+        from lossctl.io.inputs import read_array
+
+        hyper.update({name: read_array(text, f"--{name.replace('_', '-')}") for name, text in tensors.items()})
+    plan = make_plan(
+        spec,
+        reduction=options["reduction"],
+        dtype=options["dtype"],
+        allow_nonfinite=options["allow_nonfinite"],
+        activation=options.get("activation"),
+        params=hyper,
+    )
+    sink = ParquetSink(outputs, source.keep) if any(o in outputs for o in SAVES) else None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", LossctlWarning)
+        if engine == "dask":
+            from lossctl.evaluation.distributed import evaluate_on_dask
+
+            if sink is not None:
+                raise InputError("--engine dask reduces only; save rows with the local engine")
+            summary = evaluate_on_dask(plan, source, scheduler=options.get("scheduler"), workers=options.get("workers"))
+        else:
+            summary = evaluate_table(
+                plan,
+                source.batches,
+                group_by=source.keys,
+                key_values=source.key_values,
+                sink=sink,
+                want_grad="--save-grad" in outputs,
+            )
+    if sink is not None:
+        sink.close()
+    from dataclasses import replace
+
+    from lossctl.cli.commands import SAVED_AS, _publish, _report_warnings, _verdicts
+
+    _report_warnings(caught)
+    saved = {SAVED_AS[option]: path for option, path in outputs.names().items()}
+    summary = replace(summary, overall=replace(summary.overall, saved=saved))
+    verdicts = _verdicts(summary, options)
+    _publish(outputs, lambda: emit_table(summary, options["format"], options["precision"], verdicts))
+    return ExitStatus.MISMATCH if verdicts and not all(v.ok for v in verdicts) else ExitStatus.OK
+
+
+def emit_table(summary: Any, output_format: str, precision: int, verdicts: list[Any]) -> None:
+    """value | json | csv (one row per group, then the overall row) | table."""
+    from lossctl.cli.commands import _close_with, emit_summary, verdict_lines
+
+    if output_format in ("value", "table") and not summary.groups:
+        emit_summary(summary.overall, output_format, precision, verdicts)
+        return
+    lines = verdict_lines(verdicts, precision)
+    if output_format == "json":
+        from lossctl.numbers import jsonable
+        from lossctl.render.machine import json_line
+
+        extra = {"expect": [v.as_dict() for v in verdicts]} if verdicts else {}
+        sys.stdout.write(json_line(jsonable({**summary.to_dict(), **extra})))
+        _close_with([])
+        return
+    if output_format == "value":
+        from lossctl.render.machine import full
+
+        sys.stdout.write(full(summary.value) + "\n")
+        _close_with(lines)
+        return
+    if output_format == "csv":
+        sys.stdout.write(groups_csv(summary))
+        _close_with(lines)
+        return
+    print_groups(summary, precision)
+    if lines:
+        sys.stdout.write("\n".join(lines) + "\n")
+
+
+def group_rows(summary: Any) -> tuple[list[str], list[list[Any]]]:
+    """Header and rows: the group columns, rows, count, sum, mean, value; the overall row last (keys empty)."""
+    header = [*summary.group_by, "rows", "count", "sum", "mean", "value"]
+    rows = [[*g.key.values(), g.rows, g.count, g.sum, g.mean, g.value] for g in summary.groups]
+    overall = summary.overall
+    keys = [None] * len(summary.group_by)
+    rows.append([*keys, summary.rows, overall.count, overall.sum, overall.mean, overall.value])
+    return header, rows
+
+
+def groups_csv(summary: Any) -> str:
+    import csv
+    import io
+
+    from lossctl.numbers import full
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    header, rows = group_rows(summary)
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow(["" if v is None else full(v) if isinstance(v, float) else v for v in row])
+    return buffer.getvalue()
+
+
+def print_groups(summary: Any, precision: int) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from lossctl.render.table import short
+
+    table = Table(title=f"{summary.loss} by {', '.join(summary.group_by)} ({summary.reduction})")
+    header, rows = group_rows(summary)
+    for index, name in enumerate(header):
+        table.add_column(name, justify="left" if index < len(summary.group_by) else "right")
+    for number, row in enumerate(rows):
+        overall = number == len(rows) - 1
+        width = len(summary.group_by)
+        cells = [("(all)" if overall and i == 0 else "") if v is None else str(v) for i, v in enumerate(row[:width])]
+        cells += [str(row[width])] + [short(v, precision) for v in row[width + 1 :]]
+        table.add_row(*cells, style="bold" if overall else None, end_section=number == len(rows) - 2)
+    Console(highlight=False).print(table)
+    if summary.dropped:
+        sys.stdout.write(f"{summary.dropped:,} rows with missing values skipped (--dropna)\n")
+
+
+class ParquetSink:
+    """Per-row losses (and gradients) written batch by batch into the staged .parquet outputs."""
+
+    def __init__(self, outputs: OutputSet, keep: list[str]):
+        self.outputs = outputs
+        self.keep = keep
+        self.writers: dict[str, Any] = {}
+
+    def __call__(self, batch: Any, elements: Any, grad: Any) -> None:
+        import pyarrow as pa
+
+        for option, values, name in (("--save-elements", elements, "loss"), ("--save-grad", grad, "grad")):
+            staged = self.outputs.get(option)
+            if staged is None or values is None:
+                continue
+            columns = {key: batch.keep.column(key) for key in self.keep} if batch.keep is not None else {}
+            columns[name] = _column(values)
+            table = pa.table(columns)
+            self._write(option, staged, table)
+
+    def _write(self, option: str, staged: Any, table: Any) -> None:
+        import pyarrow.parquet as pq
+
+        try:
+            if option not in self.writers:
+                self.writers[option] = pq.ParquetWriter(staged.temporary, table.schema)
+            self.writers[option].write_table(table)
+        except OSError as exc:
+            raise InputError(f"{option}: cannot write {staged.path}: {exc}") from exc
+
+    def close(self) -> None:
+        for writer in self.writers.values():
+            writer.close()
+
+
+def _column(values: Any) -> Any:
+    """A (N,) array as a float column; (N, C, …) as a fixed-size list column of the C·… values of each row."""
+    import numpy as np
+    import pyarrow as pa
+
+    values = np.ascontiguousarray(values)
+    if values.ndim == 1:
+        return pa.array(values)
+    flat = pa.array(values.reshape(-1))
+    return pa.FixedSizeListArray.from_arrays(flat, int(np.prod(values.shape[1:])))

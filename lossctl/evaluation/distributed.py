@@ -1,0 +1,136 @@
+"""``--engine dask``: the same batch evaluation as Dask tasks, one per shard, partial sums combined exactly.
+
+``pip install 'lossctl[dask]'``.  Each task opens one file (fragment) of the ``--data`` table, evaluates
+its record batches with :func:`lossctl.evaluation.batches.evaluate_batch` and returns its
+:class:`~lossctl.evaluation.batches.Partials`: Python integers of the exact sums and counts, overall and
+per group (keys decoded to their values, since each worker numbers the values it sees).  Only these
+partial sums cross the network; the client adds them, so sum, mean and value equal the local engine's
+bit for bit whatever the number of workers, the order tasks finish in or a task retried after a worker
+died.
+
+``scheduler`` (``--scheduler``, else ``DASK_SCHEDULER_ADDRESS``) connects to an existing cluster, whose
+workers need lossctl and pyarrow installed; without it a ``LocalCluster`` of ``workers`` processes (one
+thread each) listens on 127.0.0.1 only and is closed afterwards.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from typing import Any
+
+from lossctl.errors import InputError
+from lossctl.evaluation.batches import Partials, Plan, TableSummary, combine, evaluate_batch, groups_of, make_plan
+
+DASK_EXTRA = "pip install 'lossctl[dask]'"
+DEFAULT_WORKERS = 2
+RETRIES = 3  # a task whose worker died is run again (Dask's own allowed-failures also applies)
+CONNECT_SECONDS = 10
+
+
+def shard_sources(source: Any) -> list[Any]:
+    """The table split into one source per file (fragment), each keeping its Hive partition values."""
+    import pyarrow.dataset as ds
+
+    dataset = source.dataset
+    if not hasattr(dataset, "get_fragments"):  # one CSV file read by pyarrow's streaming reader
+        return [source]
+    pieces = []
+    for fragment in dataset.get_fragments():
+        one = ds.FileSystemDataset([fragment], dataset.schema, dataset.format, dataset.filesystem)
+        pieces.append(replace(source, name=f"{source.name} (shard {fragment.path})", dataset=one, key_values={}))
+    return pieces
+
+
+def evaluate_shard(loss: str, options: dict[str, Any], source: Any) -> Partials:
+    """One Dask task: every batch of one shard, summed exactly; group keys as value tuples."""
+    plan = make_plan(loss, **options)
+    partials = Partials()
+    for batch in source.batches():
+        if len(batch.pred) == 0:
+            partials.dropped += batch.dropped
+            continue
+        partials += evaluate_batch(plan, batch)[0]
+    names = list(source.keys)
+    decoded = {
+        tuple(source.key_values[name][code] for name, code in zip(names, key, strict=True)): partial
+        for key, partial in partials.groups.items()
+    }
+    return replace(partials, groups=decoded)
+
+
+def evaluate_on_dask(
+    plan: Plan,
+    source: Any,
+    *,
+    scheduler: str | None = None,
+    workers: int | None = None,
+    client: Any = None,
+    on_submitted: Callable[[Any], None] | None = None,
+) -> TableSummary:
+    """The table's summary computed by Dask tasks (``client``: an existing ``distributed.Client``)."""
+    pieces = shard_sources(source)
+    options = {
+        "reduction": plan.reduction,
+        "dtype": plan.dtype,
+        "allow_nonfinite": plan.allow_nonfinite,
+        "activation": plan.activation,
+        "params": dict(plan.params),
+    }
+    with _client(client, scheduler, workers) as dask:
+        futures = dask.map(evaluate_shard, [plan.spec.name] * len(pieces), [options] * len(pieces), pieces,
+                           pure=False, retries=RETRIES)  # fmt: skip
+        if on_submitted is not None:
+            on_submitted(dask)
+        results = dask.gather(futures)
+    total = Partials()
+    for partial in results:
+        total += partial
+    if total.overall.rows == 0:
+        raise InputError("--data: no rows left to evaluate" + (" after --dropna" if total.dropped else ""))
+    summary, _ = combine(plan, total, total.row_shape)
+    identity = {name: None for name in source.keys}
+    groups = groups_of(plan, total, list(source.keys), identity) if source.keys else ()
+    return TableSummary(summary, total.overall.rows, total.dropped, tuple(source.keys), groups)
+
+
+@contextmanager
+def _client(client: Any, scheduler: str | None, workers: int | None) -> Iterator[Any]:
+    """The given client; one connected to ``scheduler``; or a local cluster on 127.0.0.1, closed at the end."""
+    if client is not None:
+        yield client
+        return
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError as exc:
+        raise InputError(f"--engine dask needs dask and distributed: {DASK_EXTRA}") from exc
+    address = scheduler or os.environ.get("DASK_SCHEDULER_ADDRESS") or None
+    if address is not None:
+        try:
+            connected = Client(address, timeout=CONNECT_SECONDS)
+        except (OSError, TimeoutError) as exc:
+            raise InputError(
+                f"--scheduler: cannot reach the Dask scheduler at {address} ({exc}); is it running?"
+            ) from exc
+        with connected:
+            yield connected
+        return
+    count = DEFAULT_WORKERS if workers is None else workers
+    if count < 1:
+        raise InputError(f"--workers must be at least 1, got {count}")
+    cluster = LocalCluster(
+        n_workers=count,
+        threads_per_worker=1,
+        processes=True,
+        host="127.0.0.1",
+        dashboard_address=None,
+        silence_logs=logging.ERROR,
+    )
+    with cluster, Client(cluster) as local:
+        yield local
+
+
+__all__ = ["evaluate_on_dask", "evaluate_shard", "shard_sources"]

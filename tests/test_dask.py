@@ -1,0 +1,117 @@
+"""--engine dask on a LocalCluster of 2 worker processes on 127.0.0.1 (skipped without dask/distributed).
+
+The answers must equal the local engine's bit for bit (exact partial sums), also when a worker is
+killed while its tasks are in flight, and through --scheduler / DASK_SCHEDULER_ADDRESS.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+
+import numpy as np
+import pytest
+
+from lossctl.evaluation.batches import evaluate_table, make_plan
+from lossctl.io.arrow import Columns, open_table
+from tests.conftest import assert_usage_error, run_cli
+
+pa = pytest.importorskip("pyarrow")
+pq = pytest.importorskip("pyarrow.parquet")
+distributed = pytest.importorskip("distributed")
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::ResourceWarning")
+
+SHARDS = 24
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    import logging
+
+    with (
+        distributed.LocalCluster(
+            n_workers=2, processes=True, threads_per_worker=1, host="127.0.0.1", dashboard_address=None,
+            silence_logs=logging.ERROR,
+        ) as local,
+        distributed.Client(local) as client,
+    ):  # fmt: skip
+        yield local, client
+
+
+@pytest.fixture(scope="module")
+def shards(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("shards")
+    rng = np.random.default_rng(11)
+    n = 24_000
+    table = pa.table(
+        {
+            "y": rng.normal(size=n),
+            "y_hat": rng.normal(size=n) * 3,
+            "split": rng.choice(["train", "val", "test"], n),
+        }
+    )
+    for part in range(SHARDS):
+        pq.write_table(table.slice(part * n // SHARDS, n // SHARDS), folder / f"part-{part:02}.parquet")
+    return folder
+
+
+def local_and_dask(client, source_text, loss, reduction, group_by=(), **hooks):
+    from lossctl.evaluation.distributed import evaluate_on_dask
+
+    plan = make_plan(loss, reduction=reduction)
+    source = open_table(source_text, Columns("y_hat", "y", keys=group_by))
+    local = evaluate_table(plan, source.batches, group_by=source.keys, key_values=source.key_values)
+    dask = evaluate_on_dask(plan, open_table(source_text, Columns("y_hat", "y", keys=group_by)), client=client, **hooks)
+    return local, dask
+
+
+@pytest.mark.parametrize(("loss", "reduction"), [("mse", "mean"), ("huber", "sum"), ("l1", "mean")])
+def test_dask_equals_the_local_engine_bit_for_bit(cluster, shards, loss, reduction):
+    _, client = cluster
+    local, dask = local_and_dask(client, f"{shards}/*.parquet", loss, reduction, group_by=("split",))
+    assert (dask.sum, dask.mean, dask.value, dask.count) == (local.sum, local.mean, local.value, local.count)
+    assert dask.blocks == local.blocks and dask.rows == local.rows == 24_000
+    assert dask.groups == local.groups
+
+
+def test_a_killed_worker_is_retried_and_the_answer_is_unchanged(cluster, shards):
+    _, client = cluster
+    killed = []
+
+    def kill_one_worker(dask):
+        pids = dask.run(os.getpid)  # {worker address: pid}
+        busy = [a for a, tasks in dask.processing().items() if tasks] or list(pids)
+        os.kill(pids[busy[0]], signal.SIGKILL)
+        killed.append(pids[busy[0]])
+
+    local, dask = local_and_dask(client, f"{shards}/*.parquet", "mse", "mean", on_submitted=kill_one_worker)
+    assert killed
+    assert (dask.sum, dask.mean, dask.value) == (local.sum, local.mean, local.value)
+    client.wait_for_workers(2, timeout=60)  # the nanny restarts it for the next tests
+
+
+def test_the_scheduler_option_and_variable_use_the_given_cluster(cluster, shards):
+    local, _ = cluster
+    address = local.scheduler_address
+    assert address.startswith("tcp://127.0.0.1:")
+    args = ["mse", "--data", f"{shards}/*.parquet", "--pred-col", "y_hat", "--target-col", "y", "--format", "json"]
+    by_option = run_cli([*args, "--engine", "dask", "--scheduler", address])
+    by_variable = run_cli([*args, "--engine", "dask"], env={"DASK_SCHEDULER_ADDRESS": address})
+    plain = run_cli(args)
+    assert by_option.code == by_variable.code == plain.code == 0, by_option.stderr + by_variable.stderr
+    assert json.loads(by_option.stdout) == json.loads(by_variable.stdout) == json.loads(plain.stdout)
+
+
+def test_a_shard_without_the_column_is_named(cluster, tmp_path):
+    local, _ = cluster
+    pq.write_table(pa.table({"y": [1.0, 2.0], "y_hat": [1.0, 3.0]}), tmp_path / "a.parquet")
+    pq.write_table(pa.table({"y": [1.0, 2.0], "other": [1.0, 3.0]}), tmp_path / "b.parquet")
+    args = ["mse", "--data", f"{tmp_path}/*.parquet", "--pred-col", "y_hat", "--target-col", "y"]
+    for engine in (["--engine", "dask", "--scheduler", local.scheduler_address], []):
+        assert_usage_error(run_cli([*args, *engine]), "--pred-col", "'y_hat'", "b.parquet", "row 1")
+
+
+def test_an_unreachable_scheduler_is_a_usage_error(shards):
+    args = ["mse", "--data", f"{shards}/*.parquet", "--pred-col", "y_hat", "--target-col", "y", "--engine", "dask"]
+    assert_usage_error(run_cli([*args, "--scheduler", "tcp://127.0.0.1:9"]), "--scheduler", "cannot reach")
