@@ -8,6 +8,7 @@ tensors the loss names), one option per parameter (``--delta``,
 from __future__ import annotations
 
 import inspect
+import math
 import sys
 import warnings
 from collections.abc import Callable, Iterator
@@ -381,13 +382,10 @@ def _publish(outputs: OutputSet, show: Callable[[], None]) -> None:
 
 
 def _streamable(options: dict[str, Any]) -> bool:
-    """Large inputs go block by block unless a per-element view was asked for (--activation and
-    --channels-last run per block; an array --expect needs the elements)."""
-    from lossctl.homework.verdict import is_array_text
-
-    per_element = ("explain", "expect_grad")
-    array_answer = options.get("expect") is not None and is_array_text(options["expect"])
-    return not array_answer and not any(options.get(name) for name in per_element)
+    """Large inputs go block by block unless a per-element view was asked for (--activation,
+    --channels-last, --expect-grad and an array --expect run per block)."""
+    per_element = ("explain",)
+    return not any(options.get(name) for name in per_element)
 
 
 def _run_blocks(
@@ -431,10 +429,15 @@ def _run_blocks(
 
         return allocate
 
+    expect_grad, array_answer = options.get("expect_grad"), _array_answer(options)
     if "--save-elements" in outputs:
         arrays.make_elements = allocator("--save-elements")
+    elif array_answer:
+        arrays.make_elements = _working_array
     if "--save-grad" in outputs:
         arrays.grad = allocator("--save-grad")(np.shape(pred), np.dtype(options["dtype"]))
+    elif expect_grad is not None:
+        arrays.grad = _working_array(np.shape(pred), np.dtype(options["dtype"]))
     rows = np.shape(pred)[0] if np.ndim(pred) else 1
     with _progress(spec.name, rows, pred) as progress, warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -445,7 +448,7 @@ def _run_blocks(
             reduction=options["reduction"],
             dtype=options["dtype"],
             allow_nonfinite=options["allow_nonfinite"],
-            want_grad="--save-grad" in outputs,
+            want_grad=arrays.grad is not None,
             outputs=arrays,
             progress=progress,
             activation=options.get("activation"),
@@ -461,9 +464,39 @@ def _run_blocks(
     names = outputs.names()
     saved = {attribute: names[option] for option, attribute in SAVED_AS.items() if option in names}
     summary = replace(summary, saved=saved)
-    verdicts = _verdicts(summary, options)  # --expect-grad never comes here (see _streamable)
+    verdicts = _block_verdicts(summary, options, arrays)
     _publish(outputs, lambda: emit_summary(summary, options["format"], options["precision"], verdicts))
     return ExitStatus.MISMATCH if verdicts and not all(v.ok for v in verdicts) else ExitStatus.OK
+
+
+def _array_answer(options: dict[str, Any]) -> bool:
+    from lossctl.homework.verdict import is_array_answer
+
+    return options.get("expect") is not None and is_array_answer(options["expect"])
+
+
+def _working_array(shape: tuple[int, ...], dtype: Any) -> np.ndarray:
+    """A memory-mapped array in an unnamed temporary file: nothing is left behind, whatever ends the run."""
+    import tempfile
+
+    with tempfile.TemporaryFile() as handle:  # the map keeps its own reference to the file
+        handle.truncate(max(1, math.prod(shape)) * np.dtype(dtype).itemsize)
+        return np.memmap(handle, dtype=dtype, mode="r+", shape=shape)
+
+
+def _block_verdicts(summary: Any, options: dict[str, Any], arrays: Any) -> list[AnyVerdict]:
+    """--expect and --expect-grad on the block path: array answers checked a block of entries at a time."""
+    from lossctl.homework.verdict import check_array_blocks
+
+    scalar = {"expect": None if _array_answer(options) else options.get("expect"), "expect_grad": None}
+    verdicts = _verdicts(summary, {**options, **scalar})
+    tol = options.get("tol")
+    if _array_answer(options):
+        context = f"(an array answer is checked against the elements, not the {summary.reduction})"
+        verdicts.insert(0, check_array_blocks(options["expect"], arrays.elements, tol, "--expect", "elements", context))
+    if options.get("expect_grad") is not None:
+        verdicts.append(check_array_blocks(options["expect_grad"], arrays.grad, tol, "--expect-grad", "gradient"))
+    return verdicts
 
 
 @contextmanager
@@ -550,12 +583,12 @@ def _verdicts(result: Any, options: dict[str, Any]) -> list[AnyVerdict]:
     A single number is checked against the reduced value; an array (or any answer with
     ``--reduction none``) entry by entry against the elements, and ``--expect-grad`` against the gradient.
     """
-    from lossctl.homework.verdict import check_answer, check_array, check_gradient, is_array_text
+    from lossctl.homework.verdict import check_answer, check_array, check_gradient, is_array_answer
 
     verdicts: list[AnyVerdict] = []
     expect, tol = options.get("expect"), options.get("tol")
     if expect is not None:
-        if result.reduction == "none" or is_array_text(expect):
+        if result.reduction == "none" or is_array_answer(expect):
             if not hasattr(result, "elements"):
                 raise InputError("--expect with an array needs the elements: drop --format value for this input")
             context = (
