@@ -288,7 +288,7 @@ def _run_staged(spec: LossSpec, options: dict[str, Any], outputs: OutputSet, sou
     channels_last = spec.images and (
         options.get("channels_last", False) or any(is_image_file(source) for source in sources)
     )
-    if (size > INLINE_LIMIT or value_only) and _streamable(options):
+    if size > INLINE_LIMIT or value_only:  # every option runs block by block (see _run_blocks)
         return _run_blocks(spec, options, pred, target, tensors, outputs, channels_last=channels_last)
     if channels_last:
         pred, target, tensors = _channels_first(pred, target, tensors)
@@ -381,13 +381,6 @@ def _publish(outputs: OutputSet, show: Callable[[], None]) -> None:
     outputs.commit()
 
 
-def _streamable(options: dict[str, Any]) -> bool:
-    """Large inputs go block by block unless a per-element view was asked for (--activation,
-    --channels-last, --expect-grad and an array --expect run per block)."""
-    per_element = ("explain",)
-    return not any(options.get(name) for name in per_element)
-
-
 def _run_blocks(
     spec: LossSpec,
     options: dict[str, Any],
@@ -465,7 +458,15 @@ def _run_blocks(
     saved = {attribute: names[option] for option, attribute in SAVED_AS.items() if option in names}
     summary = replace(summary, saved=saved)
     verdicts = _block_verdicts(summary, options, arrays)
-    _publish(outputs, lambda: emit_summary(summary, options["format"], options["precision"], verdicts))
+    text = ""
+    if options.get("explain"):
+        from lossctl.render.explain import explain_summary, head_result
+
+        settings = {"dtype": options["dtype"], "allow_nonfinite": options["allow_nonfinite"]}
+        settings.update(activation=options.get("activation"), channels_last=bool(channels_last))
+        head = head_result(spec, summary, pred, target, tensors, **settings)
+        text = explain_summary(spec, summary, head, options["precision"])
+    _publish(outputs, lambda: emit_summary(summary, options["format"], options["precision"], verdicts, text))
     return ExitStatus.MISMATCH if verdicts and not all(v.ok for v in verdicts) else ExitStatus.OK
 
 
@@ -526,24 +527,32 @@ def verdict_lines(verdicts: list[AnyVerdict], precision: int) -> list[str]:
     return lines
 
 
-def emit_summary(summary: Any, output_format: str, precision: int, verdicts: list[AnyVerdict]) -> None:
-    """value, json or table for a block-wise result (no per-element arrays)."""
+def emit_summary(
+    summary: Any, output_format: str, precision: int, verdicts: list[AnyVerdict], explained: str = ""
+) -> None:
+    """value, json or table for a block-wise result (no per-element arrays); ``explained``: --explain's text,
+    placed as :func:`emit` places it."""
     lines = verdict_lines(verdicts, precision)
     if output_format == "table":
-        from lossctl.render.table import print_summary
+        if explained:
+            sys.stdout.write(explained)
+        else:
+            from lossctl.render.table import print_summary
 
-        print_summary(summary, precision)
+            print_summary(summary, precision)
         if lines:
-            sys.stdout.write("\n".join(lines) + "\n")
+            sys.stdout.write(("\n" if explained else "") + "\n".join(lines) + "\n")
         return
     from lossctl.render import machine
 
     if output_format == "json":
-        extra = {"expect": [v.as_dict() for v in verdicts]} if verdicts else {}
+        extra: dict[str, Any] = {"explain": explained.rstrip("\n").split("\n")} if explained else {}
+        if verdicts:
+            extra["expect"] = [v.as_dict() for v in verdicts]
         sys.stdout.write(machine.summary_json(summary, extra))
     else:
         sys.stdout.write(machine.full(summary.value) + "\n")
-    _close_with(lines if output_format != "json" else [])
+    _close_with(([explained.rstrip("\n")] if explained else []) + lines if output_format != "json" else [])
 
 
 def _channels_first(pred: Any, target: Any, tensors: dict[str, Any]) -> tuple[Any, Any, dict[str, Any]]:
