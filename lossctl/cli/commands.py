@@ -396,6 +396,7 @@ def _run_blocks(
     A .npy output is the memory map the blocks are written into; a .csv or .png output is
     written at the end from a memory-mapped working file, a block of rows at a time for CSV.
     """
+    from lossctl.cli.tiled import evaluate_tiled, tiles_image
     from lossctl.evaluation.engine import Outputs, evaluate
 
     size = int(np.size(pred))
@@ -434,21 +435,34 @@ def _run_blocks(
     rows = np.shape(pred)[0] if np.ndim(pred) else 1
     with _progress(spec.name, rows, pred) as progress, warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        summary, _ = evaluate(
-            spec,
-            pred,
-            target,
-            reduction=options["reduction"],
-            dtype=options["dtype"],
-            allow_nonfinite=options["allow_nonfinite"],
-            want_grad=arrays.grad is not None,
-            outputs=arrays,
-            progress=progress,
-            activation=options.get("activation"),
-            channels_last=bool(channels_last),
-            **hyper,
-            **tensors,
-        )
+        if tiles_image(spec, pred, target, options, tensors):  # one large image: bands of rows with halos
+            summary = evaluate_tiled(
+                spec,
+                pred,
+                target,
+                reduction=options["reduction"],
+                dtype=options["dtype"],
+                allow_nonfinite=options["allow_nonfinite"],
+                outputs=arrays,
+                channels_last=bool(channels_last),
+                **hyper,
+            )
+        else:
+            summary, _ = evaluate(
+                spec,
+                pred,
+                target,
+                reduction=options["reduction"],
+                dtype=options["dtype"],
+                allow_nonfinite=options["allow_nonfinite"],
+                want_grad=arrays.grad is not None,
+                outputs=arrays,
+                progress=progress,
+                activation=options.get("activation"),
+                channels_last=bool(channels_last),
+                **hyper,
+                **tensors,
+            )
     _report_warnings(caught)
     for option, array in mapped.items():
         array.flush()
