@@ -435,7 +435,7 @@ def _run_blocks(
     rows = np.shape(pred)[0] if np.ndim(pred) else 1
     with _progress(spec.name, rows, pred) as progress, warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        if tiles_image(spec, pred, target, options, tensors):  # one large image: bands of rows with halos
+        if size > INLINE_LIMIT and tiles_image(spec, pred, target, options, tensors):  # bands of rows with halos
             summary = evaluate_tiled(
                 spec,
                 pred,
