@@ -202,7 +202,12 @@ CORPUS: list[tuple[str, list[str], str | None, list[str]]] = [
     ("save-folder-is-file", ["mse", *P4, *T4, "--save-grad", "{tmp}/three.csv/g.npy"], None, ["is not a folder"]),
     ("precision-negative", ["mse", *P4, *T4, "--precision", "-1"], None, ["--precision must be between 1 and 17"]),
     ("precision-18", ["mse", *P4, *T4, "--precision", "18"], None, ["--precision must be between 1 and 17, got 18"]),
-    ("precision-text", ["mse", *P4, *T4, "--precision", "abc"], None, ["--precision", "not a valid integer"]),
+    (
+        "precision-text",
+        ["mse", *P4, *T4, "--precision", "abc"],
+        None,
+        ["--precision", "not a valid int"],
+    ),  # Click says "int", lossctl's converter "integer"
     ("compare-precision", ["compare", *P4, *T4, "--precision", "0"], None, ["--precision must be between 1 and 17"]),
     # standard input
     ("both-stdin", ["mse", "--pred", "-", "--target", "-"], "1\n", ["only one input can be '-'"]),

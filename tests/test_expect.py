@@ -29,6 +29,8 @@ TOLERANCE_TABLE = [
     (MSE_5_12, "0.41", 1),
     (MSE_4, "4.0", 0),
     (MSE_4, "4.", 0),
+    (MSE_5_12, "0.", 1),  # a trailing dot is an integer: exact, not ±0.5
+    (["mse", "--pred", "0", "--target", "6.45"], "42.", 1),  # 41.6025: PyTorch would print tensor(41.6025)
     # scientific: half a unit in the last significant digit
     (CE, "6.42e-1", 0),
     (CE, "6.4e-1", 0),
@@ -332,3 +334,51 @@ def test_table_marks_each_wrong_entry(cli, argv: list[str], wrong_rows: set[str]
 def test_table_has_no_expect_column_when_all_is_right_or_shapes_differ(cli) -> None:
     assert "expect" not in cli([*MSE_10_5, "--expect", "[[4,9],[25,4]]"]).stdout.splitlines()[2]
     assert "✗" not in cli([*MSE_10_5, "--expect", "10.5"]).stdout
+
+
+# --- answers copied from PyTorch: printed forms, full precision, float32 ----------------------------
+
+ARTICLE_CE = ["ce", "--pred", "0.1,0.2,0.7;0.3,0.4,0.3", "--target", "2,1"]  # 0.9005091544266003 here
+
+
+@pytest.mark.parametrize(
+    ("argv", "answer", "code"),
+    [
+        (ARTICLE_CE, "0.9005091544266004", 0),  # PyTorch's float64 .item(): 1 ulp from lossctl's
+        (["psnr", "--pred", "1,2;3,4", "--target", "1.5,2.5;3.5,4.5", "--data-range", "1"], "6.020599913279624", 0),
+        (ARTICLE_CE, "0.900509154427", 0),  # rounded to 12 decimals
+        (ARTICLE_CE, "0.900509154426", 1),  # 6e-13 away: a wrong last digit, beyond ±5e-13
+        (CE, "0.6420579591738700", 1),  # 4.9e-15 away: beyond 8 ulps (1.1e-15), a wrong digit
+        (MSE_4, "tensor(4.)", 0),
+        (MSE_5_12, "tensor(0.4167)", 0),
+        (MSE_5_12, "tensor(0.4167, dtype=torch.float64)", 0),
+        (MSE_5_12, "tensor(0.4168)", 1),
+    ],
+)
+def test_answers_copied_from_pytorch(cli, argv: list[str], answer: str, code: int) -> None:
+    run = cli([*argv, "--expect", answer, "-f", "value"])
+    assert run.code == code, run.stderr
+
+
+def test_rounding_floor_follows_the_dtype() -> None:
+    """8 units in the last place of the dtype computed in; never narrower than the typed tolerance."""
+    assert check_answer("0.6420579591738652", 0.6420579591738651).ok
+    assert not check_answer("0.6420579591738900", 0.6420579591738651).ok
+    assert check_answer("0.6420579552650452", 0.6420580148696899, dtype="float32").ok
+    assert not check_answer("0.6420579552650452", 0.6420580148696899).ok
+    verdict = check_answer("0.9005091544266004", 0.9005091544266003)
+    assert "8 units of float64 rounding" in verdict.reason and verdict.tolerance < 2e-15
+
+
+def test_printed_tensor_arrays_are_read(cli) -> None:
+    printed = "tensor([[ 4.,  9.],\n        [25.,  4.]])"
+    assert cli([*MSE_10_5, "-r", "none", "--expect", printed, "-f", "value"]).code == 0
+    assert cli([*MSE_10_5, "-r", "none", "--expect", printed.replace("25.", "24."), "-f", "value"]).code == 1
+
+
+def test_a_float32_answer_is_named_as_float32_not_as_another_library(cli) -> None:
+    run = cli([*ARTICLE_CE, "--expect", "0.9005091786384583", "-f", "value"])  # PyTorch in float32
+    assert run.code == 1
+    assert "matches PyTorch computed in float32" in run.stderr and "--dtype float32" in run.stderr
+    assert "optax" not in run.stderr
+    assert cli([*ARTICLE_CE, "--dtype", "float32", "--expect", "0.9005091786384583", "-f", "value"]).code == 0

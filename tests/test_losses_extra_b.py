@@ -231,6 +231,32 @@ def ref_batch_all(t, margin=1.0, soft=False):
     return torch.stack(losses), triplets
 
 
+def ref_semi_hard(t, margin=1.0, soft=False):
+    """TensorFlow Addons' triplet_semihard_loss / FaceNet section 3.2, written out pair by pair.
+
+    For each positive pair (a, p): the nearest negative farther than p, else the farthest negative;
+    the mean divides by the number of positive pairs.
+    """
+    x, y = t["pred"], t["target"]
+    losses, pairs = [], 0
+    for a in range(len(x)):
+        total = torch.zeros((), dtype=torch.float64)
+        distances = [torch.linalg.vector_norm(x[a] - x[j]) for j in range(len(x))]
+        negatives = [n for n in range(len(x)) if y[n] != y[a]]
+        for p in range(len(x)):
+            if p == a or y[p] != y[a]:
+                continue
+            pairs += 1
+            farther = [n for n in negatives if distances[n].item() > distances[p].item()]
+            if farther:
+                chosen = min(farther, key=lambda n: distances[n].item())
+            else:
+                chosen = max(negatives, key=lambda n: distances[n].item())
+            total = total + _hinge_t(margin + distances[p] - distances[chosen], soft)
+        losses.append(total)
+    return torch.stack(losses), pairs
+
+
 def _keras_l2_normalize(x):
     return x * torch.rsqrt(torch.clamp(torch.sum(x * x, dim=-1, keepdim=True), min=1e-12))
 
@@ -253,6 +279,7 @@ EMBEDDING_REFERENCES = {
     "contrastive": ref_contrastive,
     "batch_hard_triplet": ref_batch_hard,
     "batch_all_triplet": ref_batch_all,
+    "semi_hard_triplet": ref_semi_hard,
     "cosine_similarity": ref_cosine_similarity,
     "cosine_distance": ref_cosine_distance,
 }

@@ -602,7 +602,7 @@ class TestOneLineInsteadOfACrash:
             ("{tmp}/folder.npy", "is a directory"),
             ("{tmp}/p.npy/e.npy", "is not a folder"),
             ("{tmp}/missing/e.npy", "does not exist"),
-            ("   ", "must end in .npy, .csv or .png"),
+            ("   ", "the file name is empty"),
         ],
     )
     def test_destinations_that_are_not_files(self, cli, tmp_path, path_kind, destination, fragment) -> None:

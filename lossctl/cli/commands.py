@@ -508,9 +508,15 @@ def _block_verdicts(summary: Any, options: dict[str, Any], arrays: Any) -> list[
     tol = options.get("tol")
     if _array_answer(options):
         context = f"(an array answer is checked against the elements, not the {summary.reduction})"
-        verdicts.insert(0, check_array_blocks(options["expect"], arrays.elements, tol, "--expect", "elements", context))
+        verdicts.insert(
+            0,
+            check_array_blocks(options["expect"], arrays.elements, tol, "--expect", "elements", context, summary.dtype),
+        )
     if options.get("expect_grad") is not None:
-        verdicts.append(check_array_blocks(options["expect_grad"], arrays.grad, tol, "--expect-grad", "gradient"))
+        grad_answer = options["expect_grad"]
+        verdicts.append(
+            check_array_blocks(grad_answer, arrays.grad, tol, "--expect-grad", "gradient", "", summary.dtype)
+        )
     return verdicts
 
 
@@ -619,11 +625,11 @@ def _verdicts(result: Any, options: dict[str, Any]) -> list[AnyVerdict]:
                 if result.reduction == "none"
                 else f"(an array answer is checked against the elements, not the {result.reduction})"
             )
-            verdicts.append(check_array(expect, result.elements, tol, "--expect", "elements", context))
+            verdicts.append(check_array(expect, result.elements, tol, "--expect", "elements", context, result.dtype))
         else:
-            verdicts.append(check_answer(expect, float(result.value), tol))
+            verdicts.append(check_answer(expect, float(result.value), tol, dtype=result.dtype))
     if options.get("expect_grad") is not None:
-        verdicts.append(check_gradient(options["expect_grad"], result.grad, tol))
+        verdicts.append(check_gradient(options["expect_grad"], result.grad, tol, result.dtype))
     return verdicts
 
 

@@ -125,8 +125,42 @@ def note_other_conventions(
     """After a failed --expect under PyTorch's convention: say which library's number the answer is."""
     if options.get("expect") is None or options.get("reduction") not in ("mean", "sum"):
         return
+    if _matches_float32(spec, options, pred, target, verdicts[0], hyper, tensors):
+        sys.stderr.write(
+            "note: your answer matches PyTorch computed in float32 (torch.tensor's default), not in float64; "
+            "rerun with --dtype float32 to check it there\n"
+        )
+        return
     rows = _rows_quietly(spec, options, pred, target, tensors, None, {})
     _note(DEFAULT, verdicts[0], rows)
+
+
+def _matches_float32(
+    spec: LossSpec, options: dict[str, Any], pred: Any, target: Any, verdict: Any, hyper: dict, tensors: dict
+) -> bool:
+    """Whether a scalar answer is PyTorch's number in float32 (a precision question, not a convention)."""
+    from lossctl.errors import LossctlError
+    from lossctl.evaluation.core import compute
+    from lossctl.homework.verdict import rounding_floor
+
+    if options.get("dtype") != "float64" or not hasattr(verdict, "answer"):
+        return False
+    try:
+        single = compute(
+            spec,
+            pred,
+            target,
+            reduction=options["reduction"],
+            dtype="float32",
+            allow_nonfinite=options.get("allow_nonfinite", False),
+            activation=options.get("activation"),
+            **hyper,
+            **tensors,
+        )
+    except LossctlError:
+        return False
+    value = float(single.value)
+    return abs(verdict.answer - value) <= max(verdict.tolerance, rounding_floor(verdict.answer, value, "float32"))
 
 
 def _run_all(

@@ -619,6 +619,109 @@ BATCH_ALL = LossSpec(
 )
 
 
+def _semi_hard_parts(pred: Array, target: Array, margin: float, soft: bool):
+    """Every positive pair (a, p) with its semi-hard negative: the nearest n farther than p, else the farthest n."""
+    distance, diff = _pairwise(pred)
+    positive, negative = _label_masks(target.reshape(-1))
+    anchors, positives = np.nonzero(positive)
+    d_ap = distance[anchors, positives]
+    d_an = distance[anchors]
+    negatives = negative[anchors]
+    outside = negatives & (d_an > d_ap[:, None])
+    nearest_outside = np.argmin(np.where(outside, d_an, np.inf), axis=1)
+    farthest_inside = np.argmax(np.where(negatives, d_an, -np.inf), axis=1)
+    chosen = np.where(outside.any(axis=1), nearest_outside, farthest_inside)
+    z = margin + d_ap - d_an[np.arange(len(anchors)), chosen]
+    return distance, diff, anchors, positives, chosen, z
+
+
+def semi_hard_triplet(pred: Array, target: Array, *, margin: float = 1.0, soft: bool = False) -> Array:
+    """ℓₐ = Σ_{p: yₚ = yₐ, p ≠ a} [m + d(a, p) − d(a, n*(a, p))]₊, n* the semi-hard negative (mean over pairs)."""
+    _, _, anchors, _, _, z = _semi_hard_parts(pred, target, margin, soft)
+    return np.bincount(anchors, weights=_hinge(z, soft), minlength=pred.shape[0]).astype(pred.dtype)
+
+
+def semi_hard_triplet_grad(pred: Array, target: Array, *, margin: float = 1.0, soft: bool = False) -> Array:
+    """Each pair's hinge slope s: +s into d(a, p), −s into d(a, n*); the selection itself is piecewise constant."""
+    distance, diff, anchors, positives, chosen, z = _semi_hard_parts(pred, target, margin, soft)
+    slope = _hinge_slope(z, soft)
+    g_distance = np.zeros_like(distance)
+    np.add.at(g_distance, (anchors, positives), slope)
+    np.add.at(g_distance, (anchors, chosen), -slope)
+    return _distance_backward(g_distance, distance, diff)
+
+
+def count_positive_pairs(pred: Array, target: Array, **_: object) -> float:
+    """The number of ordered positive pairs (a, p), a ≠ p: what semi_hard_triplet's mean divides by."""
+    positive, _ = _label_masks(target.reshape(-1))
+    return float(np.sum(positive))
+
+
+SEMI_HARD = LossSpec(
+    name="semi_hard_triplet",
+    aliases=("semi_hard", "triplet_semihard", "triplet_semihard_loss", "semi_hard_triplet_loss"),
+    family="embedding",
+    summary="Triplet loss over every positive pair with its semi-hard negative (FaceNet's online mining).",
+    formula="ℓₐ = Σ_{p: yₚ=yₐ, p≠a} max(0, m + d(a, p) − d(a, n*)),  n* = argmin_{n: yₙ≠yₐ, d(a, n) > d(a, p)} "
+    "d(a, n), else argmax_{n: yₙ≠yₐ} d(a, n);  mean = Σₐ ℓₐ / #positive pairs",
+    gradient="each pair's slope σ = 1[z > 0] (softplus: sigmoid(z)) into d(a, p) and −σ into d(a, n*);  "
+    "∂d(a, b)/∂a = (a − b)/d = −∂d(a, b)/∂b",
+    when="FaceNet-style training from labelled batches: each positive pair takes the nearest negative that is "
+    "still farther than the positive (a 'semi-hard' one), which avoids the collapse hardest negatives can "
+    "cause early on; when no negative is farther, the farthest negative is taken. This is the selection of "
+    "TensorFlow Addons' triplet_semihard_loss (Euclidean distances, the mean over positive pairs); FaceNet "
+    "also bounds n* by d(a, p) + m, which changes nothing in the value since such triplets cost 0. "
+    "batch_hard_triplet takes the hardest pair per anchor, batch_all_triplet every triplet.",
+    elements=semi_hard_triplet,
+    grad=semi_hard_triplet_grad,
+    params=TRIPLET_PARAMS,
+    target="class",
+    target_help="one identity label per row of --pred",
+    check=check_labelled_embeddings,
+    denominator=count_positive_pairs,
+    class_axis=_rows_axis,
+    separable=_never_separable,
+    zero_at_target=False,
+    sample=sample_labelled_embeddings,
+    param_grid=({}, {"margin": 0.2}, {"soft": True}),
+    variants=(
+        Variant(
+            {"soft": True},
+            "ℓₐ = Σ_{p: yₚ=yₐ, p≠a} softplus(m + d(a, p) − d(a, n*)),  n* the semi-hard negative;  "
+            "mean = Σₐ ℓₐ / #positive pairs  (--soft)",
+            "each pair's slope σ = sigmoid(z) into d(a, p) and −σ into d(a, n*);  "
+            "∂d(a, b)/∂a = (a − b)/d = −∂d(a, b)/∂b",
+        ),
+    ),
+    references=(
+        "Schroff, Kalenichenko & Philbin, FaceNet: A Unified Embedding for Face Recognition and Clustering, "
+        "CVPR 2015, section 3.2 (semi-hard negatives)",
+        "TensorFlow Addons, tfa.losses.triplet_semihard_loss (the selection rule and the mean over positive pairs)",
+    ),
+    examples=(
+        Example(
+            LINE,
+            [0.0, 0.0, 1.0, 1.0],
+            params={"margin": 2.0},
+            value=1.5 / 4,
+            elements=[0.0, 1.0, 0.5, 0.0],
+            source="by hand: pairs (0,1): n* = 2 at 3, z = 2+1−3 = 0; (1,0): n* = 2 at 2, z = 1; "
+            "(2,3): n* = 1 at 2, z = 0.5; (3,2): n* = 1 at 2.5, z = 0 → 1.5 / 4 pairs",
+        ),
+        Example(
+            [[0.0], [3.0], [1.0]],
+            [0.0, 0.0, 1.0],
+            params={"margin": 1.0},
+            value=5.0 / 2,
+            elements=[3.0, 2.0, 0.0],
+            source="by hand: no negative is farther than the positive (d = 3), so the farthest one is taken: "
+            "(0,1): 1+3−1 = 3; (1,0): 1+3−2 = 2 → 5 / 2 pairs",
+        ),
+    ),
+    see_also=("batch_hard_triplet", "batch_all_triplet", "triplet_margin"),
+)
+
+
 # --- triplet_margin_with_distance (PyTorch) --------------------------------------------------------
 
 DISTANCES = ("euclidean", "cosine")
@@ -874,6 +977,7 @@ LOSSES = (
     CONTRASTIVE,
     BATCH_HARD,
     BATCH_ALL,
+    SEMI_HARD,
     TRIPLET_WITH_DISTANCE,
     COSINE_SIMILARITY,
     COSINE_DISTANCE,
