@@ -8,6 +8,7 @@ tensors the loss names), one option per parameter (``--delta``,
 from __future__ import annotations
 
 import inspect
+import math
 import sys
 import warnings
 from collections.abc import Callable, Iterator
@@ -297,7 +298,7 @@ def _run_staged(spec: LossSpec, options: dict[str, Any], outputs: OutputSet, sou
     channels_last = spec.images and (
         options.get("channels_last", False) or any(is_image_file(source) for source in sources)
     )
-    if (size > INLINE_LIMIT or value_only) and _streamable(options):
+    if size > INLINE_LIMIT or value_only:  # every option runs block by block (see _run_blocks)
         return _run_blocks(spec, options, pred, target, tensors, outputs, channels_last=channels_last)
     if channels_last:
         pred, target, tensors = _channels_first(pred, target, tensors)
@@ -390,16 +391,6 @@ def _publish(outputs: OutputSet, show: Callable[[], None]) -> None:
     outputs.commit()
 
 
-def _streamable(options: dict[str, Any]) -> bool:
-    """Large inputs go block by block unless a per-element view was asked for (--activation and
-    --channels-last run per block; an array --expect needs the elements)."""
-    from lossctl.homework.verdict import is_array_text
-
-    per_element = ("explain", "expect_grad")
-    array_answer = options.get("expect") is not None and is_array_text(options["expect"])
-    return not array_answer and not any(options.get(name) for name in per_element)
-
-
 def _run_blocks(
     spec: LossSpec,
     options: dict[str, Any],
@@ -415,6 +406,7 @@ def _run_blocks(
     A .npy output is the memory map the blocks are written into; a .csv or .png output is
     written at the end from a memory-mapped working file, a block of rows at a time for CSV.
     """
+    from lossctl.cli.tiled import evaluate_tiled, tiles_image
     from lossctl.evaluation.engine import Outputs, evaluate
 
     size = int(np.size(pred))
@@ -441,28 +433,46 @@ def _run_blocks(
 
         return allocate
 
+    expect_grad, array_answer = options.get("expect_grad"), _array_answer(options)
     if "--save-elements" in outputs:
         arrays.make_elements = allocator("--save-elements")
+    elif array_answer:
+        arrays.make_elements = _working_array
     if "--save-grad" in outputs:
         arrays.grad = allocator("--save-grad")(np.shape(pred), np.dtype(options["dtype"]))
+    elif expect_grad is not None:
+        arrays.grad = _working_array(np.shape(pred), np.dtype(options["dtype"]))
     rows = np.shape(pred)[0] if np.ndim(pred) else 1
     with _progress(spec.name, rows, pred) as progress, warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        summary, _ = evaluate(
-            spec,
-            pred,
-            target,
-            reduction=options["reduction"],
-            dtype=options["dtype"],
-            allow_nonfinite=options["allow_nonfinite"],
-            want_grad="--save-grad" in outputs,
-            outputs=arrays,
-            progress=progress,
-            activation=options.get("activation"),
-            channels_last=bool(channels_last),
-            **hyper,
-            **tensors,
-        )
+        if size > INLINE_LIMIT and tiles_image(spec, pred, target, options, tensors):  # bands of rows with halos
+            summary = evaluate_tiled(
+                spec,
+                pred,
+                target,
+                reduction=options["reduction"],
+                dtype=options["dtype"],
+                allow_nonfinite=options["allow_nonfinite"],
+                outputs=arrays,
+                channels_last=bool(channels_last),
+                **hyper,
+            )
+        else:
+            summary, _ = evaluate(
+                spec,
+                pred,
+                target,
+                reduction=options["reduction"],
+                dtype=options["dtype"],
+                allow_nonfinite=options["allow_nonfinite"],
+                want_grad=arrays.grad is not None,
+                outputs=arrays,
+                progress=progress,
+                activation=options.get("activation"),
+                channels_last=bool(channels_last),
+                **hyper,
+                **tensors,
+            )
     _report_warnings(caught)
     for option, array in mapped.items():
         array.flush()
@@ -471,9 +481,53 @@ def _run_blocks(
     names = outputs.names()
     saved = {attribute: names[option] for option, attribute in SAVED_AS.items() if option in names}
     summary = replace(summary, saved=saved)
-    verdicts = _verdicts(summary, options)  # --expect-grad never comes here (see _streamable)
-    _publish(outputs, lambda: emit_summary(summary, options["format"], options["precision"], verdicts))
+    verdicts = _block_verdicts(summary, options, arrays)
+    text = ""
+    if options.get("explain"):
+        from lossctl.render.explain import explain_summary, head_result
+
+        settings = {"dtype": options["dtype"], "allow_nonfinite": options["allow_nonfinite"]}
+        settings.update(activation=options.get("activation"), channels_last=bool(channels_last))
+        head = head_result(spec, summary, pred, target, tensors, **settings)
+        text = explain_summary(spec, summary, head, options["precision"])
+    _publish(outputs, lambda: emit_summary(summary, options["format"], options["precision"], verdicts, text))
     return ExitStatus.MISMATCH if verdicts and not all(v.ok for v in verdicts) else ExitStatus.OK
+
+
+def _array_answer(options: dict[str, Any]) -> bool:
+    from lossctl.homework.verdict import is_array_answer
+
+    return options.get("expect") is not None and is_array_answer(options["expect"])
+
+
+def _working_array(shape: tuple[int, ...], dtype: Any) -> np.ndarray:
+    """A memory-mapped array in an unnamed temporary file: nothing is left behind, whatever ends the run."""
+    import tempfile
+
+    with tempfile.TemporaryFile() as handle:  # the map keeps its own reference to the file
+        handle.truncate(max(1, math.prod(shape)) * np.dtype(dtype).itemsize)
+        return np.memmap(handle, dtype=dtype, mode="r+", shape=shape)
+
+
+def _block_verdicts(summary: Any, options: dict[str, Any], arrays: Any) -> list[AnyVerdict]:
+    """--expect and --expect-grad on the block path: array answers checked a block of entries at a time."""
+    from lossctl.homework.verdict import check_array_blocks
+
+    scalar = {"expect": None if _array_answer(options) else options.get("expect"), "expect_grad": None}
+    verdicts = _verdicts(summary, {**options, **scalar})
+    tol = options.get("tol")
+    if _array_answer(options):
+        context = f"(an array answer is checked against the elements, not the {summary.reduction})"
+        verdicts.insert(
+            0,
+            check_array_blocks(options["expect"], arrays.elements, tol, "--expect", "elements", context, summary.dtype),
+        )
+    if options.get("expect_grad") is not None:
+        grad_answer = options["expect_grad"]
+        verdicts.append(
+            check_array_blocks(grad_answer, arrays.grad, tol, "--expect-grad", "gradient", "", summary.dtype)
+        )
+    return verdicts
 
 
 @contextmanager
@@ -503,24 +557,32 @@ def verdict_lines(verdicts: list[AnyVerdict], precision: int) -> list[str]:
     return lines
 
 
-def emit_summary(summary: Any, output_format: str, precision: int, verdicts: list[AnyVerdict]) -> None:
-    """value, json or table for a block-wise result (no per-element arrays)."""
+def emit_summary(
+    summary: Any, output_format: str, precision: int, verdicts: list[AnyVerdict], explained: str = ""
+) -> None:
+    """value, json or table for a block-wise result (no per-element arrays); ``explained``: --explain's text,
+    placed as :func:`emit` places it."""
     lines = verdict_lines(verdicts, precision)
     if output_format == "table":
-        from lossctl.render.table import print_summary
+        if explained:
+            sys.stdout.write(explained)
+        else:
+            from lossctl.render.table import print_summary
 
-        print_summary(summary, precision)
+            print_summary(summary, precision)
         if lines:
-            sys.stdout.write("\n".join(lines) + "\n")
+            sys.stdout.write(("\n" if explained else "") + "\n".join(lines) + "\n")
         return
     from lossctl.render import machine
 
     if output_format == "json":
-        extra = {"expect": [v.as_dict() for v in verdicts]} if verdicts else {}
+        extra: dict[str, Any] = {"explain": explained.rstrip("\n").split("\n")} if explained else {}
+        if verdicts:
+            extra["expect"] = [v.as_dict() for v in verdicts]
         sys.stdout.write(machine.summary_json(summary, extra))
     else:
         sys.stdout.write(machine.full(summary.value) + "\n")
-    _close_with(lines if output_format != "json" else [])
+    _close_with(([explained.rstrip("\n")] if explained else []) + lines if output_format != "json" else [])
 
 
 def _channels_first(pred: Any, target: Any, tensors: dict[str, Any]) -> tuple[Any, Any, dict[str, Any]]:
@@ -560,12 +622,12 @@ def _verdicts(result: Any, options: dict[str, Any]) -> list[AnyVerdict]:
     A single number is checked against the reduced value; an array (or any answer with
     ``--reduction none``) entry by entry against the elements, and ``--expect-grad`` against the gradient.
     """
-    from lossctl.homework.verdict import check_answer, check_array, check_gradient, is_array_text
+    from lossctl.homework.verdict import check_answer, check_array, check_gradient, is_array_answer
 
     verdicts: list[AnyVerdict] = []
     expect, tol = options.get("expect"), options.get("tol")
     if expect is not None:
-        if result.reduction == "none" or is_array_text(expect):
+        if result.reduction == "none" or is_array_answer(expect):
             if not hasattr(result, "elements"):
                 raise InputError("--expect with an array needs the elements: drop --format value for this input")
             context = (

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 from rich import box
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from lossctl.conventions.base import Library
 from lossctl.conventions.run import Row
 from lossctl.numbers import short
+from lossctl.render.console import make_console
 
 
 def _print(table: Table) -> None:
-    console = Console(highlight=False)
+    console = make_console()
     if not console.is_terminal:
         console.width = max(80, console.measure(table, options=console.options.update(max_width=1000)).maximum)
     console.print(table)

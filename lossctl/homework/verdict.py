@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import ast
 import math
+import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -168,22 +169,11 @@ class ArrayVerdict:
 
     def lines(self, digits: int = 7) -> list[str]:
         if not self.shapes_match:
-            return [
-                f"✗ {self.option}: your answer has shape {_shape(self.answer_shape)} but the {self.compared} "
-                f"{'have' if self.compared.endswith('s') else 'has'} shape {_shape(self.computed_shape)}"
-            ]
-        total = len(self.entries)
-        note = f" {self.note}" if self.note else ""
-        if self.ok:
-            return [f"✓ {self.option}: all {total} entries match the {self.compared}{note}"]
-        lines = [f"✗ {self.option}: {len(self.wrong)} of {total} entries differ from the {self.compared}{note}"]
-        for index, verdict in self.wrong:
-            lines.append(
-                f"  ✗ {_index(index)} you {verdict._answer_text()}, computed "
-                f"{short(verdict.computed, digits)} (difference {short(verdict.difference, 3)}; {verdict.reason})"
-            )
-        lines.append(f"{self.right} of {total} entries right")
-        return lines
+            return [_shape_mismatch(self.option, self.compared, self.answer_shape, self.computed_shape)]
+        wrong = self.wrong
+        return _entry_lines(
+            self.option, self.compared, len(self.entries), wrong[:LISTED_WRONG], len(wrong), self.note, digits
+        )
 
     def describe(self, digits: int = 7) -> str:
         return "\n".join(self.lines(digits))
@@ -218,7 +208,100 @@ class ArrayVerdict:
         }
 
 
-AnyVerdict = Verdict | ArrayVerdict
+LISTED_WRONG = 20  # wrong entries listed one per line; the others are counted
+
+
+def _entry_lines(
+    option: str,
+    compared: str,
+    total: int,
+    listed: list[tuple[tuple[int, ...], Verdict]] | tuple[tuple[tuple[int, ...], Verdict], ...],
+    wrong: int,
+    note: str,
+    digits: int,
+) -> list[str]:
+    """✓ all match, or ✗ how many differ, the first few of them one per line, and how many are right."""
+    note = f" {note}" if note else ""
+    if not wrong:
+        return [f"✓ {option}: all {total:,} entries match the {compared}{note}"]
+    lines = [f"✗ {option}: {wrong:,} of {total:,} entries differ from the {compared}{note}"]
+    for index, verdict in listed:
+        lines.append(
+            f"  ✗ {_index(index)} you {verdict._answer_text()}, computed "
+            f"{short(verdict.computed, digits)} (difference {short(verdict.difference, 3)}; {verdict.reason})"
+        )
+    if wrong > len(listed):
+        lines.append(f"  … and {wrong - len(listed):,} more wrong entries")
+    lines.append(f"{total - wrong:,} of {total:,} entries right")
+    return lines
+
+
+@dataclass(frozen=True)
+class CountedArrayVerdict:
+    """An array answer checked block by block (large inputs): counts, and the first wrong entries only."""
+
+    option: str
+    compared: str
+    answer_shape: tuple[int, ...]
+    computed_shape: tuple[int, ...]
+    total: int = 0
+    wrong_count: int = 0
+    listed: tuple[tuple[tuple[int, ...], Verdict], ...] = field(default_factory=tuple)
+    note: str = ""
+    shapes_match: bool = True
+
+    @property
+    def ok(self) -> bool:
+        return self.shapes_match and self.wrong_count == 0
+
+    @property
+    def checks(self) -> int:
+        return max(self.total, 1)
+
+    @property
+    def right(self) -> int:
+        return self.total - self.wrong_count if self.shapes_match else 0
+
+    def lines(self, digits: int = 7) -> list[str]:
+        if not self.shapes_match:
+            return [_shape_mismatch(self.option, self.compared, self.answer_shape, self.computed_shape)]
+        return _entry_lines(self.option, self.compared, self.total, self.listed, self.wrong_count, self.note, digits)
+
+    def describe(self, digits: int = 7) -> str:
+        return "\n".join(self.lines(digits))
+
+    def wrong_mask(self) -> None:
+        """Large inputs have no table rows to mark."""
+        return None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "option": self.option,
+            "compared_with": self.compared,
+            "shape": list(self.answer_shape),
+            "computed_shape": list(self.computed_shape),
+            "ok": self.ok,
+            "checked": self.total if self.shapes_match else 0,
+            "wrong_count": self.wrong_count,
+            "wrong": [
+                {
+                    "index": list(index),
+                    "answer": verdict.answer,
+                    "computed": verdict.computed,
+                    "tolerance": verdict.tolerance,
+                    "reason": verdict.reason,
+                }
+                for index, verdict in self.listed
+            ],
+        }
+
+
+def _shape_mismatch(option: str, compared: str, answer: tuple[int, ...], computed: tuple[int, ...]) -> str:
+    verb = "have" if compared.endswith("s") else "has"
+    return f"✗ {option}: your answer has shape {_shape(answer)} but the {compared} {verb} shape {_shape(computed)}"
+
+
+AnyVerdict = Verdict | ArrayVerdict | CountedArrayVerdict
 
 
 def _index(index: tuple[int, ...]) -> str:
@@ -515,9 +598,11 @@ def check_array(
     compared: str = "elements",
     context: str = "",
     dtype: str = "float64",
-) -> ArrayVerdict:
+) -> ArrayVerdict | CountedArrayVerdict:
     """An array answer entry by entry; a different shape (other than a flat list of as many) is a ✗."""
     _check_tol(tol)
+    if answer_file(text, option) is not None:
+        return check_array_blocks(text, computed, tol, option, compared, context, dtype)
     answers, shape = parse_answer_array(text, option)
     computed = np.asarray(computed, dtype=float)
     note = context
@@ -540,6 +625,135 @@ def check_array(
     return ArrayVerdict(option, compared, shape, computed.shape, entries, note)
 
 
-def check_gradient(text: str, grad: np.ndarray, tol: float | None = None, dtype: str = "float64") -> ArrayVerdict:
+def check_gradient(
+    text: str, grad: np.ndarray, tol: float | None = None, dtype: str = "float64"
+) -> ArrayVerdict | CountedArrayVerdict:
     """``--expect-grad``: the gradient entry by entry, each typed number with its own tolerance."""
     return check_array(text, grad, tol, "--expect-grad", "gradient", dtype=dtype)
+
+
+# ---------------------------------------------------------------------------------------------
+# answers in files, and arrays checked block by block
+
+ANSWER_BLOCK = 1 << 16  # entries compared at a time when the answer or the computed array is large
+
+
+@dataclass(frozen=True)
+class AnswerValues:
+    """An array answer as numbers: typed (each entry with its own tolerance) or read from a file."""
+
+    values: Any  # array-like; a memory map for a .npy file
+    shape: tuple[int, ...]
+    typed: tuple[Answer, ...] = ()  # empty for a file
+    source: str = ""  # the file's name, for the reason shown
+
+    def reason(self) -> str:
+        return f"from {self.source}: to 1e-9 relative"
+
+
+def answer_file(text: str, option: str) -> Any | None:
+    """The array of the file an answer names (a .npy as a memory map); None when the text is typed numbers.
+
+    Typed numbers win, as for ``--pred``: an answer that reads as numbers or an expression is one.
+    """
+    stripped = text.strip()
+    try:
+        parse_answer_array(stripped, option)
+        return None
+    except InputError:
+        if not stripped or not os.path.isfile(stripped):
+            raise
+    from lossctl.io.inputs import read_array
+
+    return read_array(stripped if "/" in stripped else f"./{stripped}", option)
+
+
+def read_answer(text: str, option: str) -> AnswerValues:
+    """An array answer, typed or from a file, with its shape."""
+    loaded = answer_file(text, option)
+    if loaded is not None:
+        return AnswerValues(loaded, tuple(np.shape(loaded)), source=text.strip())
+    answers, shape = parse_answer_array(text, option)
+    return AnswerValues(np.array([a.value for a in answers], dtype=float), shape, tuple(answers))
+
+
+def _flat_block(array: Any, start: int, stop: int) -> np.ndarray:
+    """Entries [start, stop) of an array in row-major order, as float64; a .npy map read without mapping it in."""
+    from lossctl.evaluation.engine import read_rows
+
+    flat = array.reshape(-1) if np.ndim(array) != 1 else array
+    return np.asarray(read_rows(flat, slice(start, stop)), dtype=float)
+
+
+def _allowed(
+    answer: np.ndarray, computed: np.ndarray, fixed: np.ndarray | None, tol: float | None, dtype: str
+) -> np.ndarray:
+    """Each entry's tolerance, as :meth:`Answer.tolerance_for` and :func:`_verdict` give it one at a time
+    (never below :func:`rounding_floor`)."""
+    if tol is not None:
+        return np.full(answer.shape, tol)
+    scale = np.where(np.isfinite(computed), np.maximum(np.abs(answer), np.abs(computed)), np.abs(answer))
+    relative = np.maximum(RELATIVE * scale, ABSOLUTE_FLOOR)
+    typed = relative if fixed is None else np.where(np.isnan(fixed), relative, fixed)
+    return np.maximum(typed, ROUNDING_ULPS * float(np.finfo(dtype).eps) * scale)
+
+
+def check_array_blocks(
+    text: str,
+    computed: Any,
+    tol: float | None = None,
+    option: str = "--expect",
+    compared: str = "elements",
+    context: str = "",
+    dtype: str = "float64",
+) -> CountedArrayVerdict:
+    """An array answer (typed or a file) against a possibly huge array, a block of entries at a time.
+
+    The same rules as :func:`check_array` (a flat list of as many entries is read row by row, each
+    typed entry with its own tolerance, a file's entries to 1e-9 relative); memory holds one block,
+    and only the first :data:`LISTED_WRONG` wrong entries are kept.
+    """
+    _check_tol(tol)
+    answer = read_answer(text, option)
+    shape, computed_shape = answer.shape, tuple(np.shape(computed))
+    size = math.prod(computed_shape)
+    note = context
+    if shape != computed_shape:
+        if len(shape) == 1 and shape[0] == size and len(computed_shape) > 1:
+            note = " ".join(
+                filter(None, [context, f"(your flat list read row by row as shape {_shape(computed_shape)})"])
+            )
+        elif not (len(computed_shape) == 0 and math.prod(shape) == 1):
+            return CountedArrayVerdict(option, compared, shape, computed_shape, shapes_match=False)
+    fixed = None
+    if answer.typed:
+        fixed = np.array([np.nan if a.tolerance is None else a.tolerance for a in answer.typed])
+    wrong_count = 0
+    listed: list[tuple[tuple[int, ...], Verdict]] = []
+    for start in range(0, size, ANSWER_BLOCK):
+        stop = min(start + ANSWER_BLOCK, size)
+        typed, got = _flat_block(answer.values, start, stop), _flat_block(computed, start, stop)
+        allowed = _allowed(typed, got, None if fixed is None else fixed[start:stop], tol, dtype)
+        wrong = np.flatnonzero(~(np.abs(typed - got) <= allowed))
+        wrong_count += int(wrong.size)
+        for position in wrong[: LISTED_WRONG - len(listed)]:
+            index = tuple(int(i) for i in np.unravel_index(start + int(position), computed_shape))
+            value = float(got[position])
+            if answer.typed:
+                verdict = _verdict(answer.typed[start + int(position)], value, tol, option, dtype)
+            else:
+                reason = f"tolerance ±{tol:g} from --tol" if tol is not None else answer.reason()
+                verdict = Verdict(float(typed[position]), value, float(allowed[position]), reason, "", option)
+            listed.append((index, verdict))
+    return CountedArrayVerdict(option, compared, shape, computed_shape, size, wrong_count, tuple(listed), note)
+
+
+def is_array_answer(text: str, option: str = "--expect") -> bool:
+    """Several typed numbers, or the name of a file of numbers (text that reads as one number is one)."""
+    if is_array_text(text):
+        return True
+    try:
+        parse_answer(text, option)
+    except InputError:
+        return os.path.isfile(text.strip())
+    return False

@@ -848,3 +848,104 @@ def _mask_factor(loss: str, option: str, raw: Array) -> float | None:
         f"{option}: an integer mask holds 0/1 or 0/255, this one also holds {odd}; "
         f"give --scale 1/{full} to read its values as probabilities"
     )
+
+
+# --- one very large image, band by band ------------------------------------------------------------
+#
+# A single (H, W) or (C, H, W) image is one block for the block engine, and its losses need every
+# temporary at full size (SSIM about fifteen).  These functions compute the same numbers on bands
+# of rows with a halo: a band's extended rows are its core rows and ``halo`` more on each side
+# (clipped at the image's borders, where the band's own reflect padding is the image's).  Every
+# value the core rows need is computed from rows at least one filter radius inside the band, so it
+# is the untiled computation's value, bit for bit; only the sums are combined from band totals.
+
+TILED_LOSSES = ("tv", "psnr", "psnr_loss", "ssim")
+BAND_VALUES = 1 << 19  # values in a band with its halo (4 MiB of float64 per temporary)
+
+
+def band_halo(loss: str, params: dict) -> int:
+    """Rows a band needs beyond its own: TV's forward difference reads 1; SSIM's gradient 2 radii
+    (the local statistics at the rows a core row's adjoint filter reads, which read a radius more)."""
+    if loss == "tv":
+        return 1
+    if loss == "ssim":
+        return 2 * (int(params["window"]) // 2)
+    return 0
+
+
+def bands(height: int, row_values: int, halo: int, band_values: int | None = None) -> list[tuple[int, int, int, int]]:
+    """(start, stop, extended start, extended stop) of bands of rows covering ``height``."""
+    budget = band_values or BAND_VALUES
+    core = max(1, budget // max(1, row_values) - 2 * halo)
+    return [
+        (start, min(start + core, height), max(0, start - halo), min(height, start + core + halo))
+        for start in range(0, height, core)
+    ]
+
+
+def tv_band(x: Array, core: slice, *, norm: str, eps: float, want_grad: bool) -> tuple[Array, Array | None]:
+    """TV's per-pixel terms and their gradient at the core rows of a (C, rows, W) band."""
+    elements = tv(x, norm=norm, eps=eps)[..., core, :]
+    grad = tv_grad(x, norm=norm, eps=eps)[..., core, :] if want_grad else None
+    return elements, grad
+
+
+def squared_error_band(x: Array, y: Array) -> float:
+    """Σ (ŷ − y)² over a band (PSNR's first pass)."""
+    error = x - y
+    return float(np.sum(error * error))
+
+
+def psnr_from_total(total: float, pixels: int, data_range: float) -> float:
+    """PSNR of one image from its summed squared error (inf for identical images)."""
+    mse = total / pixels
+    with np.errstate(divide="ignore"):
+        return float(DECIBEL * (2.0 * math.log(data_range) - np.log(mse)))
+
+
+def psnr_grad_band(x: Array, y: Array, total: float, pixels: int) -> Array:
+    """∂PSNR/∂ŷ at a band, given the whole image's Σ (ŷ − y)²: −(10 / ln 10)·2(ŷ − y)/(M·MSE)."""
+    mse = np.array(total / pixels)
+    scale = np.divide(-2.0 * DECIBEL / pixels, mse, out=np.zeros_like(mse), where=mse > 0)
+    return scale * (x - y)
+
+
+def ssim_band(
+    x: Array,
+    y: Array,
+    core: slice,
+    first_row: int,
+    shape: tuple[int, int],
+    params: dict,
+    upstream_value: float | None,
+) -> tuple[Array, Array | None]:
+    """Per channel, Σ S over the core rows' interior pixels; with ``upstream_value`` (∂value/∂S at interior
+    pixels), ∂value/∂ŷ at the core rows.  ``first_row`` is the band's first row in the image of ``shape``."""
+    window = int(params["window"])
+    r = window // 2
+    height, width = shape
+    taps, xb, yb, ux, uy, a1, a2, b1, b2 = _ssim_parts(
+        x, y, window, params["sigma"], params["k1"], params["k2"], params["data_range"]
+    )
+    local = (a1 * a2) / (b1 * b2)
+    rows = np.arange(first_row, first_row + x.shape[-2])
+    in_core = np.zeros(x.shape[-2], dtype=bool)
+    in_core[core] = True
+    interior_rows = (rows >= r) & (rows < height - r)
+    summed = local[..., in_core & interior_rows, r : width - r].sum(axis=(-2, -1)).reshape(-1)
+    if upstream_value is None:
+        return summed, None
+    reach = (rows >= first_row + core.start - r) & (rows < first_row + core.stop + r)  # rows a core row's filter reads
+    upstream = np.zeros_like(local)
+    upstream[..., reach & interior_rows, r : width - r] = upstream_value
+    denominator = b1 * b2
+    q = a1 / denominator
+    d_mean = (2.0 * uy * (a2 - a1) - 2.0 * ux * local * (b2 - b1)) / denominator
+    d_square = -q * (a2 / b2)
+    d_cross = 2.0 * q
+    grad = (
+        smooth_adjoint(upstream * d_mean, taps)
+        + 2.0 * xb * smooth_adjoint(upstream * d_square, taps)
+        + yb * smooth_adjoint(upstream * d_cross, taps)
+    )
+    return summed, grad.reshape(x.shape)[..., core, :]

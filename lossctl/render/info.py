@@ -13,6 +13,7 @@ from rich.text import Text
 
 from lossctl.losses.registry import LOSSES
 from lossctl.losses.spec import LossSpec
+from lossctl.render.console import make_console, prepared
 from lossctl.render.describe import describe
 
 WIDE_LIST = 200  # from this many columns on, `list` also shows aliases and parameters
@@ -48,7 +49,7 @@ def list_table(specs: list[LossSpec], width: int) -> Table:
 
 
 def print_list(specs: list[LossSpec], console: Console | None = None) -> None:
-    console = console or Console(highlight=False)
+    console = console or make_console()
     console.print(list_table(specs, console.width))
     note = f"{len(specs)} losses. Details: lossctl info NAME"
     if console.width < WIDE_LIST:
@@ -62,7 +63,7 @@ def _field(label: str, value: str) -> Text:
 
 
 def print_info(spec: LossSpec, console: Console | None = None) -> None:
-    console = console or Console(highlight=False)
+    console = console or make_console()
     data = describe(spec)
     aliases = f"  (aliases: {', '.join(spec.aliases)})" if spec.aliases else ""
     console.print(Text.assemble((spec.name, "bold"), aliases))
@@ -98,7 +99,7 @@ def print_comparison(comparison, precision: int = 6, console: Console | None = N
     from lossctl.numbers import short
     from lossctl.render.table import UNLIMITED, Shown, fit_columns
 
-    console = console or Console(highlight=False)
+    console = console or make_console()
     rows = comparison.rows
     columns = [
         Shown("loss", [row.result.loss for row in rows]),
@@ -109,6 +110,7 @@ def print_comparison(comparison, precision: int = 6, console: Console | None = N
     ]
     table, dropped = fit_columns(columns, console.width if console.is_terminal else UNLIMITED)
     table.columns[0].justify = "left"
+    table = prepared(console, table)
     if not console.is_terminal:
         console.width = max(80, console.measure(table, options=console.options.update(max_width=UNLIMITED)).maximum)
     console.print(table)

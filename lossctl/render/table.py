@@ -18,6 +18,7 @@ from rich.text import Text
 
 from lossctl.evaluation.core import LossResult
 from lossctl.numbers import short, short_array
+from lossctl.render.console import make_console, prepared
 from lossctl.render.images import image_rows
 from lossctl.render.rows import element_columns, element_index
 
@@ -46,8 +47,8 @@ def _table(columns: list[Shown]) -> Table:
 
 
 def _natural_width(table: Table) -> int:
-    console = Console(width=UNLIMITED, highlight=False)
-    return console.measure(table).maximum
+    console = make_console(width=UNLIMITED)
+    return console.measure(prepared(console, table)).maximum
 
 
 def fit_columns(columns: list[Shown], width: int) -> tuple[Table, list[str]]:
@@ -229,7 +230,7 @@ def print_summary(summary, precision: int = 6, console: Console | None = None) -
     """A block-wise result: the summary only, and where the per-element arrays went."""
     from lossctl.losses.registry import LOSSES
 
-    console = console or Console(highlight=False)
+    console = console or make_console()
     grid = Table.grid(padding=(0, 2))
     grid.add_column(justify="right", style="bold")
     grid.add_column(justify="left")
@@ -252,9 +253,9 @@ def print_table(
     result: LossResult, precision: int = 6, console: Console | None = None, marks: np.ndarray | None = None
 ) -> None:
     """On a terminal, fit its width (leaving out columns, never cutting numbers); elsewhere, full width."""
-    console = console or Console(highlight=False)
+    console = console or make_console()
     width = console.width if console.is_terminal else UNLIMITED
-    renderable = build_table(result, precision, width=width, marks=marks)
+    renderable = prepared(console, build_table(result, precision, width=width, marks=marks))
     if not console.is_terminal:
         # A file or pipe has no width: use what the table needs instead of wrapping at 80 columns.
         wide = console.options.update(max_width=UNLIMITED)
