@@ -84,7 +84,7 @@ def sample_brier(rng: np.random.Generator) -> dict[str, Array]:
 
 BRIER = LossSpec(
     name="brier_score",
-    aliases=("brier_score_loss", "brier"),
+    aliases=("brier",),
     family="classification",
     summary="Brier score: squared error of predicted probabilities against the outcome (a proper scoring rule).",
     formula="binary (1-D p): ℓᵢ = (pᵢ − yᵢ)²;  rows (N, C): ℓᵢ = s Σ_c (p_ic − 1[yᵢ = c])², "

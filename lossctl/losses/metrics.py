@@ -104,7 +104,7 @@ TWEEDIE_DOCTEST = ([0.5, 0.5, 2.0, 2.0], [2.0, 0.0, 1.0, 4.0])  # scikit-learn's
 
 TWEEDIE = LossSpec(
     name="tweedie_deviance",
-    aliases=("mean_tweedie_deviance", "tweedie_deviance_score", "tweedie"),
+    aliases=("tweedie",),
     family="regression",
     summary="Tweedie deviance with power p: squared error (0), Poisson (1), compound Poisson (1, 2), Gamma (2).",
     formula="ℓᵢ = 2 (max(yᵢ,0)^(2−p)/((1−p)(2−p)) − yᵢ ŷᵢ^(1−p)/(1−p) + ŷᵢ^(2−p)/(2−p));  "
@@ -171,7 +171,6 @@ def check_gamma_deviance(pred: Array, target: Array, **_: object) -> None:
 
 POISSON_DEVIANCE = LossSpec(
     name="poisson_deviance",
-    aliases=("mean_poisson_deviance",),
     family="regression",
     summary="Poisson deviance: the Tweedie deviance with p = 1, for counts.",
     formula="ℓᵢ = 2 (yᵢ log(yᵢ/ŷᵢ) − yᵢ + ŷᵢ)  (yᵢ log(yᵢ/ŷᵢ) = 0 at yᵢ = 0)",
@@ -197,7 +196,6 @@ POISSON_DEVIANCE = LossSpec(
 
 GAMMA_DEVIANCE = LossSpec(
     name="gamma_deviance",
-    aliases=("mean_gamma_deviance",),
     family="regression",
     summary="Gamma deviance: the Tweedie deviance with p = 2, scale-free.",
     formula="ℓᵢ = 2 (log(ŷᵢ/yᵢ) + yᵢ/ŷᵢ − 1)",
@@ -222,7 +220,6 @@ GAMMA_DEVIANCE = LossSpec(
 
 RMSLE = LossSpec(
     name="rmsle",
-    aliases=("root_mean_squared_log_error",),
     family="regression",
     summary="Root mean squared logarithmic error: MSLE's square root.",
     formula="ℓᵢ = (log(1 + ŷᵢ) − log(1 + yᵢ))²;  value = sqrt(mean ℓ)",
@@ -322,7 +319,7 @@ SCORE_WHEN = (
 
 R2 = LossSpec(
     name="r2",
-    aliases=("r2_score", "r_squared", "coefficient_of_determination"),
+    aliases=("r_squared", "coefficient_of_determination"),
     family="regression",
     summary="Coefficient of determination R² = 1 − SS_res/SS_tot (a score: higher is better).",
     formula="R² = 1 − Σᵢ (yᵢ − ŷᵢ)² / Σᵢ (yᵢ − ȳ)²;  elements 1/n − (yᵢ − ŷᵢ)²/SS_tot (they sum to R²)",
@@ -381,7 +378,6 @@ def explained_variance_grad(pred: Array, target: Array) -> Array:
 
 EXPLAINED_VARIANCE = LossSpec(
     name="explained_variance",
-    aliases=("explained_variance_score",),
     family="regression",
     summary="Explained variance 1 − Var(y − ŷ)/Var(y) (a score: higher is better; ignores a constant bias).",
     formula="EV = 1 − Σᵢ (dᵢ − d̄)² / Σᵢ (yᵢ − ȳ)²,  dᵢ = ŷᵢ − yᵢ;  elements 1/n − (dᵢ − d̄)²/SS_tot",
@@ -455,7 +451,6 @@ D2_WHEN = " Subgradient at ŷᵢ = yᵢ: 0 (as the pinball loss's). A 1-sample c
 
 D2_PINBALL = LossSpec(
     name="d2_pinball",
-    aliases=("d2_pinball_score",),
     family="regression",
     summary="D² pinball score: fraction of the α-quantile's pinball loss explained (higher is better).",
     formula="D² = 1 − Σᵢ ρ_α(yᵢ − ŷᵢ) / Σᵢ ρ_α(yᵢ − q_α(y)),  ρ_α(r) = max(α r, (α − 1) r)",
@@ -495,7 +490,6 @@ D2_PINBALL = LossSpec(
 
 D2_ABSOLUTE_ERROR = LossSpec(
     name="d2_absolute_error",
-    aliases=("d2_absolute_error_score",),
     family="regression",
     summary="D² absolute-error score: fraction of the median's absolute error explained (higher is better).",
     formula="D² = 1 − Σᵢ |yᵢ − ŷᵢ| / Σᵢ |yᵢ − median(y)|",
@@ -563,7 +557,6 @@ def sample_positive_columns(rng: np.random.Generator) -> dict[str, Array]:
 
 D2_TWEEDIE = LossSpec(
     name="d2_tweedie",
-    aliases=("d2_tweedie_score",),
     family="regression",
     summary="D² Tweedie score: fraction of the Tweedie deviance explained (higher is better; p = 0 is R²).",
     formula="D² = 1 − Σᵢ d_p(yᵢ, ŷᵢ) / Σᵢ d_p(yᵢ, ȳ)  (d_p: tweedie_deviance's elements)",
@@ -770,7 +763,7 @@ def _abs_total(target: Array) -> float:
 
 WMAPE = LossSpec(
     name="wmape",
-    aliases=("weighted_mean_absolute_percentage_error",),
+    aliases=("weighted_mape",),
     family="regression",
     summary="Weighted MAPE: Σ|ŷ − y| / Σ|y|, a fraction (defined when some y are 0).",
     formula="WMAPE = Σᵢ |ŷᵢ − yᵢ| / max(Σᵢ |yᵢ|, ε),  ε = 1.17e-6",
@@ -807,7 +800,7 @@ def smape_grad(pred: Array, target: Array) -> Array:
 
 SMAPE = LossSpec(
     name="smape",
-    aliases=("symmetric_mean_absolute_percentage_error",),
+    aliases=("symmetric_mape",),
     family="regression",
     summary="Symmetric MAPE: 2|ŷ − y| / (|y| + |ŷ|), a fraction in [0, 2].",
     formula="ℓᵢ = 2 |ŷᵢ − yᵢ| / max(|yᵢ| + |ŷᵢ|, ε),  ε = 1.17e-6 (torchmetrics)",
@@ -849,7 +842,7 @@ def minkowski_grad(pred: Array, target: Array, *, p: float = 2.0) -> Array:
 
 MINKOWSKI = LossSpec(
     name="minkowski",
-    aliases=("minkowski_distance",),
+    aliases=("lp_distance",),
     family="regression",
     summary="Minkowski distance (Σ|ŷ − y|^p)^(1/p): the L^p norm of the error.",
     formula="value = (Σᵢ |ŷᵢ − yᵢ|^p)^(1/p);  elements |eᵢ|^p · S^(1/p − 1), which sum to it",
