@@ -98,7 +98,7 @@ def test_sklearn_regression_metrics_agree(case, weighted):
         got = run("sklearn", name, pred, target, weight, **settings)
         assert float(got.value) == pytest.approx(expected, rel=1e-10, abs=1e-12), (seed, name)
 
-        def value(x, weight=weight, kwargs=kwargs):
+        def value(x, target=target, kwargs=kwargs):
             return function(target, x, **settings, **kwargs)
 
         np.testing.assert_allclose(got.grad, numeric_gradient(value, pred), rtol=1e-5, atol=1e-7)
@@ -180,7 +180,7 @@ def test_sklearn_brier_agrees():
                     got = run("sklearn", "brier_score_loss", pred, labels, w, scale_by_half=scale)
                     assert float(got.value) == pytest.approx(expected, rel=1e-12)
 
-                    def value(x, w=w, scale_arg=scale_arg):
+                    def value(x, w=w, scale_arg=scale_arg, labels=labels):
                         return metrics.brier_score_loss(labels, x, sample_weight=w, scale_by_half=scale_arg)
 
                     np.testing.assert_allclose(got.grad, numeric_gradient(value, pred), rtol=1e-5, atol=1e-7)
@@ -209,7 +209,9 @@ def test_sklearn_hinge_agrees():
             for weight in (None, w):
                 got = run("sklearn", "hinge_loss", d, y, weight, loss="hinge")
                 assert float(got.value) == pytest.approx(metrics.hinge_loss(y, d, sample_weight=weight), rel=1e-12)
-                numeric = numeric_gradient(lambda x, weight=weight: metrics.hinge_loss(y, x, sample_weight=weight), d)
+                numeric = numeric_gradient(
+                    lambda x, weight=weight, y=y: metrics.hinge_loss(y, x, sample_weight=weight), d
+                )
                 np.testing.assert_allclose(got.grad, numeric, rtol=1e-5, atol=1e-7)
         y = rng.integers(0, 4, size=9).astype(float)
         y[:4] = [0, 1, 2, 3]
@@ -217,7 +219,7 @@ def test_sklearn_hinge_agrees():
         for loss in ("hinge", "categorical_hinge"):
             got = run("sklearn", "hinge_loss", d, y, loss=loss)
             assert float(got.value) == pytest.approx(metrics.hinge_loss(y, d), rel=1e-12)
-            numeric = numeric_gradient(lambda x: metrics.hinge_loss(y, x), d)
+            numeric = numeric_gradient(lambda x, y=y: metrics.hinge_loss(y, x), d)
             np.testing.assert_allclose(got.grad, numeric, rtol=1e-5, atol=1e-7)
         # the sklearn convention agrees with lossctl's own categorical_hinge (Crammer–Singer)
         own = compute("categorical_hinge", d, y)
