@@ -224,3 +224,77 @@ def test_sklearn_hinge_agrees():
         # the sklearn convention agrees with lossctl's own categorical_hinge (Crammer–Singer)
         own = compute("categorical_hinge", d, y)
         assert float(own.value) == pytest.approx(metrics.hinge_loss(y, d), rel=1e-12)
+
+
+# --- torchmetrics ---------------------------------------------------------------------------------------
+
+# (functional, settings, positive inputs)
+TORCHMETRICS_GRID = [
+    ("minkowski_distance", {"p": 1.0}, False),
+    ("minkowski_distance", {"p": 1.5}, False),
+    ("minkowski_distance", {"p": 2.0}, False),
+    ("minkowski_distance", {"p": 4.0}, False),
+    ("relative_squared_error", {"squared": True}, False),
+    ("relative_squared_error", {"squared": False}, False),
+    ("symmetric_mean_absolute_percentage_error", {}, False),
+    ("weighted_mean_absolute_percentage_error", {}, False),
+    ("tweedie_deviance_score", {"power": 0.0}, False),
+    ("tweedie_deviance_score", {"power": 1.0}, True),
+    ("tweedie_deviance_score", {"power": 1.5}, True),
+    ("tweedie_deviance_score", {"power": 2.0}, True),
+    ("tweedie_deviance_score", {"power": 3.0}, True),
+    ("tweedie_deviance_score", {"power": -0.5}, True),
+]
+TM_SHAPES = [(7,), (5, 3)]
+
+
+@pytest.mark.parametrize(("name", "settings", "positive"), TORCHMETRICS_GRID)
+@pytest.mark.parametrize("shape", TM_SHAPES, ids=lambda s: "x".join(map(str, s)))
+def test_torchmetrics_metrics_agree_with_autograd(name, settings, positive, shape):
+    functional = pytest.importorskip("torchmetrics.functional")
+    torch = pytest.importorskip("torch")
+    for seed in SEEDS:
+        pred, target = regression_inputs(np.random.default_rng(seed), shape, positive)
+        x = torch.tensor(pred, dtype=torch.float64, requires_grad=True)
+        out = getattr(functional, name)(x, torch.tensor(target, dtype=torch.float64), **settings)
+        out.backward()
+        got = run("torchmetrics", name, pred, target, **settings)
+        assert float(got.value) == pytest.approx(float(out.detach()), rel=1e-10), (seed, settings)
+        np.testing.assert_allclose(got.grad, x.grad.numpy(), rtol=1e-8, atol=1e-12)
+
+
+def test_torchmetrics_declarations_agree_with_lossctl_own():
+    """lossctl's own minkowski, relative_squared_error, smape, wmape and tweedie_deviance give torchmetrics' numbers."""
+    functional = pytest.importorskip("torchmetrics.functional")
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(5)
+    pred, target = rng.uniform(0.2, 3.0, size=(6, 2)), rng.uniform(0.2, 3.0, size=(6, 2))
+    t = (torch.tensor(pred, dtype=torch.float64), torch.tensor(target, dtype=torch.float64))
+    pairs = [
+        ("minkowski", {"p": 3.0}, functional.minkowski_distance(*t, p=3.0)),
+        ("relative_squared_error", {}, functional.relative_squared_error(*t)),
+        ("smape", {}, functional.symmetric_mean_absolute_percentage_error(*t)),
+        ("wmape", {}, functional.weighted_mean_absolute_percentage_error(*t)),
+        ("tweedie_deviance", {"power": 1.5}, functional.tweedie_deviance_score(*t, power=1.5)),
+    ]
+    for loss, params, expected in pairs:
+        assert float(compute(loss, pred, target, **params).value) == pytest.approx(float(expected), rel=1e-10), loss
+
+
+def test_torchmetrics_edges():
+    """A constant target: RSE's denominator is floored at machine ε; zero targets: WMAPE's at 1.17e-6."""
+    functional = pytest.importorskip("torchmetrics.functional")
+    torch = pytest.importorskip("torch")
+    pred, target = np.array([1.0, 2.0, 3.0]), np.array([2.0, 2.0, 2.0])
+    t = (torch.tensor(pred, dtype=torch.float64), torch.tensor(target, dtype=torch.float64))
+    assert float(run("torchmetrics", "relative_squared_error", pred, target).value) == pytest.approx(
+        float(functional.relative_squared_error(*t)), rel=1e-12
+    )
+    zeros = np.zeros(3)
+    tz = (torch.tensor(pred, dtype=torch.float64), torch.tensor(zeros, dtype=torch.float64))
+    assert float(run("torchmetrics", "weighted_mean_absolute_percentage_error", pred, zeros).value) == pytest.approx(
+        float(functional.weighted_mean_absolute_percentage_error(*tz)), rel=1e-12
+    )
+    assert float(run("torchmetrics", "symmetric_mean_absolute_percentage_error", zeros, zeros).value) == 0.0
+    with pytest.raises(Exception, match="power"):
+        run("torchmetrics", "tweedie_deviance_score", pred, target, power=0.5)
