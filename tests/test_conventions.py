@@ -54,9 +54,13 @@ def inputs(library: str, name: str, rng: np.random.Generator, shape: tuple[int, 
         return pred, rng.integers(0, classes, size=rows).astype(float)
     if loss in ("cross_entropy", "categorical_hinge"):
         return rng.normal(size=(rows, classes)) * 2, _one_hot(rng, rows, classes)
+    if loss == "poly1_cross_entropy":
+        return rng.normal(size=(rows, classes)) * 2, rng.dirichlet(np.ones(classes), size=rows)
     if loss == "kl_div":
         target = rng.dirichlet(np.ones(classes), size=rows)
         pred = rng.dirichlet(np.ones(classes), size=rows)
+        if name == "kl_divergence_with_log_targets":
+            return np.log(pred), np.log(target)
         return (pred if library == "keras" else np.log(pred)), target
     if library == "sklearn" and name == "brier_score_loss":
         if len(shape) == 1:
@@ -603,7 +607,7 @@ OPTAX_CASES = [
     for name in c.names
     for shape in SHAPES
     if _applies("optax", c.name, shape)
-    and not (c.loss in ("cross_entropy", "categorical_hinge", "kl_div") and len(shape) < 2)
+    and not (c.loss in ("cross_entropy", "categorical_hinge", "kl_div", "poly1_cross_entropy") and len(shape) < 2)
 ]
 
 
