@@ -110,7 +110,8 @@ ONE_D_ONLY = {
     "mean_gamma_deviance",
     "d2_tweedie_score",
 }
-NO_SAMPLE_WEIGHT = {"max_error"}  # scikit-learn's max_error has no sample_weight
+NO_SAMPLE_WEIGHT = {"max_error", "Dice", "Tversky"}  # max_error has none; Keras' pooled ratios: not weighted
+POOLED = {"Dice", "Tversky"}  # one ratio over the whole batch: tests/test_library_losses.py checks them
 
 
 def _applies(library: str, name: str, shape: tuple[int, ...]) -> bool:
@@ -479,7 +480,7 @@ KERAS_CASES = [
     (c.name, shape, kwargs)
     for c in LIBRARIES["keras"].conventions
     for shape in SHAPES
-    if _applies("keras", c.name, shape)
+    if _applies("keras", c.name, shape) and c.name not in POOLED
     for kwargs in KERAS_GRID.get(c.name, [{}])
 ]
 

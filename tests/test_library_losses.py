@@ -298,3 +298,56 @@ def test_torchmetrics_edges():
     assert float(run("torchmetrics", "symmetric_mean_absolute_percentage_error", zeros, zeros).value) == 0.0
     with pytest.raises(Exception, match="power"):
         run("torchmetrics", "tweedie_deviance_score", pred, target, power=0.5)
+
+
+# --- Keras: pooled Dice and Tversky -------------------------------------------------------------------
+
+
+def _keras():
+    import os
+
+    os.environ.setdefault("KERAS_BACKEND", "torch")
+    keras = pytest.importorskip("keras")
+    torch = pytest.importorskip("torch")
+    if keras.backend.backend() != "torch":
+        pytest.skip("the Keras differential tests run on its torch backend")
+    return keras, torch
+
+
+KERAS_POOLED = [
+    ("Dice", {}),
+    ("Tversky", {}),
+    ("Tversky", {"alpha": 0.3, "beta": 0.7}),
+    ("Tversky", {"alpha": 0.9, "beta": 0.1}),
+]
+
+
+@pytest.mark.parametrize(("name", "kwargs"), KERAS_POOLED)
+@pytest.mark.parametrize("shape", [(6,), (4, 3), (2, 3, 4)], ids=lambda s: "x".join(map(str, s)))
+def test_keras_pooled_overlap_losses_agree(name, kwargs, shape):
+    keras, torch = _keras()
+    for seed in SEEDS:
+        rng = np.random.default_rng(seed)
+        pred = rng.uniform(0.0, 1.0, size=shape)
+        target = rng.integers(0, 2, size=shape).astype(float)
+        for reduction in ("sum_over_batch_size", "sum"):
+            x = torch.tensor(pred, dtype=torch.float32, requires_grad=True)
+            out = getattr(keras.losses, name)(reduction=reduction, **kwargs)(
+                torch.tensor(target, dtype=torch.float32), x
+            )
+            out.backward()
+            got = run("keras", name, pred, target, reduction=reduction, **kwargs)
+            assert got.dtype == "float32"
+            assert float(got.value) == pytest.approx(float(out.detach()), rel=2e-6, abs=1e-6)
+            np.testing.assert_allclose(got.grad, x.grad.numpy(), rtol=2e-4, atol=1e-6)
+
+
+def test_keras_tversky_swaps_alpha_and_beta_against_lossctl():
+    """Keras' α weighs Σ(1 − p)t, the paper's (and lossctl's) β: swapping them gives lossctl's pooled index."""
+    pred = np.array([0.9, 0.2, 0.7, 0.4])
+    target = np.array([1.0, 0.0, 0.0, 1.0])
+    keras = float(run("keras", "Tversky", pred, target, alpha=0.3, beta=0.7).value)
+    tp, fp, fn = np.sum(pred * target), np.sum(pred * (1 - target)), np.sum((1 - pred) * target)
+    paper_swapped = 1 - tp / (tp + 0.7 * fp + 0.3 * fn + 1e-7)  # paper: α on FP, β on FN
+    assert keras == pytest.approx(paper_swapped, rel=1e-6)
+    assert keras != pytest.approx(1 - tp / (tp + 0.3 * fp + 0.7 * fn + 1e-7), rel=1e-3)
