@@ -54,6 +54,8 @@ def inputs(library: str, name: str, rng: np.random.Generator, shape: tuple[int, 
         return pred, rng.integers(0, classes, size=rows).astype(float)
     if loss in ("cross_entropy", "categorical_hinge"):
         return rng.normal(size=(rows, classes)) * 2, _one_hot(rng, rows, classes)
+    if loss == "generalized_cross_entropy":
+        return rng.dirichlet(np.ones(classes), size=rows) * 0.9 + 0.1 / classes, np.arange(rows, dtype=float) % classes
     if loss == "poly1_cross_entropy":
         return rng.normal(size=(rows, classes)) * 2, rng.dirichlet(np.ones(classes), size=rows)
     if loss == "kl_div":
@@ -116,7 +118,13 @@ POOLED = {"Dice", "Tversky"}  # one ratio over the whole batch: tests/test_libra
 
 def _applies(library: str, name: str, shape: tuple[int, ...]) -> bool:
     one_d_only = ONE_D_ONLY
-    two_d_only = {"CategoricalCrossentropy", "SparseCategoricalCrossentropy", "CategoricalHinge", "KLDivergence"}
+    two_d_only = {
+        "CategoricalCrossentropy",
+        "SparseCategoricalCrossentropy",
+        "CategoricalHinge",
+        "KLDivergence",
+        "CategoricalGeneralizedCrossEntropy",
+    }
     return not ((name in one_d_only and len(shape) > 1) or (name in two_d_only and len(shape) < 2))
 
 
@@ -453,6 +461,7 @@ def test_convention_errors_are_usage_errors():
 # --- differential tests against the libraries themselves (skipped when they are not installed) ---------
 
 KERAS_GRID = {
+    "CategoricalGeneralizedCrossEntropy": [{}, {"q": 0.2}, {"q": 0.9}],
     "BinaryCrossentropy": [{}, {"from_logits": True}, {"label_smoothing": 0.2}],
     "CategoricalCrossentropy": [{}, {"from_logits": True}, {"label_smoothing": 0.1}],
     "SparseCategoricalCrossentropy": [{}, {"from_logits": True}, {"ignore_class": 1}],

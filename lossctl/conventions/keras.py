@@ -519,7 +519,6 @@ LIBRARY = Library(
     missing={
         "BinaryFocalCrossentropy": "focal in Keras' form (apply_class_balancing=False, from probabilities)",
         "CategoricalFocalCrossentropy": "categorical focal",
-        "CategoricalGeneralizedCrossEntropy": "generalized cross-entropy",
         "CTC": "connectionist temporal classification",
         "Circle": "circle loss",
     },

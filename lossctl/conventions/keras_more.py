@@ -121,3 +121,39 @@ CONVENTIONS = (
         contributions=True,
     ),
 )
+
+
+def gce_elements(pred: Array, target: Array, *, q: float = 0.5) -> Array:
+    """losses.py:2746-2770: one_hot(int(y_true)); p = Σ y_pred·onehot over the last axis; (1 − p^q)/q."""
+    hot = np.eye(pred.shape[-1], dtype=pred.dtype)[target.astype(np.int64)]
+    return (1 - np.sum(pred * hot, axis=-1) ** q) / q
+
+
+def gce_vjp(pred: Array, target: Array, cot: Array, *, q: float = 0.5) -> Array:
+    hot = np.eye(pred.shape[-1], dtype=pred.dtype)[target.astype(np.int64)]
+    p = np.sum(pred * hot, axis=-1)
+    return -hot * np.expand_dims(np.asarray(cot, dtype=pred.dtype) * p ** (q - 1), -1)
+
+
+def _check_gce(pred: Array, target: Array, *, q: float = 0.5, **_: Any) -> None:
+    """losses.py:1595-1596: q in (0, 1); integer labels, the class axis last."""
+    if not 0 < q < 1:
+        raise InputError(f"--set q must be in (0, 1) (Keras raises ValueError), got {q:g}")
+    if target.shape != pred.shape[:-1]:
+        raise InputError(f"--target must hold one integer label per row of --pred (shape {pred.shape[:-1]})")
+    if np.any(target != np.round(target)) or np.any((target < 0) | (target >= pred.shape[-1])):
+        raise InputError(f"--target must hold class indices from 0 to {pred.shape[-1] - 1}")
+
+
+GCE = Convention(
+    "keras",
+    "generalized_cross_entropy",
+    ("CategoricalGeneralizedCrossEntropy", "categorical_generalized_cross_entropy"),
+    gce_elements,
+    gce_vjp,
+    "q = 0.5 by default (the paper uses 0.7); integer labels, probabilities as given (no clipping); float32",
+    f"{LOSSES_PY}:1537-1600, 2746-2770",
+    params=(Param("q", "float", 0.5, "the noise parameter q in (0, 1)"),),
+    check=_check_gce,
+)
+CONVENTIONS = (*CONVENTIONS, GCE)

@@ -1,4 +1,4 @@
-"""Classification losses that come from the metric libraries: the Brier score (scikit-learn).
+"""Classification losses that come from the libraries: the Brier score (scikit-learn), generalized CE (Keras).
 
 Elements are per sample; the gradient is with respect to the predicted probabilities.
 """
@@ -9,10 +9,14 @@ import numpy as np
 
 from lossctl.errors import InputError
 from lossctl.losses.checks import require
-from lossctl.losses.classification import one_hot
+from lossctl.losses.classification import as_indices, class_axis, gather, index_shape, one_hot
 from lossctl.losses.spec import Array, Example, LossSpec, Param
 
 SKLEARN = "scikit-learn 1.9.1 sklearn/metrics/_classification.py"
+BY_HAND = "by hand"
+KERAS_GCE_DOCSTRING = (
+    2 * (1 - 0.7**0.5) + 2 * (1 - 0.8**0.5) + 2 * (1 - 0.6**0.5) + 2 * (1 - 0.6**0.5)
+) / 4  # (1 − p_y^½)/½ for p_y = 0.7, 0.8, 0.6, 0.6
 
 
 def _binary(pred: Array) -> bool:
@@ -129,4 +133,85 @@ BRIER = LossSpec(
     see_also=("bce", "mse"),
 )
 
-LOSSES = (BRIER,)
+
+# --- generalized cross-entropy (Zhang & Sabuncu 2018; Keras CategoricalGeneralizedCrossEntropy) ---------------
+
+
+def _true_probability(pred: Array, target: Array) -> tuple[Array, Array, int]:
+    axis = class_axis(pred)
+    indices = as_indices(pred, target)
+    return gather(pred, indices, axis), indices, axis
+
+
+def generalized_ce(pred: Array, target: Array, *, q: float = 0.7) -> Array:
+    """(1 − p_y^q) / q per sample: cross-entropy as q → 0, MAE-like (1 − p_y) at q = 1."""
+    p, _, _ = _true_probability(pred, target)
+    return (1.0 - p**q) / q
+
+
+def generalized_ce_grad(pred: Array, target: Array, *, q: float = 0.7) -> Array:
+    """−p_y^(q−1) at the true class, 0 at the others."""
+    p, indices, axis = _true_probability(pred, target)
+    hot = one_hot(indices, pred.shape[axis], axis, pred.dtype)
+    return -hot * np.expand_dims(p ** (q - 1.0), axis)
+
+
+def check_generalized_ce(pred: Array, target: Array, **_: object) -> None:
+    require((pred >= 0) & (pred <= 1), pred, "--pred", "must hold probabilities in [0, 1]")
+    if target.shape != index_shape(pred) and not (pred.ndim == 1 and target.size == 1):
+        raise InputError(
+            f"--target has shape {target.shape}; give one class index per sample, shape {index_shape(pred)}"
+        )
+    classes = pred.shape[class_axis(pred)]
+    valid = (target == np.round(target)) & (target >= 0) & (target < classes)
+    require(valid, target, "--target", f"must hold class indices 0…{classes - 1}")
+    p, _, _ = _true_probability(pred, target)
+    require(p > 0, p, "the true class's probability", "must be > 0 (the gradient p^(q−1) is infinite at 0)")
+
+
+def sample_generalized_ce(rng: np.random.Generator) -> dict[str, Array]:
+    n, classes = int(rng.integers(1, 6)), int(rng.integers(2, 5))
+    p = rng.dirichlet(np.ones(classes), size=n) * 0.9 + 0.1 / classes  # every probability ≥ 0.1/C
+    return {"pred": p, "target": rng.integers(0, classes, size=n).astype(float)}
+
+
+GCE = LossSpec(
+    name="generalized_cross_entropy",
+    aliases=("gce",),
+    family="classification",
+    summary="Generalized cross-entropy (1 − p_y^q)/q: between cross-entropy and MAE, robust to noisy labels.",
+    formula="ℓₙ = (1 − p_{n,y}^q) / q,  p: class probabilities, y: the true class",
+    gradient="∂ℓₙ/∂p_{n,c} = −p_{n,y}^(q−1) for c = y, 0 otherwise",
+    when="Training with noisy labels (Zhang & Sabuncu, 2018): q → 0 recovers cross-entropy, q = 1 gives 1 − p_y "
+    "(MAE on probabilities), which ignores confidently wrong labels. Takes probabilities (apply softmax first or "
+    "use --activation softmax). q = 0.7 is the paper's choice; Keras' CategoricalGeneralizedCrossEntropy "
+    "defaults to 0.5.",
+    elements=generalized_ce,
+    grad=generalized_ce_grad,
+    params=(Param("q", "float", 0.7, "the noise parameter q", low=0.0, high=1.0, low_open=True),),
+    target="class",
+    target_help="class indices, one per sample (the shape of --pred without its class axis)",
+    check=check_generalized_ce,
+    sample=sample_generalized_ce,
+    zero_at_target=False,
+    class_axis=class_axis,
+    param_grid=({}, {"q": 0.5}, {"q": 1.0}, {"q": 0.1}),
+    references=(
+        "Zhang & Sabuncu, Generalized Cross Entropy Loss for Training Deep Neural Networks with Noisy Labels, "
+        "NeurIPS 2018",
+        "Keras 3.15.1 keras/src/losses/losses.py:1537 CategoricalGeneralizedCrossEntropy",
+    ),
+    examples=(
+        Example(
+            [[0.7, 0.3], [0.2, 0.8], [0.6, 0.4], [0.4, 0.6]],
+            [0.0, 1.0, 0.0, 1.0],
+            params={"q": 0.5},
+            value=KERAS_GCE_DOCSTRING,
+            source="Keras 3.15.1 CategoricalGeneralizedCrossEntropy docstring inputs, q = 0.5: mean of 2 (1 − √p_y)",
+        ),
+        Example([0.25, 0.75], 1.0, params={"q": 1.0}, value=0.25, source="q = 1: 1 − 0.75; " + BY_HAND),
+    ),
+    see_also=("cross_entropy", "nll"),
+)
+
+LOSSES = (BRIER, GCE)
