@@ -351,3 +351,15 @@ def test_keras_tversky_swaps_alpha_and_beta_against_lossctl():
     paper_swapped = 1 - tp / (tp + 0.7 * fp + 0.3 * fn + 1e-7)  # paper: α on FP, β on FN
     assert keras == pytest.approx(paper_swapped, rel=1e-6)
     assert keras != pytest.approx(1 - tp / (tp + 0.3 * fp + 0.7 * fn + 1e-7), rel=1e-3)
+
+
+def test_whole_column_metrics_report_the_metric_as_sum_and_mean():
+    """Elements are contributions: value, sum and mean are the metric, for lossctl's declaration and the convention."""
+    pred, target = np.array([2.5, 0.0, 2.0, 8.0]), np.array([3.0, -0.5, 2.0, 7.0])
+    own = compute("r2", pred, target)
+    library = run("sklearn", "r2_score", pred, target)
+    for result in (own, library):
+        assert result.value == pytest.approx(0.9486081370449679, rel=1e-12)
+        assert result.sum == pytest.approx(result.value, rel=1e-12)
+        assert result.mean == pytest.approx(result.value, rel=1e-12)
+        assert np.sum(result.elements) == pytest.approx(result.value, rel=1e-12)

@@ -188,7 +188,8 @@ def compute_convention(
         )
     shown = np.asarray(shown, dtype=float_type)  # with reduction none, Keras' elements carry the sample weights
     total = float(np.sum(shown, dtype=float_type))
-    count = float(max(shown.size, 1))
+    # a whole-column metric's elements are contributions: its mean, like its sum, is the metric (count 1)
+    count = 1.0 if convention.contributions else float(max(shown.size, 1))
     params.pop("sample_weight", None)
     params.pop("multioutput", None)
     tensors = {} if weight is None else {"sample_weight": weight}
