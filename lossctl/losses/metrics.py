@@ -107,7 +107,7 @@ TWEEDIE = LossSpec(
     aliases=("tweedie",),
     family="regression",
     summary="Tweedie deviance with power p: squared error (0), Poisson (1), compound Poisson (1, 2), Gamma (2).",
-    formula="ℓᵢ = 2 (max(yᵢ,0)^(2−p)/((1−p)(2−p)) − yᵢ ŷᵢ^(1−p)/(1−p) + ŷᵢ^(2−p)/(2−p));  "
+    formula="ℓᵢ = 2 (max(yᵢ, 0)^(2−p) / ((1−p)(2−p)) − yᵢ ŷᵢ^(1−p) / (1−p) + ŷᵢ^(2−p) / (2−p));  "
     "p = 0: (yᵢ − ŷᵢ)²;  p = 1: 2 (yᵢ log(yᵢ/ŷᵢ) − yᵢ + ŷᵢ);  p = 2: 2 (log(ŷᵢ/yᵢ) + yᵢ/ŷᵢ − 1)",
     gradient="∂ℓᵢ/∂ŷᵢ = 2 (ŷᵢ − yᵢ) ŷᵢ^(−p)",
     when="Evaluating (or training) regressions of counts, claims or durations whose variance grows as mean^p: "
