@@ -54,10 +54,26 @@ def inputs(library: str, name: str, rng: np.random.Generator, shape: tuple[int, 
         return pred, rng.integers(0, classes, size=rows).astype(float)
     if loss in ("cross_entropy", "categorical_hinge"):
         return rng.normal(size=(rows, classes)) * 2, _one_hot(rng, rows, classes)
+    if loss == "generalized_cross_entropy":
+        return rng.dirichlet(np.ones(classes), size=rows) * 0.9 + 0.1 / classes, np.arange(rows, dtype=float) % classes
+    if loss == "poly1_cross_entropy":
+        return rng.normal(size=(rows, classes)) * 2, rng.dirichlet(np.ones(classes), size=rows)
     if loss == "kl_div":
         target = rng.dirichlet(np.ones(classes), size=rows)
         pred = rng.dirichlet(np.ones(classes), size=rows)
+        if name == "kl_divergence_with_log_targets":
+            return np.log(pred), np.log(target)
         return (pred if library == "keras" else np.log(pred)), target
+    if library == "sklearn" and name == "brier_score_loss":
+        if len(shape) == 1:
+            return _probabilities(rng, shape), np.array([0.0, 1.0] * rows)[:rows]
+        return rng.dirichlet(np.ones(classes), size=rows), np.arange(rows, dtype=float) % classes
+    if library == "sklearn" and name == "hinge_loss":
+        if len(shape) == 1:
+            return rng.normal(size=shape) * 2, np.array([-1.0, 1.0] * rows)[:rows]
+        return rng.normal(size=(rows, classes)) * 2, np.arange(rows, dtype=float) % classes
+    if loss in ("tweedie_deviance", "poisson_deviance", "gamma_deviance", "rmsle", "d2_tweedie"):
+        return rng.uniform(0.2, 3.0, size=shape), rng.uniform(0.2, 3.0, size=shape)
     if loss in ("msle", "poisson_nll"):
         return rng.uniform(0.1, 3.0, size=shape), rng.uniform(0.0, 3.0, size=shape)
     if loss in ("hinge", "squared_hinge"):
@@ -87,9 +103,28 @@ def _value(library: str, name: str, pred, target, reduction="mean", weight=None,
     )
 
 
+ONE_D_ONLY = {
+    "log_loss",
+    "log_cosh_error",
+    "max_error",
+    "mean_tweedie_deviance",
+    "mean_poisson_deviance",
+    "mean_gamma_deviance",
+    "d2_tweedie_score",
+}
+NO_SAMPLE_WEIGHT = {"max_error", "Dice", "Tversky"}  # max_error has none; Keras' pooled ratios: not weighted
+POOLED = {"Dice", "Tversky"}  # one ratio over the whole batch: tests/test_library_losses.py checks them
+
+
 def _applies(library: str, name: str, shape: tuple[int, ...]) -> bool:
-    one_d_only = {"log_loss", "log_cosh_error"}
-    two_d_only = {"CategoricalCrossentropy", "SparseCategoricalCrossentropy", "CategoricalHinge", "KLDivergence"}
+    one_d_only = ONE_D_ONLY
+    two_d_only = {
+        "CategoricalCrossentropy",
+        "SparseCategoricalCrossentropy",
+        "CategoricalHinge",
+        "KLDivergence",
+        "CategoricalGeneralizedCrossEntropy",
+    }
     return not ((name in one_d_only and len(shape) > 1) or (name in two_d_only and len(shape) < 2))
 
 
@@ -103,7 +138,8 @@ def test_gradient_matches_central_differences(library, name, shape):
     pred, target = inputs(library, name, rng, shape)
     if not _applies(library, name, shape) and name not in ("CategoricalCrossentropy", "SparseCategoricalCrossentropy"):
         pytest.skip("the library takes another shape")
-    weights = [None] + ([rng.uniform(0.5, 2.0, size=pred.shape[0])] if LIBRARIES[library].sample_weight else [])
+    weighted = LIBRARIES[library].sample_weight and name not in NO_SAMPLE_WEIGHT
+    weights = [None] + ([rng.uniform(0.5, 2.0, size=pred.shape[0])] if weighted else [])
     for reduction in [r for r in _reductions(library, name) if r != "none"]:
         for weight in weights:
             result = _value(library, name, pred, target, reduction, weight)
@@ -118,7 +154,7 @@ def test_gradient_matches_central_differences(library, name, shape):
 @pytest.mark.parametrize(("library", "name"), ALL)
 def test_reduction_none_gradient_is_that_of_the_sum(library, name):
     rng = np.random.default_rng(RNG_SEED + 1)
-    shape = (5,) if name in ("log_loss", "log_cosh_error") else (4, 3)
+    shape = (5,) if name in ONE_D_ONLY else (4, 3)
     pred, target = inputs(library, name, rng, shape)
     none = _value(library, name, pred, target, "none")
     numeric = numeric_gradient(lambda x: float(np.sum(_value(library, name, x, target, "none").value)), pred)
@@ -425,6 +461,7 @@ def test_convention_errors_are_usage_errors():
 # --- differential tests against the libraries themselves (skipped when they are not installed) ---------
 
 KERAS_GRID = {
+    "CategoricalGeneralizedCrossEntropy": [{}, {"q": 0.2}, {"q": 0.9}],
     "BinaryCrossentropy": [{}, {"from_logits": True}, {"label_smoothing": 0.2}],
     "CategoricalCrossentropy": [{}, {"from_logits": True}, {"label_smoothing": 0.1}],
     "SparseCategoricalCrossentropy": [{}, {"from_logits": True}, {"ignore_class": 1}],
@@ -452,7 +489,7 @@ KERAS_CASES = [
     (c.name, shape, kwargs)
     for c in LIBRARIES["keras"].conventions
     for shape in SHAPES
-    if _applies("keras", c.name, shape)
+    if _applies("keras", c.name, shape) and c.name not in POOLED
     for kwargs in KERAS_GRID.get(c.name, [{}])
 ]
 
@@ -482,6 +519,7 @@ def test_keras_agrees(name, shape, kwargs):
             np.testing.assert_allclose(ours.grad, p.grad.numpy(), rtol=2e-4, atol=1e-6, err_msg=where)
 
 
+LOSSES_OF_SKLEARN = {c.name: c.loss for c in reversed(LIBRARIES["sklearn"].conventions)}
 SKLEARN_CASES = [
     (c.name, shape) for c in LIBRARIES["sklearn"].conventions for shape in SHAPES if _applies("sklearn", c.name, shape)
 ]
@@ -495,6 +533,8 @@ def _sklearn_function(name: str, settings: dict):
     def value(pred, target, weight=None, normalize=True):
         if name == "log_loss":
             return function(target, pred, sample_weight=weight, normalize=normalize)
+        if name in NO_SAMPLE_WEIGHT:
+            return function(target, pred)
         return function(target, pred, sample_weight=weight, **extra)
 
     return value
@@ -507,11 +547,12 @@ def test_sklearn_agrees(name, shape):
     settings_grid = [{}]
     if name == "mean_pinball_loss":
         settings_grid += [{"alpha": "0.1"}, {"alpha": "0.9"}]
-    if len(shape) == 2:
+    if len(shape) == 2 and convention_for("sklearn", LOSSES_OF_SKLEARN[name], name).param("multioutput"):
         settings_grid += [{"multioutput": "0.2,0.3,0.5"}]
     for settings in settings_grid:
         function = _sklearn_function(name, settings)
-        for weight in (None, rng.uniform(0.5, 2.0, size=pred.shape[0])):
+        weights = [None] if name in NO_SAMPLE_WEIGHT else [None, rng.uniform(0.5, 2.0, size=pred.shape[0])]
+        for weight in weights:
             ours = _value("sklearn", name, pred, target, "mean", weight, **settings)
             theirs = function(pred, target, weight)
             assert float(ours.value) == pytest.approx(theirs, rel=1e-12, abs=1e-14), (settings, weight)
@@ -551,7 +592,8 @@ def test_torchmetrics_agrees(name, shape):
     rng = np.random.default_rng(RNG_SEED)
     pred, target = inputs("torchmetrics", name, rng, shape)
     p = torch.tensor(pred, dtype=torch.float64, requires_grad=True)
-    out = getattr(functional, name)(p, torch.tensor(target, dtype=torch.float64))
+    required = {"p": 2.0} if name == "minkowski_distance" else {}  # lossctl's default for a required argument
+    out = getattr(functional, name)(p, torch.tensor(target, dtype=torch.float64), **required)
     out.backward()
     ours = _value("torchmetrics", name, pred, target)
     assert float(ours.value) == pytest.approx(float(out.detach()), rel=1e-12)
@@ -575,7 +617,7 @@ OPTAX_CASES = [
     for name in c.names
     for shape in SHAPES
     if _applies("optax", c.name, shape)
-    and not (c.loss in ("cross_entropy", "categorical_hinge", "kl_div") and len(shape) < 2)
+    and not (c.loss in ("cross_entropy", "categorical_hinge", "kl_div", "poly1_cross_entropy") and len(shape) < 2)
 ]
 
 

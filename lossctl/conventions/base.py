@@ -40,6 +40,9 @@ class Convention:
     reductions: tuple[str, ...] | None = None  # None: the library's
     check: Callable[..., None] | None = None  # raise InputError where the library raises
     mask: Callable[..., Array | None] | None = None  # Keras: entries the loss ignores (ignore_class)
+    # A whole-column metric (R², median, Minkowski …): ``elements`` and ``vjp`` take ``sample_weight`` and give
+    # each value's contribution; the value is their sum, whatever the library's reduction rule.
+    contributions: bool = False
 
     @property
     def name(self) -> str:
@@ -127,3 +130,10 @@ def plain_reduce(elements: Array, sample_weight: Array | None, mask: Array | Non
         return dtype.type(np.sum(elements, dtype=dtype)), np.ones_like(elements)
     size = dtype.type(max(elements.size, 1))
     return dtype.type(np.sum(elements, dtype=dtype) / size), np.full_like(elements, 1 / size)
+
+
+def contributions_reduce(elements: Array, reduction: str) -> tuple[Any, Array]:
+    """A metric given as contributions: its value is their sum (reduction 'none': the contributions)."""
+    if reduction == "none":
+        return elements, np.ones_like(elements)
+    return elements.dtype.type(np.sum(elements, dtype=elements.dtype)), np.ones_like(elements)

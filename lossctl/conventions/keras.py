@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from lossctl.conventions import keras_more
 from lossctl.conventions.base import (
     Array,
     Convention,
@@ -514,16 +515,12 @@ LIBRARY = Library(
     reduce=reduce,
     dtype="float32",
     sample_weight=True,
-    conventions=CONVENTIONS,
+    conventions=(*CONVENTIONS, *keras_more.CONVENTIONS),
     missing={
         "BinaryFocalCrossentropy": "focal in Keras' form (apply_class_balancing=False, from probabilities)",
         "CategoricalFocalCrossentropy": "categorical focal",
-        "CategoricalGeneralizedCrossEntropy": "generalized cross-entropy",
-        "CosineSimilarity": "cosine similarity",
         "CTC": "connectionist temporal classification",
         "Circle": "circle loss",
-        "Dice": "Keras dice (ε in the denominator, pooled over the batch)",
-        "Tversky": "Keras tversky (α and β as Keras orders them)",
     },
     source="keras 3.15.1 keras/src/losses/loss.py:101-194",
 )

@@ -101,6 +101,45 @@ def kl_vjp(pred: Array, target: Array, cot: Array) -> Array:
     return -cot[..., None] * target
 
 
+def kl_log_targets_elements(pred: Array, target: Array) -> Array:
+    """_classification.py:595-597: Σ exp(t) (t − log_predictions) over the last axis; both are log-probabilities."""
+    return np.sum(np.exp(target) * (target - pred), axis=LAST)
+
+
+def kl_log_targets_vjp(pred: Array, target: Array, cot: Array) -> Array:
+    return -cot[..., None] * np.exp(target)
+
+
+def generalized_kl_elements(pred: Array, target: Array) -> Array:
+    """_classification.py:635-637: kl_divergence + Σ (exp(log p) − t), the Bregman divergence of x log x − x."""
+    return kl_elements(pred, target) + np.sum(np.exp(pred) - target, axis=LAST)
+
+
+def generalized_kl_vjp(pred: Array, target: Array, cot: Array) -> Array:
+    return cot[..., None] * (np.exp(pred) - target)
+
+
+def poly_elements(pred: Array, target: Array, *, epsilon: float = 2.0) -> Array:
+    """_classification.py:520-527: softmax cross-entropy + ε Σ labels (1 − softmax)."""
+    p = np.exp(log_softmax(pred, LAST))
+    return softmax_ce_elements(pred, target) + epsilon * np.sum(target * (1 - p), axis=LAST)
+
+
+def poly_vjp(pred: Array, target: Array, cot: Array, *, epsilon: float = 2.0) -> Array:
+    """CE's gradient − ε p (t − Σ t p): the derivative of Σ t p through the softmax."""
+    p = np.exp(log_softmax(pred, LAST))
+    inner = p * (target - np.sum(target * p, axis=LAST, keepdims=True))
+    return softmax_ce_vjp(pred, target, cot) - epsilon * cot[..., None] * inner
+
+
+def _check_same_classes(pred: Array, target: Array, **_: Any) -> None:
+    if target.shape != pred.shape:
+        raise InputError(f"--target has shape {target.shape}; optax needs label rows of --pred's shape {pred.shape}")
+
+
+perceptron = elementwise(lambda p, t: np.maximum(0, -p * t), lambda p, t: -t * (-p * t > 0))
+
+
 def _declare(
     loss: str, names: tuple[str, ...], pair: tuple[Any, Any], reason: str, line: str, **more: Any
 ) -> Convention:
@@ -175,6 +214,42 @@ CONVENTIONS = (
     ),
 )
 
+MORE = (
+    _declare(
+        "kl_div",
+        ("kl_divergence_with_log_targets",),
+        (kl_log_targets_elements, kl_log_targets_vjp),
+        "targets given as log-probabilities (torch's log_target=True), summed over the last axis, unreduced",
+        f"{CLASSIFICATION}:566-597",
+        check=_check,
+    ),
+    _declare(
+        "kl_div",
+        ("convex_kl_divergence", "generalized_kl_divergence"),
+        (generalized_kl_elements, generalized_kl_vjp),
+        "adds Σ (exp(log p) − t): the KL of unnormalised distributions (0 only when p = t)",
+        f"{CLASSIFICATION}:600-660",
+        check=_check,
+    ),
+    _declare(
+        "poly1_cross_entropy",
+        ("poly_loss_cross_entropy",),
+        (poly_elements, poly_vjp),
+        "ε = 2 by default (torch-style poly-1 implementations use 1); label rows, class axis last",
+        f"{CLASSIFICATION}:468-527",
+        params=(Param("epsilon", "float", 2.0, "the weight ε of the first polynomial term"),),
+        check=_check_same_classes,
+    ),
+    _declare(
+        "hinge",
+        ("perceptron_loss",),
+        perceptron,
+        "the hinge with margin 0: max(0, −s·y), labels ±1 as given",
+        f"{CLASSIFICATION}:108-124",
+        check=_check,
+    ),
+)
+
 L2_LOSS = Convention(
     "optax",
     "mse",
@@ -191,14 +266,10 @@ LIBRARY = Library(
     reductions=("mean", "sum", "none"),
     reduce=plain_reduce,
     dtype="float32",
-    conventions=(*CONVENTIONS, L2_LOSS),
+    conventions=(*CONVENTIONS, L2_LOSS, *MORE),
     missing={
         "ntxent": "NT-Xent",
-        "poly_loss_cross_entropy": "poly-1 cross-entropy",
         "sparsemax_loss": "sparsemax loss",
-        "perceptron_loss": "perceptron loss",
-        "convex_kl_divergence": "convex KL",
-        "kl_divergence_with_log_targets": "KL with log targets (lossctl kl_div --log-target matches it)",
         "sigmoid_focal_loss": "focal in optax's form (alpha=None)",
         "ctc_loss": "CTC",
     },

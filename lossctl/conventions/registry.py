@@ -71,8 +71,10 @@ def library_of_name(name: str) -> tuple[str, str] | None:
     libraries = {c.library for c in owners}
     if len(libraries) == 1:
         return owners[0].library, owners[0].loss
-    if owners and len({c.loss for c in owners}) == 1:
-        return DEFAULT, owners[0].loss  # shared by several libraries: PyTorch's unless --convention says
+    per_library = [{c.loss for c in owners if c.library == name} for name in libraries]
+    shared = set.intersection(*per_library) if per_library else set()
+    if shared:  # shared by several libraries: PyTorch's unless --convention says
+        return DEFAULT, next(c.loss for c in owners if c.loss in shared)
     return None
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from lossctl.conventions.base import Convention, Library
+from lossctl.conventions.base import Convention, Library, contributions_reduce
 from lossctl.conventions.registry import DEFAULT, LIBRARIES, TITLES, convention_for, libraries_for, library
 from lossctl.errors import ComputationError, InputError, LossctlError, ParameterError
 from lossctl.losses.spec import LossSpec, Param
@@ -168,10 +168,15 @@ def compute_convention(
     extra = {}
     if "multioutput" in reduce_params:
         extra["multioutput"] = _numbers(reduce_params["multioutput"], "--set multioutput")
+    if convention.contributions:  # whole-column metrics weigh samples and outputs themselves
+        params = {**params, "sample_weight": weight, **extra}
     with np.errstate(all="ignore"):
         elements = np.asarray(convention.elements(pred_array, target_array, **params), dtype=float_type)
         mask = convention.mask(pred_array, target_array, **params) if convention.mask else None
-        value, cot = lib.reduce(elements, weight, mask, reduction, **extra)
+        if convention.contributions:
+            value, cot = contributions_reduce(elements, reduction)
+        else:
+            value, cot = lib.reduce(elements, weight, mask, reduction, **extra)
         grad = np.asarray(
             convention.vjp(pred_array, target_array, np.asarray(cot, dtype=float_type), **params), dtype=float_type
         ).reshape(pred_array.shape)
@@ -183,7 +188,10 @@ def compute_convention(
         )
     shown = np.asarray(shown, dtype=float_type)  # with reduction none, Keras' elements carry the sample weights
     total = float(np.sum(shown, dtype=float_type))
-    count = float(max(shown.size, 1))
+    # a whole-column metric's elements are contributions: its mean, like its sum, is the metric (count 1)
+    count = 1.0 if convention.contributions else float(max(shown.size, 1))
+    params.pop("sample_weight", None)
+    params.pop("multioutput", None)
     tensors = {} if weight is None else {"sample_weight": weight}
     axis = pred_array.ndim - 1 if elements.ndim < pred_array.ndim else None
     return LossResult(

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from lossctl.conventions import sklearn_metrics
 from lossctl.conventions.base import Array, Convention, Library, clip, elementwise, require_same_shape
 from lossctl.errors import InputError
 from lossctl.losses.spec import Param
@@ -224,6 +225,7 @@ CONVENTIONS = (
         params=(Param("alpha", "float", 0.5, "the quantile", low=0.0, high=1.0), MULTIOUTPUT),
         check=_check_regression,
     ),
+    *sklearn_metrics.CONVENTIONS,
 )
 
 LIBRARY = Library(
@@ -235,18 +237,8 @@ LIBRARY = Library(
     sample_weight=True,
     conventions=CONVENTIONS,
     missing={
-        "hinge_loss": "scikit-learn's multiclass hinge (Crammer–Singer on decision values)",
-        "brier_score_loss": "Brier score",
-        "mean_tweedie_deviance": "Tweedie deviance",
-        "mean_poisson_deviance": "Poisson deviance",
-        "mean_gamma_deviance": "Gamma deviance",
-        "root_mean_squared_error": "per-output RMSE",
-        "root_mean_squared_log_error": "RMSLE",
-        "median_absolute_error": "median absolute error",
-        "max_error": "max error",
-        "r2_score": "R² (higher is better)",
-        "explained_variance_score": "explained variance (higher is better)",
-        "d2_absolute_error_score": "D² scores (higher is better)",
+        "d2_log_loss_score": "D² of the log loss (higher is better)",
+        "d2_brier_score": "D² of the Brier score (higher is better)",
     },
     source=f"{REGRESSION}:290-305 (np.average per output, then over outputs)",
 )

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from lossctl.conventions import torchmetrics_metrics
 from lossctl.conventions.base import Array, Convention, Library, elementwise, plain_reduce, require_same_shape
 from lossctl.errors import InputError
 from lossctl.losses.spec import Param
@@ -85,6 +86,7 @@ CONVENTIONS = (
         "log_cosh.py:47-60",
         check=_check_one_output,
     ),
+    *torchmetrics_metrics.CONVENTIONS,
 )
 
 LIBRARY = Library(
@@ -96,12 +98,9 @@ LIBRARY = Library(
     missing={
         "binary_hinge_loss": "binary hinge on probabilities/logits with task thresholds",
         "multiclass_hinge_loss": "multiclass hinge (crammer-singer / one-vs-all)",
-        "minkowski_distance": "Minkowski distance",
-        "relative_squared_error": "relative squared error",
-        "symmetric_mean_absolute_percentage_error": "SMAPE",
-        "weighted_mean_absolute_percentage_error": "WMAPE",
-        "tweedie_deviance_score": "Tweedie deviance",
         "kl_divergence": "torchmetrics KL (probabilities, reduction)",
+        "r2_score": "torchmetrics' R² (adjusted, multioutput); lossctl's r2 is scikit-learn's",
+        "explained_variance": "torchmetrics' explained variance; lossctl's is scikit-learn's",
     },
     source=f"{SOURCE}/mse.py (sum / numel)",
 )

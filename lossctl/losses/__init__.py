@@ -7,7 +7,9 @@ from lossctl.losses import (
     classification,
     embedding,
     image,
+    library_classification,
     margin,
+    metrics,
     probabilistic,
     ranking,
     regression,
@@ -15,4 +17,17 @@ from lossctl.losses import (
     sequence,
 )
 
-FAMILIES = (regression, classification, probabilistic, margin, ranking, embedding, image, segmentation, boxes, sequence)
+FAMILIES = (
+    regression,
+    metrics,
+    classification,
+    library_classification,
+    probabilistic,
+    margin,
+    ranking,
+    embedding,
+    image,
+    segmentation,
+    boxes,
+    sequence,
+)

@@ -1,0 +1,217 @@
+"""Classification losses that come from the libraries: the Brier score (scikit-learn), generalized CE (Keras).
+
+Elements are per sample; the gradient is with respect to the predicted probabilities.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from lossctl.errors import InputError
+from lossctl.losses.checks import require
+from lossctl.losses.classification import as_indices, class_axis, gather, index_shape, one_hot
+from lossctl.losses.spec import Array, Example, LossSpec, Param
+
+SKLEARN = "scikit-learn 1.9.1 sklearn/metrics/_classification.py"
+BY_HAND = "by hand"
+KERAS_GCE_DOCSTRING = (
+    2 * (1 - 0.7**0.5) + 2 * (1 - 0.8**0.5) + 2 * (1 - 0.6**0.5) + 2 * (1 - 0.6**0.5)
+) / 4  # (1 − p_y^½)/½ for p_y = 0.7, 0.8, 0.6, 0.6
+
+
+def _binary(pred: Array) -> bool:
+    return pred.ndim == 1
+
+
+def _truth(pred: Array, target: Array) -> Array:
+    """The outcome in pred's layout: labels 0/1 for a 1-D pred, one-hot rows (or given probabilities) for (N, C)."""
+    if _binary(pred) or target.shape == pred.shape:
+        return target
+    return one_hot(target.astype(np.int64), pred.shape[1], 1, pred.dtype)
+
+
+def _halved(pred: Array, scale_by_half: str) -> bool:
+    """scikit-learn's scale_by_half='auto' halves binary scores (a 1-D pred or two columns), _classification.py:3860."""
+    if scale_by_half == "auto":
+        return _binary(pred) or pred.shape[1] < 3
+    return scale_by_half == "true"
+
+
+def _factor(pred: Array, scale_by_half: str) -> float:
+    """1-D: (p − y)² is already the halved two-column sum 2 (p − y)², so 'false' doubles it."""
+    if _binary(pred):
+        return 1.0 if _halved(pred, scale_by_half) else 2.0
+    return 0.5 if _halved(pred, scale_by_half) else 1.0
+
+
+def brier(pred: Array, target: Array, *, scale_by_half: str = "auto") -> Array:
+    """Per sample: (pᵢ − yᵢ)² (1-D) or Σ_c (p_ic − y_ic)² (rows), times ½ or 2 as scale_by_half says."""
+    squared = (pred - _truth(pred, target)) ** 2
+    per_sample = squared if _binary(pred) else squared.sum(axis=1)
+    return _factor(pred, scale_by_half) * per_sample
+
+
+def brier_grad(pred: Array, target: Array, *, scale_by_half: str = "auto") -> Array:
+    """2 (p − y) times the same factor."""
+    return 2.0 * _factor(pred, scale_by_half) * (pred - _truth(pred, target))
+
+
+def check_brier(pred: Array, target: Array, **_: object) -> None:
+    require((pred >= 0) & (pred <= 1), pred, "--pred", "must hold probabilities in [0, 1]")
+    if pred.ndim > 2:
+        raise InputError(f"--pred has {pred.ndim} axes; the Brier score takes (n,) or (n, classes) probabilities")
+    if _binary(pred):
+        if target.shape != pred.shape:
+            raise InputError(f"--target has shape {target.shape} but --pred has {pred.shape}; they must match")
+        require((target == 0) | (target == 1), target, "--target", "must be outcomes 0 or 1 with a 1-D --pred")
+        return
+    if target.shape == pred.shape:
+        require((target >= 0) & (target <= 1), target, "--target", "must hold one-hot or probability rows")
+        return
+    if target.shape != pred.shape[:1]:
+        raise InputError(
+            f"--target has shape {target.shape}; with --pred of shape {pred.shape} give one class index per row "
+            f"({pred.shape[0]} values) or rows of {pred.shape[1]} one-hot values"
+        )
+    valid = (target == np.round(target)) & (target >= 0) & (target < pred.shape[1])
+    require(valid, target, "--target", f"must hold class indices 0…{pred.shape[1] - 1}")
+
+
+def sample_brier(rng: np.random.Generator) -> dict[str, Array]:
+    n = int(rng.integers(1, 6))
+    if rng.random() < 0.5:
+        return {"pred": rng.uniform(0, 1, size=n), "target": rng.integers(0, 2, size=n).astype(float)}
+    classes = int(rng.integers(2, 5))
+    p = rng.dirichlet(np.ones(classes), size=n)
+    return {"pred": p, "target": rng.integers(0, classes, size=n).astype(float)}
+
+
+BRIER = LossSpec(
+    name="brier_score",
+    aliases=("brier",),
+    family="classification",
+    summary="Brier score: squared error of predicted probabilities against the outcome (a proper scoring rule).",
+    formula="binary (1-D p): ℓᵢ = (pᵢ − yᵢ)²;  rows (N, C): ℓᵢ = s Σ_c (p_ic − 1[yᵢ = c])², "
+    "s = ½ for C = 2 and 1 for C ≥ 3 (scale_by_half auto)",
+    gradient="∂ℓᵢ/∂pᵢ = 2 (pᵢ − yᵢ) (binary);  ∂ℓᵢ/∂p_ic = 2 s (p_ic − 1[yᵢ = c])",
+    when="Judging calibrated probabilities: unlike log loss it is bounded (0 to 1 binary, 0 to 2 multiclass) and "
+    "does not explode on a confident mistake. scale_by_half (scikit-learn 1.7+): auto halves the two-class sum so "
+    "binary scores lie in [0, 1] and keeps [0, 2] for three or more classes; true / false force it. --target: "
+    "0/1 outcomes with a 1-D --pred (P(positive)), class indices or one-hot rows with (N, C).",
+    elements=brier,
+    grad=brier_grad,
+    params=(Param("scale_by_half", "choice", "auto", "halve the sum over classes", choices=("auto", "true", "false")),),
+    target="class",
+    target_help="0/1 outcomes (same shape as a 1-D --pred), or class indices / one-hot rows for (N, C)",
+    check=check_brier,
+    sample=sample_brier,
+    zero_at_target=False,
+    class_axis=lambda pred: 1 if pred.ndim == 2 else None,
+    param_grid=({}, {"scale_by_half": "true"}, {"scale_by_half": "false"}),
+    references=(f"{SKLEARN}:3713 brier_score_loss", "Brier, Monthly Weather Review 78(1), 1950"),
+    examples=(
+        Example(
+            [0.1, 0.9, 0.8, 0.3],
+            [0.0, 1.0, 1.0, 0.0],
+            value=0.0375,
+            source="scikit-learn 1.9.1 brier_score_loss docstring",
+        ),
+        Example(
+            [0.1, 0.9, 0.8, 0.3],
+            [0.0, 1.0, 1.0, 0.0],
+            params={"scale_by_half": "false"},
+            value=0.075,
+            source="scikit-learn 1.9.1 brier_score_loss docstring (scale_by_half=False)",
+        ),
+        Example(
+            [[0.8, 0.1, 0.1], [0.2, 0.7, 0.1], [0.2, 0.2, 0.6]],
+            [0.0, 1.0, 2.0],
+            value=0.1466666666666667,
+            source="scikit-learn 1.9.1 brier_score_loss docstring, 0.146… (labels eggs, ham, spam → 0, 1, 2)",
+        ),
+    ),
+    see_also=("bce", "mse"),
+)
+
+
+# --- generalized cross-entropy (Zhang & Sabuncu 2018; Keras CategoricalGeneralizedCrossEntropy) ---------------
+
+
+def _true_probability(pred: Array, target: Array) -> tuple[Array, Array, int]:
+    axis = class_axis(pred)
+    indices = as_indices(pred, target)
+    return gather(pred, indices, axis), indices, axis
+
+
+def generalized_ce(pred: Array, target: Array, *, q: float = 0.7) -> Array:
+    """(1 − p_y^q) / q per sample: cross-entropy as q → 0, MAE-like (1 − p_y) at q = 1."""
+    p, _, _ = _true_probability(pred, target)
+    return (1.0 - p**q) / q
+
+
+def generalized_ce_grad(pred: Array, target: Array, *, q: float = 0.7) -> Array:
+    """−p_y^(q−1) at the true class, 0 at the others."""
+    p, indices, axis = _true_probability(pred, target)
+    hot = one_hot(indices, pred.shape[axis], axis, pred.dtype)
+    return -hot * np.expand_dims(p ** (q - 1.0), axis)
+
+
+def check_generalized_ce(pred: Array, target: Array, **_: object) -> None:
+    require((pred >= 0) & (pred <= 1), pred, "--pred", "must hold probabilities in [0, 1]")
+    if target.shape != index_shape(pred) and not (pred.ndim == 1 and target.size == 1):
+        raise InputError(
+            f"--target has shape {target.shape}; give one class index per sample, shape {index_shape(pred)}"
+        )
+    classes = pred.shape[class_axis(pred)]
+    valid = (target == np.round(target)) & (target >= 0) & (target < classes)
+    require(valid, target, "--target", f"must hold class indices 0…{classes - 1}")
+    p, _, _ = _true_probability(pred, target)
+    require(p > 0, p, "the true class's probability", "must be > 0 (the gradient p^(q−1) is infinite at 0)")
+
+
+def sample_generalized_ce(rng: np.random.Generator) -> dict[str, Array]:
+    n, classes = int(rng.integers(1, 6)), int(rng.integers(2, 5))
+    p = rng.dirichlet(np.ones(classes), size=n) * 0.9 + 0.1 / classes  # every probability ≥ 0.1/C
+    return {"pred": p, "target": rng.integers(0, classes, size=n).astype(float)}
+
+
+GCE = LossSpec(
+    name="generalized_cross_entropy",
+    aliases=("gce",),
+    family="classification",
+    summary="Generalized cross-entropy (1 − p_y^q)/q: between cross-entropy and MAE, robust to noisy labels.",
+    formula="ℓₙ = (1 − p_{n,y}^q) / q,  p: class probabilities, y: the true class",
+    gradient="∂ℓₙ/∂p_{n,c} = −p_{n,y}^(q−1) for c = y, 0 otherwise",
+    when="Training with noisy labels (Zhang & Sabuncu, 2018): q → 0 recovers cross-entropy, q = 1 gives 1 − p_y "
+    "(MAE on probabilities), which ignores confidently wrong labels. Takes probabilities (apply softmax first or "
+    "use --activation softmax). q = 0.7 is the paper's choice; Keras' CategoricalGeneralizedCrossEntropy "
+    "defaults to 0.5.",
+    elements=generalized_ce,
+    grad=generalized_ce_grad,
+    params=(Param("q", "float", 0.7, "the noise parameter q", low=0.0, high=1.0, low_open=True),),
+    target="class",
+    target_help="class indices, one per sample (the shape of --pred without its class axis)",
+    check=check_generalized_ce,
+    sample=sample_generalized_ce,
+    zero_at_target=False,
+    class_axis=class_axis,
+    param_grid=({}, {"q": 0.5}, {"q": 1.0}, {"q": 0.1}),
+    references=(
+        "Zhang & Sabuncu, Generalized Cross Entropy Loss for Training Deep Neural Networks with Noisy Labels, "
+        "NeurIPS 2018",
+        "Keras 3.15.1 keras/src/losses/losses.py:1537 CategoricalGeneralizedCrossEntropy",
+    ),
+    examples=(
+        Example(
+            [[0.7, 0.3], [0.2, 0.8], [0.6, 0.4], [0.4, 0.6]],
+            [0.0, 1.0, 0.0, 1.0],
+            params={"q": 0.5},
+            value=KERAS_GCE_DOCSTRING,
+            source="Keras 3.15.1 CategoricalGeneralizedCrossEntropy docstring inputs, q = 0.5: mean of 2 (1 − √p_y)",
+        ),
+        Example([0.25, 0.75], 1.0, params={"q": 1.0}, value=0.25, source="q = 1: 1 − 0.75; " + BY_HAND),
+    ),
+    see_also=("cross_entropy", "nll"),
+)
+
+LOSSES = (BRIER, GCE)
