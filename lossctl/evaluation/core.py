@@ -50,6 +50,7 @@ class LossResult:
     activation_derivative: Array | None = None  # a′(z) for element-wise activations
     channels_last: bool = False  # arrays are (…, C, H, W) here; the user's were (…, H, W, C)
     convention: str | None = None  # the library whose convention computed it, when --convention was given
+    declaration: LossSpec | None = None  # the spec that computed it (it may not be registered)
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -57,7 +58,8 @@ class LossResult:
 
     @property
     def spec(self) -> LossSpec:
-        return LOSSES[self.loss]
+        """The declaration that computed this result (looked up by name only when none was kept)."""
+        return self.declaration if self.declaration is not None else LOSSES[self.loss]
 
     def pixel_map(self) -> Array:
         """Per-pixel losses (the local 1 − SSIM map, squared errors for PSNR), or else the elements."""
@@ -319,6 +321,7 @@ def compute(
         activation=activation,
         pre_activation=pre_activation,
         activation_derivative=derivative,
+        declaration=spec,
     )
 
 

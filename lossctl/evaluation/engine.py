@@ -61,6 +61,7 @@ class Outputs:
     elements: Array | None = None
     grad: Array | None = None
     make_elements: Callable[[tuple[int, ...], Any], Array] | None = None  # allocate once the shape is known
+    extra_grads: dict[str, Array] = field(default_factory=dict)  # filled: ∂value/∂tensor for other inputs
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,12 @@ class Summary:
     blocks: int
     saved: dict[str, str] = field(default_factory=dict)
     activation: str | None = None
+    declaration: LossSpec | None = None  # the spec that computed it (it may not be registered)
+
+    @property
+    def spec(self) -> LossSpec:
+        """The declaration that computed this summary (looked up by name only when none was kept)."""
+        return self.declaration if self.declaration is not None else LOSSES[self.loss]
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON object of docs/architecture.md §4 without per-element arrays (``saved``: where they went)."""
@@ -99,6 +106,29 @@ class Summary:
         if self.activation is not None:
             out["activation"] = self.activation
         return out
+
+
+def _keep_extra_grads(
+    raw: Mapping[str, Array],
+    rows: slice,
+    whole: bool,
+    blocked: set[str],
+    into: dict[str, Array],
+    float_type: type,
+) -> dict[str, Array]:
+    """Write the gradients of tensors cut into blocks into ``into``; return those of shared tensors."""
+    shared: dict[str, Array] = {}
+    for name, gradient in raw.items():
+        if name == "pred":
+            continue
+        array = np.asarray(gradient, dtype=float_type)
+        if whole:
+            into[name] = array
+        elif name in blocked:
+            into[name][rows] = array
+        else:
+            shared[name] = array
+    return shared
 
 
 def separable(spec: LossSpec, pred: Array, arguments: Mapping[str, Any]) -> bool:
@@ -288,8 +318,14 @@ def evaluate(
     if want_grad and grad_out is None:
         grad_out = np.empty(raw_pred.shape, dtype=float_type)
 
+    extra_out: dict[str, Array] = {}  # gradients of the other differentiable tensors (channels first)
+    if grad_out is not None and not whole:  # tensors cut into blocks with pred: filled block by block
+        for name in blocked_tensors:
+            extra_out[name] = np.empty(to_channels_first(np.empty(np.shape(tensors[name]), bool)).shape, float_type)
+    written: set[str] = set()
+
     @np.errstate(all="ignore")  # per thread: NumPy error states are not inherited
-    def run(rows: slice) -> tuple[ExactSum, ExactSum]:
+    def run(rows: slice) -> tuple[ExactSum, ExactSum, ExactSum, dict[str, Array]]:
         p, t, args = inputs(rows)
         if spec.check is not None:
             with rows_counted_from(rows.start or 0, rows.stop - (rows.start or 0)):
@@ -304,12 +340,16 @@ def evaluate(
                 outputs.elements = outputs.make_elements(elements.shape, float_type)
             if outputs.elements is not None:
                 outputs.elements[rows if not whole else slice(None)] = elements
+            shared: dict[str, Array] = {}  # block partials of tensors shared by every block: summed later
             if grad_out is not None:
                 if fused is not None:
                     gradient = fused[1]
                 else:
                     raw = spec.grad(p, t, **args, **weighted(weights, reduction))
                     gradient = raw["pred"] if isinstance(raw, Mapping) else raw
+                    if isinstance(raw, Mapping):
+                        shared = _keep_extra_grads(raw, rows, whole, blocked_tensors, extra_out, float_type)
+                        written.update(name for name in raw if name != "pred")
                 target_rows = grad_out[rows] if not whole else grad_out
                 if channels_last and gradient.ndim >= 3:
                     target_rows = np.moveaxis(target_rows, -1, -3)  # a view: written in the user's layout
@@ -321,11 +361,11 @@ def evaluate(
         block_count = count_of(spec, p, t, args, elements.size)
         if not allow_nonfinite and total.nonfinite != 0.0 and spec.finite:
             raise ComputationError(overflow_message(spec, float_type))
-        return total, block_count, mean_total
+        return total, block_count, mean_total, shared
 
     blocks = [slice(start, min(start + rows_per_block, n_rows)) for start in range(0, n_rows, rows_per_block)]
     workers = min(threads or THREADS, len(blocks))
-    totals: list[tuple[ExactSum, ExactSum, ExactSum]] = []
+    totals: list[tuple[ExactSum, ExactSum, ExactSum, dict[str, Array]]] = []
     if workers <= 1:
         for rows in blocks:
             totals.append(run(rows))
@@ -339,10 +379,12 @@ def evaluate(
                     progress(rows.stop)
 
     exact_total, exact_count, exact_mean_total = ExactSum(), ExactSum(), ExactSum()
-    for block_total, block_count, block_mean_total in totals:  # mean_total: Σ wᵢ ℓᵢ for weighted means (CTC)
+    for block_total, block_count, block_mean_total, shared in totals:  # mean_total: Σ wᵢ ℓᵢ (CTC)
         exact_total += block_total
         exact_count += block_count
         exact_mean_total += block_mean_total
+        for name, partial in shared.items():  # a tensor every block used: its gradient sums the blocks'
+            extra_out[name] = partial.copy() if name not in extra_out else extra_out[name] + partial
     total = exact_total.rounded(float_type)
     counted = exact_count.rounded(float_type)
     mean_total = exact_mean_total.rounded(float_type)
@@ -357,6 +399,11 @@ def evaluate(
         for rows in blocks:  # the scale was known only at the end: one more pass over the gradient
             view = grad_out[rows] if not whole else grad_out
             view *= float_type(scale)
+    final_scale = float_type(early_scale if early_scale is not None else scale)
+    for name in sorted(written):  # scaled like --pred's gradient (no activation: it is pred's only)
+        extra = extra_out[name] * final_scale if final_scale != 1.0 else extra_out[name]
+        user_layout = channels_last and extra.ndim == raw_pred.ndim and extra.ndim >= 3
+        outputs.extra_grads[name] = np.moveaxis(extra, -3, -1) if user_layout else extra
     summary = Summary(
         loss=spec.name,
         params=hyper,
@@ -370,14 +417,53 @@ def evaluate(
         divisor=divisor,
         blocks=len(blocks),
         activation=activation,
+        declaration=spec,
     )
     return summary, grad_out
 
 
-def value_and_grad(loss: str, pred: Any, target: Any = None, **params: Any) -> tuple[float, Array]:
-    """The reduced value and ∂value/∂pred, computed block by block (the fast path for large arrays)."""
-    summary, grad = evaluate(loss, pred, target, **params)
-    assert grad is not None
+def value_and_grad(
+    loss: str | LossSpec,
+    pred: Any,
+    target: Any = None,
+    *,
+    reduction: str = "mean",
+    dtype: str = "float64",
+    allow_nonfinite: bool = False,
+    activation: str | None = None,
+    **params: Any,
+) -> tuple[float | Array, Array]:
+    """The value and ∂value/∂pred, without per-element arrays (what ``loss.backward()`` leaves in ``pred.grad``).
+
+    The same validation and value as :func:`lossctl.compute` (sums are exact, so they do not depend on
+    how the work is cut), computed block by block in the CPU cache.  ``reduction="none"`` returns the
+    elements as the value, so it goes through ``compute``.
+    """
+    if reduction == "none":
+        from lossctl.evaluation.core import compute
+
+        result = compute(
+            loss,
+            pred,
+            target,
+            reduction=reduction,
+            dtype=dtype,
+            allow_nonfinite=allow_nonfinite,
+            activation=activation,
+            **params,
+        )
+        return result.value, result.grad
+    summary, grad = evaluate(
+        loss,
+        pred,
+        target,
+        reduction=reduction,
+        dtype=dtype,
+        allow_nonfinite=allow_nonfinite,
+        activation=activation,
+        **params,
+    )
+    assert grad is not None  # want_grad is the default
     return summary.value, grad
 
 
