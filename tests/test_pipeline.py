@@ -10,7 +10,7 @@ import pytest
 
 import lossctl
 from lossctl import compute, value_and_grad
-from lossctl.evaluation.engine import Outputs, evaluate
+from lossctl.evaluation.engine import BLOCK_ELEMENTS, THREADS, Outputs, evaluate
 from lossctl.losses.registry import LOSSES
 from lossctl.render.explain import explain
 from lossctl.render.table import build_table, print_summary
@@ -106,3 +106,39 @@ def test_value_and_grad_is_public_and_validates_like_compute() -> None:
         value_and_grad("mse", [1, np.nan], [1, 2])
     with pytest.raises(lossctl.errors.ParameterError, match="--reduction"):
         value_and_grad("mse", [1, 2], [1, 2], reduction="median")
+
+
+@pytest.mark.parametrize("name", ["mse", "huber", "l1"])
+def test_value_and_grad_builds_no_per_element_array(name: str) -> None:
+    """Peak extra memory: the gradient and a few cache-sized blocks, not elements beside it (compute keeps them)."""
+    import tracemalloc
+
+    rng = np.random.default_rng(6)
+    pred, target = _random_inputs(rng, 1 << 22)
+    nbytes = pred.nbytes
+    blocks = 12 * 8 * BLOCK_ELEMENTS * THREADS  # a dozen block-sized temporaries on each thread
+    tracemalloc.start()
+    try:
+        value_and_grad(name, pred, target)
+        _, lean = tracemalloc.get_traced_memory()
+        tracemalloc.reset_peak()
+        compute(name, pred, target)
+        _, full = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert lean < nbytes + blocks < 2 * nbytes <= full
+
+
+@pytest.mark.parametrize("threads", [1, 4])
+def test_exact_sums_of_many_chunks_are_exact_on_any_thread(threads: int) -> None:
+    """Several CHUNKs of values spread over 600 orders of magnitude, summed on per-thread scratch buffers."""
+    import math
+    from concurrent.futures import ThreadPoolExecutor
+
+    from lossctl.evaluation.exact import CHUNK, ExactSum
+
+    rng = np.random.default_rng(7)
+    arrays = [rng.normal(size=3 * CHUNK + 11) * 10.0 ** rng.integers(-300, 300, size=3 * CHUNK + 11) for _ in range(4)]
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        sums = list(pool.map(lambda a: ExactSum().add(a).rounded(), arrays))
+    assert sums == [math.fsum(a.tolist()) for a in arrays]

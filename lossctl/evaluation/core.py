@@ -21,7 +21,7 @@ from lossctl.losses.spec import Array, LossSpec
 
 REDUCTIONS = ("mean", "sum", "none")
 ACTIVATIONS = ("sigmoid", "softmax", "tanh")
-DTYPES = {"float64": np.float64, "float32": np.float32}
+DTYPES: dict[str, type[np.floating[Any]]] = {"float64": np.float64, "float32": np.float32}
 
 
 @dataclass(frozen=True)
@@ -294,7 +294,7 @@ def compute(
         grads = {name: g * float_type(scale) for name, g in grads.items()}
 
     derivative = None
-    if pre_activation is not None:
+    if pre_activation is not None and activation is not None:
         axis = activation_axis(spec, pre_activation)
         grads["pred"], derivative = chain(activation, pred_array, grads["pred"], axis)
     if not allow_nonfinite:
@@ -394,12 +394,12 @@ def activation_axis(spec: LossSpec, pred: Array) -> int:
 def activate(name: str, z: Array, axis: int) -> Array:
     """a(z) for the activations ``--activation`` offers, in stable forms."""
     if name == "tanh":
-        return np.tanh(z)
+        return np.asarray(np.tanh(z))
     if name == "sigmoid":
         e = np.exp(-np.abs(z))  # exponent ≤ 0: no overflow for large |z|
-        return np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+        return np.asarray(np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e)))
     shifted = np.exp(z - np.max(z, axis=axis, keepdims=True))
-    return shifted / np.sum(shifted, axis=axis, keepdims=True)
+    return np.asarray(shifted / np.sum(shifted, axis=axis, keepdims=True))
 
 
 def chain(name: str, a: Array, grad_a: Array, axis: int) -> tuple[Array, Array | None]:

@@ -121,7 +121,7 @@ def _keep_extra_grads(
     for name, gradient in raw.items():
         if name == "pred":
             continue
-        array = np.asarray(gradient, dtype=float_type)
+        array: Array = np.asarray(gradient, dtype=float_type)
         if whole:
             into[name] = array
         elif name in blocked:
@@ -156,7 +156,7 @@ def read_rows(array: Any, rows: slice) -> Array:
     """
     filename = getattr(array, "filename", None)
     if not isinstance(array, np.memmap) or filename is None or not array.flags.c_contiguous:
-        return array[rows]
+        return np.asarray(array[rows])
     start, stop, _ = rows.indices(array.shape[0])
     row_values = math.prod(array.shape[1:])
     offset = int(array.offset) + start * row_values * array.dtype.itemsize
@@ -295,12 +295,12 @@ def evaluate(
     if per_row_shape is not None and spec.denominator is None:
         count = float(n_rows * math.prod(per_row_shape))
     elif per_row_shape is not None and want_grad and reduction == "mean" and spec.transform is None:
-        counted = ExactSum()  # weighted means: the denominator first (it reads the targets, not the predictions)
+        denominator = ExactSum()  # weighted means: the denominator first (it reads the targets, not the predictions)
         for start in range(0, n_rows, rows_per_block):
             rows = slice(start, min(start + rows_per_block, n_rows))
             _, t, args = inputs(rows) if blocked_tensors else (None, *inputs_without_pred(rows))
-            counted += count_of(spec, raw_pred[rows], t, args, 0)
-        count = counted.rounded(float_type)
+            denominator += count_of(spec, raw_pred[rows], t, args, 0)
+        count = denominator.rounded(float_type)
     if count == 0.0 and reduction == "mean":
         raise empty_mean(spec, hyper)
     early_scale = None
