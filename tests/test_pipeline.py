@@ -142,3 +142,25 @@ def test_exact_sums_of_many_chunks_are_exact_on_any_thread(threads: int) -> None
     with ThreadPoolExecutor(max_workers=threads) as pool:
         sums = list(pool.map(lambda a: ExactSum().add(a).rounded(), arrays))
     assert sums == [math.fsum(a.tolist()) for a in arrays]
+
+
+@pytest.mark.parametrize(
+    ("loss", "pred", "target", "options"),
+    [
+        ("tv", [[1.0, 2.0], [3.0, 4.0]], [[1.0, 2.0], [3.0, 4.0]], {}),  # takes no target
+        ("triplet_margin", [[1.0, 2.0]], [[1.0, 2.0]], {"positive": [[1.0, 2.0]], "negative": [[0.0, 1.0]]}),
+        ("mse", [1.0, 2.0], None, {}),  # needs a target
+        ("gaussian_nll", [1.0, 2.0], [1.0, 2.0], {}),  # needs --var
+        ("mse", [1.0, 2.0], [1.0, 2.0], {"dtype": "float16"}),
+        ("mse", [1.0, 2.0], [1.0, 2.0], {"activation": "relu"}),
+        ("mse", [1.0, 2.0], [1.0, 2.0], {"nope": 1.0}),
+    ],
+)
+def test_both_paths_refuse_with_the_same_message(loss: str, pred, target, options) -> None:
+    """The checks live in one place: the in-memory and the block paths say the same thing."""
+    with pytest.raises(lossctl.errors.LossctlError) as in_memory:
+        compute(loss, pred, target, **options)
+    with pytest.raises(lossctl.errors.LossctlError) as blockwise:
+        evaluate(loss, np.asarray(pred), None if target is None else np.asarray(target), **options)
+    assert str(in_memory.value) == str(blockwise.value)
+    assert type(in_memory.value) is type(blockwise.value)

@@ -24,23 +24,25 @@ from typing import Any
 
 import numpy as np
 
-from lossctl.errors import ComputationError, InputError, ParameterError
+from lossctl.errors import ComputationError, InputError
 from lossctl.evaluation.core import (
-    ACTIVATIONS,
-    DTYPES,
     REDUCTIONS,
     activate,
     activation_axis,
     as_array,
     chain,
+    check_activation,
+    check_target_given,
     count_of,
     empty_mean,
     mean_of,
     mean_weights,
+    missing_tensor,
     overflow_message,
     reduce_total,
     require_finite,
     require_same_shape,
+    resolve_options,
     resolve_params,
     weighted,
 )
@@ -192,14 +194,7 @@ def evaluate(
     ``channels_last``: image arrays are (…, H, W, C); each block is moved to (…, C, H, W) for the loss
     and its gradient moved back, so the saved gradient is in the user's layout.
     """
-    spec = loss if isinstance(loss, LossSpec) else LOSSES.resolve(loss)
-    if dtype not in DTYPES:
-        raise ParameterError(f"--dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
-    reductions = (*REDUCTIONS, *spec.extra_reductions)
-    if reduction not in reductions or reduction == "none":
-        choices = ", ".join(r for r in reductions if r != "none")
-        raise ParameterError(f"chunked evaluation reduces: --reduction must be one of {choices}")
-    float_type = DTYPES[dtype]
+    spec, float_type = resolve_options(loss, dtype, reduction, reducing=True)
     outputs = outputs or Outputs()
 
     raw_pred = pred if isinstance(pred, np.ndarray) else np.asarray(pred)
@@ -211,12 +206,8 @@ def evaluate(
     if raw_pred.size == 0:
         raise InputError("--pred is empty: give at least one value")
     raw_target = None
-    if spec.target == "none":
-        if target is not None:
-            raise InputError(f"{spec.name} takes no --target")
-    else:
-        if target is None:
-            raise InputError(f"{spec.name} needs --target: {spec.target_help}")
+    check_target_given(spec, target)
+    if target is not None:
         raw_target = target if isinstance(target, np.ndarray) else np.asarray(target)
         if spec.target == "same":
             require_same_shape(raw_pred, raw_target, "--target")
@@ -233,7 +224,7 @@ def evaluate(
         given = params.get(param.name)
         if given is None:
             if param.default == "required":
-                raise InputError(f"{spec.name} needs {param.option}: {param.help}")
+                raise missing_tensor(spec, param)
             continue
         if _rows(given, raw_pred, param.per_row) and raw_pred.ndim >= 1:
             tensors[param.name] = given
@@ -244,8 +235,7 @@ def evaluate(
             )
 
     probe = {name: (t[:1] if name in blocked_tensors else t) for name, t in tensors.items()}
-    if activation is not None and activation not in ACTIVATIONS:
-        raise ParameterError(f"--activation must be one of {', '.join(ACTIVATIONS)}, got {activation!r}")
+    check_activation(activation)
     whole = spec.mean_weights is not None or not separable(spec, raw_pred, {**hyper, **probe})
     if activation == "softmax" and activation_axis(spec, raw_pred) == 0:
         whole = True  # a softmax across the rows themselves: one block
