@@ -9,7 +9,17 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
+from typing import Any
+
 from lossctl.evaluation.core import LossResult, compute
 from lossctl.losses.registry import LOSSES as losses
 
-__all__ = ["LossResult", "__version__", "compute", "losses"]
+
+def value_and_grad(loss: Any, pred: Any, target: Any = None, **options: Any) -> tuple[Any, Any]:
+    """(value, ∂value/∂pred) without per-element arrays; see :func:`lossctl.evaluation.engine.value_and_grad`."""
+    from lossctl.evaluation.engine import value_and_grad as blockwise  # imported on first use: fast start-up
+
+    return blockwise(loss, pred, target, **options)
+
+
+__all__ = ["LossResult", "__version__", "compute", "losses", "value_and_grad"]

@@ -17,11 +17,11 @@ from lossctl.errors import ComputationError, InputError, ParameterError
 from lossctl.evaluation.exact import ExactSum, round_to
 from lossctl.losses.checks import count, position
 from lossctl.losses.registry import LOSSES
-from lossctl.losses.spec import Array, LossSpec
+from lossctl.losses.spec import Array, LossSpec, Param
 
 REDUCTIONS = ("mean", "sum", "none")
 ACTIVATIONS = ("sigmoid", "softmax", "tanh")
-DTYPES = {"float64": np.float64, "float32": np.float32}
+DTYPES: dict[str, type[np.floating[Any]]] = {"float64": np.float64, "float32": np.float32}
 
 
 @dataclass(frozen=True)
@@ -50,6 +50,7 @@ class LossResult:
     activation_derivative: Array | None = None  # a′(z) for element-wise activations
     channels_last: bool = False  # arrays are (…, C, H, W) here; the user's were (…, H, W, C)
     convention: str | None = None  # the library whose convention computed it, when --convention was given
+    declaration: LossSpec | None = None  # the spec that computed it (it may not be registered)
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -57,7 +58,8 @@ class LossResult:
 
     @property
     def spec(self) -> LossSpec:
-        return LOSSES[self.loss]
+        """The declaration that computed this result (looked up by name only when none was kept)."""
+        return self.declaration if self.declaration is not None else LOSSES[self.loss]
 
     def pixel_map(self) -> Array:
         """Per-pixel losses (the local 1 − SSIM map, squared errors for PSNR), or else the elements."""
@@ -219,13 +221,7 @@ def compute(
         A :class:`LossResult`; ``grad`` is ∂value/∂pred for the chosen reduction
         (for ``"none"``, the gradient of the sum of the elements).
     """
-    spec = loss if isinstance(loss, LossSpec) else LOSSES.resolve(loss)
-    if dtype not in DTYPES:
-        raise ParameterError(f"--dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
-    reductions = (*REDUCTIONS, *spec.extra_reductions)
-    if reduction not in reductions:
-        raise ParameterError(f"--reduction must be one of {', '.join(reductions)}, got {reduction!r}")
-    float_type = DTYPES[dtype]
+    spec, float_type = resolve_options(loss, dtype, reduction)
 
     # defaults that depend on the input (PSNR's data range), only when not given: inference may refuse
     if spec.infer is not None and any(params.get(p.name) is None for p in spec.hyper_params if p.default is None):
@@ -238,24 +234,17 @@ def compute(
         if given is not None:
             tensors[param.name] = as_array(given, param.option, float_type, allow_nonfinite=allow_nonfinite)
         elif param.default == "required":
-            raise InputError(f"{spec.name} needs {param.option}: {param.help}")
+            raise missing_tensor(spec, param)
 
     pred_array = as_array(pred, "--pred", float_type, allow_nonfinite=allow_nonfinite)
     pre_activation = None
     if activation is not None:
-        if activation not in ACTIVATIONS:
-            raise ParameterError(f"--activation must be one of {', '.join(ACTIVATIONS)}, got {activation!r}")
+        check_activation(activation)
         pre_activation = pred_array
         pred_array = activate(activation, pred_array, activation_axis(spec, pred_array))
     target_array: Array | None = None
-    if spec.target == "none":
-        if target is not None:
-            inputs = ["--pred", *(p.option for p in spec.tensor_params)]
-            listed = inputs[0] if len(inputs) == 1 else ", ".join(inputs[:-1]) + " and " + inputs[-1]
-            raise InputError(f"{spec.name} takes no --target; it is computed from {listed}")
-    else:
-        if target is None:
-            raise InputError(f"{spec.name} needs --target: {spec.target_help}")
+    check_target_given(spec, target)
+    if target is not None:
         target_array = as_array(target, "--target", float_type, allow_nonfinite=allow_nonfinite)
         if spec.target == "same":
             require_same_shape(pred_array, target_array, "--target")
@@ -292,7 +281,7 @@ def compute(
         grads = {name: g * float_type(scale) for name, g in grads.items()}
 
     derivative = None
-    if pre_activation is not None:
+    if pre_activation is not None and activation is not None:
         axis = activation_axis(spec, pre_activation)
         grads["pred"], derivative = chain(activation, pred_array, grads["pred"], axis)
     if not allow_nonfinite:
@@ -319,7 +308,50 @@ def compute(
         activation=activation,
         pre_activation=pre_activation,
         activation_derivative=derivative,
+        declaration=spec,
     )
+
+
+def resolve_options(
+    loss: str | LossSpec, dtype: str, reduction: str, *, reducing: bool = False
+) -> tuple[LossSpec, type[np.floating[Any]]]:
+    """The declaration and the float type, once ``dtype`` and ``reduction`` are known to be valid for it.
+
+    ``reducing``: the caller computes no per-element value, so ``none`` is refused (the block engine).
+    """
+    spec = loss if isinstance(loss, LossSpec) else LOSSES.resolve(loss)
+    if dtype not in DTYPES:
+        raise ParameterError(f"--dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
+    reductions = (*REDUCTIONS, *spec.extra_reductions)
+    if reducing:
+        if reduction not in reductions or reduction == "none":
+            choices = ", ".join(r for r in reductions if r != "none")
+            raise ParameterError(f"chunked evaluation reduces: --reduction must be one of {choices}")
+    elif reduction not in reductions:
+        raise ParameterError(f"--reduction must be one of {', '.join(reductions)}, got {reduction!r}")
+    return spec, DTYPES[dtype]
+
+
+def check_activation(activation: str | None) -> None:
+    """``--activation``: one of ACTIVATIONS, or none."""
+    if activation is not None and activation not in ACTIVATIONS:
+        raise ParameterError(f"--activation must be one of {', '.join(ACTIVATIONS)}, got {activation!r}")
+
+
+def check_target_given(spec: LossSpec, target: object) -> None:
+    """A target exactly when the loss takes one (the same message from every path)."""
+    if spec.target == "none":
+        if target is not None:
+            inputs = ["--pred", *(p.option for p in spec.tensor_params)]
+            listed = inputs[0] if len(inputs) == 1 else ", ".join(inputs[:-1]) + " and " + inputs[-1]
+            raise InputError(f"{spec.name} takes no --target; it is computed from {listed}")
+    elif target is None:
+        raise InputError(f"{spec.name} needs --target: {spec.target_help}")
+
+
+def missing_tensor(spec: LossSpec, param: Param) -> InputError:
+    """The error for a required tensor parameter that was not given."""
+    return InputError(f"{spec.name} needs {param.option}: {param.help}")
 
 
 def mean_weights(
@@ -391,12 +423,12 @@ def activation_axis(spec: LossSpec, pred: Array) -> int:
 def activate(name: str, z: Array, axis: int) -> Array:
     """a(z) for the activations ``--activation`` offers, in stable forms."""
     if name == "tanh":
-        return np.tanh(z)
+        return np.asarray(np.tanh(z))
     if name == "sigmoid":
         e = np.exp(-np.abs(z))  # exponent ≤ 0: no overflow for large |z|
-        return np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+        return np.asarray(np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e)))
     shifted = np.exp(z - np.max(z, axis=axis, keepdims=True))
-    return shifted / np.sum(shifted, axis=axis, keepdims=True)
+    return np.asarray(shifted / np.sum(shifted, axis=axis, keepdims=True))
 
 
 def chain(name: str, a: Array, grad_a: Array, axis: int) -> tuple[Array, Array | None]:

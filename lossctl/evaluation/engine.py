@@ -24,23 +24,25 @@ from typing import Any
 
 import numpy as np
 
-from lossctl.errors import ComputationError, InputError, ParameterError
+from lossctl.errors import ComputationError, InputError
 from lossctl.evaluation.core import (
-    ACTIVATIONS,
-    DTYPES,
     REDUCTIONS,
     activate,
     activation_axis,
     as_array,
     chain,
+    check_activation,
+    check_target_given,
     count_of,
     empty_mean,
     mean_of,
     mean_weights,
+    missing_tensor,
     overflow_message,
     reduce_total,
     require_finite,
     require_same_shape,
+    resolve_options,
     resolve_params,
     weighted,
 )
@@ -61,6 +63,7 @@ class Outputs:
     elements: Array | None = None
     grad: Array | None = None
     make_elements: Callable[[tuple[int, ...], Any], Array] | None = None  # allocate once the shape is known
+    extra_grads: dict[str, Array] = field(default_factory=dict)  # filled: ∂value/∂tensor for other inputs
 
 
 @dataclass(frozen=True)
@@ -80,6 +83,12 @@ class Summary:
     blocks: int
     saved: dict[str, str] = field(default_factory=dict)
     activation: str | None = None
+    declaration: LossSpec | None = None  # the spec that computed it (it may not be registered)
+
+    @property
+    def spec(self) -> LossSpec:
+        """The declaration that computed this summary (looked up by name only when none was kept)."""
+        return self.declaration if self.declaration is not None else LOSSES[self.loss]
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON object of docs/architecture.md §4 without per-element arrays (``saved``: where they went)."""
@@ -99,6 +108,29 @@ class Summary:
         if self.activation is not None:
             out["activation"] = self.activation
         return out
+
+
+def _keep_extra_grads(
+    raw: Mapping[str, Array],
+    rows: slice,
+    whole: bool,
+    blocked: set[str],
+    into: dict[str, Array],
+    float_type: type,
+) -> dict[str, Array]:
+    """Write the gradients of tensors cut into blocks into ``into``; return those of shared tensors."""
+    shared: dict[str, Array] = {}
+    for name, gradient in raw.items():
+        if name == "pred":
+            continue
+        array: Array = np.asarray(gradient, dtype=float_type)
+        if whole:
+            into[name] = array
+        elif name in blocked:
+            into[name][rows] = array
+        else:
+            shared[name] = array
+    return shared
 
 
 def separable(spec: LossSpec, pred: Array, arguments: Mapping[str, Any]) -> bool:
@@ -126,7 +158,7 @@ def read_rows(array: Any, rows: slice) -> Array:
     """
     filename = getattr(array, "filename", None)
     if not isinstance(array, np.memmap) or filename is None or not array.flags.c_contiguous:
-        return array[rows]
+        return np.asarray(array[rows])
     start, stop, _ = rows.indices(array.shape[0])
     row_values = math.prod(array.shape[1:])
     offset = int(array.offset) + start * row_values * array.dtype.itemsize
@@ -162,14 +194,7 @@ def evaluate(
     ``channels_last``: image arrays are (…, H, W, C); each block is moved to (…, C, H, W) for the loss
     and its gradient moved back, so the saved gradient is in the user's layout.
     """
-    spec = loss if isinstance(loss, LossSpec) else LOSSES.resolve(loss)
-    if dtype not in DTYPES:
-        raise ParameterError(f"--dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
-    reductions = (*REDUCTIONS, *spec.extra_reductions)
-    if reduction not in reductions or reduction == "none":
-        choices = ", ".join(r for r in reductions if r != "none")
-        raise ParameterError(f"chunked evaluation reduces: --reduction must be one of {choices}")
-    float_type = DTYPES[dtype]
+    spec, float_type = resolve_options(loss, dtype, reduction, reducing=True)
     outputs = outputs or Outputs()
 
     raw_pred = pred if isinstance(pred, np.ndarray) else np.asarray(pred)
@@ -181,12 +206,8 @@ def evaluate(
     if raw_pred.size == 0:
         raise InputError("--pred is empty: give at least one value")
     raw_target = None
-    if spec.target == "none":
-        if target is not None:
-            raise InputError(f"{spec.name} takes no --target")
-    else:
-        if target is None:
-            raise InputError(f"{spec.name} needs --target: {spec.target_help}")
+    check_target_given(spec, target)
+    if target is not None:
         raw_target = target if isinstance(target, np.ndarray) else np.asarray(target)
         if spec.target == "same":
             require_same_shape(raw_pred, raw_target, "--target")
@@ -203,7 +224,7 @@ def evaluate(
         given = params.get(param.name)
         if given is None:
             if param.default == "required":
-                raise InputError(f"{spec.name} needs {param.option}: {param.help}")
+                raise missing_tensor(spec, param)
             continue
         if _rows(given, raw_pred, param.per_row) and raw_pred.ndim >= 1:
             tensors[param.name] = given
@@ -214,8 +235,7 @@ def evaluate(
             )
 
     probe = {name: (t[:1] if name in blocked_tensors else t) for name, t in tensors.items()}
-    if activation is not None and activation not in ACTIVATIONS:
-        raise ParameterError(f"--activation must be one of {', '.join(ACTIVATIONS)}, got {activation!r}")
+    check_activation(activation)
     whole = spec.mean_weights is not None or not separable(spec, raw_pred, {**hyper, **probe})
     if activation == "softmax" and activation_axis(spec, raw_pred) == 0:
         whole = True  # a softmax across the rows themselves: one block
@@ -265,12 +285,12 @@ def evaluate(
     if per_row_shape is not None and spec.denominator is None:
         count = float(n_rows * math.prod(per_row_shape))
     elif per_row_shape is not None and want_grad and reduction == "mean" and spec.transform is None:
-        counted = ExactSum()  # weighted means: the denominator first (it reads the targets, not the predictions)
+        denominator = ExactSum()  # weighted means: the denominator first (it reads the targets, not the predictions)
         for start in range(0, n_rows, rows_per_block):
             rows = slice(start, min(start + rows_per_block, n_rows))
             _, t, args = inputs(rows) if blocked_tensors else (None, *inputs_without_pred(rows))
-            counted += count_of(spec, raw_pred[rows], t, args, 0)
-        count = counted.rounded(float_type)
+            denominator += count_of(spec, raw_pred[rows], t, args, 0)
+        count = denominator.rounded(float_type)
     if count == 0.0 and reduction == "mean":
         raise empty_mean(spec, hyper)
     early_scale = None
@@ -288,8 +308,14 @@ def evaluate(
     if want_grad and grad_out is None:
         grad_out = np.empty(raw_pred.shape, dtype=float_type)
 
+    extra_out: dict[str, Array] = {}  # gradients of the other differentiable tensors (channels first)
+    if grad_out is not None and not whole:  # tensors cut into blocks with pred: filled block by block
+        for name in blocked_tensors:
+            extra_out[name] = np.empty(to_channels_first(np.empty(np.shape(tensors[name]), bool)).shape, float_type)
+    written: set[str] = set()
+
     @np.errstate(all="ignore")  # per thread: NumPy error states are not inherited
-    def run(rows: slice) -> tuple[ExactSum, ExactSum]:
+    def run(rows: slice) -> tuple[ExactSum, ExactSum, ExactSum, dict[str, Array]]:
         p, t, args = inputs(rows)
         if spec.check is not None:
             with rows_counted_from(rows.start or 0, rows.stop - (rows.start or 0)):
@@ -304,12 +330,16 @@ def evaluate(
                 outputs.elements = outputs.make_elements(elements.shape, float_type)
             if outputs.elements is not None:
                 outputs.elements[rows if not whole else slice(None)] = elements
+            shared: dict[str, Array] = {}  # block partials of tensors shared by every block: summed later
             if grad_out is not None:
                 if fused is not None:
                     gradient = fused[1]
                 else:
                     raw = spec.grad(p, t, **args, **weighted(weights, reduction))
                     gradient = raw["pred"] if isinstance(raw, Mapping) else raw
+                    if isinstance(raw, Mapping):
+                        shared = _keep_extra_grads(raw, rows, whole, blocked_tensors, extra_out, float_type)
+                        written.update(name for name in raw if name != "pred")
                 target_rows = grad_out[rows] if not whole else grad_out
                 if channels_last and gradient.ndim >= 3:
                     target_rows = np.moveaxis(target_rows, -1, -3)  # a view: written in the user's layout
@@ -321,11 +351,11 @@ def evaluate(
         block_count = count_of(spec, p, t, args, elements.size)
         if not allow_nonfinite and total.nonfinite != 0.0 and spec.finite:
             raise ComputationError(overflow_message(spec, float_type))
-        return total, block_count, mean_total
+        return total, block_count, mean_total, shared
 
     blocks = [slice(start, min(start + rows_per_block, n_rows)) for start in range(0, n_rows, rows_per_block)]
     workers = min(threads or THREADS, len(blocks))
-    totals: list[tuple[ExactSum, ExactSum, ExactSum]] = []
+    totals: list[tuple[ExactSum, ExactSum, ExactSum, dict[str, Array]]] = []
     if workers <= 1:
         for rows in blocks:
             totals.append(run(rows))
@@ -339,10 +369,12 @@ def evaluate(
                     progress(rows.stop)
 
     exact_total, exact_count, exact_mean_total = ExactSum(), ExactSum(), ExactSum()
-    for block_total, block_count, block_mean_total in totals:  # mean_total: Σ wᵢ ℓᵢ for weighted means (CTC)
+    for block_total, block_count, block_mean_total, shared in totals:  # mean_total: Σ wᵢ ℓᵢ (CTC)
         exact_total += block_total
         exact_count += block_count
         exact_mean_total += block_mean_total
+        for name, partial in shared.items():  # a tensor every block used: its gradient sums the blocks'
+            extra_out[name] = partial.copy() if name not in extra_out else extra_out[name] + partial
     total = exact_total.rounded(float_type)
     counted = exact_count.rounded(float_type)
     mean_total = exact_mean_total.rounded(float_type)
@@ -357,6 +389,11 @@ def evaluate(
         for rows in blocks:  # the scale was known only at the end: one more pass over the gradient
             view = grad_out[rows] if not whole else grad_out
             view *= float_type(scale)
+    final_scale = float_type(early_scale if early_scale is not None else scale)
+    for name in sorted(written):  # scaled like --pred's gradient (no activation: it is pred's only)
+        extra = extra_out[name] * final_scale if final_scale != 1.0 else extra_out[name]
+        user_layout = channels_last and extra.ndim == raw_pred.ndim and extra.ndim >= 3
+        outputs.extra_grads[name] = np.moveaxis(extra, -3, -1) if user_layout else extra
     summary = Summary(
         loss=spec.name,
         params=hyper,
@@ -370,14 +407,53 @@ def evaluate(
         divisor=divisor,
         blocks=len(blocks),
         activation=activation,
+        declaration=spec,
     )
     return summary, grad_out
 
 
-def value_and_grad(loss: str, pred: Any, target: Any = None, **params: Any) -> tuple[float, Array]:
-    """The reduced value and ∂value/∂pred, computed block by block (the fast path for large arrays)."""
-    summary, grad = evaluate(loss, pred, target, **params)
-    assert grad is not None
+def value_and_grad(
+    loss: str | LossSpec,
+    pred: Any,
+    target: Any = None,
+    *,
+    reduction: str = "mean",
+    dtype: str = "float64",
+    allow_nonfinite: bool = False,
+    activation: str | None = None,
+    **params: Any,
+) -> tuple[float | Array, Array]:
+    """The value and ∂value/∂pred, without per-element arrays (what ``loss.backward()`` leaves in ``pred.grad``).
+
+    The same validation and value as :func:`lossctl.compute` (sums are exact, so they do not depend on
+    how the work is cut), computed block by block in the CPU cache.  ``reduction="none"`` returns the
+    elements as the value, so it goes through ``compute``.
+    """
+    if reduction == "none":
+        from lossctl.evaluation.core import compute
+
+        result = compute(
+            loss,
+            pred,
+            target,
+            reduction=reduction,
+            dtype=dtype,
+            allow_nonfinite=allow_nonfinite,
+            activation=activation,
+            **params,
+        )
+        return result.value, result.grad
+    summary, grad = evaluate(
+        loss,
+        pred,
+        target,
+        reduction=reduction,
+        dtype=dtype,
+        allow_nonfinite=allow_nonfinite,
+        activation=activation,
+        **params,
+    )
+    assert grad is not None  # want_grad is the default
     return summary.value, grad
 
 

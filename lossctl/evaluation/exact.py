@@ -20,6 +20,7 @@ times finer, until nothing is left: three or four passes for typical losses (abo
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,6 +29,17 @@ UNIT_EXPONENT = -1074  # every finite float64 is an integer multiple of 2**UNIT_
 CHUNK = 1 << 16  # values summed together: small enough to stay in the CPU cache across passes
 SLICE_BITS = 36  # bits taken per pass: 2**16 integers below 2**36 sum exactly in float64 (below 2**53)
 FLOAT32_MAX = float(np.finfo(np.float32).max)
+SHORTLIST_PASS = 2  # after this many passes few values have bits left: carry on with those alone
+
+_scratch = threading.local()  # per thread: two CHUNK buffers, reused (fresh ones would be page-faulted in each time)
+
+
+def _buffers() -> tuple[np.ndarray, np.ndarray]:
+    buffers: tuple[np.ndarray, np.ndarray] | None = getattr(_scratch, "buffers", None)
+    if buffers is None:
+        buffers = (np.empty(CHUNK), np.empty(CHUNK))
+        _scratch.buffers = buffers
+    return buffers
 
 
 @dataclass
@@ -48,8 +60,11 @@ class ExactSum:
             finite = np.isfinite(array)
             self.nonfinite += float(np.sum(array[~finite]))
             array = array[finite]
+        remainder, integers = _buffers()
         for start in range(0, array.size, CHUNK):
-            self.scaled += _exact_chunk(array[start : start + CHUNK].copy())
+            chunk = array[start : start + CHUNK]
+            np.copyto(remainder[: chunk.size], chunk)
+            self.scaled += _exact_chunk(remainder[: chunk.size], integers[: chunk.size])
         return self
 
     def __add__(self, other: ExactSum) -> ExactSum:
@@ -74,12 +89,15 @@ def round_to(value: float, float_type: type = np.float64) -> float:
     return float(np.float32(value)) if np.dtype(float_type) == np.float32 else float(value)
 
 
-def _exact_chunk(remainder: np.ndarray) -> int:
-    """Σ remainder (finite float64 values, at most CHUNK of them) in units of 2⁻¹⁰⁷⁴; overwrites it."""
+def _exact_chunk(remainder: np.ndarray, integers: np.ndarray) -> int:
+    """Σ remainder (finite float64 values, at most CHUNK of them) in units of 2⁻¹⁰⁷⁴.
+
+    Overwrites both arrays (``integers`` is scratch space of the same size).
+    """
     total = 0
-    integers = np.empty_like(remainder)
-    while True:
-        bound = float(np.max(np.abs(remainder)))
+    passes = 0
+    while remainder.size:
+        bound = max(float(np.max(remainder)), -float(np.min(remainder)))  # max |x| without a temporary
         if bound == 0.0:
             return total
         exponent = max(math.frexp(bound)[1] - SLICE_BITS, UNIT_EXPONENT)  # the grid u = 2**exponent
@@ -94,6 +112,11 @@ def _exact_chunk(remainder: np.ndarray) -> int:
         else:
             np.ldexp(integers, exponent, out=integers)
         remainder -= integers
+        passes += 1
+        if passes == SHORTLIST_PASS:
+            remainder = remainder[remainder != 0.0]  # zeros add nothing: later passes read the few left
+            integers = integers[: remainder.size]
+    return total
 
 
 def _round_scaled(scaled: int, precision: int, min_exponent: int) -> float:

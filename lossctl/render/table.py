@@ -230,6 +230,7 @@ def print_summary(summary, precision: int = 6, console: Console | None = None) -
     """A block-wise result: the summary only, and where the per-element arrays went."""
     from lossctl.losses.registry import LOSSES
 
+    spec = getattr(summary, "spec", None) or LOSSES.resolve(summary.loss)  # kept on engine summaries
     console = console or make_console()
     grid = Table.grid(padding=(0, 2))
     grid.add_column(justify="right", style="bold")
@@ -237,7 +238,7 @@ def print_summary(summary, precision: int = 6, console: Console | None = None) -
     params = ", ".join(f"{name}={value}" for name, value in summary.params.items())
     grid.add_row("loss", Text(summary.loss + (f"  {params}" if params else "")))
     grid.add_row("shape", "×".join(str(n) for n in summary.shape) + f"  ({summary.dtype}, {summary.blocks} blocks)")
-    sum_label, mean_label, value_label = reduction_labels(LOSSES.resolve(summary.loss), summary.reduction)
+    sum_label, mean_label, value_label = reduction_labels(spec, summary.reduction)
     grid.add_row(sum_label, short(summary.sum, precision))
     note = "" if summary.count == np.prod(summary.shape) else f"  (sum / {short(summary.count)})"
     grid.add_row(mean_label, short(summary.mean, precision) + note)
