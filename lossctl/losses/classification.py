@@ -17,7 +17,7 @@ from lossctl.errors import InputError, LossctlWarning
 from lossctl.losses._numerics import along, log_sigmoid, log_softmax, sigmoid, softplus
 from lossctl.losses._views import positive_label, true_class_margin
 from lossctl.losses.checks import count, position, require
-from lossctl.losses.spec import Array, Example, LossSpec, Param, Variant
+from lossctl.losses.spec import REQUIRED, Array, Example, LossSpec, Param, Variant
 from lossctl.losses.wording import Numbers, elide, join
 
 ARTICLE = "−log softmax by hand; the article printed {} (wrong)"
@@ -692,7 +692,7 @@ def sample_distributions(rng: np.random.Generator) -> dict[str, Array]:
 KL_DIV = LossSpec(
     name="kl_div",
     aliases=("kl", "kl_divergence", "kld", "kullback_leibler"),
-    family="classification",
+    family="probabilistic",
     summary="Kullback–Leibler divergence KL(t ‖ p), with --pred as log-probabilities log p.",
     formula="ℓᵢ = tᵢ (log tᵢ − xᵢ)  (0 where tᵢ = 0);  --log-target: ℓᵢ = e^tᵢ (tᵢ − xᵢ)",
     gradient="∂ℓᵢ/∂xᵢ = −tᵢ  (−e^tᵢ with --log-target)",
@@ -767,7 +767,7 @@ STIRLING = "(yᵢ log yᵢ − yᵢ + ½ log(2π yᵢ) where yᵢ > 1)"
 POISSON_NLL = LossSpec(
     name="poisson_nll",
     aliases=("poisson", "poisson_nll_loss"),
-    family="classification",
+    family="probabilistic",
     summary="Negative log-likelihood of counts under a Poisson distribution.",
     formula="ℓᵢ = e^xᵢ − yᵢ xᵢ  (--log-input);  xᵢ − yᵢ log(xᵢ + ε)  (--no-log-input);  "
     "--full adds yᵢ log yᵢ − yᵢ + ½ log(2π yᵢ) where yᵢ > 1",
@@ -877,7 +877,7 @@ def sample_gaussian(rng: np.random.Generator) -> dict[str, Array]:
 GAUSSIAN_NLL = LossSpec(
     name="gaussian_nll",
     aliases=("gaussian_nll_loss", "gaussian"),
-    family="classification",
+    family="probabilistic",
     summary="Negative log-likelihood of targets under a Gaussian with predicted mean and variance.",
     formula="ℓᵢ = ½ (log max(σᵢ², ε) + (xᵢ − yᵢ)² / max(σᵢ², ε))  (+ ½ log 2π with --full)",
     gradient="∂ℓᵢ/∂xᵢ = (xᵢ − yᵢ)/σᵢ²;  ∂ℓᵢ/∂σᵢ² = ½ (1/σᵢ² − (xᵢ − yᵢ)²/σᵢ⁴)  (reported as grad_var)",
@@ -886,13 +886,13 @@ GAUSSIAN_NLL = LossSpec(
     elements=gaussian_nll,
     grad=gaussian_nll_grad,
     params=(
-        Param("var", "tensor", "required", "predicted variances (shape of --pred, or one per row)", per_row=True),
+        Param("var", "tensor", REQUIRED, "predicted variances (shape of --pred, or one per row)", per_row=True),
         Param("full", "bool", False, "add the constant ½ log 2π"),
         Param("eps", "float", 1e-6, "variances are clamped at ε for stability", low=0.0, low_open=True),
     ),
     torch="gaussian_nll_loss",
     check=check_gaussian_nll,
-    target="class",  # shape checked by check_gaussian_nll
+    target="checked",  # check_gaussian_nll checks --target and --var against --pred
     target_help="targets, same shape as --pred",
     zero_at_target=False,
     sample=sample_gaussian,

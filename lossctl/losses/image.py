@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Callable, Mapping
+from typing import Any, TypedDict
 
 import numpy as np
 
 from lossctl.errors import InputError, LossctlWarning
 from lossctl.losses._filters import as_batch, gaussian_taps, require_image, smooth, smooth_adjoint, unbroadcast
 from lossctl.losses.checks import require
-from lossctl.losses.spec import Array, Example, LossSpec, Param, Variant
+from lossctl.losses.spec import REQUIRED, Array, Example, LossSpec, Param, Sampler, Variant
 
 BY_HAND = "by hand"
 TV_NORMS = ("l1", "l2sq", "isotropic")
@@ -529,7 +531,7 @@ WEIGHTED_TV = LossSpec(
         Param(
             "tv_weight",
             "tensor",
-            "required",
+            REQUIRED,
             "per-pixel weights ≥ 0: shape (H, W) or --pred's, or (2, H, W) for vertical and horizontal maps",
         ),
         NORM,
@@ -575,7 +577,22 @@ def squared_errors(pred: Array, target: Array, **_: object) -> Array:
     return (pred - target) ** 2
 
 
-PSNR_SHARED: dict = {
+class PsnrFields(TypedDict):
+    """The :class:`LossSpec` fields psnr and psnr_loss share (``LossSpec(..., **PSNR_SHARED)``)."""
+
+    params: tuple[Param, ...]
+    infer: Callable[[Array], Mapping[str, Any]]
+    check: Callable[..., None]
+    sample: Sampler
+    zero_at_target: bool
+    finite: bool
+    pixel_map: Callable[..., Array]
+    images: bool
+    separable: Callable[..., bool]
+    references: tuple[str, ...]
+
+
+PSNR_SHARED: PsnrFields = {
     "params": (DATA_RANGE,),
     "infer": default_data_range,
     "check": check_psnr,

@@ -14,13 +14,14 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import replace
+from typing import TypedDict
 
 import numpy as np
 
 from lossctl.errors import InputError
 from lossctl.losses._numerics import log_softmax, sigmoid
 from lossctl.losses.checks import count, require
-from lossctl.losses.spec import Array, Example, LossSpec, Param, Variant
+from lossctl.losses.spec import Array, Example, Family, LossSpec, Param, Sampler, TargetKind, Variant
 
 Terms = tuple[Array, Array, Array]  # loss, ∂loss/∂I, ∂loss/∂P — each (groups, classes)
 EMPTY_MASKS = (
@@ -202,17 +203,33 @@ SEG_GRID = (
     {"ignore_index": 0},
 )
 TARGET_HELP = "class indices (N, *spatial) or masks / one-hot of --pred's shape (N, C, *spatial)"
-COMMON = dict(
-    family="segmentation",
-    target="class",
-    target_help=TARGET_HELP,
-    check=check_overlap_loss,
-    class_axis=class_axis,
-    zero_at_target=False,
-    sample=sample_weighted_segmentation,
-    separable=per_sample_rows,
-    images=False,
-)
+
+
+class SegmentationFields(TypedDict):
+    """The :class:`LossSpec` fields the segmentation losses share (``LossSpec(..., **COMMON)``)."""
+
+    family: Family
+    target: TargetKind
+    target_help: str
+    check: Callable[..., None]
+    class_axis: Callable[[Array], int | None]
+    zero_at_target: bool
+    sample: Sampler
+    separable: Callable[..., bool]
+    images: bool
+
+
+COMMON: SegmentationFields = {
+    "family": "segmentation",
+    "target": "class",
+    "target_help": TARGET_HELP,
+    "check": check_overlap_loss,
+    "class_axis": class_axis,
+    "zero_at_target": False,
+    "sample": sample_weighted_segmentation,
+    "separable": per_sample_rows,
+    "images": False,
+}
 
 
 # --- Jaccard / soft IoU ---------------------------------------------------------------------
@@ -314,6 +331,8 @@ def check_generalized_dice(pred: Array, target: Array, **params: object) -> None
         raise InputError("--target is empty in every class of an image, so every weight is 0 (0/0); use --smooth > 0")
 
 
+GENERALIZED_DICE_FIELDS: SegmentationFields = {**COMMON, "check": check_generalized_dice, "sample": sample_segmentation}
+
 GENERALIZED_DICE = LossSpec(
     name="generalized_dice",
     aliases=("gdl", "generalised_dice", "generalized_dice_loss"),
@@ -328,7 +347,7 @@ GENERALIZED_DICE = LossSpec(
     "plain pooled Dice. No extra class weights: the weights are the point.",
     elements=generalized_dice,
     grad=generalized_dice_grad,
-    **{**COMMON, "check": check_generalized_dice, "sample": sample_segmentation},
+    **GENERALIZED_DICE_FIELDS,
     params=(
         SMOOTH,
         Param(
@@ -495,6 +514,8 @@ def sample_dice_ce(rng: np.random.Generator) -> dict[str, Array]:
     }
 
 
+DICE_CE_FIELDS: SegmentationFields = {**COMMON, "check": check_dice_ce, "sample": sample_dice_ce}
+
 DICE_CE = LossSpec(
     name="dice_ce",
     aliases=("dice_cross_entropy", "dicece"),
@@ -532,7 +553,7 @@ DICE_CE = LossSpec(
         ),
     ),
     see_also=("dice", "cross_entropy", "generalized_dice"),
-    **{**COMMON, "check": check_dice_ce, "sample": sample_dice_ce},
+    **DICE_CE_FIELDS,
 )
 
 
@@ -706,6 +727,8 @@ def sample_lovasz_softmax(rng: np.random.Generator) -> dict[str, Array]:
     return inputs
 
 
+LOVASZ_SOFTMAX_FIELDS: SegmentationFields = {**COMMON, "check": check_lovasz_softmax, "sample": sample_lovasz_softmax}
+
 LOVASZ_SOFTMAX = LossSpec(
     name="lovasz_softmax",
     aliases=("lovasz_softmax_loss", "lovasz"),
@@ -747,7 +770,7 @@ LOVASZ_SOFTMAX = LossSpec(
         ),
     ),
     see_also=("lovasz_hinge", "jaccard", "cross_entropy"),
-    **{**COMMON, "check": check_lovasz_softmax, "sample": sample_lovasz_softmax, "separable": per_sample_rows},
+    **LOVASZ_SOFTMAX_FIELDS,
 )
 
 POOLED = "(--no-per-sample: the sums run over the whole batch, one score)"

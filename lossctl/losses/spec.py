@@ -17,6 +17,7 @@ Conventions for the functions a spec holds:
 
 from __future__ import annotations
 
+import enum
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -28,7 +29,38 @@ from lossctl.errors import ParameterError
 
 Array = np.ndarray
 ParamKind = Literal["float", "int", "bool", "choice", "tensor"]
-TargetKind = Literal["same", "class", "none"]
+# What --target holds: "same" (shape of --pred, checked before the loss runs), "class" (class indices or
+# probabilities, told apart by shape), "none" (no target), or "checked" (any shape: the loss's own ``check``
+# validates it against --pred and the tensor parameters, as gaussian_nll's broadcastable variances).
+TargetKind = Literal["same", "class", "none", "checked"]
+Family = Literal[
+    "regression",
+    "classification",
+    "probabilistic",
+    "margin",
+    "ranking",
+    "embedding",
+    "image",
+    "segmentation",
+    "box",
+    "sequence",
+]
+
+
+class Requirement(str, enum.Enum):
+    """The default of a tensor parameter that must be given (a one-member enum: a typed sentinel).
+
+    It is a ``str`` equal to ``"required"`` so that code comparing with that word keeps working; new code
+    tests ``param.required`` (or ``param.default is REQUIRED``).
+    """
+
+    REQUIRED = "required"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+REQUIRED = Requirement.REQUIRED
 
 _PYTHON_TYPES: dict[str, type] = {"float": float, "int": int, "bool": bool, "choice": str, "tensor": str}
 
@@ -52,6 +84,11 @@ class Param:
     def option(self) -> str:
         """The command-line option, e.g. ``--label-smoothing``."""
         return "--" + self.name.replace("_", "-")
+
+    @property
+    def required(self) -> bool:
+        """True for a tensor parameter the loss cannot do without (``default=REQUIRED``)."""
+        return self.default is REQUIRED
 
     @property
     def python_type(self) -> type:
@@ -157,7 +194,7 @@ class LossSpec:
     """Everything lossctl knows about one loss."""
 
     name: str
-    family: str
+    family: Family
     summary: str
     formula: str
     gradient: str
