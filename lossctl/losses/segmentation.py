@@ -12,16 +12,16 @@ gradient is then with respect to the logits.  ``--ignore-index`` masks pixels ou
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
-from typing import TypedDict
+from typing import Any, TypedDict
 
 import numpy as np
 
 from lossctl.errors import InputError
 from lossctl.losses._numerics import log_softmax, sigmoid
 from lossctl.losses.checks import count, require
-from lossctl.losses.spec import Array, Example, Family, LossSpec, Param, Sampler, TargetKind, Variant
+from lossctl.losses.spec import Array, Example, Family, LossSpec, Param, ParamGrid, Sampler, TargetKind, Variant
 
 Terms = tuple[Array, Array, Array]  # loss, ∂loss/∂I, ∂loss/∂P — each (groups, classes)
 EMPTY_MASKS = (
@@ -110,7 +110,7 @@ def overlap_loss(score: Callable[..., Terms], pred: Array, target: Array, params
     return loss, chain_from_logits(p, grad_p) if from_logits else grad_p
 
 
-def check_segmentation(pred: Array, target: Array, *, from_logits: bool = False, **params: object) -> None:
+def check_segmentation(pred: Array, target: Array, *, from_logits: bool = False, **params: Any) -> None:
     """Layout, probability range, indices or masks, class weights, and 0/0 without smoothing."""
     if pred.ndim < 2:
         raise InputError(f"--pred must be (N, C, *spatial) with classes on axis 1, got shape {tuple(pred.shape)}")
@@ -142,7 +142,7 @@ def check_segmentation(pred: Array, target: Array, *, from_logits: bool = False,
             raise InputError("--weight is 0 for every class: the class average would be 0/0")
 
 
-def check_smoothing(pred: Array, target: Array, params: dict) -> None:
+def check_smoothing(pred: Array, target: Array, params: Mapping[str, Any]) -> None:
     """With smooth = 0, a (group, class) with P + T = 0 is 0/0."""
     if params.get("smooth", 1.0) != 0:
         return
@@ -154,7 +154,7 @@ def check_smoothing(pred: Array, target: Array, params: dict) -> None:
         raise InputError("a class is empty in both --pred and --target, so its overlap is 0/0; use --smooth > 0")
 
 
-def check_overlap_loss(pred: Array, target: Array, **params: object) -> None:
+def check_overlap_loss(pred: Array, target: Array, **params: Any) -> None:
     check_segmentation(pred, target, **params)
     check_smoothing(pred, target, params)
 
@@ -163,7 +163,7 @@ def sample_weighted_segmentation(rng: np.random.Generator) -> dict[str, Array]:
     """As :func:`sample_segmentation`, and a positive weight per class in about half the draws."""
     inputs = sample_segmentation(rng)
     if rng.random() < 0.5:
-        inputs["weight"] = rng.uniform(0.2, 2.0, size=inputs["pred"].shape[1])
+        inputs["weight"] = rng.uniform(0.2, 2.0, size=(inputs["pred"].shape[1],))
     return inputs
 
 
@@ -196,7 +196,7 @@ SEG_IGNORE = Param("ignore_index", "int", -100, "pixels whose target index is th
 SEG_WEIGHT = Param("weight", "tensor", None, "a weight per class for the class average (default: equal)")
 SMOOTH = Param("smooth", "float", 1e-5, "added to numerator and denominator (MONAI's smooth_nr = smooth_dr)", low=0.0)
 SEG_PARAMS = (SMOOTH, FROM_LOGITS, PER_SAMPLE, SEG_IGNORE, SEG_WEIGHT)
-SEG_GRID = (
+SEG_GRID: ParamGrid = (
     {},
     {"per_sample": False},
     {"from_logits": True, "smooth": 1.0},
@@ -319,7 +319,7 @@ def generalized_dice_grad(pred: Array, target: Array, **params) -> Array:
     return overlap_loss(generalized_dice_terms, pred, target, dict(params))[1]
 
 
-def check_generalized_dice(pred: Array, target: Array, **params: object) -> None:
+def check_generalized_dice(pred: Array, target: Array, **params: Any) -> None:
     """With smooth = 0, an image whose target is empty in every class has no weights: 0/0."""
     check_segmentation(pred, target, **params)
     if params.get("smooth") != 0 or params.get("w_type") == "uniform":
@@ -498,7 +498,7 @@ def dice_ce_grad(pred: Array, target: Array, **params) -> Array:
     return dice_ce_parts(pred, target, **params)[1]
 
 
-def check_dice_ce(pred: Array, target: Array, **params: object) -> None:
+def check_dice_ce(pred: Array, target: Array, **params: Any) -> None:
     check_segmentation(pred, target, from_logits=True)
     if pred.shape[1] < 2 or not is_index_target(pred, target):
         raise InputError(
@@ -707,7 +707,7 @@ def lovasz_softmax_grad(
     return chain_from_logits(p, grad_p) if from_logits else grad_p
 
 
-def check_lovasz_softmax(pred: Array, target: Array, **params: object) -> None:
+def check_lovasz_softmax(pred: Array, target: Array, **params: Any) -> None:
     check_segmentation(pred, target, **params)
     if pred.ndim < 2 or pred.shape[1] < 2 or not is_index_target(pred, target):
         raise InputError(

@@ -181,6 +181,7 @@ class Variant:
 
 
 Sampler = Callable[["np.random.Generator"], dict[str, Array]]  # a string: numpy.random loads lazily
+ParamGrid = tuple[Mapping[str, Any], ...]  # parameter settings the generated tests try
 
 
 def sample_same_shape(rng: np.random.Generator) -> dict[str, Array]:
@@ -209,7 +210,8 @@ class LossSpec:
     target_help: str = "targets, same shape as --pred"
     torch: str | None = None  # name in torch.nn.functional, when PyTorch has the loss
     check: Callable[..., None] | None = None  # domain checks, raise InputError
-    denominator: Callable[..., float] | None = None  # what "mean" divides the sum by
+    # what "mean" divides the sum by: a number, or per-element terms the evaluation sums exactly
+    denominator: Callable[..., float | Array] | None = None
     # Per-element weights wᵢ of the mean: mean = Σ wᵢ ℓᵢ / count (CTC: 1 / target length, as PyTorch).  With
     # it, ``grad`` takes ``element_weights`` (None: the gradient of the plain sum).
     mean_weights: Callable[..., Array] | None = None
@@ -217,7 +219,7 @@ class LossSpec:
     transform: Transform | None = None
     zero_at_target: bool = True  # loss(pred=target) == 0
     sample: Sampler = sample_same_shape
-    param_grid: tuple[Mapping[str, Any], ...] = ({},)  # settings the generated tests try
+    param_grid: ParamGrid = ({},)  # settings the generated tests try
     details: Callable[..., Mapping[str, Array]] | None = None  # extra per-element table columns
     class_axis: Callable[[Array], int | None] | None = None
     # --explain: ``term(p, t, error, **params)`` writes one element's loss with the numbers substituted
