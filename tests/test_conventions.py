@@ -457,6 +457,7 @@ KERAS_CASES = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("name", "shape", "kwargs"), KERAS_CASES)
 def test_keras_agrees(name, shape, kwargs):
     keras, torch = _keras()
@@ -579,6 +580,7 @@ OPTAX_CASES = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("name", "shape"), OPTAX_CASES)
 def test_optax_agrees(name, shape):
     jax = pytest.importorskip("jax")

@@ -57,9 +57,10 @@ def test_blocks_agree_with_the_in_memory_reference(case) -> None:
     arguments = {**params, **tensors}
     try:
         reference = compute(spec, pred, target, reduction=reduction, **arguments)
-    except Exception as exc:  # refused combinations are refused the same way
-        with pytest.raises(type(exc)):
+    except Exception as exc:  # refused combinations are refused the same way, with the same message
+        with pytest.raises(type(exc)) as refused:
             evaluate(spec, pred, target, reduction=reduction, block_rows=2, **arguments)
+        assert str(refused.value) == str(exc)
         return
     elements = np.empty_like(reference.elements)
     summary, grad = evaluate(
