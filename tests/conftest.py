@@ -47,6 +47,11 @@ def assert_usage_error(run: Run, *fragments: str) -> None:
         assert fragment in run.stderr, (fragment, run.stderr)
 
 
+def slow_after_first_seed(cases: list[tuple], ids: list[str]) -> list[Any]:
+    """Cases ending in a seed as pytest params: seed 0 in the quick run (-m "not slow"), the others marked slow."""
+    return [pytest.param(c, id=i, marks=[pytest.mark.slow] if c[-1] else []) for c, i in zip(cases, ids, strict=True)]
+
+
 def refused_combination(spec, params, pred, target) -> str | None:
     """Parameter settings a loss refuses for some input layouts (as PyTorch does), with the reason."""
     if spec.name in ("cross_entropy", "softmax_focal", "poly1_cross_entropy") and "ignore_index" in params:

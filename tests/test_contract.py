@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import mean_numerator, refused_combination, surrogate_gradient
+from conftest import mean_numerator, refused_combination, slow_after_first_seed, surrogate_gradient
 from gradcheck import numeric_gradient
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
@@ -69,11 +69,7 @@ def _grid_id(case: tuple) -> str:
     return f"{spec.name}[{settings}]-{reduction}-{seed}"
 
 
-# seed 0 of every setting runs in the quick run (-m "not slow"); the other seeds are marked slow
-GRID_PARAMS = [pytest.param(case, id=_grid_id(case), marks=[pytest.mark.slow] if case[3] else []) for case in GRID]
-
-
-@pytest.mark.parametrize("case", GRID_PARAMS)
+@pytest.mark.parametrize("case", slow_after_first_seed(GRID, [_grid_id(c) for c in GRID]))
 def test_gradient_matches_finite_differences(case: tuple) -> None:
     spec, params, reduction, seed = case
     inputs = spec.sample(np.random.default_rng(seed))

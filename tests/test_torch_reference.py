@@ -13,7 +13,7 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import record_relative_error, refused_combination
+from conftest import record_relative_error, refused_combination, slow_after_first_seed
 
 from lossctl import compute
 from lossctl.losses.classification import is_index_target
@@ -96,8 +96,11 @@ def assert_close(kind: str, got, expected, scale: float | None = None) -> None:
     record_relative_error("registry vs torch.nn.functional", kind, float(np.max(error, initial=0.0)))
 
 
+CASE_IDS = [f"{c[0].name}-{sorted(c[1])}-{c[2]}-{c[3]}" for c in CASES]
+
+
 @pytest.mark.torch
-@pytest.mark.parametrize("case", CASES, ids=lambda c: f"{c[0].name}-{sorted(c[1])}-{c[2]}-{c[3]}")
+@pytest.mark.parametrize("case", slow_after_first_seed(CASES, CASE_IDS))
 def test_matches_pytorch(case) -> None:
     spec, params, reduction, seed = case
     inputs = spec.sample(np.random.default_rng(seed))
