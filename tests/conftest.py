@@ -1,4 +1,4 @@
-"""Shared helpers: run the CLI in-process with separate stdout and stderr."""
+"""Shared helpers: run the CLI in-process with separate stdout and stderr; a summary of the reference errors."""
 
 from __future__ import annotations
 
@@ -47,6 +47,11 @@ def assert_usage_error(run: Run, *fragments: str) -> None:
         assert fragment in run.stderr, (fragment, run.stderr)
 
 
+def slow_after_first_seed(cases: list[tuple], ids: list[str]) -> list[Any]:
+    """Cases ending in a seed as pytest params: seed 0 in the quick run (-m "not slow"), the others marked slow."""
+    return [pytest.param(c, id=i, marks=[pytest.mark.slow] if c[-1] else []) for c, i in zip(cases, ids, strict=True)]
+
+
 def refused_combination(spec, params, pred, target) -> str | None:
     """Parameter settings a loss refuses for some input layouts (as PyTorch does), with the reason."""
     if spec.name in ("cross_entropy", "softmax_focal", "poly1_cross_entropy") and "ignore_index" in params:
@@ -70,3 +75,24 @@ def mean_numerator(spec, result) -> float:
         return result.sum
     weights = spec.mean_weights(result.pred, result.target, **result.params, **result.tensors)
     return float(np.sum(weights * result.elements))
+
+
+# --- the largest relative errors against the reference libraries, printed after the run -------------------
+
+RELATIVE_ERRORS: dict[str, dict[str, float]] = {}
+
+
+def record_relative_error(subject: str, kind: str, error: float) -> None:
+    """Keep the largest relative error seen against a reference library, per subject (a loss) and kind."""
+    slot = RELATIVE_ERRORS.setdefault(subject, {"value": 0.0, "grad": 0.0})
+    slot[kind] = max(slot.get(kind, 0.0), error)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """After the run: the worst relative error of every subject compared with a reference library."""
+    if not RELATIVE_ERRORS:
+        return
+    terminalreporter.section("worst relative errors against the reference libraries")
+    for subject, errors in sorted(RELATIVE_ERRORS.items()):
+        kinds = "  ".join(f"{kind} {error:.3g}" for kind, error in errors.items())
+        terminalreporter.write_line(f"{subject:32s} {kinds}")

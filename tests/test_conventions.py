@@ -494,6 +494,7 @@ KERAS_CASES = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("name", "shape", "kwargs"), KERAS_CASES)
 def test_keras_agrees(name, shape, kwargs):
     keras, torch = _keras()
@@ -621,6 +622,7 @@ OPTAX_CASES = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("name", "shape"), OPTAX_CASES)
 def test_optax_agrees(name, shape):
     jax = pytest.importorskip("jax")

@@ -44,6 +44,7 @@ def _normalise(text: str) -> str:
     return "\n".join(line.rstrip() for line in text.splitlines()).strip("\n")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("command", "expected"), EXAMPLES, ids=[c[:60] for c, _ in EXAMPLES])
 def test_readme_gallery_output_is_real(command: str, expected: str) -> None:
     if "jq" in command and shutil.which("jq") is None:

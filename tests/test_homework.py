@@ -208,6 +208,7 @@ def _activation_cases():
             yield pytest.param(spec, activation, id=f"{activation}-{spec.name}")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("spec", "activation"), list(_activation_cases()))
 def test_activation_chain_rule_against_finite_differences(spec, activation: str) -> None:
     if surrogate_gradient(spec, {}):

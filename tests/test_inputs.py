@@ -358,6 +358,7 @@ def _shell(script: str, stdin: bytes | None = None):
     return subprocess.run(["bash", "-c", command], input=stdin, capture_output=True, env=env, timeout=60)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "script",
     [

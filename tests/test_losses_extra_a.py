@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 import pytest
-from conftest import refused_combination
+from conftest import record_relative_error, refused_combination
 
 from lossctl import compute
 from lossctl.errors import LossctlError
@@ -23,7 +23,6 @@ torch = pytest.importorskip("torch")
 F = torch.nn.functional
 
 SEEDS = range(6)
-WORST: dict[str, list[float]] = {}
 
 
 def _relative(got, expected) -> float:
@@ -33,8 +32,8 @@ def _relative(got, expected) -> float:
 
 
 def record(name: str, value_error: float, grad_error: float) -> None:
-    worst = WORST.setdefault(name, [0.0, 0.0])
-    worst[0], worst[1] = max(worst[0], value_error), max(worst[1], grad_error)
+    record_relative_error(name, "value", value_error)
+    record_relative_error(name, "grad", grad_error)
 
 
 def check_against(name: str, reference, pred, target, params, tensors, transform=None) -> None:
@@ -501,6 +500,7 @@ SEGMENTATION = {
 SEG_CASES = [(name, params, seed) for name in SEGMENTATION for params, seed in cases(name)]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("name", "params", "seed"), SEG_CASES, ids=[f"{c[0]}-{c[1]}-{c[2]}" for c in SEG_CASES])
 def test_segmentation(name, params, seed) -> None:
     pred, target, tensors = drawn(name, params, seed)
@@ -542,13 +542,6 @@ def test_segmentation_refusals(cli) -> None:
     assert_usage_error(cli(["jaccard", "--pred", pred, "--target", "[[0,1]]", "--weight", "1,2,3"]), "--weight")
     one_hot = "[[[1,0],[0,1]]]"
     assert_usage_error(cli(["jaccard", "--pred", pred, "--target", one_hot, "--ignore-index", "0"]), "--ignore-index")
-
-
-def test_report_worst_relative_errors() -> None:
-    """Not a check: prints the largest relative errors seen above (run with -s)."""
-    for name, (value, grad) in sorted(WORST.items()):
-        print(f"\n{name:22s} value {value:.3g}  grad {grad:.3g}", end="")
-    print()
 
 
 def test_all_refusals_are_lossctl_errors() -> None:

@@ -16,7 +16,7 @@ import types
 
 import numpy as np
 import pytest
-from conftest import assert_usage_error
+from conftest import assert_usage_error, record_relative_error
 
 from lossctl import compute
 from lossctl.losses.registry import LOSSES
@@ -24,7 +24,6 @@ from lossctl.losses.registry import LOSSES
 torch = pytest.importorskip("torch")
 from reference import torchvision_box_losses  # noqa: E402  (imports torch)
 
-WORST: dict[str, dict[str, float]] = {}
 SEEDS = range(8)
 
 
@@ -35,8 +34,7 @@ def record(loss: str, kind: str, got, expected, rtol: float) -> None:
     atol = 1e-15 * max(scale, 1.0)
     np.testing.assert_allclose(got, expected, rtol=rtol, atol=atol)
     error = np.abs(got - expected) / np.maximum(np.abs(expected), atol / rtol)
-    slot = WORST.setdefault(loss, {"value": 0.0, "grad": 0.0})
-    slot[kind] = max(slot[kind], float(np.max(error, initial=0.0)))
+    record_relative_error(loss, kind, float(np.max(error, initial=0.0)))
 
 
 # --- boxes: torchvision's source ---------------------------------------------------------------
@@ -305,6 +303,7 @@ def reference_result(name, inputs, params, reduction):
     return value.detach().numpy(), grads
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", EMBEDDING_CASES, ids=lambda c: f"{c[0]}-{sorted(c[1].items())}-{c[2]}-{c[3]}")
 def test_embedding_losses_match_their_reference_transcriptions(case) -> None:
     name, params, reduction, seed = case
@@ -554,12 +553,6 @@ def test_ctc_gradient_of_unnormalised_log_probabilities_is_the_derivative() -> N
 )
 def test_ctc_input_errors_are_usage_errors(cli, argv, fragment) -> None:
     assert_usage_error(cli(["ctc", *argv]), fragment)
-
-
-def test_zz_report_worst_relative_errors() -> None:
-    """Not a check: the largest relative errors seen above, per loss (run with -s)."""
-    for loss, errors in sorted(WORST.items()):
-        print(f"\n{loss}: value {errors['value']:.3g}, grad {errors['grad']:.3g}", end="")
 
 
 def test_ctc_explain_shows_the_per_length_mean(cli) -> None:

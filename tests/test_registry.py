@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import inspect
+import typing
 
 import pytest
 
 from lossctl.losses.registry import LOSSES, Registry
-from lossctl.losses.spec import LossSpec
+from lossctl.losses.spec import REQUIRED, Family, LossSpec, TargetKind
 
 SPECS = list(LOSSES.values())
 
@@ -51,3 +52,21 @@ def test_unknown_name_suggests_close_matches() -> None:
 
     with pytest.raises(UnknownLossError, match="did you mean 'huber'"):
         LOSSES.resolve("hubber")
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=lambda s: s.name)
+def test_typed_fields_hold_declared_values(spec: LossSpec) -> None:
+    """Family and target kind are among the declared Literals; a required tensor uses the REQUIRED sentinel."""
+    assert spec.family in typing.get_args(Family)
+    assert spec.target in typing.get_args(TargetKind)
+    for param in spec.params:
+        assert param.required == (param.default is REQUIRED)
+        assert param.required or not (isinstance(param.default, str) and param.default == "required")
+        assert not param.required or param.kind == "tensor"
+
+
+def test_probabilistic_losses_are_filed_as_probabilistic() -> None:
+    for name in ("kl_div", "poisson_nll", "gaussian_nll"):
+        assert LOSSES[name].family == "probabilistic"
+    assert LOSSES["gaussian_nll"].target == "checked"  # its check compares --target and --var with --pred
+    assert LOSSES["gaussian_nll"].param("var").required and str(REQUIRED) == "required"

@@ -13,7 +13,7 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import refused_combination
+from conftest import record_relative_error, refused_combination, slow_after_first_seed
 
 from lossctl import compute
 from lossctl.losses.classification import is_index_target
@@ -34,7 +34,6 @@ CASES = [
     for reduction in ("mean", "sum", "none", *spec.extra_reductions)
     for seed in SEEDS
 ]
-WORST: dict[str, float] = {"value": 0.0, "grad": 0.0}
 
 
 DIFFERENTIABLE = {"var", "pred2", "positive", "negative"}  # tensors whose gradients lossctl reports
@@ -94,11 +93,14 @@ def assert_close(kind: str, got, expected, scale: float | None = None) -> None:
     atol = 1e-15 * (magnitude if scale is None else scale)
     np.testing.assert_allclose(got, expected, rtol=RTOL, atol=atol)
     error = np.abs(got - expected) / np.maximum(np.abs(expected), atol / RTOL if atol else 1e-300)
-    WORST[kind] = max(WORST[kind], float(np.max(error, initial=0.0)))
+    record_relative_error("registry vs torch.nn.functional", kind, float(np.max(error, initial=0.0)))
+
+
+CASE_IDS = [f"{c[0].name}-{sorted(c[1])}-{c[2]}-{c[3]}" for c in CASES]
 
 
 @pytest.mark.torch
-@pytest.mark.parametrize("case", CASES, ids=lambda c: f"{c[0].name}-{sorted(c[1])}-{c[2]}-{c[3]}")
+@pytest.mark.parametrize("case", slow_after_first_seed(CASES, CASE_IDS))
 def test_matches_pytorch(case) -> None:
     spec, params, reduction, seed = case
     inputs = spec.sample(np.random.default_rng(seed))
@@ -215,11 +217,6 @@ def test_focal_matches_torchvision_definition(params, seed) -> None:
     loss.sum().backward()
     assert_close("value", result.elements, loss.detach().numpy())
     assert_close("grad", result.grad, pred_t.grad.numpy())
-
-
-def test_report_worst_relative_errors() -> None:
-    """Not a check: prints the largest relative errors seen above (run with -s)."""
-    print(f"\nworst relative error vs PyTorch: value {WORST['value']:.3g}, grad {WORST['grad']:.3g}")
 
 
 # --- vocabulary-sized class axes: memory proportional to the input ---------------------------------

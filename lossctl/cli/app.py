@@ -12,6 +12,7 @@ import functools
 import os
 import shutil
 import sys
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 import typer
@@ -96,10 +97,11 @@ class LossGroup(TyperGroup):
 
     def main(
         self,
-        args: Any = None,
+        args: Sequence[str] | None = None,
         prog_name: str | None = None,
         complete_var: str | None = None,
         standalone_mode: bool = True,
+        windows_expand_args: bool = True,
         **extra: Any,
     ) -> Any:
         _plain_flags(use_scalar_coercion(self))  # --version, --debug …: no Pydantic for the group's own options
@@ -107,7 +109,9 @@ class LossGroup(TyperGroup):
         debug = "--debug" in argv or os.environ.get("LOSSCTL_DEBUG", "") not in ("", "0")
         with guarded_process() as stdout:
             try:
-                status = self._run(argv, prog_name, complete_var, debug, **extra)
+                status = self._run(
+                    argv, prog_name, complete_var, debug, windows_expand_args=windows_expand_args, **extra
+                )
                 stdout.flush()  # inside the funnel: a closed pipe or a full disk is reported here, not at exit
             except PipeClosed:
                 status = _quiet_broken_pipe(stdout)

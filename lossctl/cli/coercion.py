@@ -16,6 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from typer import _click as click
+from typer.core import TyperArgument, TyperOption
+
+TyperParameter = TyperOption | TyperArgument  # what Typer's runtime-parameter hook is called with
 
 SCALARS: dict[type, str] = {str: "string", int: "integer", float: "number", bool: "boolean", Path: "path"}
 TRUE = {"1", "true", "t", "yes", "y", "on"}
@@ -28,7 +31,7 @@ class ScalarCoercion:
 
     kind: type
 
-    def coerce(self, value: Any, param: click.Parameter, ctx: click.Context) -> Any:
+    def coerce(self, value: Any, param: TyperParameter, ctx: click.Context) -> Any:
         if value is None or (isinstance(value, self.kind) and not (self.kind is int and isinstance(value, bool))):
             converted = value
         else:
@@ -37,7 +40,7 @@ class ScalarCoercion:
             raise click.exceptions.MissingParameter(ctx=ctx, param=param)
         return converted
 
-    def _convert(self, value: Any, param: click.Parameter, ctx: click.Context) -> Any:
+    def _convert(self, value: Any, param: TyperParameter, ctx: click.Context) -> Any:
         text = str(value).strip()
         try:
             if self.kind is bool:
@@ -58,7 +61,7 @@ class ScalarCoercion:
 class TextListCoercion:
     """A repeatable text option (``--set A=1 --set B=2``): the values as a list of strings."""
 
-    def coerce(self, value: Any, param: click.Parameter, ctx: click.Context) -> Any:
+    def coerce(self, value: Any, param: TyperParameter, ctx: click.Context) -> Any:
         if value is None:
             return None
         return [str(item) for item in value] if isinstance(value, (list, tuple)) else [str(value)]

@@ -46,7 +46,7 @@ def run_convention(spec: LossSpec, options: dict[str, Any], invoked: str | None,
     weight = options.get("sample_weight")
     sample_weight = None if weight is None else read_array(weight, "--sample-weight")
     given = {p.name: options.get(p.name) for p in spec.hyper_params}
-    if choice.library == "all":
+    if choice.library == "all" or choice.convention is None:  # None only for "all": torch returned above
         return _run_all(spec, options, invoked, pred, target, tensors, sample_weight, settings, given)
     result = compute_convention(
         spec,

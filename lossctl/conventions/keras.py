@@ -94,7 +94,7 @@ def reduce(elements: Array, sample_weight: Array | None, mask: Array | None, red
     total = np.sum(values, dtype=dtype)
     if reduction == "sum":
         return dtype.type(total), _back(ones, factor, elements.shape)
-    if reduction == "mean_with_sample_weight" and weight is not None:
+    if reduction == "mean_with_sample_weight" and factor is not None:
         divisor = dtype.type(np.sum(factor, dtype=dtype))
     else:
         divisor = dtype.type(values.size)
@@ -248,6 +248,11 @@ def check_axis(pred: Array, target: Array, *, axis: int = -1, **_: Any) -> None:
         raise InputError(f"--set axis={axis} is out of range for --pred with {pred.ndim} axes")
 
 
+def _check_same_and_axis(pred: Array, target: Array, **params: Any) -> None:
+    _check_same(pred, target)
+    check_axis(pred, target, **params)
+
+
 # --- categorical cross-entropy (probabilities renormalised, then clipped) ----------------
 
 
@@ -396,7 +401,7 @@ CONVENTIONS = (
             LABEL_SMOOTHING,
             Param("axis", "int", -1, "the axis averaged before the reduction"),
         ),
-        check=lambda p, t, **kw: (_check_same(p, t), check_axis(p, t, **kw)),
+        check=_check_same_and_axis,
     ),
     _declare(
         "cross_entropy",

@@ -65,7 +65,7 @@ class Comparison:
 
 def accepts_plain_inputs(spec: LossSpec) -> bool:
     """Losses that need nothing beyond --pred and --target."""
-    return spec.target != "none" and not any(p.default == "required" for p in spec.tensor_params)
+    return spec.target != "none" and not any(p.required for p in spec.tensor_params)
 
 
 def default_families(pred: np.ndarray, target: np.ndarray) -> tuple[str, ...]:

@@ -48,7 +48,7 @@ def curve(spec: LossSpec, x: Array, params: dict) -> Curve:
     """ℓ(x) and dℓ/dx on the grid (points outside the loss's domain are NaN and not drawn)."""
     if spec.plot is not None:
         pred, target, tensors = spec.plot(x)
-    elif spec.target == "same" and not any(p.default == "required" for p in spec.tensor_params):
+    elif spec.target == "same" and not any(p.required for p in spec.tensor_params):
         pred, target, tensors = x, np.zeros_like(x), {}
     else:
         raise InputError(

@@ -36,7 +36,14 @@ class Inputs:
     pred: Array
     target: Array | None
     activation: str | None = None
-    target_kind: str = "same"  # the LossSpec's: "same", "class" or "none"
+    target_kind: str = "same"  # the LossSpec's: "same", "class", "none" or "checked"
+
+    @property
+    def given_target(self) -> Array:
+        """--target, for the messages of rules whose test has already required one."""
+        if self.target is None:
+            raise ValueError("this hint's test should have required a --target")
+        return self.target
 
     @property
     def class_values(self) -> Array:
@@ -201,21 +208,21 @@ REFUSAL_HINTS: tuple[Rule, ...] = (
         lambda inputs: (
             f"{inputs.loss} takes one probability per target; {_shape(inputs.pred)} rows of class scores with "
             f"class indices are cross_entropy's form: lossctl ce --pred '{_row_form(inputs.pred, len(inputs.pred))}' "
-            f"--target {_flat(inputs.target)} (ce takes logits; nll takes log-probabilities)"
+            f"--target {_flat(inputs.given_target)} (ce takes logits; nll takes log-probabilities)"
         ),
     ),
     Rule(
         "forgotten semicolon",
         (),
         _forgotten_semicolon,
-        lambda inputs: _semicolon_message(inputs.pred, np.size(inputs.target)),
+        lambda inputs: _semicolon_message(inputs.pred, inputs.given_target.size),
     ),
     Rule(
         "column against row",
         (),
         _column_against_row,
         lambda inputs: (
-            f"--pred {_shape(inputs.pred)} and --target {_shape(inputs.target)} hold the same number of values, "
+            f"--pred {_shape(inputs.pred)} and --target {_shape(inputs.given_target)} hold the same number of values, "
             "one as a column; nothing is broadcast silently: give both flat (e.g. "
             f"{_flat(inputs.target if inputs.target is not None else inputs.pred)}) or reshape one to the other's shape"
         ),

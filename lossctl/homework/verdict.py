@@ -372,9 +372,9 @@ def parse_answer(text: str, option: str = "--expect") -> Answer:
         tolerance = 0.5 * 10.0 ** (exponent - mantissa_decimals)
         reason = f"you typed {_plural(digits, 'significant digit')}: ±{tolerance:g}"
         return Answer(typed, value, tolerance * _SLACK, reason)
-    value, exact, kind = _evaluate(typed, option)
+    evaluated, exact, kind = _evaluate(typed, option)
     precision = "exact to 1e-9 relative" if exact else "to 1e-9 relative"
-    return Answer(typed, _to_float(value, typed, option), None, f"{kind}: {precision}")
+    return Answer(typed, _to_float(evaluated, typed, option), None, f"{kind}: {precision}")
 
 
 def _evaluate(text: str, option: str) -> tuple[Fraction | float, bool, str]:
@@ -386,8 +386,12 @@ def _evaluate(text: str, option: str) -> tuple[Fraction | float, bool, str]:
         raise InputError(f"{option}: {text!r} is not a number; type e.g. 0.64, 4, 5/12 or (1/2)^2") from exc
     evaluator = _Evaluator(source, text, option)
     value = evaluator.visit(tree.body)
-    is_fraction = isinstance(tree.body, ast.BinOp) and isinstance(tree.body.op, ast.Div)
-    is_fraction = is_fraction and all(_is_plain_number(side) for side in (tree.body.left, tree.body.right))
+    body = tree.body
+    is_fraction = (
+        isinstance(body, ast.BinOp)
+        and isinstance(body.op, ast.Div)
+        and all(_is_plain_number(side) for side in (body.left, body.right))
+    )
     return value, evaluator.exact, "a fraction" if is_fraction else "an expression"
 
 

@@ -13,12 +13,15 @@ the values at its two ends.
 
 from __future__ import annotations
 
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 import numpy as np
 
 from lossctl.errors import InputError
 from lossctl.io.inputs import IMAGES_EXTRA
+
+if TYPE_CHECKING:  # Pillow is an optional extra, imported where a picture is drawn
+    from PIL import Image
 
 # matplotlib's colormaps sampled at equal steps (viridis at 0, 1/8, …, 1; coolwarm at 0, 1/4, …, 1)
 VIRIDIS = np.array(
@@ -53,7 +56,7 @@ def require_pillow(option: str) -> None:
 
 def mosaic(values: np.ndarray) -> np.ndarray:
     """(H, W), (C, H, W) or (N, C, H, W) laid out as one 2-D array; NaN marks the gaps."""
-    batch = values.reshape((1,) * (4 - values.ndim) + values.shape)
+    batch: np.ndarray = values.reshape((1,) * (4 - values.ndim) + values.shape)
     n, c, h, w = batch.shape
     canvas = np.full((n * h + (n - 1) * GAP, c * w + (c - 1) * GAP), np.nan)
     for i in range(n):
@@ -88,8 +91,9 @@ def along_colormap(t: np.ndarray, signed: bool) -> np.ndarray:
     """RGB uint8 colours at positions ``t`` in [0, 1] of the colour map."""
     anchors = COOLWARM if signed else VIRIDIS
     positions = np.linspace(0.0, 1.0, len(anchors))
-    rgb = np.stack([np.interp(t, positions, anchors[:, k]) for k in range(3)], axis=-1)
-    return np.rint(rgb).astype(np.uint8)
+    rgb: np.ndarray = np.stack([np.interp(t, positions, anchors[:, k]) for k in range(3)], axis=-1)
+    rounded: np.ndarray = np.rint(rgb)  # a ufunc on an untyped array is Any to mypy
+    return rounded.astype(np.uint8)
 
 
 def bar_ends(canvas: np.ndarray, signed: bool) -> tuple[float, float]:
@@ -114,7 +118,7 @@ def colour_bar(height: int, signed: bool) -> np.ndarray:
     return along_colormap(t, signed)
 
 
-def picture(values: np.ndarray, signed: bool):
+def picture(values: np.ndarray, signed: bool) -> Image.Image:
     """The heat map as a Pillow image: the enlarged map, its colour bar and the bar's end values."""
     from PIL import Image, ImageDraw
 

@@ -144,6 +144,7 @@ def parse_literal(text: str, label: str) -> Array:
 
 def load_npy(source: Path | bytes, label: str, name: str) -> Array:
     """A ``.npy`` file as a read-only memory map (or from bytes read off a stream); never unpickled."""
+    array: object  # np.load returns Any: checked below
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

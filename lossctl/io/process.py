@@ -314,7 +314,7 @@ def guarded_process() -> Iterator[GuardedStdout]:
     _occupy_closed_descriptors()
     saved_stdout, saved_stderr = sys.stdout, sys.stderr
     guard = saved_stdout if isinstance(saved_stdout, GuardedStdout) else GuardedStdout(saved_stdout)
-    sys.stdout = guard  # type: ignore[assignment]
+    sys.stdout = guard
     sys.stderr = _fit_stderr(saved_stderr)
     try:
         with ending_signals_raise():

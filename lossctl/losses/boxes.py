@@ -16,12 +16,14 @@ The gradient is analytic, written as a hand-rolled reverse pass through those st
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import TypedDict
 
 import numpy as np
 
 from lossctl.errors import InputError
 from lossctl.losses.checks import require
-from lossctl.losses.spec import Array, Example, LossSpec, Param, Variant
+from lossctl.losses.spec import Array, Example, Family, LossSpec, Param, Sampler, Variant
 
 EPS = 1e-7  # torchvision's default
 CIOU_ASPECT = 4.0 / math.pi**2
@@ -157,7 +159,21 @@ def _box_axis(pred: Array) -> int:
 
 
 EPS_PARAM = Param("eps", "float", EPS, "added to the union and hull denominators, as torchvision", low=0.0)
-SHARED = {
+
+
+class BoxFields(TypedDict):
+    """The :class:`LossSpec` fields the four box losses share (``LossSpec(..., **SHARED)``)."""
+
+    family: Family
+    target_help: str
+    check: Callable[..., None]
+    class_axis: Callable[[Array], int | None]
+    zero_at_target: bool
+    sample: Sampler
+    plot: None
+
+
+SHARED: BoxFields = {
     "family": "box",
     "target_help": "ground-truth boxes x1,y1,x2,y2, same shape as --pred",
     "check": check_boxes,
@@ -266,6 +282,8 @@ DIOU = LossSpec(
     see_also=("giou", "ciou"),
 )
 
+CIOU_SHARED: BoxFields = {**SHARED, "check": check_ciou}
+
 CIOU = LossSpec(
     name="ciou",
     aliases=("ciou_loss", "complete_box_iou_loss", "complete_iou"),
@@ -284,7 +302,7 @@ CIOU = LossSpec(
         EPS_PARAM,
         Param("detach_alpha", "bool", True, "treat α as a constant in the gradient (torchvision, the paper)"),
     ),
-    **{**SHARED, "check": check_ciou},
+    **CIOU_SHARED,
     gradient_is_derivative=lambda detach_alpha=True, **_: not detach_alpha,
     param_grid=({}, {"detach_alpha": False}, {"eps": 0.0, "detach_alpha": False}),
     variants=(

@@ -12,12 +12,13 @@ import math
 import warnings
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 from lossctl.errors import InputError, LossctlWarning
 from lossctl.losses._numerics import along, log_sigmoid, log_softmax, sigmoid, softplus
 from lossctl.losses._views import positive_label, true_class_margin
 from lossctl.losses.checks import count, position, require
-from lossctl.losses.spec import Array, Example, LossSpec, Param, Variant
+from lossctl.losses.spec import REQUIRED, Array, Example, LossSpec, Param, Variant
 from lossctl.losses.wording import Numbers, elide, join
 
 ARTICLE = "−log softmax by hand; the article printed {} (wrong)"
@@ -62,7 +63,7 @@ def gather(values: Array, indices: Array, axis: int) -> Array:
     return np.take_along_axis(values, np.expand_dims(indices, axis), axis=axis).squeeze(axis)
 
 
-def one_hot(indices: Array, classes: int, axis: int, dtype: np.dtype) -> Array:
+def one_hot(indices: Array, classes: int, axis: int, dtype: DTypeLike) -> Array:
     """1 at each index along ``axis``, 0 elsewhere: memory of the output only (no C × C identity)."""
     shape = (*indices.shape[:axis], classes, *indices.shape[axis:])
     hot = np.zeros(shape, dtype=dtype)
@@ -222,8 +223,9 @@ def explain_cross_entropy(result, fmt: Numbers) -> list[str]:
     rows = np.moveaxis(pred, axis, -1).reshape(-1, classes)
     weight = result.tensors.get("weight")
     smoothing, ignore = result.params["label_smoothing"], result.params["ignore_index"]
-    indices = as_indices(pred, target).ravel() if is_index_target(pred, target) else None
-    probabilities = None if indices is not None else np.moveaxis(target, axis, -1).reshape(-1, classes)
+    by_index = is_index_target(pred, target)
+    # one class index per sample, or one row of class probabilities per sample
+    targets = as_indices(pred, target).ravel() if by_index else np.moveaxis(target, axis, -1).reshape(-1, classes)
     elements = result.elements.ravel()
     lines: list[str] = []
     if smoothing:
@@ -236,14 +238,14 @@ def explain_cross_entropy(result, fmt: Numbers) -> list[str]:
         p = np.exp(log_softmax(x, 0))
         exps = join([f"e^{fmt.inner(v)}" for v in x])
         total = fmt(float(np.sum(np.exp(x))))
-        if indices is None:
-            t = probabilities[k]
+        if not by_index:
+            t = targets[k]
             lines.append(f"sample {k}: logits {fmt.vector(x)}, target probabilities {fmt.vector(t)}")
             lines.append(f"  softmax = e^x / ({exps}) = {fmt.vector(p)}")
             logs = join([f"{fmt.inner(tc)}·log {fmt(pc)}" for tc, pc in zip(t, p, strict=False)])
             lines.append(f"  ℓ_{k} = −({logs}) = {fmt(elements[k])}")
             continue
-        y = int(indices[k])
+        y = int(targets[k])
         if y == ignore:
             lines.append(f"sample {k}: target {y} = --ignore-index → ℓ_{k} = 0, not counted in the mean")
             continue
@@ -263,8 +265,8 @@ def explain_cross_entropy(result, fmt: Numbers) -> list[str]:
             lines.append(
                 f"  ℓ_{k} = {nll_term} = {fmt(elements[k])}" if weight is not None else f"  ℓ_{k} = {nll_term}"
             )
-    if weight is not None and indices is not None:
-        kept = [fmt(weight[int(y)]) for y in indices if y != ignore]
+    if weight is not None and by_index:
+        kept = [fmt(weight[int(y)]) for y in targets if y != ignore]
         lines.append(f"weighted mean divides by the weights of the kept targets: {join(kept)} = {fmt(result.count)}")
     return lines
 
@@ -692,7 +694,7 @@ def sample_distributions(rng: np.random.Generator) -> dict[str, Array]:
 KL_DIV = LossSpec(
     name="kl_div",
     aliases=("kl", "kl_divergence", "kld", "kullback_leibler"),
-    family="classification",
+    family="probabilistic",
     summary="Kullback–Leibler divergence KL(t ‖ p), with --pred as log-probabilities log p.",
     formula="ℓᵢ = tᵢ (log tᵢ − xᵢ)  (0 where tᵢ = 0);  --log-target: ℓᵢ = e^tᵢ (tᵢ − xᵢ)",
     gradient="∂ℓᵢ/∂xᵢ = −tᵢ  (−e^tᵢ with --log-target)",
@@ -767,7 +769,7 @@ STIRLING = "(yᵢ log yᵢ − yᵢ + ½ log(2π yᵢ) where yᵢ > 1)"
 POISSON_NLL = LossSpec(
     name="poisson_nll",
     aliases=("poisson", "poisson_nll_loss"),
-    family="classification",
+    family="probabilistic",
     summary="Negative log-likelihood of counts under a Poisson distribution.",
     formula="ℓᵢ = e^xᵢ − yᵢ xᵢ  (--log-input);  xᵢ − yᵢ log(xᵢ + ε)  (--no-log-input);  "
     "--full adds yᵢ log yᵢ − yᵢ + ½ log(2π yᵢ) where yᵢ > 1",
@@ -877,7 +879,7 @@ def sample_gaussian(rng: np.random.Generator) -> dict[str, Array]:
 GAUSSIAN_NLL = LossSpec(
     name="gaussian_nll",
     aliases=("gaussian_nll_loss", "gaussian"),
-    family="classification",
+    family="probabilistic",
     summary="Negative log-likelihood of targets under a Gaussian with predicted mean and variance.",
     formula="ℓᵢ = ½ (log max(σᵢ², ε) + (xᵢ − yᵢ)² / max(σᵢ², ε))  (+ ½ log 2π with --full)",
     gradient="∂ℓᵢ/∂xᵢ = (xᵢ − yᵢ)/σᵢ²;  ∂ℓᵢ/∂σᵢ² = ½ (1/σᵢ² − (xᵢ − yᵢ)²/σᵢ⁴)  (reported as grad_var)",
@@ -886,13 +888,13 @@ GAUSSIAN_NLL = LossSpec(
     elements=gaussian_nll,
     grad=gaussian_nll_grad,
     params=(
-        Param("var", "tensor", "required", "predicted variances (shape of --pred, or one per row)", per_row=True),
+        Param("var", "tensor", REQUIRED, "predicted variances (shape of --pred, or one per row)", per_row=True),
         Param("full", "bool", False, "add the constant ½ log 2π"),
         Param("eps", "float", 1e-6, "variances are clamped at ε for stability", low=0.0, low_open=True),
     ),
     torch="gaussian_nll_loss",
     check=check_gaussian_nll,
-    target="class",  # shape checked by check_gaussian_nll
+    target="checked",  # check_gaussian_nll checks --target and --var against --pred
     target_help="targets, same shape as --pred",
     zero_at_target=False,
     sample=sample_gaussian,

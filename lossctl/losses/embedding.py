@@ -15,13 +15,16 @@ Cosine similarities normalise as the library each loss comes from does:
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypedDict
+
 import numpy as np
 
 from lossctl.errors import InputError
 from lossctl.losses._numerics import sigmoid, softplus
 from lossctl.losses.checks import require
 from lossctl.losses.margin import _distance, _distance_grad
-from lossctl.losses.spec import Array, Example, LossSpec, Param, Variant
+from lossctl.losses.spec import REQUIRED, Array, Example, Family, LossSpec, Param, Sampler, Variant
 
 NORMALIZE_EPS = 1e-12  # torch.nn.functional.normalize
 KERAS_NORM_EPS = 1e-6  # keras l2_normalize: sqrt(max(Σx², 1e-12))
@@ -274,7 +277,7 @@ MNRL = LossSpec(
     elements=multiple_negatives_ranking,
     grad=multiple_negatives_ranking_grad,
     params=(
-        Param("positive", "tensor", "required", "the positive (relevant) embedding of each anchor, (N, D)"),
+        Param("positive", "tensor", REQUIRED, "the positive (relevant) embedding of each anchor, (N, D)"),
         Param("negative", "tensor", None, "hard negatives, (M, D) rows added to every anchor's candidates"),
         Param(
             "scale",
@@ -373,7 +376,7 @@ CONTRASTIVE = LossSpec(
     elements=contrastive,
     grad=contrastive_grad,
     params=(
-        Param("pred2", "tensor", "required", "the second embedding of each pair (x₂), same shape as --pred"),
+        Param("pred2", "tensor", REQUIRED, "the second embedding of each pair (x₂), same shape as --pred"),
         Param("margin", "float", 1.0, "the distance m beyond which dissimilar pairs cost nothing", low=0.0),
     ),
     target="class",
@@ -834,8 +837,8 @@ TRIPLET_WITH_DISTANCE = LossSpec(
     elements=triplet_margin_with_distance,
     grad=triplet_margin_with_distance_grad,
     params=(
-        Param("positive", "tensor", "required", "embeddings of the same identity as the anchor"),
-        Param("negative", "tensor", "required", "embeddings of another identity"),
+        Param("positive", "tensor", REQUIRED, "embeddings of the same identity as the anchor"),
+        Param("negative", "tensor", REQUIRED, "embeddings of another identity"),
         Param("distance", "choice", "euclidean", "the distance function", choices=DISTANCES),
         Param("margin", "float", 1.0, "the margin m (PyTorch requires m > 0)", low=0.0, low_open=True),
         Param("swap", "bool", False, "use d(p, n) when it is smaller (Balntas et al.)"),
@@ -915,7 +918,17 @@ def sample_vectors(rng: np.random.Generator) -> dict[str, Array]:
     return {"pred": rng.normal(size=shape), "target": rng.normal(size=shape)}
 
 
-COSINE_COMMON = {
+class CosineFields(TypedDict):
+    """The :class:`LossSpec` fields the two cosine losses share (``LossSpec(..., **COSINE_COMMON)``)."""
+
+    family: Family
+    target_help: str
+    class_axis: Callable[[Array], int | None]
+    zero_at_target: bool
+    sample: Sampler
+
+
+COSINE_COMMON: CosineFields = {
     "family": "embedding",
     "target_help": "target vectors, same shape as --pred (compared along the last axis)",
     "class_axis": _rows_axis,

@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Callable, Mapping
+from typing import Any, TypedDict
 
 import numpy as np
 
 from lossctl.errors import InputError, LossctlWarning
 from lossctl.losses._filters import as_batch, gaussian_taps, require_image, smooth, smooth_adjoint, unbroadcast
 from lossctl.losses.checks import require
-from lossctl.losses.spec import Array, Example, LossSpec, Param, Variant
+from lossctl.losses.spec import REQUIRED, Array, Example, LossSpec, Param, ParamGrid, Sampler, Variant
 
 BY_HAND = "by hand"
 TV_NORMS = ("l1", "l2sq", "isotropic")
@@ -153,9 +155,8 @@ def split_weight(pred: Array, weight: Array) -> tuple[Array, Array, bool]:
         mapped = as_batch(shaped) if shaped.shape == pred.shape else shaped
         return mapped, mapped, True
     if weight.shape in ((2, *spatial), (2, *pred.shape)):
-        maps = [weight[0], weight[1]]
-        mapped = [as_batch(m) if m.shape == pred.shape else m for m in maps]
-        return mapped[0], mapped[1], False
+        vertical, horizontal = (as_batch(m) if m.shape == pred.shape else m for m in (weight[0], weight[1]))
+        return vertical, horizontal, False
     raise InputError(
         f"--tv-weight has shape {tuple(weight.shape)}; give one map of shape {tuple(spatial)} or "
         f"{tuple(pred.shape)}, or one per direction: {(2, *spatial)} (vertical, then horizontal)"
@@ -333,7 +334,7 @@ def ssim_grad(
     return grad.reshape(pred.shape)
 
 
-def ssim_pixels(pred: Array, target: Array, **params: float) -> Array:
+def ssim_pixels(pred: Array, target: Array, **params: Any) -> Array:
     """1 − S at every pixel, in pred's shape (what --save-elements writes)."""
     return (1.0 - ssim_map(pred, target, **params)).reshape(pred.shape)
 
@@ -426,7 +427,7 @@ NORM = Param(
     "norm", "choice", "l1", "l1: |dx| + |dy|; l2sq: dx² + dy²; isotropic: √(dx² + dy² + ε²) − ε", choices=TV_NORMS
 )
 EPS = Param("eps", "float", 1e-8, "ε of the isotropic norm (keeps it differentiable at 0)", low=0.0, low_open=True)
-TV_GRID = ({}, {"norm": "l2sq"}, {"norm": "isotropic", "eps": 1e-3})
+TV_GRID: ParamGrid = ({}, {"norm": "l2sq"}, {"norm": "isotropic", "eps": 1e-3})
 DIFFERENCES = "dv = x[i+1,j] − x[i,j], dh = x[i,j+1] − x[i,j]"
 TV_VARIANTS = (
     Variant(
@@ -529,7 +530,7 @@ WEIGHTED_TV = LossSpec(
         Param(
             "tv_weight",
             "tensor",
-            "required",
+            REQUIRED,
             "per-pixel weights ≥ 0: shape (H, W) or --pred's, or (2, H, W) for vertical and horizontal maps",
         ),
         NORM,
@@ -575,7 +576,22 @@ def squared_errors(pred: Array, target: Array, **_: object) -> Array:
     return (pred - target) ** 2
 
 
-PSNR_SHARED: dict = {
+class PsnrFields(TypedDict):
+    """The :class:`LossSpec` fields psnr and psnr_loss share (``LossSpec(..., **PSNR_SHARED)``)."""
+
+    params: tuple[Param, ...]
+    infer: Callable[[Array], Mapping[str, Any]]
+    check: Callable[..., None]
+    sample: Sampler
+    zero_at_target: bool
+    finite: bool
+    pixel_map: Callable[..., Array]
+    images: bool
+    separable: Callable[..., bool]
+    references: tuple[str, ...]
+
+
+PSNR_SHARED: PsnrFields = {
     "params": (DATA_RANGE,),
     "infer": default_data_range,
     "check": check_psnr,
@@ -696,7 +712,7 @@ OVERLAP_PARAMS = (
         "one score per image of an (N, C, H, W) batch, then the mean; --no-per-sample pools the whole batch",
     ),
 )
-OVERLAP_GRID = ({}, {"per_sample": False}, {"smooth": 0.0})
+OVERLAP_GRID: ParamGrid = ({}, {"per_sample": False}, {"smooth": 0.0})
 OVERLAP_REFERENCES = (
     "Milletari, Navab & Ahmadi, V-Net, 3DV 2016",
     "Salehi, Erdogmus & Gholipour, Tversky loss function for image segmentation, 2017",

@@ -7,13 +7,16 @@ or a single 1-D sample of C scores.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+from typing import TypedDict
+
 import numpy as np
 
 from lossctl.errors import InputError
 from lossctl.losses._views import positive_label, true_class_margin
 from lossctl.losses.checks import count, require
 from lossctl.losses.classification import as_indices, check_class_targets, class_axis, gather, is_index_target, one_hot
-from lossctl.losses.spec import Array, Example, LossSpec, Param, Variant
+from lossctl.losses.spec import REQUIRED, Array, Example, LossSpec, Param, Sampler, TargetKind, Variant
 from lossctl.losses.wording import Numbers, elide, join
 
 CS231N = "Stanford CS231n notes, linear classification (cat/frog scores); by hand"
@@ -246,8 +249,22 @@ def explain_crammer_singer(result, fmt: Numbers) -> list[str]:
 
 
 DELTA = Param("margin", "float", 1.0, "the margin Δ")
+
+
 # What the three multiclass hinges share: scores laid out as for cross-entropy, index or one-hot targets.
-MULTICLASS_LAYOUT = {
+class MulticlassLayout(TypedDict):
+    """The :class:`LossSpec` fields the three multiclass hinges share (``LossSpec(..., **MULTICLASS_LAYOUT)``)."""
+
+    target: TargetKind
+    target_help: str
+    check: Callable[..., None]
+    details: Callable[..., Mapping[str, Array]]
+    class_axis: Callable[[Array], int | None]
+    zero_at_target: bool
+    sample: Sampler
+
+
+MULTICLASS_LAYOUT: MulticlassLayout = {
     "target": "class",
     "target_help": "class indices (one per sample) or one-hot rows",
     "check": check_multiclass,
@@ -321,6 +338,8 @@ def check_multi_margin(pred: Array, target: Array, *, weight=None, **_: object) 
         raise InputError(f"--weight has {count(weight.size)} but there are {classes} classes; give one per class")
 
 
+MULTI_MARGIN_LAYOUT: MulticlassLayout = {**MULTICLASS_LAYOUT, "check": check_multi_margin}
+
 MULTI_MARGIN = LossSpec(
     name="multi_margin",
     aliases=("multi_margin_loss", "multimargin"),
@@ -337,7 +356,7 @@ MULTI_MARGIN = LossSpec(
         Param("weight", "tensor", None, "a weight per class (scales the sample's loss by w_y)"),
     ),
     torch="multi_margin_loss",
-    **{**MULTICLASS_LAYOUT, "check": check_multi_margin},
+    **MULTI_MARGIN_LAYOUT,
     explain=explain_weston_watkins,
     param_grid=({}, {"p": 2}, {"margin": 0.5, "weight": np.array([0.5, 1.0, 2.0, 3.0])}),
     variants=(
@@ -604,7 +623,7 @@ MARGIN_RANKING = LossSpec(
     elements=margin_ranking,
     grad=margin_ranking_grad,
     params=(
-        Param("pred2", "tensor", "required", "the second score of each pair (x₂)"),
+        Param("pred2", "tensor", REQUIRED, "the second score of each pair (x₂)"),
         Param("margin", "float", 0.0, "the margin Δ"),
     ),
     target_help="1 if --pred should rank higher, −1 if --pred2 should",
@@ -703,7 +722,7 @@ COSINE_EMBEDDING = LossSpec(
     elements=cosine_embedding,
     grad=cosine_embedding_grad,
     params=(
-        Param("pred2", "tensor", "required", "the second embedding of each pair (x₂), same shape as --pred"),
+        Param("pred2", "tensor", REQUIRED, "the second embedding of each pair (x₂), same shape as --pred"),
         Param("margin", "float", 0.0, "cosine below which dissimilar pairs cost nothing", low=-1.0, high=1.0),
     ),
     target="class",
@@ -821,8 +840,8 @@ TRIPLET_MARGIN = LossSpec(
     elements=triplet_margin,
     grad=triplet_margin_grad,
     params=(
-        Param("positive", "tensor", "required", "embeddings of the same identity as the anchor"),
-        Param("negative", "tensor", "required", "embeddings of another identity"),
+        Param("positive", "tensor", REQUIRED, "embeddings of the same identity as the anchor"),
+        Param("negative", "tensor", REQUIRED, "embeddings of another identity"),
         Param("margin", "float", 1.0, "the margin Δ", low=0.0),
         Param("p", "float", 2.0, "the norm degree of the distance", low=0.0, low_open=True),
         Param("eps", "float", 1e-6, "added to differences, as PyTorch's pairwise_distance", low=0.0),

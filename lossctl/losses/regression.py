@@ -14,7 +14,7 @@ import numpy as np
 
 from lossctl.errors import InputError
 from lossctl.losses.checks import require
-from lossctl.losses.spec import Array, Example, LossSpec, Param, Transform, sample_same_shape
+from lossctl.losses.spec import REQUIRED, Array, Example, LossSpec, Param, Transform, sample_same_shape
 
 TEACHING = "worked example of the teaching material, checked by hand"
 
@@ -593,7 +593,7 @@ MULTI_QUANTILE = LossSpec(
     "Crossing quantiles are not penalised.",
     elements=multi_quantile,
     grad=multi_quantile_grad,
-    params=(Param("q", "tensor", "required", "the K quantiles, e.g. 0.1,0.5,0.9, one per column of --pred"),),
+    params=(Param("q", "tensor", REQUIRED, "the K quantiles, e.g. 0.1,0.5,0.9, one per column of --pred"),),
     target="class",
     target_help="one value per sample: the shape of --pred without its last (quantile) axis",
     check=check_multi_quantile,

@@ -12,15 +12,16 @@ gradient is then with respect to the logits.  ``--ignore-index`` masks pixels ou
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
+from typing import Any, TypedDict
 
 import numpy as np
 
 from lossctl.errors import InputError
 from lossctl.losses._numerics import log_softmax, sigmoid
 from lossctl.losses.checks import count, require
-from lossctl.losses.spec import Array, Example, LossSpec, Param, Variant
+from lossctl.losses.spec import Array, Example, Family, LossSpec, Param, ParamGrid, Sampler, TargetKind, Variant
 
 Terms = tuple[Array, Array, Array]  # loss, ∂loss/∂I, ∂loss/∂P — each (groups, classes)
 EMPTY_MASKS = (
@@ -109,7 +110,7 @@ def overlap_loss(score: Callable[..., Terms], pred: Array, target: Array, params
     return loss, chain_from_logits(p, grad_p) if from_logits else grad_p
 
 
-def check_segmentation(pred: Array, target: Array, *, from_logits: bool = False, **params: object) -> None:
+def check_segmentation(pred: Array, target: Array, *, from_logits: bool = False, **params: Any) -> None:
     """Layout, probability range, indices or masks, class weights, and 0/0 without smoothing."""
     if pred.ndim < 2:
         raise InputError(f"--pred must be (N, C, *spatial) with classes on axis 1, got shape {tuple(pred.shape)}")
@@ -141,7 +142,7 @@ def check_segmentation(pred: Array, target: Array, *, from_logits: bool = False,
             raise InputError("--weight is 0 for every class: the class average would be 0/0")
 
 
-def check_smoothing(pred: Array, target: Array, params: dict) -> None:
+def check_smoothing(pred: Array, target: Array, params: Mapping[str, Any]) -> None:
     """With smooth = 0, a (group, class) with P + T = 0 is 0/0."""
     if params.get("smooth", 1.0) != 0:
         return
@@ -153,7 +154,7 @@ def check_smoothing(pred: Array, target: Array, params: dict) -> None:
         raise InputError("a class is empty in both --pred and --target, so its overlap is 0/0; use --smooth > 0")
 
 
-def check_overlap_loss(pred: Array, target: Array, **params: object) -> None:
+def check_overlap_loss(pred: Array, target: Array, **params: Any) -> None:
     check_segmentation(pred, target, **params)
     check_smoothing(pred, target, params)
 
@@ -162,7 +163,7 @@ def sample_weighted_segmentation(rng: np.random.Generator) -> dict[str, Array]:
     """As :func:`sample_segmentation`, and a positive weight per class in about half the draws."""
     inputs = sample_segmentation(rng)
     if rng.random() < 0.5:
-        inputs["weight"] = rng.uniform(0.2, 2.0, size=inputs["pred"].shape[1])
+        inputs["weight"] = rng.uniform(0.2, 2.0, size=(inputs["pred"].shape[1],))
     return inputs
 
 
@@ -195,24 +196,40 @@ SEG_IGNORE = Param("ignore_index", "int", -100, "pixels whose target index is th
 SEG_WEIGHT = Param("weight", "tensor", None, "a weight per class for the class average (default: equal)")
 SMOOTH = Param("smooth", "float", 1e-5, "added to numerator and denominator (MONAI's smooth_nr = smooth_dr)", low=0.0)
 SEG_PARAMS = (SMOOTH, FROM_LOGITS, PER_SAMPLE, SEG_IGNORE, SEG_WEIGHT)
-SEG_GRID = (
+SEG_GRID: ParamGrid = (
     {},
     {"per_sample": False},
     {"from_logits": True, "smooth": 1.0},
     {"ignore_index": 0},
 )
 TARGET_HELP = "class indices (N, *spatial) or masks / one-hot of --pred's shape (N, C, *spatial)"
-COMMON = dict(
-    family="segmentation",
-    target="class",
-    target_help=TARGET_HELP,
-    check=check_overlap_loss,
-    class_axis=class_axis,
-    zero_at_target=False,
-    sample=sample_weighted_segmentation,
-    separable=per_sample_rows,
-    images=False,
-)
+
+
+class SegmentationFields(TypedDict):
+    """The :class:`LossSpec` fields the segmentation losses share (``LossSpec(..., **COMMON)``)."""
+
+    family: Family
+    target: TargetKind
+    target_help: str
+    check: Callable[..., None]
+    class_axis: Callable[[Array], int | None]
+    zero_at_target: bool
+    sample: Sampler
+    separable: Callable[..., bool]
+    images: bool
+
+
+COMMON: SegmentationFields = {
+    "family": "segmentation",
+    "target": "class",
+    "target_help": TARGET_HELP,
+    "check": check_overlap_loss,
+    "class_axis": class_axis,
+    "zero_at_target": False,
+    "sample": sample_weighted_segmentation,
+    "separable": per_sample_rows,
+    "images": False,
+}
 
 
 # --- Jaccard / soft IoU ---------------------------------------------------------------------
@@ -302,7 +319,7 @@ def generalized_dice_grad(pred: Array, target: Array, **params) -> Array:
     return overlap_loss(generalized_dice_terms, pred, target, dict(params))[1]
 
 
-def check_generalized_dice(pred: Array, target: Array, **params: object) -> None:
+def check_generalized_dice(pred: Array, target: Array, **params: Any) -> None:
     """With smooth = 0, an image whose target is empty in every class has no weights: 0/0."""
     check_segmentation(pred, target, **params)
     if params.get("smooth") != 0 or params.get("w_type") == "uniform":
@@ -313,6 +330,8 @@ def check_generalized_dice(pred: Array, target: Array, **params: object) -> None
     if np.any(np.all(totals == 0, axis=1)):
         raise InputError("--target is empty in every class of an image, so every weight is 0 (0/0); use --smooth > 0")
 
+
+GENERALIZED_DICE_FIELDS: SegmentationFields = {**COMMON, "check": check_generalized_dice, "sample": sample_segmentation}
 
 GENERALIZED_DICE = LossSpec(
     name="generalized_dice",
@@ -328,7 +347,7 @@ GENERALIZED_DICE = LossSpec(
     "plain pooled Dice. No extra class weights: the weights are the point.",
     elements=generalized_dice,
     grad=generalized_dice_grad,
-    **{**COMMON, "check": check_generalized_dice, "sample": sample_segmentation},
+    **GENERALIZED_DICE_FIELDS,
     params=(
         SMOOTH,
         Param(
@@ -479,7 +498,7 @@ def dice_ce_grad(pred: Array, target: Array, **params) -> Array:
     return dice_ce_parts(pred, target, **params)[1]
 
 
-def check_dice_ce(pred: Array, target: Array, **params: object) -> None:
+def check_dice_ce(pred: Array, target: Array, **params: Any) -> None:
     check_segmentation(pred, target, from_logits=True)
     if pred.shape[1] < 2 or not is_index_target(pred, target):
         raise InputError(
@@ -494,6 +513,8 @@ def sample_dice_ce(rng: np.random.Generator) -> dict[str, Array]:
         "target": rng.integers(0, classes, size=(n, h, w)).astype(float),
     }
 
+
+DICE_CE_FIELDS: SegmentationFields = {**COMMON, "check": check_dice_ce, "sample": sample_dice_ce}
 
 DICE_CE = LossSpec(
     name="dice_ce",
@@ -532,7 +553,7 @@ DICE_CE = LossSpec(
         ),
     ),
     see_also=("dice", "cross_entropy", "generalized_dice"),
-    **{**COMMON, "check": check_dice_ce, "sample": sample_dice_ce},
+    **DICE_CE_FIELDS,
 )
 
 
@@ -686,7 +707,7 @@ def lovasz_softmax_grad(
     return chain_from_logits(p, grad_p) if from_logits else grad_p
 
 
-def check_lovasz_softmax(pred: Array, target: Array, **params: object) -> None:
+def check_lovasz_softmax(pred: Array, target: Array, **params: Any) -> None:
     check_segmentation(pred, target, **params)
     if pred.ndim < 2 or pred.shape[1] < 2 or not is_index_target(pred, target):
         raise InputError(
@@ -705,6 +726,8 @@ def sample_lovasz_softmax(rng: np.random.Generator) -> dict[str, Array]:
         inputs["weight"] = rng.uniform(0.2, 2.0, size=classes)
     return inputs
 
+
+LOVASZ_SOFTMAX_FIELDS: SegmentationFields = {**COMMON, "check": check_lovasz_softmax, "sample": sample_lovasz_softmax}
 
 LOVASZ_SOFTMAX = LossSpec(
     name="lovasz_softmax",
@@ -747,7 +770,7 @@ LOVASZ_SOFTMAX = LossSpec(
         ),
     ),
     see_also=("lovasz_hinge", "jaccard", "cross_entropy"),
-    **{**COMMON, "check": check_lovasz_softmax, "sample": sample_lovasz_softmax, "separable": per_sample_rows},
+    **LOVASZ_SOFTMAX_FIELDS,
 )
 
 POOLED = "(--no-per-sample: the sums run over the whole batch, one score)"

@@ -17,6 +17,7 @@ Conventions for the functions a spec holds:
 
 from __future__ import annotations
 
+import enum
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -28,7 +29,38 @@ from lossctl.errors import ParameterError
 
 Array = np.ndarray
 ParamKind = Literal["float", "int", "bool", "choice", "tensor"]
-TargetKind = Literal["same", "class", "none"]
+# What --target holds: "same" (shape of --pred, checked before the loss runs), "class" (class indices or
+# probabilities, told apart by shape), "none" (no target), or "checked" (any shape: the loss's own ``check``
+# validates it against --pred and the tensor parameters, as gaussian_nll's broadcastable variances).
+TargetKind = Literal["same", "class", "none", "checked"]
+Family = Literal[
+    "regression",
+    "classification",
+    "probabilistic",
+    "margin",
+    "ranking",
+    "embedding",
+    "image",
+    "segmentation",
+    "box",
+    "sequence",
+]
+
+
+class Requirement(str, enum.Enum):
+    """The default of a tensor parameter that must be given (a one-member enum: a typed sentinel).
+
+    It is a ``str`` equal to ``"required"`` so that code comparing with that word keeps working; new code
+    tests ``param.required`` (or ``param.default is REQUIRED``).
+    """
+
+    REQUIRED = "required"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+REQUIRED = Requirement.REQUIRED
 
 _PYTHON_TYPES: dict[str, type] = {"float": float, "int": int, "bool": bool, "choice": str, "tensor": str}
 
@@ -52,6 +84,11 @@ class Param:
     def option(self) -> str:
         """The command-line option, e.g. ``--label-smoothing``."""
         return "--" + self.name.replace("_", "-")
+
+    @property
+    def required(self) -> bool:
+        """True for a tensor parameter the loss cannot do without (``default=REQUIRED``)."""
+        return self.default is REQUIRED
 
     @property
     def python_type(self) -> type:
@@ -144,6 +181,7 @@ class Variant:
 
 
 Sampler = Callable[["np.random.Generator"], dict[str, Array]]  # a string: numpy.random loads lazily
+ParamGrid = tuple[Mapping[str, Any], ...]  # parameter settings the generated tests try
 
 
 def sample_same_shape(rng: np.random.Generator) -> dict[str, Array]:
@@ -157,7 +195,7 @@ class LossSpec:
     """Everything lossctl knows about one loss."""
 
     name: str
-    family: str
+    family: Family
     summary: str
     formula: str
     gradient: str
@@ -172,7 +210,8 @@ class LossSpec:
     target_help: str = "targets, same shape as --pred"
     torch: str | None = None  # name in torch.nn.functional, when PyTorch has the loss
     check: Callable[..., None] | None = None  # domain checks, raise InputError
-    denominator: Callable[..., float] | None = None  # what "mean" divides the sum by
+    # what "mean" divides the sum by: a number, or per-element terms the evaluation sums exactly
+    denominator: Callable[..., float | Array] | None = None
     # Per-element weights wᵢ of the mean: mean = Σ wᵢ ℓᵢ / count (CTC: 1 / target length, as PyTorch).  With
     # it, ``grad`` takes ``element_weights`` (None: the gradient of the plain sum).
     mean_weights: Callable[..., Array] | None = None
@@ -180,7 +219,7 @@ class LossSpec:
     transform: Transform | None = None
     zero_at_target: bool = True  # loss(pred=target) == 0
     sample: Sampler = sample_same_shape
-    param_grid: tuple[Mapping[str, Any], ...] = ({},)  # settings the generated tests try
+    param_grid: ParamGrid = ({},)  # settings the generated tests try
     details: Callable[..., Mapping[str, Array]] | None = None  # extra per-element table columns
     class_axis: Callable[[Array], int | None] | None = None
     # --explain: ``term(p, t, error, **params)`` writes one element's loss with the numbers substituted

@@ -21,7 +21,7 @@ def literal(values: Any) -> str:
         return text[:-2] if text.endswith(".0") else text
 
     if array.ndim == 0:
-        return number(array)
+        return number(float(array))
     if array.ndim == 1:
         return ",".join(number(x) for x in array)
     if array.ndim == 2 and min(array.shape) > 1:

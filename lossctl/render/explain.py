@@ -50,8 +50,10 @@ def _weighted_mean(result: LossResult) -> bool:
 
 def weighted_mean_lines(result: LossResult, fmt: Numbers) -> list[str]:
     """L = (ℓ₀·w₀ + …) / n = (w₀ℓ₀ + …) / n = S / n = L."""
-    spec = result.spec
-    weights = spec.mean_weights(result.pred, result.target, **result.params, **result.tensors)
+    mean_weights = result.spec.mean_weights
+    if mean_weights is None:  # only asked when uses_weighted_mean(result)
+        return []
+    weights = mean_weights(result.pred, result.target, **result.params, **result.tensors)
     elements, weights = result.elements.ravel(), weights.ravel()
     products = [f"{fmt(v)}·{fmt(w)}" for v, w in zip(elements, weights, strict=True)]
     weighted = [fmt(v * w) for v, w in zip(elements, weights, strict=True)]
@@ -137,6 +139,7 @@ def activation_lines(result: LossResult, fmt: Numbers) -> list[str]:
 
 def gradient_wrt_activated(result: LossResult) -> np.ndarray:
     """∂L/∂a: the loss's own gradient at a = a(z), with the same reduction (before the chain rule)."""
+    params: dict[str, Any] = {**result.params, **result.tensors}
     again = compute(
         result.spec,
         result.pred,
@@ -144,8 +147,7 @@ def gradient_wrt_activated(result: LossResult) -> np.ndarray:
         reduction=result.reduction,
         dtype=result.dtype,
         allow_nonfinite=True,
-        **result.params,
-        **result.tensors,
+        **params,
     )
     return again.grad
 
@@ -161,7 +163,7 @@ def chain_lines(result: LossResult, fmt: Numbers, label: str) -> list[str]:
             f"  chain rule through softmax: {derivative}",
             f"  {z_label} = a ⊙ (∂L/∂a − Σₖ aₖ ∂L/∂aₖ)",
         ]
-    else:
+    elif result.activation_derivative is not None:  # every element-wise activation keeps its a′(z)
         lines += [
             f"  a′(z) = {derivative}",
             f"  a′(z) = {matrix(result.activation_derivative, fmt)}",
