@@ -327,6 +327,25 @@ CORPUS: list[tuple[str, list[str], str | None, list[str]]] = [
     ("npy-one-byte-short", ["mse", "--pred", "{tmp}/short.npy", *T4], None, ["truncated"]),
     ("image-bomb", ["mse", "--pred", "{tmp}/bomb.png", *T4], None, ["more pixels than Pillow's limit of 89,478,485"]),
     ("image-bomb-warning", ["mse", "--pred", "{tmp}/warn.png", *T4], None, ["Pillow's limit"]),
+    # found by an independent attack: a commented-out-looking id row, duplicated column names
+    (
+        "data-hash-row",
+        ["mse", "--data", "{tmp}/hash_ids.csv", "--pred-col", "y_hat", "--target-col", "y"],
+        None,
+        ["line 2 starts with '#'", "remove the '#'"],
+    ),
+    (
+        "data-hash-row-value",
+        ["mse", "--data", "{tmp}/hash_ids.csv", "--pred-col", "y_hat", "--target-col", "y", "-f", "value"],
+        None,
+        ["line 2 starts with '#'"],
+    ),
+    (
+        "data-duplicate-column",
+        ["mse", "--data", "{tmp}/twin_y.csv", "--pred-col", "y_hat", "--target-col", "y"],
+        None,
+        ["2 columns named 'y'", "0-based index"],
+    ),
 ]
 
 
@@ -346,6 +365,8 @@ def _bilevel_png(width: int, height: int) -> bytes:
 
 def _fixtures(tmp: Path) -> None:
     (tmp / "three.csv").write_text("1\n2\n3\n")
+    (tmp / "hash_ids.csv").write_text("id,y_hat,y\n#1,1,2\n#2,3,3\nx,5,5\n")
+    (tmp / "twin_y.csv").write_text("y_hat,y,y\n1,2,3\n")
     (tmp / "weights.csv").write_text("1\n2\n")
     (tmp / "sub").mkdir()
     (tmp / "sub.npy").mkdir()

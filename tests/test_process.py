@@ -627,3 +627,20 @@ class TestOneLineInsteadOfACrash:
             run = cli([*path_kind, option, str(tmp_path / name)])
             assert_usage_error(run, f"{option}: cannot write {tmp_path / name}: No space left on device")
         assert sorted(p.name for p in tmp_path.iterdir()) == ["p.npy"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "content"),
+    [
+        (["mse", "--pred", "-", "--target", "1,2,4"], "1\n2\n3\n"),
+        (["mse", "--data", "-", "--pred-col", "a", "--target-col", "b"], "a,b\n1,2\n"),
+    ],
+)
+def test_standard_input_redirected_from_a_file_is_that_file(tmp_path, argv, content) -> None:
+    """`< in.csv` makes in.csv an input: --save-grad in.csv is refused and the file is left as it was."""
+    source = tmp_path / "in.csv"
+    source.write_text(content)
+    command = " ".join([*LOSSCTL, *argv, "--save-grad", str(source), "-f", "value", "<", str(source)])
+    done = subprocess.run(["bash", "-c", command], capture_output=True, text=True, check=False)
+    assert done.returncode == 2 and "is also an input" in done.stderr, done.stderr
+    assert source.read_text() == content

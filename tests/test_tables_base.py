@@ -12,7 +12,6 @@ from tests.conftest import assert_usage_error, run_cli
 @pytest.fixture
 def without_pyarrow(monkeypatch):
     monkeypatch.setattr(lossctl.io.arrow, "pyarrow_available", lambda: False)
-    monkeypatch.setattr(lossctl.cli.tables, "pyarrow_available", lambda: False)
 
 
 @pytest.mark.parametrize(

@@ -13,11 +13,10 @@ from __future__ import annotations
 
 import sys
 import warnings
-from pathlib import Path
 from typing import Any
 
 from lossctl.errors import ExitStatus, InputError, LossctlWarning
-from lossctl.io.arrow import Columns, is_pattern, needs_pyarrow, open_table, pyarrow_available, split_names
+from lossctl.io.arrow import Columns, is_pattern, needs_pyarrow, open_table, split_names
 from lossctl.io.outputs import OutputSet
 from lossctl.losses.spec import LossSpec
 
@@ -25,7 +24,6 @@ TABLE_ONLY = ("weight_col", "group_by", "keep_col", "dropna", "scheduler", "work
 SAVES = {"--save-elements": "save_elements", "--save-grad": "save_grad"}
 PER_ELEMENT = ("explain", "expect_grad")
 ENGINES = ("local", "dask")
-LARGE_CSV_BYTES = 64 << 20  # a CSV this large is summarised anyway: pyarrow's reader serves every format
 
 
 def table_options() -> list[Any]:
@@ -68,21 +66,10 @@ def table_route(options: dict[str, Any]) -> str | None:
     parquet_saves = [o for o, name in SAVES.items() if str(options.get(name) or "").lower().endswith(".parquet")]
     if asked or patterned or parquet_saves or needs_pyarrow(data):
         return "table"
-    nothing_per_element = not any(options.get(name) for name in (*PER_ELEMENT, *SAVES.values()))
-    summary_only = options.get("format") == "value" or _file_size(data) >= LARGE_CSV_BYTES
-    reduced = options.get("reduction") != "none" and options.get("format") != "csv"
-    if reduced and summary_only and nothing_per_element and pyarrow_available():
-        return "try"
+    # A plain CSV stays with the built-in reader, whatever the output: pyarrow reads '#1' as a value
+    # where the built-in reader sees a comment, and refuses files the built-in reader explains line by
+    # line; one file must not give two answers depending on --format.
     return None
-
-
-def _file_size(source: str) -> int:
-    """The size of a regular file (0 for anything else: stdin, pipes, missing files)."""
-    path = Path(source.strip()).expanduser()
-    try:
-        return path.stat().st_size if source.strip() != "-" and path.is_file() else 0
-    except OSError:
-        return 0
 
 
 def refuse_parquet_saves(options: dict[str, Any]) -> None:

@@ -194,7 +194,10 @@ def _input_files(inputs: Mapping[str, str]) -> Iterator[tuple[str, str]]:
     """(option, file) for every file an input names: itself, a glob's matches, a folder's files."""
     for option, given in inputs.items():
         text = given.strip()
-        if not text or text == "-":
+        if not text:
+            continue
+        if text == "-":  # standard input redirected from a file (< in.csv) is that file
+            yield option, "/dev/stdin"
             continue
         expanded = os.path.expanduser(text)
         if glob.has_magic(expanded):

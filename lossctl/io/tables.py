@@ -248,6 +248,7 @@ def selected_columns(
         raise InputError(f"{name} holds no numbers")
     names = layout.header or ()
     indices = [column_index(names, layout.width, wanted, option, source) for option, wanted in selectors]
+    _refuse_commented_rows(raw, layout, source)
     values = fast_values(raw, layout)
     if values is not None and values.shape[1] == layout.width:
         return [np.ascontiguousarray(values[:, i]) for i in indices]
@@ -257,6 +258,28 @@ def selected_columns(
         if values is not None:
             return [np.ascontiguousarray(values[:, wanted.index(i)]) for i in indices]
     return careful_columns(decode(raw, label, source), name, layout, indices)
+
+
+def _refuse_commented_rows(raw: bytes, layout: Layout, source: str) -> None:
+    """A table row that starts with ``#`` after the first row would be left out as a comment.
+
+    Spreadsheets, pandas and R have no comment character, and ids such as ``#12`` or colours such
+    as ``#ff0000`` are ordinary values there: dropping the row would change the answer silently.
+    """
+    if b"#" not in raw:
+        return
+    first = max(layout.header_line, layout.first_line)
+    for number, line in enumerate(decode_lines(raw), 1):
+        if number > first and line.lstrip().startswith("#"):
+            raise InputError(
+                f"--data: {source} line {number} starts with '#', which lossctl would read as a comment and "
+                "leave the row out; lossctl cannot read a table row that starts with '#': remove the '#' or the line"
+            )
+
+
+def decode_lines(raw: bytes) -> list[str]:
+    """Every line of a large table (only when it holds a '#')."""
+    return raw.decode("utf-8", errors="replace").splitlines()
 
 
 def _plain_rows_of_width(raw: bytes, layout: Layout) -> bool:
@@ -282,6 +305,12 @@ def _plain_rows_of_width(raw: bytes, layout: Layout) -> bool:
 def column_index(names: tuple[str, ...], width: int, wanted: str, option: str, source: str) -> int:
     """A column by exact name, by name in any case, or by 0-based (or negative) index."""
     key = wanted.strip()
+    if names.count(key) > 1:
+        places = [str(i) for i, name in enumerate(names) if name == key]
+        raise InputError(
+            f"{option}: {source} has {len(places)} columns named {shorten(key)!r} (columns {', '.join(places)}); "
+            "select one by its 0-based index"
+        )
     if key in names:
         return names.index(key)
     lowered = [name.lower() for name in names]
