@@ -120,7 +120,7 @@ TABLE_LOSSES = [
     if LOSSES.resolve(name).target != "none"
     and not LOSSES.resolve(name).images
     and LOSSES.resolve(name).mean_weights is None
-    and not any(p.default == "required" for p in LOSSES.resolve(name).tensor_params)
+    and not any(p.required for p in LOSSES.resolve(name).tensor_params)
 ]
 
 

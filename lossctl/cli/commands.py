@@ -65,7 +65,7 @@ def _option(
 def _param_option(param: Param) -> inspect.Parameter:
     help_text = param.help + (f"  Range {param.range_text()}." if param.range_text() else "")
     if param.kind == "tensor":
-        required = " (required)" if param.default == "required" else ""
+        required = " (required)" if param.required else ""
         return _option(str | None, None, param.option, help=f"{help_text}{required}: {INPUT_FORMS}", panel="Loss")
     if param.kind == "bool":
         flag = f"{param.option}/--no-{param.option[2:]}"
@@ -224,6 +224,8 @@ def _read_inputs(spec: LossSpec, options: dict[str, Any]) -> tuple[Any, Any, dic
         raise InputError(f"{' and '.join(dashes)} both read standard input; only one input can be '-'")
 
     data = options.get("data")
+    pred: np.ndarray
+    target: np.ndarray | None
     if data is not None:
         if sources["pred"] is not None or sources["target"] is not None:
             raise InputError("--data replaces --pred and --target; give one or the other")
@@ -240,9 +242,9 @@ def _read_inputs(spec: LossSpec, options: dict[str, Any]) -> tuple[Any, Any, dic
         pred = read_array(sources["pred"], "--pred")
         target = None if sources["target"] is None else read_array(sources["target"], "--target")
     tensors = {
-        name: read_array(sources[name], f"--{name.replace('_', '-')}")
+        name: read_array(text, f"--{name.replace('_', '-')}")
         for name in tensor_names
-        if sources[name] is not None
+        if (text := sources[name]) is not None
     }
     return pred, target, tensors
 
@@ -656,7 +658,7 @@ def _wrong_rows(result: LossResult, verdicts: list[AnyVerdict]) -> np.ndarray | 
         per_row = per_element(result, mask)
         if per_row is None:
             continue
-        wrong = per_row.any(axis=1)
+        wrong = np.asarray(per_row.any(axis=1))  # an array: NumPy types any() as maybe returning a scalar
         rows = wrong if rows is None else rows | wrong
     return rows if rows is not None and rows.any() else None
 

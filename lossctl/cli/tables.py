@@ -114,7 +114,7 @@ def run_table(spec: LossSpec, options: dict[str, Any], outputs: OutputSet) -> in
         allow_nonfinite=options["allow_nonfinite"],
     )
     hyper = {p.name: options[p.name] for p in spec.hyper_params}
-    tensors = {p.name: options.get(p.name) for p in spec.tensor_params if options.get(p.name) is not None}
+    tensors = {p.name: text for p in spec.tensor_params if (text := options.get(p.name)) is not None}
     if tensors:
         from lossctl.io.inputs import read_array
 

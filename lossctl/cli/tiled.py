@@ -53,23 +53,26 @@ def band_reader(array: Any, channels_last: bool, float_type: type) -> Callable[[
     raw = array if isinstance(array, np.ndarray) else np.asarray(array)
     shape = raw.shape
     channels, height, width = _geometry(shape, channels_last)
-    filename = getattr(raw, "filename", None)
-    mapped = isinstance(raw, np.memmap) and filename is not None and raw.flags.c_contiguous
+    mapped: tuple[str, int] | None = None  # a C-ordered memory map: its file and where its data start
+    if isinstance(raw, np.memmap) and raw.filename is not None and raw.flags.c_contiguous:
+        mapped = (raw.filename, int(raw.offset))
 
     def read(start: int, stop: int) -> np.ndarray:
         rows = stop - start
         if channels_last and len(shape) >= 3:
-            if mapped:
-                offset = int(raw.offset) + start * width * channels * raw.dtype.itemsize
+            if mapped is not None:
+                filename, base = mapped
+                offset = base + start * width * channels * raw.dtype.itemsize
                 block = np.fromfile(filename, dtype=raw.dtype, count=rows * width * channels, offset=offset)
                 block = block.reshape(rows, width, channels)
             else:
                 block = np.asarray(raw.reshape(height, width, channels)[start:stop])
             return np.moveaxis(block, -1, 0).astype(float_type)
-        if mapped:
+        if mapped is not None:
+            filename, base = mapped
             parts = []
             for channel in range(channels):
-                offset = int(raw.offset) + (channel * height + start) * width * raw.dtype.itemsize
+                offset = base + (channel * height + start) * width * raw.dtype.itemsize
                 part = np.fromfile(filename, dtype=raw.dtype, count=rows * width, offset=offset)
                 parts.append(part.reshape(rows, width))
             block = np.stack(parts)
@@ -103,6 +106,7 @@ def _require_finite(band: np.ndarray, option: str, start: int, shape: tuple[int,
     channel, row, column = (int(i) for i in bad[0])
     value = band[channel, row, column]
     row += start
+    index: tuple[int, ...]
     if len(shape) == 2:
         index = (row, column)
     elif channels_last:
@@ -132,6 +136,7 @@ def evaluate_tiled(
     grad_out = outputs.grad
 
     def make_elements(element_shape: tuple[int, ...], element_type: Any) -> Any:
+        assert outputs.make_elements is not None  # called only when the caller asked for the elements
         outputs.elements = outputs.make_elements(element_shape, element_type)
         return outputs.elements
 
@@ -168,6 +173,11 @@ def evaluate_tiled(
                 _require_finite(y, "--target", ext_start, shape, channels_last)
         return x, y
 
+    def pair(ext_start: int, ext_stop: int) -> tuple[np.ndarray, np.ndarray]:
+        x, y = inputs(ext_start, ext_stop)
+        assert y is not None  # psnr and ssim compare with a target (tiles_image requires one)
+        return x, y
+
     total = ExactSum()
     if spec.name == "tv":
         count = float(channels * height * width)
@@ -185,6 +195,7 @@ def evaluate_tiled(
                 if write_elements is not None:
                     write_elements(start, stop, elements)
                 if grad is not None:
+                    assert write_grad is not None  # a gradient is computed only when it is written
                     write_grad(start, stop, np.multiply(grad, float_type(scale)))
         elements_total = total.rounded(float_type)
     elif spec.name in ("psnr", "psnr_loss"):
@@ -192,7 +203,7 @@ def evaluate_tiled(
         sign = 1.0 if spec.name == "psnr" else -1.0
         pixels = channels * height * width
         for start, stop, _, _ in layout:
-            x, y = inputs(start, stop)
+            x, y = pair(start, stop)
             total.add(np.square(x - y))
         squared = total.rounded(np.float64)
         if squared == 0.0:
@@ -204,9 +215,9 @@ def evaluate_tiled(
         elements_total = float(float_type(sign * image.psnr_from_total(squared, pixels, hyper["data_range"])))
         if outputs.make_elements is not None:
             make_elements((1,), float_type)[:] = elements_total
-        if grad_out is not None:
+        if write_grad is not None:
             for start, stop, _, _ in layout:
-                x, y = inputs(start, stop)
+                x, y = pair(start, stop)
                 write_grad(start, stop, (sign * image.psnr_grad_band(x, y, squared, pixels)).astype(float_type))
     else:  # ssim
         count = float(channels)
@@ -217,12 +228,13 @@ def evaluate_tiled(
         upstream = -1.0 / interior if grad_out is not None else None
         with np.errstate(all="ignore"):
             for start, stop, ext_start, ext_stop in layout:
-                x, y = inputs(ext_start, ext_stop)
+                x, y = pair(ext_start, ext_stop)
                 core = slice(start - ext_start, stop - ext_start)
                 summed, grad = image.ssim_band(x, y, core, ext_start, (height, width), hyper, upstream)
                 for channel, value in enumerate(summed):
                     per_channel[channel].add(np.array([value]))
                 if grad is not None:
+                    assert write_grad is not None  # a gradient is computed only when it is written
                     write_grad(start, stop, np.multiply(grad, float_type(scale)))
         elements = np.array([1.0 - s.rounded(np.float64) / interior for s in per_channel], dtype=float_type)
         if outputs.make_elements is not None:

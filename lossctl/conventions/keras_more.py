@@ -83,7 +83,7 @@ def tversky_vjp(pred, target, cot, *, alpha: float = 0.5, beta: float = 0.5, sam
     return -(target * denominator - intersection * slope) / denominator**2
 
 
-CONVENTIONS = (
+CONVENTIONS: tuple[Convention, ...] = (
     Convention(
         "keras",
         "cosine_similarity",

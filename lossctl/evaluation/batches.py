@@ -177,6 +177,7 @@ def evaluate_batch(plan: Plan, batch: BatchLike, *, want_grad: bool = False) -> 
     hyper = resolve_params(spec, plan.params)
     if len(batch.pred) > 1 and not separable(spec, batch.pred, {**hyper, **tensors}):
         raise coupled_rows(spec)
+    tensor_params: Mapping[str, Any] = tensors  # keyword arguments of evaluate, as plan.params are
     kept: dict[str, Array] = {}
     outputs = Outputs(make_elements=lambda shape, dtype: kept.setdefault("elements", np.empty(shape, dtype)))
     _, grad = evaluate(
@@ -191,14 +192,14 @@ def evaluate_batch(plan: Plan, batch: BatchLike, *, want_grad: bool = False) -> 
         threads=1,
         activation=plan.activation,
         **plan.params,
-        **tensors,
+        **tensor_params,
     )
     elements = kept.get("elements")
     if elements is None or elements.ndim == 0 or len(elements) != len(batch.pred):
         raise coupled_rows(spec)
     partials = Partials(dropped=batch.dropped, batches=1, row_shape=tuple(elements.shape[1:]))
-    pred = np.asarray(batch.pred, dtype=plan.float_type)
-    target = None if batch.target is None else np.asarray(batch.target, dtype=plan.float_type)
+    pred: Array = np.asarray(batch.pred, dtype=plan.float_type)
+    target: Array | None = None if batch.target is None else np.asarray(batch.target, dtype=plan.float_type)
     partials.overall = _partial(spec, pred, target, {**hyper, **tensors}, elements)
     if batch.keys:
         codes = np.column_stack(list(batch.keys.values()))
@@ -312,6 +313,7 @@ def evaluate_table(
         batch_partials, elements, grad = evaluate_batch(plan, batch, want_grad=want_grad and first_pass_writes)
         partials += batch_partials
         if first_pass_writes:
+            assert sink is not None  # first_pass_writes needs a sink
             sink(batch, elements, _scaled(grad, scale, plan))
     if partials.overall.rows == 0:
         raise InputError("--data: no rows left to evaluate" + (" after --dropna" if partials.dropped else ""))

@@ -233,7 +233,7 @@ def compute(
         given = params.get(param.name)
         if given is not None:
             tensors[param.name] = as_array(given, param.option, float_type, allow_nonfinite=allow_nonfinite)
-        elif param.default == "required":
+        elif param.required:
             raise missing_tensor(spec, param)
 
     pred_array = as_array(pred, "--pred", float_type, allow_nonfinite=allow_nonfinite)

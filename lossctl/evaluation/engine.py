@@ -223,7 +223,7 @@ def evaluate(
     for param in spec.tensor_params:
         given = params.get(param.name)
         if given is None:
-            if param.default == "required":
+            if param.required:
                 raise missing_tensor(spec, param)
             continue
         if _rows(given, raw_pred, param.per_row) and raw_pred.ndim >= 1:

@@ -23,7 +23,7 @@ import glob
 import importlib.util
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -146,7 +146,11 @@ class TableSource:
         import pyarrow as pa
         import pyarrow.compute as pc
 
-        options = {"--pred-col": self.pred, "--target-col": [self.target], "--weight-col": [self.weight]}
+        options: dict[str, Sequence[str | None]] = {
+            "--pred-col": self.pred,
+            "--target-col": [self.target],
+            "--weight-col": [self.weight],
+        }
         bad = np.zeros(record.num_rows, dtype=bool)
         problems: list[tuple[str, str, Array]] = []
         for option, names in options.items():
@@ -177,7 +181,9 @@ class TableSource:
             if not finite.all():
                 dropped += int((~finite).sum())
                 record = record.filter(pa.array(finite))
-                pred, target, weight = (None if a is None else a[finite] for a in (pred, target, weight))
+                pred = pred[finite]
+                target = None if target is None else target[finite]
+                weight = None if weight is None else weight[finite]
         elif not self.allow_nonfinite:
             self._require_finite(where, first_row, pred, target, weight)
         keys = {name: self._codes(name, pc.dictionary_encode(record.column(name))) for name in self.keys}
@@ -215,10 +221,10 @@ class TableSource:
         """NaN and inf are refused as missing values are, naming the column and the row."""
         for option, names, values in (
             ("--pred-col", self.pred, pred),
-            ("--target-col", [self.target], target),
-            ("--weight-col", [self.weight], weight),
+            ("--target-col", [] if self.target is None else [self.target], target),
+            ("--weight-col", [] if self.weight is None else [self.weight], weight),
         ):
-            if values is None:
+            if values is None:  # a column not asked for (its name is None) has no values
                 continue
             finite = _finite_rows(values)
             if not finite.all():
@@ -232,11 +238,14 @@ class TableSource:
                 )
 
 
-def _finite_rows(values: Array | None) -> Array:
+def _finite_rows(values: Array | None) -> Array | np.bool_:
+    """Per row: every value finite (rows of several values reduced); no values → True for every row."""
     if values is None:
         return np.True_
-    finite = np.isfinite(values)
-    return finite if finite.ndim == 1 else finite.reshape(len(finite), -1).all(axis=1)
+    finite = np.asarray(np.isfinite(values))  # an array: the ufunc is typed as maybe returning a scalar
+    if finite.ndim == 1:
+        return finite
+    return finite.reshape(len(finite), -1).all(axis=1)
 
 
 def _numeric(column: Any, option: str, name: str, source: str, first_row: int = 0) -> Array:
@@ -274,10 +283,13 @@ def open_table(
     if not pyarrow_available():
         raise InputError(f"--data: reading {shorten(source.strip())} needs pyarrow: {TABLES_EXTRA}")
     dataset, name, has_header = _dataset(source.strip(), delimiter)
-    names = list(dataset.schema.names)
+    names: list[str] = list(dataset.schema.names)
     shown = tuple(names) if has_header else ()
     pred = _resolve_many(names, shown, columns.pred, "--pred-col", name)
-    resolve = lambda wanted, option: names[column_index(shown, len(names), wanted, option, name)]  # noqa: E731
+
+    def resolve(wanted: str, option: str) -> str:
+        return names[column_index(shown, len(names), wanted, option, name)]
+
     target = None if columns.target is None else resolve(columns.target, "--target-col")
     weight = None if columns.weight is None else resolve(columns.weight, "--weight-col")
     keys = [resolve(key, "--group-by") for key in columns.keys]

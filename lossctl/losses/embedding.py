@@ -656,7 +656,7 @@ def semi_hard_triplet_grad(pred: Array, target: Array, *, margin: float = 1.0, s
 
 def count_positive_pairs(pred: Array, target: Array, **_: object) -> float:
     """The number of ordered positive pairs (a, p), a ≠ p: what semi_hard_triplet's mean divides by."""
-    positive, _ = _label_masks(target.reshape(-1))
+    positive = _label_masks(target.reshape(-1))[0]
     return float(np.sum(positive))
 
 

@@ -165,7 +165,7 @@ def check_generalized_ce(pred: Array, target: Array, **_: object) -> None:
     classes = pred.shape[class_axis(pred)]
     valid = (target == np.round(target)) & (target >= 0) & (target < classes)
     require(valid, target, "--target", f"must hold class indices 0…{classes - 1}")
-    p, _, _ = _true_probability(pred, target)
+    p = _true_probability(pred, target)[0]
     require(p > 0, p, "the true class's probability", "must be > 0 (the gradient p^(q−1) is infinite at 0)")
 
 

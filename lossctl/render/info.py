@@ -110,9 +110,10 @@ def print_comparison(comparison, precision: int = 6, console: Console | None = N
     ]
     table, dropped = fit_columns(columns, console.width if console.is_terminal else UNLIMITED)
     table.columns[0].justify = "left"
-    table = prepared(console, table)
+    renderable = prepared(console, table)
     if not console.is_terminal:
-        console.width = max(80, console.measure(table, options=console.options.update(max_width=UNLIMITED)).maximum)
-    console.print(table)
+        options = console.options.update(max_width=UNLIMITED)
+        console.width = max(80, console.measure(renderable, options=options).maximum)
+    console.print(renderable)
     if dropped:
         console.print(Text(f"not shown at this width: {', '.join(dropped)} (widen the terminal or use -f json)"))
