@@ -33,7 +33,7 @@ from lossctl.losses.regression import (
     quantile_grad,
     sample_log1p_domain,
 )
-from lossctl.losses.spec import Array, Example, LossSpec, Param
+from lossctl.losses.spec import Array, Example, LossSpec, Param, Variant
 
 SKLEARN = "scikit-learn 1.9.1 sklearn/metrics/_regression.py"
 TORCHMETRICS = "torchmetrics 1.9.0 src/torchmetrics/functional/regression"
@@ -855,6 +855,23 @@ MINKOWSKI = LossSpec(
     denominator=_one,
     separable=_not_separable,
     param_grid=({}, {"p": 1.0}, {"p": 3.0}, {"p": 1.5}),
+    variants=(
+        Variant(
+            {"p": 1.0},
+            "value = Σᵢ |ŷᵢ − yᵢ|  (p = 1: the L1 distance; the elements are |eᵢ|)",
+            "∂value/∂ŷᵢ = sign(eᵢ)  (0 at eᵢ = 0)",
+        ),
+        Variant(
+            {"p": 3.0},
+            "value = (Σᵢ |ŷᵢ − yᵢ|³)^(1/3);  elements |eᵢ|³ · S^(−2/3), which sum to it",
+            "∂value/∂ŷᵢ = S^(−2/3) eᵢ² sign(eᵢ),  S = Σⱼ |eⱼ|³  (0 when S = 0)",
+        ),
+        Variant(
+            {"p": 1.5},
+            "value = (Σᵢ |ŷᵢ − yᵢ|^1.5)^(1/1.5);  elements |eᵢ|^1.5 · S^(−1/3), which sum to it",
+            "∂value/∂ŷᵢ = S^(−1/3) |eᵢ|^0.5 sign(eᵢ),  S = Σⱼ |eⱼ|^1.5  (0 when S = 0)",
+        ),
+    ),
     references=(f"{TORCHMETRICS}/minkowski.py:21-84",),
     examples=(
         Example(
