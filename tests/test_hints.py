@@ -121,3 +121,16 @@ def test_errors_after_a_hint_stay_one_line(cli, extra: list[str]) -> None:
     run = cli(["ce", "--pred", "0.2,0.8;0.6,0.4", "--target", "1,0", *extra])
     assert_usage_error(run, "error: ")
     assert "hint:" not in run.stderr and len(run.stderr.splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["nll", "--pred", "1,2;3,4", "--target", "1,0", "--activation", "softmax"],
+        ["kl_div", "--pred", "1,2;3,4", "--target", "0.5,0.5;0.5,0.5", "--activation", "softmax"],
+    ],
+)
+def test_softmax_into_a_log_probability_loss_gets_a_hint(cli, argv) -> None:
+    """Found by an independent attack: a negative loss with exit 0 and no word on why."""
+    run = cli([*argv, "-f", "value"])
+    assert run.code == 0 and "takes log-probabilities, but --activation softmax gives probabilities" in run.stderr

@@ -196,6 +196,15 @@ ANSWER_HINTS: tuple[Rule, ...] = (
             "probability, so the loss can come out negative; give their logs (log_softmax of the logits)"
         ),
     ),
+    Rule(
+        "softmax where log-softmax belongs",
+        ("nll", "kl_div"),
+        lambda inputs: inputs.activation in ("softmax", "sigmoid"),
+        lambda inputs: (
+            f"{inputs.loss} takes log-probabilities, but --activation {inputs.activation} gives probabilities, "
+            "so the loss can come out negative; for logits use cross_entropy (nll of log_softmax) instead"
+        ),
+    ),
     Rule("mape with a zero target", ("mape",), _target_has_zero, _mape_message),
 )
 
