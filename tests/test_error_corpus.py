@@ -328,6 +328,7 @@ CORPUS: list[tuple[str, list[str], str | None, list[str]]] = [
     ("image-bomb", ["mse", "--pred", "{tmp}/bomb.png", *T4], None, ["more pixels than Pillow's limit of 89,478,485"]),
     ("image-bomb-warning", ["mse", "--pred", "{tmp}/warn.png", *T4], None, ["Pillow's limit"]),
     # found by an independent attack: a commented-out-looking id row, duplicated column names
+    ("list-convention-all", ["list", "--convention", "all"], None, ["--convention all compares one loss"]),
     (
         "data-hash-row",
         ["mse", "--data", "{tmp}/hash_ids.csv", "--pred-col", "y_hat", "--target-col", "y"],

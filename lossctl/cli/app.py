@@ -246,6 +246,11 @@ def list_losses(
     from lossctl.render.describe import describe, markdown_table
 
     output_format = output_format.lower()
+    if convention is not None and convention.lower() == "all":
+        raise LossctlError(
+            "--convention all compares one loss across libraries (lossctl LOSS … --convention all); "
+            "to list a library's losses give it: torch, keras, sklearn, torchmetrics or optax"
+        )
     if convention is not None and convention != "torch":
         from lossctl.conventions.command import list_library
 
