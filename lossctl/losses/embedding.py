@@ -24,7 +24,7 @@ from lossctl.errors import InputError
 from lossctl.losses._numerics import sigmoid, softplus
 from lossctl.losses.checks import require
 from lossctl.losses.margin import _distance, _distance_grad
-from lossctl.losses.spec import REQUIRED, Array, Example, Family, LossSpec, Param, Sampler, Variant
+from lossctl.losses.spec import REQUIRED, Array, Example, Family, LossSpec, Param, Sampler, TargetKind, Variant
 
 NORMALIZE_EPS = 1e-12  # torch.nn.functional.normalize
 KERAS_NORM_EPS = 1e-6  # keras l2_normalize: sqrt(max(Σx², 1e-12))
@@ -517,10 +517,38 @@ TRIPLET_PARAMS = (
 )
 LINE = [[0.0], [1.0], [3.0], [3.5]]  # four points on a line; labels 0, 0, 1, 1
 
+
+class MinedTripletFields(TypedDict):
+    """The :class:`LossSpec` fields of the triplet losses that mine their triplets from labels."""
+
+    family: Family
+    params: tuple[Param, ...]
+    target: TargetKind
+    target_help: str
+    check: Callable[..., None]
+    class_axis: Callable[[Array], int | None]
+    separable: Callable[..., bool]
+    zero_at_target: bool
+    sample: Sampler
+    param_grid: tuple[dict[str, object], ...]
+
+
+MINED_TRIPLETS: MinedTripletFields = {
+    "family": "embedding",
+    "params": TRIPLET_PARAMS,
+    "target": "class",
+    "target_help": "one identity label per row of --pred",
+    "check": check_labelled_embeddings,
+    "class_axis": _rows_axis,
+    "separable": _never_separable,
+    "zero_at_target": False,
+    "sample": sample_labelled_embeddings,
+    "param_grid": ({}, {"margin": 0.2}, {"soft": True}),
+}
+
 BATCH_HARD = LossSpec(
     name="batch_hard_triplet",
     aliases=("batch_hard", "batch_hard_triplet_loss", "triplet_hard"),
-    family="embedding",
     summary="Triplet loss with each anchor's hardest positive and hardest negative in the batch.",
     formula="ℓₐ = max(0, m + max_{p: yₚ=yₐ, p≠a} d(a, p) − min_{n: yₙ≠yₐ} d(a, n)),  d = ‖·‖₂",
     gradient="slope σ = 1[z > 0] (softplus: sigmoid(z)) into d(a, p*) and −σ into d(a, n*);  "
@@ -532,15 +560,7 @@ BATCH_HARD = LossSpec(
     "Ties pick the first row in order.",
     elements=batch_hard_triplet,
     grad=batch_hard_triplet_grad,
-    params=TRIPLET_PARAMS,
-    target="class",
-    target_help="one identity label per row of --pred",
-    check=check_labelled_embeddings,
-    class_axis=_rows_axis,
-    separable=_never_separable,
-    zero_at_target=False,
-    sample=sample_labelled_embeddings,
-    param_grid=({}, {"margin": 0.2}, {"soft": True}),
+    **MINED_TRIPLETS,
     variants=(
         Variant(
             {"soft": True},
@@ -575,7 +595,6 @@ BATCH_HARD = LossSpec(
 BATCH_ALL = LossSpec(
     name="batch_all_triplet",
     aliases=("batch_all", "batch_all_triplet_loss", "triplet_all"),
-    family="embedding",
     summary="Triplet loss over every valid (anchor, positive, negative) triplet of a labelled batch.",
     formula="ℓₐ = Σ_{p: yₚ=yₐ, p≠a} Σ_{n: yₙ≠yₐ} max(0, m + d(a, p) − d(a, n));  mean = Σₐ ℓₐ / #triplets",
     gradient="each triplet's slope σ = 1[z > 0] (softplus: sigmoid(z)) into d(a, p) and −σ into d(a, n);  "
@@ -586,16 +605,8 @@ BATCH_ALL = LossSpec(
     "implementations do, which is not differentiable). batch_hard_triplet keeps only the hardest pair.",
     elements=batch_all_triplet,
     grad=batch_all_triplet_grad,
-    params=TRIPLET_PARAMS,
-    target="class",
-    target_help="one identity label per row of --pred",
-    check=check_labelled_embeddings,
     denominator=count_triplets,
-    class_axis=_rows_axis,
-    separable=_never_separable,
-    zero_at_target=False,
-    sample=sample_labelled_embeddings,
-    param_grid=({}, {"margin": 0.2}, {"soft": True}),
+    **MINED_TRIPLETS,
     variants=(
         Variant(
             {"soft": True},
@@ -663,7 +674,6 @@ def count_positive_pairs(pred: Array, target: Array, **_: object) -> float:
 SEMI_HARD = LossSpec(
     name="semi_hard_triplet",
     aliases=("semi_hard", "triplet_semihard", "triplet_semihard_loss", "semi_hard_triplet_loss"),
-    family="embedding",
     summary="Triplet loss over every positive pair with its semi-hard negative (FaceNet's online mining).",
     formula="ℓₐ = Σ_{p: yₚ=yₐ, p≠a} max(0, m + d(a, p) − d(a, n*)),  n* = argmin_{n: yₙ≠yₐ, d(a, n) > d(a, p)} "
     "d(a, n), else argmax_{n: yₙ≠yₐ} d(a, n);  mean = Σₐ ℓₐ / #positive pairs",
@@ -677,16 +687,8 @@ SEMI_HARD = LossSpec(
     "batch_hard_triplet takes the hardest pair per anchor, batch_all_triplet every triplet.",
     elements=semi_hard_triplet,
     grad=semi_hard_triplet_grad,
-    params=TRIPLET_PARAMS,
-    target="class",
-    target_help="one identity label per row of --pred",
-    check=check_labelled_embeddings,
     denominator=count_positive_pairs,
-    class_axis=_rows_axis,
-    separable=_never_separable,
-    zero_at_target=False,
-    sample=sample_labelled_embeddings,
-    param_grid=({}, {"margin": 0.2}, {"soft": True}),
+    **MINED_TRIPLETS,
     variants=(
         Variant(
             {"soft": True},
