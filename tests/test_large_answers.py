@@ -21,7 +21,7 @@ from lossctl.homework.verdict import LISTED_WRONG, check_array, check_array_bloc
 @pytest.fixture
 def large(monkeypatch, tmp_path):
     monkeypatch.setattr(lossctl.cli.commands, "INLINE_LIMIT", 100)
-    monkeypatch.setattr(lossctl.evaluation.engine, "BLOCK_ELEMENTS", 64)
+    monkeypatch.setattr(lossctl.evaluation.request, "BLOCK_ELEMENTS", 64)
     monkeypatch.setattr(verdict_module, "ANSWER_BLOCK", 50)
     rng = np.random.default_rng(7)
     pred, target = rng.normal(size=(1003, 2)), rng.normal(size=(1003, 2))

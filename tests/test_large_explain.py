@@ -47,7 +47,7 @@ def test_the_shown_numbers_are_the_in_memory_ones(cli, monkeypatch, tmp_path, lo
     memory = cli([*argv, *extra, "--explain"])
     assert memory.code == 0, memory.stderr
     monkeypatch.setattr(lossctl.cli.commands, "INLINE_LIMIT", 100)
-    monkeypatch.setattr(lossctl.evaluation.engine, "BLOCK_ELEMENTS", 64)
+    monkeypatch.setattr(lossctl.evaluation.request, "BLOCK_ELEMENTS", 64)
     large = cli([*argv, *extra, "--explain", "-f", "json"])
     assert large.code == 0, large.stderr
     out = large.json()

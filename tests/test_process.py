@@ -251,7 +251,7 @@ class TestFailedRunWritesNothing:
         import lossctl.evaluation.engine
 
         monkeypatch.setattr(lossctl.cli.commands, "INLINE_LIMIT", 100)
-        monkeypatch.setattr(lossctl.evaluation.engine, "BLOCK_ELEMENTS", 64)
+        monkeypatch.setattr(lossctl.evaluation.request, "BLOCK_ELEMENTS", 64)
         pred = np.arange(2000.0)
         pred[1900] = np.nan
         np.save(tmp_path / "p.npy", pred)
@@ -294,13 +294,13 @@ SLOW_BLOCKS = """
 import sys, time
 import lossctl.cli.commands, lossctl.evaluation.engine
 lossctl.cli.commands.INLINE_LIMIT = 100
-lossctl.evaluation.engine.BLOCK_ELEMENTS = 64
+lossctl.evaluation.request.BLOCK_ELEMENTS = 64
 lossctl.evaluation.engine.THREADS = 2
-read = lossctl.evaluation.engine.read_rows
+read = lossctl.evaluation.request.read_rows
 def slow(array, rows):
     time.sleep(0.02)
     return read(array, rows)
-lossctl.evaluation.engine.read_rows = slow
+lossctl.evaluation.request.read_rows = slow
 from lossctl.cli.app import main
 sys.argv = ["lossctl", *sys.argv[1:]]
 main()
@@ -533,7 +533,7 @@ def _lower_inline_limit(monkeypatch) -> None:
     import lossctl.evaluation.engine
 
     monkeypatch.setattr(lossctl.cli.commands, "INLINE_LIMIT", 100)
-    monkeypatch.setattr(lossctl.evaluation.engine, "BLOCK_ELEMENTS", 64)
+    monkeypatch.setattr(lossctl.evaluation.request, "BLOCK_ELEMENTS", 64)
 
 
 class TestOneLineInsteadOfACrash:

@@ -24,7 +24,7 @@ from lossctl import compute
 def large(monkeypatch, tmp_path):
     """Inputs of 1,003 rows count as large, in blocks of 64 values (a ragged last block)."""
     monkeypatch.setattr(lossctl.cli.commands, "INLINE_LIMIT", 100)
-    monkeypatch.setattr(lossctl.evaluation.engine, "BLOCK_ELEMENTS", 64)
+    monkeypatch.setattr(lossctl.evaluation.request, "BLOCK_ELEMENTS", 64)
     rng = np.random.default_rng(0)
     pred, target = rng.normal(size=(1003, 2)), rng.normal(size=(1003, 2))
     np.save(tmp_path / "p.npy", pred)
@@ -289,7 +289,7 @@ class TestCsvSavedBlockByBlock:
         argv = [loss, "--pred", str(tmp_path / "p.npy"), "--target", str(tmp_path / "t.npy"), "-f", "value"]
         assert cli([*argv, option, str(tmp_path / "memory.csv")]).code == 0
         monkeypatch.setattr(lossctl.cli.commands, "INLINE_LIMIT", 100)
-        monkeypatch.setattr(lossctl.evaluation.engine, "BLOCK_ELEMENTS", 64)
+        monkeypatch.setattr(lossctl.evaluation.request, "BLOCK_ELEMENTS", 64)
         monkeypatch.setattr(lossctl.io.save, "CSV_BLOCK_VALUES", 50)
         assert cli([*argv, option, str(tmp_path / "blocks.csv")]).code == 0
         assert (tmp_path / "blocks.csv").read_bytes() == (tmp_path / "memory.csv").read_bytes()

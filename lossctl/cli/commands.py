@@ -22,7 +22,8 @@ import typer
 
 from lossctl.cli.tables import refuse_parquet_saves, run_table, table_options, table_route
 from lossctl.errors import ExitStatus, InputError, LossctlWarning
-from lossctl.evaluation.core import LossResult, compute
+from lossctl.evaluation.core import compute
+from lossctl.evaluation.result import LossResult
 from lossctl.homework.hints import answer_hints, refusal_hint
 from lossctl.io.inputs import is_image_file, read_array, read_columns
 from lossctl.io.outputs import OutputSet

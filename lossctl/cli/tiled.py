@@ -7,7 +7,7 @@ with plain file reads, so the input's pages are not kept), the band functions of
 :mod:`lossctl.losses.image` compute the core rows exactly as the untiled computation
 does, the gradient is written into the (memory-mapped) output, and the sums are combined
 with :class:`lossctl.evaluation.exact.ExactSum`.  The result is the engine's
-:class:`~lossctl.evaluation.engine.Summary`.
+:class:`~lossctl.evaluation.result.LossResult`.
 """
 
 from __future__ import annotations
@@ -20,8 +20,9 @@ from typing import Any
 import numpy as np
 
 from lossctl.errors import ComputationError, InputError, LossctlWarning
-from lossctl.evaluation.core import DTYPES, overflow_message, resolve_params
-from lossctl.evaluation.engine import Outputs, Summary
+from lossctl.evaluation.engine import Outputs
+from lossctl.evaluation.result import LossResult
+from lossctl.evaluation.validate import DTYPES, overflow_message, resolve_params
 from lossctl.evaluation.exact import ExactSum
 from lossctl.losses import image
 from lossctl.losses.spec import LossSpec
@@ -129,7 +130,7 @@ def evaluate_tiled(
     channels_last: bool = False,
     band_values: int | None = None,
     **params: Any,
-) -> Summary:
+) -> LossResult:
     """The value, sum and mean of one large image, band by band; the gradient into ``outputs.grad`` when it is
     given, the elements into ``outputs.make_elements(shape, dtype)`` when that is (as the block engine does)."""
     outputs = outputs or Outputs()
@@ -244,7 +245,7 @@ def evaluate_tiled(
         raise ComputationError(overflow_message(spec, float_type))
     mean = float(float_type(elements_total / count))
     value = mean if reduction == "mean" else elements_total
-    return Summary(
+    return LossResult(
         loss=spec.name,
         params=hyper,
         reduction=reduction,

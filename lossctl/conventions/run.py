@@ -138,7 +138,8 @@ def compute_convention(
     allow_nonfinite: bool = False,
 ) -> Any:
     """The library's value, elements and gradient, as a LossResult (``convention`` set)."""
-    from lossctl.evaluation.core import DTYPES, LossResult, as_array
+    from lossctl.evaluation.result import LossResult
+    from lossctl.evaluation.validate import DTYPES, as_array
 
     lib = LIBRARIES[convention.library]
     dtype = dtype or lib.dtype
@@ -199,6 +200,7 @@ def compute_convention(
         params={**params, **reduce_params},
         reduction=reduction,
         dtype=dtype,
+        shape=tuple(pred_array.shape),
         pred=pred_array,
         target=target_array,
         elements=shown,

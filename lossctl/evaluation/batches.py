@@ -22,17 +22,10 @@ from typing import Any, Protocol
 import numpy as np
 
 from lossctl.errors import ComputationError, InputError, ParameterError
-from lossctl.evaluation.core import (
-    DTYPES,
-    REDUCTIONS,
-    count_of,
-    empty_mean,
-    mean_of,
-    overflow_message,
-    reduce_total,
-    resolve_params,
-)
-from lossctl.evaluation.engine import THREADS, Outputs, Summary, evaluate, separable
+from lossctl.evaluation.engine import THREADS, Outputs, evaluate, separable
+from lossctl.evaluation.reduce import count_of, mean_of, reduce_total
+from lossctl.evaluation.result import LossResult
+from lossctl.evaluation.validate import DTYPES, REDUCTIONS, empty_mean, overflow_message, resolve_params
 from lossctl.evaluation.exact import ExactSum
 from lossctl.losses.registry import LOSSES
 from lossctl.losses.spec import Array, LossSpec
@@ -105,7 +98,7 @@ class Group:
 class TableSummary:
     """The overall summary of a table, the rows read and dropped, and the groups when asked for."""
 
-    overall: Summary
+    overall: LossResult
     rows: int
     dropped: int
     group_by: tuple[str, ...] = ()
@@ -229,7 +222,7 @@ def _partial(spec: LossSpec, pred: Array, target: Array | None, args: Mapping[st
         return Partial(len(elements), ExactSum().add(elements), count_of(spec, pred, target, args, elements.size))
 
 
-def combine(plan: Plan, partials: Partials, shape_of_rows: tuple[int, ...] | None = None) -> tuple[Summary, float]:
+def combine(plan: Plan, partials: Partials, shape_of_rows: tuple[int, ...] | None = None) -> tuple[LossResult, float]:
     """The overall summary from exact partial sums, and ∂value/∂(Σ losses) (the gradient's scale)."""
     summary, scale = _reduce(plan, partials.overall)
     if plan.reduction == "mean" and summary.count == 0.0:
@@ -238,7 +231,7 @@ def combine(plan: Plan, partials: Partials, shape_of_rows: tuple[int, ...] | Non
     return replace(summary, shape=shape, blocks=partials.batches), scale
 
 
-def _reduce(plan: Plan, partial: Partial) -> tuple[Summary, float]:
+def _reduce(plan: Plan, partial: Partial) -> tuple[LossResult, float]:
     spec, float_type = plan.spec, plan.float_type
     total = partial.total.rounded(float_type)
     counted = partial.count.rounded(float_type)
@@ -249,7 +242,7 @@ def _reduce(plan: Plan, partial: Partial) -> tuple[Summary, float]:
         value, scale = math.nan, 0.0
     else:
         value, scale, _ = reduce_total(spec, plan.reduction, total, counted, 1.0, float_type)
-    summary = Summary(
+    summary = LossResult(
         loss=spec.name,
         params=resolve_params(spec, plan.params),
         reduction=plan.reduction,

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from lossctl.errors import InputError, LossctlError
-from lossctl.evaluation.core import LossResult, compute
+from lossctl.evaluation.core import compute
+from lossctl.evaluation.result import LossResult
 from lossctl.losses.registry import LOSSES
 from lossctl.losses.spec import LossSpec
 

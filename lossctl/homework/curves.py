@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from lossctl.errors import InputError
-from lossctl.evaluation.core import resolve_params
+from lossctl.evaluation.validate import resolve_params
 from lossctl.losses.spec import Array, LossSpec
 from lossctl.numbers import short
 

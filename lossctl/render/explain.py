@@ -13,7 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from lossctl.evaluation.core import LossResult, compute
+from lossctl.evaluation.core import compute
+from lossctl.evaluation.result import LossResult
 from lossctl.losses.spec import LossSpec
 from lossctl.losses.wording import LONG, SHOWN_HEAD, Numbers, join
 
@@ -217,7 +218,7 @@ def explain(result: LossResult, precision: int = 6) -> str:
 
 def head_rows(spec: LossSpec, pred: Any, arguments: dict[str, Any], activation: str | None) -> int:
     """How many leading rows show the working of the first elements on their own; 0 when rows are not independent."""
-    from lossctl.evaluation.core import activation_axis
+    from lossctl.evaluation.activations import activation_axis
     from lossctl.evaluation.engine import separable
 
     raw = pred if isinstance(pred, np.ndarray) else np.asarray(pred)

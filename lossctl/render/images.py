@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lossctl.evaluation.core import LossResult
+from lossctl.evaluation.result import LossResult
 from lossctl.losses._filters import as_batch
 
 

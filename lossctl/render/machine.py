@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from lossctl.evaluation.core import LossResult
+from lossctl.evaluation.result import LossResult
 from lossctl.numbers import full, jsonable
 from lossctl.render.rows import element_columns
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lossctl.evaluation.core import LossResult
+from lossctl.evaluation.result import LossResult
 
 Array = np.ndarray
 

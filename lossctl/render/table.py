@@ -16,7 +16,7 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
-from lossctl.evaluation.core import LossResult
+from lossctl.evaluation.result import LossResult
 from lossctl.numbers import short, short_array
 from lossctl.render.console import make_console, prepared
 from lossctl.render.images import image_rows

@@ -1,0 +1,121 @@
+"""``evaluate_block``: the losses, their exact sums and the gradient of one block of rows.
+
+Each block is evaluated with the declaration's own functions (``fused`` when it has one and a
+gradient is wanted), written into the caller's arrays (elements, gradient), and reduced to exact
+partial sums while it is still in the CPU cache.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from lossctl.errors import ComputationError
+from lossctl.evaluation.activations import activation_axis, chain
+from lossctl.evaluation.exact import ExactSum
+from lossctl.evaluation.reduce import Partial, count_of, mean_weights, weighted
+from lossctl.evaluation.request import Request
+from lossctl.evaluation.validate import overflow_message
+from lossctl.losses.checks import rows_counted_from
+from lossctl.losses.spec import Array
+
+
+@dataclass
+class Outputs:
+    """Where per-element losses and gradients go: arrays (in memory or memory-mapped files), or nowhere."""
+
+    elements: Array | None = None
+    grad: Array | None = None
+    make_elements: Callable[[tuple[int, ...], Any], Array] | None = None  # allocate once the shape is known
+    extra_grads: dict[str, Array] = field(default_factory=dict)  # filled: ∂value/∂tensor for other inputs
+
+
+@dataclass
+class Sink:
+    """The arrays the blocks of one evaluation write into."""
+
+    outputs: Outputs
+    grad: Array | None  # ∂value/∂pred in the user's layout, or None when no gradient is wanted
+    extra: dict[str, Array] = field(default_factory=dict)  # gradients of tensors cut into blocks (channels first)
+    written: set[str] = field(default_factory=set)  # tensors whose gradient the loss returned
+
+
+@np.errstate(all="ignore")  # NumPy RuntimeWarnings never reach the user: results are checked
+def evaluate_block(request: Request, rows: slice, sink: Sink) -> Partial:
+    """Evaluate the block of ``rows``: write its elements and scaled gradient into ``sink``, return its sums."""
+    spec, float_type = request.spec, request.float_type
+    p, t, args = request.inputs(rows)
+    if spec.check is not None and not request.checked:
+        with rows_counted_from(rows.start or 0, rows.stop - (rows.start or 0)):
+            spec.check(p, t, **args)
+    fused = spec.fused(p, t, **args) if spec.fused is not None and sink.grad is not None else None
+    elements = np.asarray(fused[0] if fused is not None else spec.elements(p, t, **args), dtype=float_type)
+    total = ExactSum().add(elements)
+    weights = mean_weights(spec, p, t, args, float_type)
+    mean_total = ExactSum() + total if weights is None else ExactSum().add(weights * elements)
+    _keep_elements(request, rows, elements, sink.outputs)
+    shared: dict[str, Array] = {}  # block partials of tensors shared by every block: summed later
+    if sink.grad is not None:
+        if fused is not None:
+            gradient = fused[1]
+        else:
+            raw = spec.grad(p, t, **args, **weighted(weights, request.reduction))
+            gradient = raw["pred"] if isinstance(raw, Mapping) else raw
+            if isinstance(raw, Mapping):
+                shared = _keep_extra_grads(request, raw, rows, sink)
+        _write_gradient(request, rows, p, np.asarray(gradient), sink.grad)
+    if not request.allow_nonfinite:
+        infinite = spec.finite and total.nonfinite != 0.0
+        if infinite or math.isnan(total.nonfinite):
+            raise ComputationError(overflow_message(spec, float_type))
+    return Partial(total, count_of(spec, p, t, args, elements.size), mean_total, shared)
+
+
+def require_finite_result(request: Request, gradient: Array) -> None:
+    """A gradient of finite inputs must be finite (one sum usually shows it is)."""
+    if math.isfinite(float(np.sum(gradient))) or np.isfinite(gradient).all():
+        return
+    raise ComputationError(overflow_message(request.spec, request.float_type, gradient=True))
+
+
+def _keep_elements(request: Request, rows: slice, elements: Array, outputs: Outputs) -> None:
+    if request.whole and outputs.make_elements is not None:
+        outputs.elements = outputs.make_elements(elements.shape, request.float_type)
+    if outputs.elements is not None:
+        outputs.elements[rows if not request.whole else ...] = elements
+
+
+def _write_gradient(request: Request, rows: slice, p: Array, gradient: Array, grad: Array) -> None:
+    """The block's gradient, scaled when the scale is already known, chained through an activation."""
+    destination = grad[rows] if not request.whole else grad
+    if request.channels_last and gradient.ndim >= 3:
+        destination = np.moveaxis(destination, -1, -3)  # a view: written in the user's layout
+    scale = request.early_scale if request.early_scale is not None else 1.0
+    np.multiply(gradient, request.float_type(scale), out=destination)
+    if request.activation is not None:  # scaled first, then chained: as autograd takes it
+        destination[...] = chain(request.activation, p, destination, activation_axis(request.spec, p))[0]
+    if not request.allow_nonfinite:
+        require_finite_result(request, destination)
+
+
+def _keep_extra_grads(request: Request, raw: Mapping[str, Array], rows: slice, sink: Sink) -> dict[str, Array]:
+    """Write the gradients of tensors cut into blocks into ``sink``; return those of shared tensors."""
+    shared: dict[str, Array] = {}
+    for name, gradient in raw.items():
+        if name == "pred":
+            continue
+        sink.written.add(name)
+        array: Array = np.asarray(gradient, dtype=request.float_type)
+        if not request.allow_nonfinite:
+            require_finite_result(request, array)
+        if request.whole:
+            sink.extra[name] = array
+        elif name in request.blocked:
+            sink.extra[name][rows] = array
+        else:
+            shared[name] = array
+    return shared
