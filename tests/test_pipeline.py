@@ -13,7 +13,7 @@ from lossctl import compute, value_and_grad
 from lossctl.evaluation.engine import BLOCK_ELEMENTS, THREADS, Outputs, evaluate
 from lossctl.losses.registry import LOSSES
 from lossctl.render.explain import explain
-from lossctl.render.table import build_table, print_summary
+from lossctl.render.table import build_table, print_table
 
 CASES = [(spec, example) for spec in LOSSES.values() for example in spec.examples]
 IDS = [f"{spec.name}-{i}" for spec in LOSSES.values() for i, _ in enumerate(spec.examples)]
@@ -31,7 +31,7 @@ def test_a_result_keeps_an_unregistered_declaration(name: str) -> None:
     build_table(result)
     summary, _ = evaluate(spec, example.pred, example.target, **example.params)
     assert summary.spec is spec
-    print_summary(summary)
+    print_table(summary)
 
 
 def test_a_registered_result_names_its_registered_declaration() -> None:

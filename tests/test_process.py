@@ -574,7 +574,7 @@ class TestOneLineInsteadOfACrash:
             raise AssertionError("inputs read before the outputs were checked")
 
         monkeypatch.setattr(lossctl.io.outputs.os, "open", refused)
-        monkeypatch.setattr(lossctl.cli.commands, "_read_inputs", never)
+        monkeypatch.setattr(lossctl.cli.commands, "read_inputs", never)
         for option in ("--save-elements", "--save-grad"):
             run = cli([*path_kind, option, str(tmp_path / "out.npy")])
             assert_usage_error(run, f"{option}: cannot write into {tmp_path}: Permission denied")

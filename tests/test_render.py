@@ -21,7 +21,7 @@ from lossctl.losses.registry import LOSSES
 from lossctl.losses.wording import escape_markup
 from lossctl.numbers import short
 from lossctl.render.info import list_table, print_comparison
-from lossctl.render.table import print_summary, print_table
+from lossctl.render.table import print_table
 
 WIDE = {"COLUMNS": "300"}
 SPECS = list(LOSSES.values())
@@ -102,7 +102,7 @@ def test_saved_file_names_print_as_written(name, tmp_path) -> None:
         saved={"--save-elements": str(tmp_path / name)},
     )
     console = Console(record=True, width=300, color_system=None)
-    print_summary(summary, console=console)
+    print_table(summary, console=console)
     assert f"written to {tmp_path / name}" in console.export_text()
 
 

@@ -26,32 +26,6 @@ PER_ELEMENT = ("explain", "expect_grad")
 ENGINES = ("local", "dask")
 
 
-def table_options() -> list[Any]:
-    """The options of ``--data`` tables (added to every loss with a target)."""
-    from lossctl.cli.commands import _option
-
-    panel = "Tables"
-    return [
-        _option(str | None, None, "--weight-col", help="Column of --data with per-row weights (--weight)", panel=panel),
-        _option(
-            str | None, None, "--group-by", help="COL[,COL]: one result per group, plus the overall one", panel=panel
-        ),
-        _option(
-            str | None, None, "--keep-col", help="COL[,COL]: key columns written beside .parquet saves", panel=panel
-        ),
-        _option(bool, False, "--dropna", help="Skip rows with a missing or non-finite value (counted)", panel=panel),
-        _option(str, "local", "--engine", help="local | dask: where the batches are evaluated", panel=panel),
-        _option(
-            str | None,
-            None,
-            "--scheduler",
-            help="Dask scheduler address tcp://HOST:PORT (default: DASK_SCHEDULER_ADDRESS, else a local cluster)",
-            panel=panel,
-        ),
-        _option(int | None, None, "--workers", help="Workers of the local Dask cluster (default 2)", panel=panel),
-    ]
-
-
 def table_route(options: dict[str, Any]) -> str | None:
     """ "table": this module must run; "try": it may (plain CSV, pyarrow installed); None: the built-in path."""
     data = options.get("data")
@@ -149,22 +123,22 @@ def run_table(spec: LossSpec, options: dict[str, Any], outputs: OutputSet) -> in
         sink.close()
     from dataclasses import replace
 
-    from lossctl.cli.commands import SAVED_AS, _publish, _report_warnings, _verdicts
+    from lossctl.cli.output import SAVED_AS, publish, report_warnings, verdicts
 
-    _report_warnings(caught)
+    report_warnings(caught)
     saved = {SAVED_AS[option]: path for option, path in outputs.names().items()}
     summary = replace(summary, overall=replace(summary.overall, saved=saved))
-    verdicts = _verdicts(summary, options)
-    _publish(outputs, lambda: emit_table(summary, options["format"], options["precision"], verdicts))
-    return ExitStatus.MISMATCH if verdicts and not all(v.ok for v in verdicts) else ExitStatus.OK
+    found = verdicts(summary, options)
+    publish(outputs, lambda: emit_table(summary, options["format"], options["precision"], found))
+    return ExitStatus.MISMATCH if found and not all(v.ok for v in found) else ExitStatus.OK
 
 
 def emit_table(summary: Any, output_format: str, precision: int, verdicts: list[Any]) -> None:
     """value | json | csv (one row per group, then the overall row) | table."""
-    from lossctl.cli.commands import _close_with, emit_summary, verdict_lines
+    from lossctl.cli.output import close_with, emit, verdict_lines
 
     if output_format in ("value", "table") and not summary.groups:
-        emit_summary(summary.overall, output_format, precision, verdicts)
+        emit(summary.overall, output_format, precision, verdicts=verdicts)
         return
     lines = verdict_lines(verdicts, precision)
     if output_format == "json":
@@ -173,17 +147,17 @@ def emit_table(summary: Any, output_format: str, precision: int, verdicts: list[
 
         extra = {"expect": [v.as_dict() for v in verdicts]} if verdicts else {}
         sys.stdout.write(json_line(jsonable({**summary.to_dict(), **extra})))
-        _close_with([])
+        close_with([])
         return
     if output_format == "value":
         from lossctl.render.machine import full
 
         sys.stdout.write(full(summary.value) + "\n")
-        _close_with(lines)
+        close_with(lines)
         return
     if output_format == "csv":
         sys.stdout.write(groups_csv(summary))
-        _close_with(lines)
+        close_with(lines)
         return
     print_groups(summary, precision)
     if lines:

@@ -21,9 +21,9 @@ import numpy as np
 
 from lossctl.errors import ComputationError, InputError, LossctlWarning
 from lossctl.evaluation.engine import Outputs
+from lossctl.evaluation.exact import ExactSum
 from lossctl.evaluation.result import LossResult
 from lossctl.evaluation.validate import DTYPES, overflow_message, resolve_params
-from lossctl.evaluation.exact import ExactSum
 from lossctl.losses import image
 from lossctl.losses.spec import LossSpec
 

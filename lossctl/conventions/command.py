@@ -39,10 +39,10 @@ def run_convention(spec: LossSpec, options: dict[str, Any], invoked: str | None,
     for name, option in PER_ELEMENT_ONLY.items():
         if options.get(name):
             raise InputError(f"{option} is not available with --convention {choice.library} yet")
-    from lossctl.cli.commands import _read_inputs
+    from lossctl.cli.commands import read_inputs
     from lossctl.io.inputs import read_array
 
-    pred, target, tensors = _read_inputs(spec, options)
+    pred, target, tensors = read_inputs(spec, options)
     weight = options.get("sample_weight")
     sample_weight = None if weight is None else read_array(weight, "--sample-weight")
     given = {p.name: options.get(p.name) for p in spec.hyper_params}
@@ -80,14 +80,14 @@ def _emit_result(
     settings: dict[str, str],
     outputs: OutputSet,
 ) -> int:
-    from lossctl.cli.commands import _publish, _save_results, _verdicts, emit
+    from lossctl.cli.output import emit, publish, save_results, verdicts
 
-    verdicts = _verdicts(result, options)
-    _save_results(result, outputs)
-    _publish(outputs, lambda: emit(result, options["format"], options["precision"], verdicts=verdicts))
-    if verdicts and not all(v.ok for v in verdicts):
+    found = verdicts(result, options)
+    save_results(result, outputs)
+    publish(outputs, lambda: emit(result, options["format"], options["precision"], verdicts=found))
+    if found and not all(v.ok for v in found):
         rows = _rows_quietly(spec, options, pred, target, tensors, sample_weight, settings)
-        _note(library, verdicts[0], rows)
+        _note(library, found[0], rows)
         return ExitStatus.MISMATCH
     return ExitStatus.OK
 

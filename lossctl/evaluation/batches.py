@@ -23,10 +23,10 @@ import numpy as np
 
 from lossctl.errors import ComputationError, InputError, ParameterError
 from lossctl.evaluation.engine import THREADS, Outputs, evaluate, separable
+from lossctl.evaluation.exact import ExactSum
 from lossctl.evaluation.reduce import count_of, mean_of, reduce_total
 from lossctl.evaluation.result import LossResult
 from lossctl.evaluation.validate import DTYPES, REDUCTIONS, empty_mean, overflow_message, resolve_params
-from lossctl.evaluation.exact import ExactSum
 from lossctl.losses.registry import LOSSES
 from lossctl.losses.spec import Array, LossSpec
 
@@ -271,7 +271,7 @@ def groups_of(
             for name, code in zip(names, key, strict=True)
         }
         summary, _ = _reduce(plan, partial)
-        rows.append(Group(decoded, partial.rows, summary.count, summary.sum, summary.mean, summary.value))
+        rows.append(Group(decoded, partial.rows, summary.count, summary.sum, summary.mean, float(summary.value)))
     return tuple(sorted(rows, key=lambda g: tuple(_sort_key(v) for v in g.key.values())))
 
 

@@ -105,7 +105,9 @@ def _run_blocks(
                 progress(rows.stop)
         return partials
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        for rows, partial in zip(blocks, pool.map(lambda rows: evaluate_block(request, rows, sink), blocks), strict=True):
+        for rows, partial in zip(
+            blocks, pool.map(lambda rows: evaluate_block(request, rows, sink), blocks), strict=True
+        ):
             partials.append(partial)
             if progress is not None:
                 progress(rows.stop)

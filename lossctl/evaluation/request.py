@@ -167,12 +167,15 @@ def prepare(
     want_grad: bool = True,
     in_memory: bool = True,
     block_rows: int | None = None,
+    check_domain: bool = True,
     **params: Any,
 ) -> Request:
     """Validate everything about one loss call and plan its blocks.
 
     ``in_memory``: convert and check the arrays as a whole now (the Python API); otherwise they are
     read, converted and checked one block at a time (large files), and ``none`` is refused.
+    ``check_domain=False`` (in memory only): inputs outside the loss's domain give NaN instead of an
+    error, for curves drawn over a grid that crosses it.
     """
     spec, float_type = resolve_options(loss, dtype, reduction, reducing=not in_memory)
     raw_pred = numeric_array(pred, "--pred")
@@ -218,11 +221,13 @@ def prepare(
             raw_target = as_array(raw_target, "--target", float_type, allow_nonfinite=allow_nonfinite)
         if spec.target == "same":
             require_same_shape(raw_pred, raw_target, "--target")
-    if in_memory and spec.check is not None:
+    if in_memory and check_domain and spec.check is not None:
         spec.check(raw_pred, raw_target, **hyper, **tensors)
 
     if in_memory:  # tensors with one entry per row are cut with pred
-        blocked = {n for n, t in tensors.items() if raw_pred.ndim >= 1 and _row_shaped(t, raw_pred, spec.param(n).per_row)}
+        blocked = {
+            n for n, t in tensors.items() if raw_pred.ndim >= 1 and _row_shaped(t, raw_pred, spec.param(n).per_row)
+        }
     probe = {name: (t[:1] if name in blocked else t) for name, t in tensors.items()}
     whole = spec.mean_weights is not None or not separable(spec, raw_pred, {**hyper, **probe})
     if activation == "softmax" and activation_axis(spec, raw_pred) == 0:

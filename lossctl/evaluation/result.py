@@ -7,12 +7,21 @@ were kept in memory (the Python API, small inputs), otherwise ``saved`` says whi
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from lossctl.losses.registry import LOSSES
 from lossctl.losses.spec import Array, LossSpec
+
+
+class Arrays(NamedTuple):
+    """The per-element arrays of a result kept in memory."""
+
+    pred: Array
+    target: Array | None
+    elements: Array
+    grad: Array
 
 
 @dataclass(frozen=True)
@@ -56,11 +65,11 @@ class LossResult:
         """Whether the per-element arrays are here (otherwise they were saved, or not kept)."""
         return self.elements is not None and self.pred is not None and self.grad is not None
 
-    def arrays(self) -> tuple[Array, Array | None, Array, Array]:
-        """(pred, target, elements, grad) of a result kept in memory."""
+    def arrays(self) -> Arrays:
+        """pred, target, elements and grad of a result kept in memory (renderers of per-element rows use it)."""
         if self.pred is None or self.elements is None or self.grad is None:
             raise ValueError(f"the per-element arrays of this {self.loss} result were not kept in memory")
-        return self.pred, self.target, self.elements, self.grad
+        return Arrays(self.pred, self.target, self.elements, self.grad)
 
     def pixel_map(self) -> Array:
         """Per-pixel losses (the local 1 − SSIM map, squared errors for PSNR), or else the elements."""

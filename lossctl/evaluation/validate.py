@@ -39,7 +39,7 @@ def numeric_array(values: Any, argument: str) -> Array:
 
 def as_array(values: Any, argument: str, dtype: type = np.float64, *, allow_nonfinite: bool = False) -> Array:
     """Coerce a user-supplied array-like to a numeric array of ``dtype``, or raise InputError."""
-    array = numeric_array(values, argument).astype(dtype, copy=False)
+    array: Array = numeric_array(values, argument).astype(dtype, copy=False)
     if not allow_nonfinite:
         require_finite(array, argument)
     return array

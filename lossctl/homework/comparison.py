@@ -31,7 +31,7 @@ class Row:
 
     @property
     def grad_norm(self) -> float:
-        return float(np.linalg.norm(self.result.grad))
+        return float(np.linalg.norm(self.result.arrays().grad))
 
     def as_dict(self) -> dict:
         r = self.result

@@ -17,7 +17,9 @@ from pathlib import Path
 import numpy as np
 
 from lossctl.errors import InputError
-from lossctl.evaluation.validate import resolve_params
+from lossctl.evaluation.block import Outputs
+from lossctl.evaluation.engine import in_memory, run
+from lossctl.evaluation.request import prepare
 from lossctl.losses.spec import Array, LossSpec
 from lossctl.numbers import short
 
@@ -54,11 +56,14 @@ def curve(spec: LossSpec, x: Array, params: dict) -> Curve:
         raise InputError(
             f"lossctl plot has no one-variable view of {spec.name}; try a regression, binary or hinge loss"
         )
-    hyper = resolve_params(spec, {k: v for k, v in params.items() if k in {p.name for p in spec.hyper_params}})
-    with np.errstate(all="ignore"):
-        elements = np.asarray(spec.elements(pred, target, **hyper, **tensors), dtype=float)
-        grads = spec.grad(pred, target, **hyper, **tensors)
-    grad = np.asarray(grads["pred"] if isinstance(grads, dict) else grads, dtype=float)
+    given = {k: v for k, v in params.items() if k in {p.name for p in spec.hyper_params}}
+    # the evaluation path, without domain checks (points outside the domain are NaN) and with the
+    # sum's gradient: the derivative of each point's loss
+    request = prepare(spec, pred, target, reduction="sum", allow_nonfinite=True, check_domain=False, **given, **tensors)
+    outputs = Outputs(make_elements=in_memory)
+    _, gradient = run(request, outputs)
+    assert gradient is not None and outputs.elements is not None
+    elements, grad, hyper = outputs.elements, gradient, request.params
     if grad.shape != x.shape:  # [x, 0, …] rows: the derivative along x is the first column
         grad = grad.reshape(x.shape[0], -1)[:, 0]
     numeric = {p.name: hyper[p.name] for p in spec.hyper_params if p.kind in ("float", "int") and p.name in hyper}

@@ -26,7 +26,7 @@ def reduction_line(result: LossResult) -> str:
         return "no reduction: each ℓᵢ is reported"
     if _weighted_mean(result):
         return "L = (1/n) Σᵢ wᵢ ℓᵢ"
-    if result.reduction == "mean" and result.count == result.elements.size:
+    if result.reduction == "mean" and result.count == result.arrays().elements.size:
         return "L = (1/n) Σᵢ ℓᵢ"
     return f"L = Σᵢ ℓᵢ / {result.reduction if result.reduction != 'mean' else 'Σ weights of kept targets'}"
 
@@ -55,7 +55,7 @@ def weighted_mean_lines(result: LossResult, fmt: Numbers) -> list[str]:
     if mean_weights is None:  # only asked when uses_weighted_mean(result)
         return []
     weights = mean_weights(result.pred, result.target, **result.params, **result.tensors)
-    elements, weights = result.elements.ravel(), weights.ravel()
+    elements, weights = result.arrays().elements.ravel(), weights.ravel()
     products = [f"{fmt(v)}·{fmt(w)}" for v, w in zip(elements, weights, strict=True)]
     weighted = [fmt(v * w) for v, w in zip(elements, weights, strict=True)]
     total = result.mean * result.count
@@ -69,10 +69,10 @@ def reduce_lines(result: LossResult, fmt: Numbers, terms: list[str] | None) -> l
     """L = (substituted terms) / n = (values) / n = S / n = L."""
     if _weighted_mean(result):
         return weighted_mean_lines(result, fmt)
-    values = [fmt(v) for v in result.elements.ravel()]
-    n = result.elements.size
+    values = [fmt(v) for v in result.arrays().elements.ravel()]
+    n = result.arrays().elements.size
     if result.reduction == "none":
-        lines = [f"ℓ = {fmt.vector(result.elements.ravel())}"]
+        lines = [f"ℓ = {fmt.vector(result.arrays().elements.ravel())}"]
         if terms:
             lines.insert(0, "ℓ = [" + join(terms, ", ") + "]")
         return lines
@@ -101,9 +101,14 @@ def reduce_lines(result: LossResult, fmt: Numbers, terms: list[str] | None) -> l
 
 def substituted_terms(result: LossResult, fmt: Numbers) -> list[str] | None:
     spec = result.spec
-    if spec.term is None or result.target is None or result.tensors or result.target.shape != result.pred.shape:
+    if (
+        spec.term is None
+        or result.target is None
+        or result.tensors
+        or result.target.shape != result.arrays().pred.shape
+    ):
         return None
-    pred, target = result.pred.ravel(), result.target.ravel()
+    pred, target = result.arrays().pred.ravel(), result.target.ravel()
     pairs = zip(pred, target, strict=True)
     return [spec.term(fmt.inner(p), fmt.inner(t), float(p - t), **result.params) for p, t in pairs]
 
@@ -133,7 +138,7 @@ def activation_lines(result: LossResult, fmt: Numbers) -> list[str]:
         "  z → a(z) → ℓ(a) → ∂L/∂a → a′(z) → ∂L/∂z",
         f"  z = {matrix(result.pre_activation, fmt)}",
         f"  a = {forward}",
-        f"  a = {matrix(result.pred, fmt)}",
+        f"  a = {matrix(result.arrays().pred, fmt)}",
         "",
     ]
 
@@ -150,7 +155,7 @@ def gradient_wrt_activated(result: LossResult) -> np.ndarray:
         allow_nonfinite=True,
         **params,
     )
-    return again.grad
+    return again.arrays().grad
 
 
 def chain_lines(result: LossResult, fmt: Numbers, label: str) -> list[str]:
@@ -170,7 +175,7 @@ def chain_lines(result: LossResult, fmt: Numbers, label: str) -> list[str]:
             f"  a′(z) = {matrix(result.activation_derivative, fmt)}",
             f"  chain rule: {z_label} = {label.replace('ŷ', 'a')} · a′(z)",
         ]
-    lines.append(f"  {z_label} = {matrix(result.grad, fmt)}")
+    lines.append(f"  {z_label} = {matrix(result.arrays().grad, fmt)}")
     return lines
 
 
@@ -181,7 +186,7 @@ def gradient_lines(result: LossResult, fmt: Numbers) -> list[str]:
     variable = "a" if result.activation else "ŷ"
     if _weighted_mean(result):
         lines.append(f"  ∂L/∂{variable} = (1/n) Σᵢ wᵢ ∂ℓᵢ/∂{variable} with n = {fmt(result.count)}")
-    elif result.reduction == "mean" and result.count == result.elements.size:
+    elif result.reduction == "mean" and result.count == result.arrays().elements.size:
         lines.append(f"  ∂L/∂{variable} = (1/n) ∂ℓ/∂{variable} with n = {fmt(result.count)}")
     elif result.reduction not in ("sum", "none"):
         lines.append(f"  ∂L/∂{variable} = ∂ℓ/∂{variable} divided as the value is")
@@ -191,7 +196,7 @@ def gradient_lines(result: LossResult, fmt: Numbers) -> list[str]:
     if result.activation is not None and result.pre_activation is not None:
         lines += chain_lines(result, fmt, label)
     else:
-        lines.append(f"  {label} = {matrix(result.grad, fmt)}")
+        lines.append(f"  {label} = {matrix(result.arrays().grad, fmt)}")
     for name, extra in result.extra_grads.items():
         lines.append(f"  ∂L/∂{name} = {fmt.vector(extra.ravel())}")
     return lines
@@ -279,7 +284,7 @@ def head_result(
     )
     own = 1.0 if spec.transform is None else spec.transform.derivative(float(result.sum))  # RMSE's √ of the head
     moved = channels_last and head_pred.ndim >= 3
-    scaled = result.grad * (_sum_scale(spec, summary) / own)
+    scaled = result.arrays().grad * (_sum_scale(spec, summary) / own)
     return replace(result, grad=scaled, reduction=summary.reduction, channels_last=moved)
 
 
@@ -307,11 +312,11 @@ def _at(index: tuple[int, ...]) -> str:
 
 def first_element_lines(head: LossResult, fmt: Numbers) -> list[str]:
     """ℓ at the first elements: the substituted term and its value (or the loss's own per-sample working)."""
-    elements = head.elements
+    elements = head.arrays().elements
     shown = min(SHOWN_HEAD, elements.size)
     lines = [f"the working of the first {shown} elements (from the first rows); the sums below are over every block"]
     if head.pre_activation is not None:
-        z, a = head.pre_activation.ravel()[:shown], head.pred.ravel()[:shown]
+        z, a = head.pre_activation.ravel()[:shown], head.arrays().pred.ravel()[:shown]
         lines.append(
             f"  z = [{', '.join(fmt(float(v)) for v in z)}, …] → a = [{', '.join(fmt(float(v)) for v in a)}, …]"
         )
@@ -356,7 +361,7 @@ def summary_gradient_lines(spec: LossSpec, summary: Any, head: LossResult | None
     if spec.transform is not None:
         lines.append(f"  and the chain rule through {spec.transform.name}")
     if head is not None:
-        grad = np.asarray(head.in_user_layout(head.grad)).ravel()
+        grad = np.asarray(head.in_user_layout(head.arrays().grad)).ravel()
         shown = [fmt(float(g)) for g in grad[: min(SHOWN_HEAD, grad.size)]]
         lines.append(f"  ∂L/∂{variable} = [{', '.join(shown)}, …]   (every entry: --save-grad FILE)")
     else:

@@ -22,10 +22,10 @@ class ImageRow:
 
 def image_rows(result: LossResult) -> list[ImageRow]:
     """Rows at the grain of the elements: per image and channel (TV, SSIM), per image (PSNR, Dice)."""
-    grad = as_batch(result.grad)
+    grad = as_batch(result.arrays().grad)
     n, c = grad.shape[:2]
-    elements = result.elements
-    if elements.shape == result.pred.shape:  # per-pixel terms: sum each image and channel
+    elements = result.arrays().elements
+    if elements.shape == result.arrays().pred.shape:  # per-pixel terms: sum each image and channel
         per_channel = as_batch(elements).sum(axis=(2, 3))
     elif elements.shape == (n, c):
         per_channel = elements

@@ -22,15 +22,11 @@ def json_line(data: Any) -> str:
 
 
 def to_json(result: LossResult, extra: dict[str, Any] | None = None) -> str:
-    """One JSON object with the keys of docs/architecture.md §4 (plus ``extra``); floats round-trip exactly."""
+    """One JSON object with the keys of docs/architecture.md §4 (plus ``extra``); floats round-trip exactly.
 
-    return json_line(jsonable({**result.to_dict(), **(extra or {})}))
-
-
-def summary_json(summary: Any, extra: dict[str, Any] | None = None) -> str:
-    """A block-wise result: the summary keys, and where the per-element arrays went."""
-
-    out = summary.to_dict()
+    A result whose arrays were not kept says where they went, or how to get them.
+    """
+    out = result.to_dict()
     if "elements" not in out and "grad" not in out:
         out["arrays"] = "not printed above 1,000,000 values; write them with --save-elements / --save-grad FILE"
     return json_line(jsonable({**out, **(extra or {})}))
@@ -42,8 +38,8 @@ def to_csv(result: LossResult) -> str:
 
     columns = element_columns(result)
     header = ["index"]
-    if result.elements.ndim > 1:
-        header += [f"i{axis}" for axis in range(result.elements.ndim)]
+    if result.arrays().elements.ndim > 1:
+        header += [f"i{axis}" for axis in range(result.arrays().elements.ndim)]
     for column in columns:
         header += [column.name] if column.width == 1 else [f"{column.name}_{k}" for k in range(column.width)]
     buffer = io.StringIO()
@@ -52,8 +48,8 @@ def to_csv(result: LossResult) -> str:
     table = np.hstack([column.values for column in columns])
     for flat, row in enumerate(table.tolist()):
         index = [flat]
-        if result.elements.ndim > 1:
-            index += [int(i) for i in np.unravel_index(flat, result.elements.shape)]
+        if result.arrays().elements.ndim > 1:
+            index += [int(i) for i in np.unravel_index(flat, result.arrays().elements.shape)]
         writer.writerow(index + [full(v) for v in row])
     return buffer.getvalue()
 

@@ -30,13 +30,13 @@ class Column:
 
 def per_element(result: LossResult, array: Array) -> Array | None:
     """``array`` reshaped to (n_elements, k), or None when it does not line up with the elements."""
-    n = result.elements.size
-    if array.shape == result.elements.shape:
+    n = result.arrays().elements.size
+    if array.shape == result.arrays().elements.shape:
         return array.reshape(n, 1)
     moved = array
-    if result.class_axis is not None and array.ndim == result.pred.ndim:
+    if result.class_axis is not None and array.ndim == result.arrays().pred.ndim:
         moved = np.moveaxis(array, result.class_axis, -1)
-    if moved.shape[: result.elements.ndim] == result.elements.shape:
+    if moved.shape[: result.arrays().elements.ndim] == result.arrays().elements.shape:
         return moved.reshape(n, -1)
     return None
 
@@ -60,7 +60,7 @@ def element_columns(result: LossResult) -> list[Column]:
         add("pred", result.pred)
     add("target", result.target)
     for name, tensor in result.tensors.items():
-        if tensor.shape == result.pred.shape:
+        if tensor.shape == result.arrays().pred.shape:
             add(name, tensor)
     for name, detail in result.details.items():
         add(name, detail)
@@ -73,6 +73,6 @@ def element_columns(result: LossResult) -> list[Column]:
 
 def element_index(result: LossResult, flat: int) -> str:
     """``3`` for vectors, ``(1, 0)`` for higher ranks."""
-    if result.elements.ndim <= 1:
+    if result.arrays().elements.ndim <= 1:
         return str(flat)
-    return "(" + ", ".join(str(int(i)) for i in np.unravel_index(flat, result.elements.shape)) + ")"
+    return "(" + ", ".join(str(int(i)) for i in np.unravel_index(flat, result.arrays().elements.shape)) + ")"

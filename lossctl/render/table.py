@@ -121,7 +121,7 @@ INDEX_DROP_ORDER = 3
 def _element_table(
     result: LossResult, precision: int, max_rows: int, width: int, marks: np.ndarray | None = None
 ) -> tuple[Table, list[str]]:
-    rows = _shown(result.elements.size, max_rows)
+    rows = _shown(result.arrays().elements.size, max_rows)
     index = Shown(
         "index", ["…" if flat is None else element_index(result, flat) for flat in rows], INDEX_DROP_ORDER, "dim"
     )
@@ -160,8 +160,8 @@ def build_image_table(
     ]
     table, dropped = fit_columns(columns, width)
     summary = _summary(result, precision)
-    shape = "×".join(str(n) for n in result.in_user_layout(result.grad).shape)
-    summary.add_row("grad", f"shape {shape}, ‖grad‖ = {short(float(np.linalg.norm(result.grad)), precision)}")
+    shape = "×".join(str(n) for n in result.in_user_layout(result.arrays().grad).shape)
+    summary.add_row("grad", f"shape {shape}, ‖grad‖ = {short(float(np.linalg.norm(result.arrays().grad)), precision)}")
     parts: list = [Text(_title(result)), table]
     if dropped:
         parts.append(_dropped_note(dropped))
@@ -209,7 +209,7 @@ def build_table(
     if result.spec.images:
         return build_image_table(result, precision, max_rows, width)
     table, dropped = _element_table(result, precision, max_rows, width, marks)
-    n = result.elements.size
+    n = result.arrays().elements.size
     parts: list = [Text(_title(result)), table]
     if dropped:
         parts.append(_dropped_note(dropped))
@@ -221,17 +221,14 @@ def build_table(
 
 
 def _mean_note(result: LossResult) -> str:
-    if result.count != result.elements.size:
+    if result.count != result.arrays().elements.size:
         return f"  (sum / {short(result.count)})"
     return ""
 
 
-def print_summary(summary, precision: int = 6, console: Console | None = None) -> None:
-    """A block-wise result: the summary only, and where the per-element arrays went."""
-    from lossctl.losses.registry import LOSSES
-
-    spec = getattr(summary, "spec", None) or LOSSES.resolve(summary.loss)  # kept on engine summaries
-    console = console or make_console()
+def _print_summary(summary: LossResult, precision: int, console: Console) -> None:
+    """A result without its arrays in memory: the summary only, and where the per-element arrays went."""
+    spec = summary.spec
     grid = Table.grid(padding=(0, 2))
     grid.add_column(justify="right", style="bold")
     grid.add_column(justify="left")
@@ -242,7 +239,7 @@ def print_summary(summary, precision: int = 6, console: Console | None = None) -
     grid.add_row(sum_label, short(summary.sum, precision))
     note = "" if summary.count == np.prod(summary.shape) else f"  (sum / {short(summary.count)})"
     grid.add_row(mean_label, short(summary.mean, precision) + note)
-    grid.add_row(value_label, Text(short(summary.value, precision), style="bold green"))
+    grid.add_row(value_label, Text(short(float(summary.value), precision), style="bold green"))
     for name, path in summary.saved.items():
         grid.add_row(Text(name), Text(f"written to {path}"))
     if not summary.saved:
@@ -255,6 +252,9 @@ def print_table(
 ) -> None:
     """On a terminal, fit its width (leaving out columns, never cutting numbers); elsewhere, full width."""
     console = console or make_console()
+    if not result.in_memory:
+        _print_summary(result, precision, console)
+        return
     width = console.width if console.is_terminal else UNLIMITED
     renderable = prepared(console, build_table(result, precision, width=width, marks=marks))
     if not console.is_terminal:
