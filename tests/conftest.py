@@ -66,14 +66,14 @@ def refused_combination(spec, params, pred, target) -> str | None:
 
 def surrogate_gradient(spec, params) -> bool:
     """Whether the declared gradient is a library's convention rather than the derivative (CIoU's detached α)."""
-    return spec.gradient_is_derivative is not None and not spec.gradient_is_derivative(**params)
+    return spec.testing.gradient_is_derivative is not None and not spec.testing.gradient_is_derivative(**params)
 
 
 def mean_numerator(spec, result) -> float:
     """What ``mean × count`` must equal: the sum, or Σ wᵢ ℓᵢ for a loss with a weighted mean (CTC)."""
-    if spec.mean_weights is None:
+    if spec.reductions.mean_weights is None:
         return result.sum
-    weights = spec.mean_weights(result.pred, result.target, **result.params, **result.tensors)
+    weights = spec.reductions.mean_weights(result.pred, result.target, **result.params, **result.tensors)
     return float(np.sum(weights * result.elements))
 
 

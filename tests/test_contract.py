@@ -34,14 +34,14 @@ from lossctl.losses.registry import LOSSES
 from lossctl.losses.spec import LossSpec
 
 SPECS = list(LOSSES.values())
-ELEMENT_WISE_ZERO = [s for s in SPECS if s.zero_at_target and s.target == "same"]
+ELEMENT_WISE_ZERO = [s for s in SPECS if s.testing.zero_at_target and s.target == "same"]
 PROPERTY = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 SCALES = [1e-6, 0.01, 0.5, 1.0, 3.0, 50.0]
 
 
 def draw_inputs(spec: LossSpec, seed: int, scale: float = 1.0) -> tuple[np.ndarray, np.ndarray | None, dict]:
     """The loss's own sample for ``seed``, the prediction multiplied by ``scale``."""
-    inputs = spec.sample(np.random.default_rng(seed))
+    inputs = spec.testing.sample(np.random.default_rng(seed))
     pred = inputs.pop("pred")
     target = inputs.pop("target", None)
     return pred * scale, target, inputs
@@ -57,8 +57,8 @@ SEEDS = range(4)
 GRID = [
     (spec, params, reduction, seed)
     for spec in SPECS
-    for params in spec.param_grid
-    for reduction in ("mean", "sum", "none", *spec.extra_reductions)
+    for params in spec.testing.param_grid
+    for reduction in ("mean", "sum", "none", *spec.reductions.extra)
     for seed in SEEDS
 ]
 
@@ -72,7 +72,7 @@ def _grid_id(case: tuple) -> str:
 @pytest.mark.parametrize("case", slow_after_first_seed(GRID, [_grid_id(c) for c in GRID]))
 def test_gradient_matches_finite_differences(case: tuple) -> None:
     spec, params, reduction, seed = case
-    inputs = spec.sample(np.random.default_rng(seed))
+    inputs = spec.testing.sample(np.random.default_rng(seed))
     pred = inputs.pop("pred")
     target = inputs.pop("target", None)
     reason = refused_combination(spec, params, pred, target)
@@ -152,7 +152,7 @@ def _check_reductions(spec: LossSpec, seed: int, scale: float) -> str:
     np.testing.assert_allclose(np.sum(none.value), total.sum, rtol=1e-12, atol=max(cancellation, 1e-300))
     np.testing.assert_allclose(none.elements.sum(), total.sum, rtol=1e-12, atol=max(cancellation, 1e-300))
     np.testing.assert_allclose(mean_numerator(spec, total), mean.mean * mean.count, rtol=1e-12, atol=1e-300)
-    if spec.transform is None and spec.mean_weights is None:
+    if spec.reductions.transform is None and spec.reductions.mean_weights is None:
         assert total.value == total.sum and mean.value == mean.mean
         grad_scale = float(np.max(np.abs(total.grad), initial=0.0))
         np.testing.assert_allclose(mean.grad * mean.count, total.grad, rtol=1e-12, atol=1e-15 * max(grad_scale, 1.0))

@@ -199,7 +199,7 @@ ELEMENTWISE_ACTIVATIONS = ("sigmoid", "tanh")
 def _activation_cases():
     for spec in LOSSES.values():
         for activation in ("sigmoid", "tanh", "softmax"):
-            inputs = spec.sample(np.random.default_rng(4))
+            inputs = spec.testing.sample(np.random.default_rng(4))
             pred, target = inputs.pop("pred"), inputs.pop("target", None)
             try:
                 compute(spec, pred, target, activation=activation, **inputs)
@@ -213,7 +213,7 @@ def _activation_cases():
 def test_activation_chain_rule_against_finite_differences(spec, activation: str) -> None:
     if surrogate_gradient(spec, {}):
         pytest.skip("the declared gradient is the library's convention, not the derivative of the value")
-    inputs = spec.sample(np.random.default_rng(4))
+    inputs = spec.testing.sample(np.random.default_rng(4))
     z, target = inputs.pop("pred"), inputs.pop("target", None)
     result = compute(spec, z, target, activation=activation, **inputs)
 

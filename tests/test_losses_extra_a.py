@@ -61,12 +61,12 @@ def check_against(name: str, reference, pred, target, params, tensors, transform
 
 def cases(name: str):
     spec = LOSSES[name]
-    return [(params, seed) for params in spec.param_grid for seed in SEEDS]
+    return [(params, seed) for params in spec.testing.param_grid for seed in SEEDS]
 
 
 def drawn(name: str, params: dict, seed: int):
     spec = LOSSES[name]
-    inputs = spec.sample(np.random.default_rng(seed))
+    inputs = spec.testing.sample(np.random.default_rng(seed))
     pred, target = inputs.pop("pred"), inputs.pop("target", None)
     reason = refused_combination(spec, params, pred, target)
     if reason:

@@ -60,7 +60,7 @@ def _iou_loss(inter_union, boxes1, boxes2, reduction: str, eps: float):
 BOX_CASES = [
     (name, params, reduction, seed)
     for name in ("iou", "giou", "diou", "ciou")
-    for params in LOSSES[name].param_grid
+    for params in LOSSES[name].testing.param_grid
     if params.get("detach_alpha", True)
     for reduction in ("mean", "sum", "none")
     for seed in SEEDS
@@ -78,7 +78,7 @@ def _box_reference(name, pred, target, reduction, eps):
 @pytest.mark.parametrize("case", BOX_CASES, ids=lambda c: f"{c[0]}-{sorted(c[1])}-{c[2]}-{c[3]}")
 def test_box_losses_match_torchvision(case) -> None:
     name, params, reduction, seed = case
-    inputs = LOSSES[name].sample(np.random.default_rng(seed))
+    inputs = LOSSES[name].testing.sample(np.random.default_rng(seed))
     pred, target = inputs["pred"], inputs["target"]
     result = compute(name, pred, target, reduction=reduction, **params)
     value, grad = _box_reference(name, pred, target, reduction, params.get("eps", 1e-7))
@@ -119,7 +119,7 @@ def test_box_edge_cases_match_torchvision(name) -> None:
 
 def test_ciou_true_derivative_differs_from_torchvision_and_matches_autograd() -> None:
     """--no-detach-alpha: the full derivative, i.e. torchvision's code without its no_grad."""
-    inputs = LOSSES["ciou"].sample(np.random.default_rng(3))
+    inputs = LOSSES["ciou"].testing.sample(np.random.default_rng(3))
     pred, target = inputs["pred"], inputs["target"]
     pred_t = torch.tensor(pred, requires_grad=True)
     t = torch.tensor(target)
@@ -285,7 +285,7 @@ NOT_DIFFERENTIABLE = {"target"}
 EMBEDDING_CASES = [
     (name, params, reduction, seed)
     for name in EMBEDDING_REFERENCES
-    for params in LOSSES[name].param_grid
+    for params in LOSSES[name].testing.param_grid
     for reduction in ("mean", "sum", "none")
     for seed in SEEDS
 ]
@@ -307,7 +307,7 @@ def reference_result(name, inputs, params, reduction):
 @pytest.mark.parametrize("case", EMBEDDING_CASES, ids=lambda c: f"{c[0]}-{sorted(c[1].items())}-{c[2]}-{c[3]}")
 def test_embedding_losses_match_their_reference_transcriptions(case) -> None:
     name, params, reduction, seed = case
-    inputs = LOSSES[name].sample(np.random.default_rng(seed))
+    inputs = LOSSES[name].testing.sample(np.random.default_rng(seed))
     arguments = {k: v for k, v in inputs.items() if k not in ("pred", "target")}
     result = compute(name, inputs["pred"], inputs.get("target"), reduction=reduction, **params, **arguments)
     value, grads = reference_result(name, inputs, params, reduction)
@@ -462,7 +462,7 @@ def _ctc_compare(inputs, params, reduction):
 
 CTC_CASES = [
     (params, reduction, seed)
-    for params in LOSSES["ctc"].param_grid
+    for params in LOSSES["ctc"].testing.param_grid
     for reduction in ("mean", "sum", "none")
     for seed in range(12)
 ]
@@ -471,7 +471,7 @@ CTC_CASES = [
 @pytest.mark.parametrize("case", CTC_CASES, ids=lambda c: f"{sorted(c[0])}-{c[1]}-{c[2]}")
 def test_ctc_matches_pytorch(case) -> None:
     params, reduction, seed = case
-    inputs = LOSSES["ctc"].sample(np.random.default_rng(seed))
+    inputs = LOSSES["ctc"].testing.sample(np.random.default_rng(seed))
     result, torch_grad, times = _ctc_compare(inputs, params, reduction)
     # PyTorch's own gradient w.r.t. log_probs is exp(log_probs)·(reduction scale) − γ: ours plus that term.
     scale = {"sum": 1.0, "none": 1.0}.get(reduction)
@@ -479,7 +479,7 @@ def test_ctc_matches_pytorch(case) -> None:
     batch = pred if pred.ndim == 3 else pred[:, None, :]
     weights = (
         np.broadcast_to(
-            LOSSES["ctc"].mean_weights(
+            LOSSES["ctc"].reductions.mean_weights(
                 pred, inputs["target"], **{k: v for k, v in inputs.items() if k == "target_lengths"}
             ),
             (batch.shape[1],),

@@ -65,7 +65,7 @@ def _spied(spec: LossSpec, outside: list[str]) -> LossSpec:
         spec,
         elements=spy("elements", spec.elements, True),
         grad=spy("grad", spec.grad, False),
-        fused=spy("fused", spec.fused, False),
+        engine=dataclasses.replace(spec.engine, fused=spy("fused", spec.engine.fused, False)),
     )
 
 

@@ -20,7 +20,7 @@ REPEATS = 7  # rows of the sample stacked 7 times; blocks of 2 rows leave a ragg
 
 def _stacked(spec, seed: int):
     """A sample repeated along the leading axis, so that the loss's rows span several blocks."""
-    inputs = spec.sample(np.random.default_rng(seed))
+    inputs = spec.testing.sample(np.random.default_rng(seed))
     pred = inputs.pop("pred")
     target = inputs.pop("target", None)
     n = pred.shape[0]
@@ -41,8 +41,8 @@ def _stacked(spec, seed: int):
 CASES = [
     (spec, params, reduction, seed)
     for spec in LOSSES.values()
-    for params in spec.param_grid[:2]
-    for reduction in ("mean", "sum", *spec.extra_reductions)
+    for params in spec.testing.param_grid[:2]
+    for reduction in ("mean", "sum", *spec.reductions.extra)
     for seed in range(3)
 ]
 

@@ -92,7 +92,7 @@ def test_every_layout_equals_the_in_memory_result(tmp_path, frame, layout):
 
 def table_inputs(spec, rng):
     """A loss's sample as table columns: (N,) columns, or (N, C) list columns; None when it has no table form."""
-    inputs = spec.sample(rng)
+    inputs = spec.testing.sample(rng)
     pred, target = inputs.get("pred"), inputs.get("target")
     if set(inputs) - {"pred", "target"} or pred is None or target is None or pred.ndim > 2 or target.ndim > 2:
         return None
@@ -119,7 +119,7 @@ TABLE_LOSSES = [
     for name in LOSSES
     if LOSSES.resolve(name).target != "none"
     and not LOSSES.resolve(name).images
-    and LOSSES.resolve(name).mean_weights is None
+    and LOSSES.resolve(name).reductions.mean_weights is None
     and not any(p.required for p in LOSSES.resolve(name).tensor_params)
 ]
 

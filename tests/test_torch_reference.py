@@ -30,8 +30,8 @@ SPECS = [spec for spec in LOSSES.values() if spec.torch and spec.name != "ctc"]
 CASES = [
     (spec, params, reduction, seed)
     for spec in SPECS
-    for params in spec.param_grid
-    for reduction in ("mean", "sum", "none", *spec.extra_reductions)
+    for params in spec.testing.param_grid
+    for reduction in ("mean", "sum", "none", *spec.reductions.extra)
     for seed in SEEDS
 ]
 
@@ -103,7 +103,7 @@ CASE_IDS = [f"{c[0].name}-{sorted(c[1])}-{c[2]}-{c[3]}" for c in CASES]
 @pytest.mark.parametrize("case", slow_after_first_seed(CASES, CASE_IDS))
 def test_matches_pytorch(case) -> None:
     spec, params, reduction, seed = case
-    inputs = spec.sample(np.random.default_rng(seed))
+    inputs = spec.testing.sample(np.random.default_rng(seed))
     pred, target = inputs.pop("pred"), inputs.pop("target", None)
     reason = refused_combination(spec, params, pred, target)
     if reason:
@@ -124,7 +124,7 @@ def test_kinks_follow_pytorch(spec) -> None:
     """Residuals exactly 0, ±1 and at the parameter's edge: the subgradient PyTorch picks."""
     pred = np.array([0.0, 1.0, -1.0, 2.0, -2.0, 0.5, 3.0, 0.3, -2.5])
     target = np.array([0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0])
-    for params in spec.param_grid:
+    for params in spec.testing.param_grid:
         result = compute(spec, pred, target, reduction="sum", **params)
         value, grads = torch_result(spec, pred, target, "sum", params, {})
         assert_close("value", result.value, value)
@@ -205,11 +205,11 @@ def torchvision_sigmoid_focal_loss(inputs, targets, alpha: float, gamma: float):
 
 
 @pytest.mark.torch
-@pytest.mark.parametrize("params", LOSSES["focal"].param_grid, ids=str)
+@pytest.mark.parametrize("params", LOSSES["focal"].testing.param_grid, ids=str)
 @pytest.mark.parametrize("seed", SEEDS)
 def test_focal_matches_torchvision_definition(params, seed) -> None:
     spec = LOSSES["focal"]
-    inputs = spec.sample(np.random.default_rng(seed))
+    inputs = spec.testing.sample(np.random.default_rng(seed))
     settings = {"alpha": 0.25, "gamma": 2.0, **params}
     result = compute(spec, inputs["pred"], inputs["target"], reduction="none", **params)
     pred_t = torch.tensor(inputs["pred"], requires_grad=True)

@@ -28,14 +28,14 @@ MATH_CHANGING = {
 
 def _settings():
     for spec in LOSSES.values():
-        for number, setting in enumerate(spec.param_grid):
+        for number, setting in enumerate(spec.testing.param_grid):
             yield pytest.param(spec, setting, id=f"{spec.name}-{number}")
 
 
 def _result(spec, setting):
     """The setting on sampled inputs (the first seed whose inputs the setting accepts)."""
     for seed in range(20):
-        inputs = spec.sample(np.random.default_rng(seed))
+        inputs = spec.testing.sample(np.random.default_rng(seed))
         pred, target = inputs.pop("pred"), inputs.pop("target", None)
         try:
             return compute(spec, pred, target, **{**inputs, **setting})
@@ -63,7 +63,7 @@ def test_explain_shows_the_formula_and_gradient_of_the_setting(spec, setting) ->
 def test_settings_that_change_the_maths_have_their_own_texts(spec) -> None:
     """Distinct values of the maths-changing parameters give distinct formulas."""
     texts: dict[tuple, tuple[str, str]] = {}
-    for setting in spec.param_grid:
+    for setting in spec.testing.param_grid:
         result = _result(spec, setting)
         key = tuple(sorted((k, str(v)) for k, v in result.params.items() if k in MATH_CHANGING))
         texts[key] = spec.formulas(result.params)

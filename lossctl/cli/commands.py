@@ -138,7 +138,7 @@ def _run_staged(spec: LossSpec, options: dict[str, Any], outputs: OutputSet, sou
         pred, target = read["--pred"], read.get("--target")
     size = int(np.size(pred))
     value_only = options["format"] == "value" and options["reduction"] != "none" and size > BLOCKS_FOR_VALUE_FROM
-    channels_last = spec.images and (
+    channels_last = spec.images is not None and (
         options.get("channels_last", False) or any(is_image_file(source) for source in sources)
     )
     if size > INLINE_LIMIT or value_only:  # every option runs block by block (see _run_blocks)

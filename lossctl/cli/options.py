@@ -103,7 +103,7 @@ def loss_signature(spec: LossSpec) -> inspect.Signature:
             )
         )
     params += [param_option(p) for p in spec.params]
-    reductions = ["mean", "sum", "none", *spec.extra_reductions]
+    reductions = ["mean", "sum", "none", *spec.reductions.extra]
     params += [
         option(
             str,

@@ -143,7 +143,7 @@ def make_plan(loss: str | LossSpec, **options: Any) -> Plan:
         raise ParameterError(
             "--data tables are reduced: --reduction must be mean or sum (save rows with --save-elements)"
         )
-    if spec.mean_weights is not None:
+    if spec.reductions.mean_weights is not None:
         raise InputError(f"{spec.name} cannot be evaluated over a --data table batch by batch")
     if plan.dtype not in DTYPES:
         raise ParameterError(f"--dtype must be one of {', '.join(DTYPES)}, got {plan.dtype!r}")
@@ -295,7 +295,7 @@ def evaluate_table(
     """The whole table batch by batch: ``batches()`` is called once, or twice when a mean's gradient
     is written (the first pass finds the count the gradient is divided by)."""
     partials = Partials()
-    scale: float | None = 1.0 if plan.reduction == "sum" and plan.spec.transform is None else None
+    scale: float | None = 1.0 if plan.reduction == "sum" and plan.spec.reductions.transform is None else None
     first_pass_writes = sink is not None and (not want_grad or scale is not None)
     if sink is None:
         partials = _reduce_in_threads(plan, batches())

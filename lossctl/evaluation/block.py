@@ -52,7 +52,7 @@ def evaluate_block(request: Request, rows: slice, sink: Sink) -> Partial:
     if spec.check is not None and not request.checked:
         with rows_counted_from(rows.start or 0, rows.stop - (rows.start or 0)):
             spec.check(p, t, **args)
-    fused = spec.fused(p, t, **args) if spec.fused is not None and sink.grad is not None else None
+    fused = spec.engine.fused(p, t, **args) if spec.engine.fused is not None and sink.grad is not None else None
     elements = np.asarray(fused[0] if fused is not None else spec.elements(p, t, **args), dtype=float_type)
     total = ExactSum().add(elements)
     weights = mean_weights(spec, p, t, args, float_type)

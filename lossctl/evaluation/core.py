@@ -64,7 +64,9 @@ def compute(
     assert grad is not None and outputs.elements is not None  # in memory, with the gradient
     spec, arguments = request.spec, {**request.params, **request.tensors}
     with np.errstate(all="ignore"):
-        details = dict(spec.details(request.pred, request.target, **arguments)) if spec.details else {}
+        details = (
+            dict(spec.teaching.details(request.pred, request.target, **arguments)) if spec.teaching.details else {}
+        )
     return replace(
         summary,
         pred=request.pred,

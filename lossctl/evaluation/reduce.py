@@ -84,17 +84,17 @@ def reduce_total(
         value, scale, divisor = mean_of(total, count, float_type), 1.0 / count, count
     else:
         value, scale = round_to(total / divisor, float_type), 1.0 / divisor
-    if spec.transform is not None:
-        scale *= spec.transform.derivative(float(value))
-        value = round_to(spec.transform.forward(float(value)), float_type)
+    if spec.reductions.transform is not None:
+        scale *= spec.reductions.transform.derivative(float(value))
+        value = round_to(spec.reductions.transform.forward(float(value)), float_type)
     return value, scale, divisor
 
 
 def count_of(spec: LossSpec, pred: Array, target: Array | None, arguments: Mapping[str, Any], size: int) -> ExactSum:
     """What the mean divides by (the number of elements, or the loss's weighted count), summed exactly."""
-    if spec.denominator is None:
+    if spec.reductions.denominator is None:
         return ExactSum().add(float(size))
-    return ExactSum().add(spec.denominator(pred, target, **arguments))
+    return ExactSum().add(spec.reductions.denominator(pred, target, **arguments))
 
 
 def mean_of(total: float, count: float, float_type: type = np.float64) -> float:
@@ -108,9 +108,9 @@ def mean_weights(
     spec: LossSpec, pred: Array, target: Array | None, arguments: Mapping[str, Any], dtype: type
 ) -> Array | None:
     """The per-element weights of the mean (CTC's 1 / target length), or None for a plain mean."""
-    if spec.mean_weights is None:
+    if spec.reductions.mean_weights is None:
         return None
-    return np.asarray(spec.mean_weights(pred, target, **arguments), dtype=dtype)
+    return np.asarray(spec.reductions.mean_weights(pred, target, **arguments), dtype=dtype)
 
 
 def weighted(weights: Array | None, reduction: str) -> dict[str, Array]:

@@ -142,8 +142,8 @@ def separable(spec: LossSpec, pred: Array, arguments: Mapping[str, Any]) -> bool
         return False
     if spec.class_axis is not None and spec.class_axis(pred) == 0:
         return False  # a single sample whose leading axis is its classes / features
-    if spec.separable is not None:
-        return bool(spec.separable(pred, **arguments))
+    if spec.engine.separable is not None:
+        return bool(spec.engine.separable(pred, **arguments))
     return True
 
 
@@ -229,7 +229,7 @@ def prepare(
             n for n, t in tensors.items() if raw_pred.ndim >= 1 and _row_shaped(t, raw_pred, spec.param(n).per_row)
         }
     probe = {name: (t[:1] if name in blocked else t) for name, t in tensors.items()}
-    whole = spec.mean_weights is not None or not separable(spec, raw_pred, {**hyper, **probe})
+    whole = spec.reductions.mean_weights is not None or not separable(spec, raw_pred, {**hyper, **probe})
     if activation == "softmax" and activation_axis(spec, raw_pred) == 0:
         whole = True  # a softmax across the rows themselves: one block
     n_rows = 1 if whole else raw_pred.shape[0]
@@ -281,11 +281,11 @@ def _planned(request: Request) -> Request:
     divisor = 1.0
     if reduction not in REDUCTIONS:
         full_args = {**request.params, **request.tensors}
-        divisor = float(spec.extra_reductions[reduction](request.pred, request.target, **full_args))
+        divisor = float(spec.reductions.extra[reduction](request.pred, request.target, **full_args))
     count: float | None = None
-    if per_row_shape is not None and spec.denominator is None:
+    if per_row_shape is not None and spec.reductions.denominator is None:
         count = float(request.n_rows * math.prod(per_row_shape))
-    elif per_row_shape is not None and request.want_grad and reduction == "mean" and spec.transform is None:
+    elif per_row_shape is not None and request.want_grad and reduction == "mean" and spec.reductions.transform is None:
         denominator = ExactSum()  # weighted means: the denominator first (it reads the targets, not the predictions)
         for rows in request.blocks():
             t, args = request.target_rows(rows)
@@ -294,7 +294,7 @@ def _planned(request: Request) -> Request:
     if count == 0.0 and reduction == "mean":
         raise empty_mean(spec, request.params)
     early_scale = None
-    if spec.transform is None:
+    if spec.reductions.transform is None:
         if reduction in ("sum", "none"):
             early_scale = 1.0
         elif reduction == "mean" and count is not None:

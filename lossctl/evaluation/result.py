@@ -74,10 +74,10 @@ class LossResult:
     def pixel_map(self) -> Array:
         """Per-pixel losses (the local 1 − SSIM map, squared errors for PSNR), or else the elements."""
         pred, target, elements, _ = self.arrays()
-        spec = self.spec
-        if spec.pixel_map is None:
+        images = self.spec.images
+        if images is None or images.pixel_map is None:
             return elements
-        return np.asarray(spec.pixel_map(pred, target, **self.params, **self.tensors))
+        return np.asarray(images.pixel_map(pred, target, **self.params, **self.tensors))
 
     def in_user_layout(self, array: Array) -> Array:
         """``array`` with the channel axis back where the user had it (for image-shaped arrays)."""

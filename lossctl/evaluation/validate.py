@@ -120,7 +120,7 @@ def resolve_options(
     spec = loss if isinstance(loss, LossSpec) else LOSSES.resolve(loss)
     if dtype not in DTYPES:
         raise ParameterError(f"--dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
-    reductions = (*REDUCTIONS, *spec.extra_reductions)
+    reductions = (*REDUCTIONS, *spec.reductions.extra)
     if reducing:
         if reduction not in reductions or reduction == "none":
             choices = ", ".join(r for r in reductions if r != "none")

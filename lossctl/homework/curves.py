@@ -13,6 +13,7 @@ import math
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -48,18 +49,19 @@ class Curve:
 
 def curve(spec: LossSpec, x: Array, params: dict) -> Curve:
     """ℓ(x) and dℓ/dx on the grid (points outside the loss's domain are NaN and not drawn)."""
-    if spec.plot is not None:
-        pred, target, tensors = spec.plot(x)
+    if spec.teaching.plot is not None:
+        pred, target, tensors = spec.teaching.plot(x)
     elif spec.target == "same" and not any(p.required for p in spec.tensor_params):
         pred, target, tensors = x, np.zeros_like(x), {}
     else:
         raise InputError(
             f"lossctl plot has no one-variable view of {spec.name}; try a regression, binary or hinge loss"
         )
-    given = {k: v for k, v in params.items() if k in {p.name for p in spec.hyper_params}}
+    given: dict[str, Any] = {k: v for k, v in params.items() if k in {p.name for p in spec.hyper_params}}
+    given.update(tensors)
     # the evaluation path, without domain checks (points outside the domain are NaN) and with the
     # sum's gradient: the derivative of each point's loss
-    request = prepare(spec, pred, target, reduction="sum", allow_nonfinite=True, check_domain=False, **given, **tensors)
+    request = prepare(spec, pred, target, reduction="sum", allow_nonfinite=True, check_domain=False, **given)
     outputs = Outputs(make_elements=in_memory)
     _, gradient = run(request, outputs)
     assert gradient is not None and outputs.elements is not None
@@ -67,7 +69,7 @@ def curve(spec: LossSpec, x: Array, params: dict) -> Curve:
     if grad.shape != x.shape:  # [x, 0, …] rows: the derivative along x is the first column
         grad = grad.reshape(x.shape[0], -1)[:, 0]
     numeric = {p.name: hyper[p.name] for p in spec.hyper_params if p.kind in ("float", "int") and p.name in hyper}
-    return Curve(spec.name, spec.plot_axis, x, elements.reshape(x.shape), grad, numeric)
+    return Curve(spec.name, spec.teaching.plot_axis, x, elements.reshape(x.shape), grad, numeric)
 
 
 def by_axis(curves: list[Curve]) -> list[tuple[str, list[Curve]]]:

@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import replace
 from typing import TypedDict
 
 import numpy as np
 
 from lossctl.errors import InputError
 from lossctl.losses.checks import require
-from lossctl.losses.spec import Array, Example, Family, LossSpec, Param, Sampler, Variant
+from lossctl.losses.spec import Array, Example, Family, LossSpec, Param, Teaching, Testing, Variant
 
 EPS = 1e-7  # torchvision's default
 CIOU_ASPECT = 4.0 / math.pi**2
@@ -168,19 +169,22 @@ class BoxFields(TypedDict):
     target_help: str
     check: Callable[..., None]
     class_axis: Callable[[Array], int | None]
-    zero_at_target: bool
-    sample: Sampler
-    plot: None
+    teaching: Teaching
 
+
+SHARED_TESTING = Testing(
+    zero_at_target=False,  # ε keeps 1 − I/(U + ε) just above 0
+    sample=sample_boxes,
+)
 
 SHARED: BoxFields = {
     "family": "box",
     "target_help": "ground-truth boxes x1,y1,x2,y2, same shape as --pred",
     "check": check_boxes,
     "class_axis": _box_axis,
-    "zero_at_target": False,  # ε keeps 1 − I/(U + ε) just above 0
-    "sample": sample_boxes,
-    "plot": None,
+    "teaching": Teaching(
+        plot=None,
+    ),
 }
 # Two boxes of the torchvision test-suite style: [0,0,2,2] against [1,1,3,3], I = 1, U = 7.
 TWO = ([0.0, 0.0, 2.0, 2.0], [1.0, 1.0, 3.0, 3.0])
@@ -204,7 +208,6 @@ IOU = LossSpec(
     grad=IOU_GRAD,
     params=(EPS_PARAM,),
     **SHARED,
-    param_grid=({}, {"eps": 0.0}),
     references=("Yu et al., UnitBox: An Advanced Object Detection Network, ACM MM 2016", TORCHVISION),
     examples=(
         Example(TWO[0], TWO[1], value=1.0 - 1.0 / (7.0 + EPS), params={}, source="by hand: I = 1, U = 4 + 4 − 1"),
@@ -217,6 +220,10 @@ IOU = LossSpec(
         ),
     ),
     see_also=("giou", "diou", "ciou"),
+    testing=replace(
+        SHARED_TESTING,
+        param_grid=({}, {"eps": 0.0}),
+    ),
 )
 
 GIOU = LossSpec(
@@ -231,7 +238,6 @@ GIOU = LossSpec(
     grad=GIOU_GRAD,
     params=(EPS_PARAM,),
     **SHARED,
-    param_grid=({}, {"eps": 0.0}),
     references=(
         "Rezatofighi et al., Generalized Intersection over Union, CVPR 2019",
         TORCHVISION + ".generalized_box_iou_loss",
@@ -252,6 +258,10 @@ GIOU = LossSpec(
         ),
     ),
     see_also=("iou", "diou", "ciou"),
+    testing=replace(
+        SHARED_TESTING,
+        param_grid=({}, {"eps": 0.0}),
+    ),
 )
 
 DIOU = LossSpec(
@@ -266,7 +276,6 @@ DIOU = LossSpec(
     grad=DIOU_GRAD,
     params=(EPS_PARAM,),
     **SHARED,
-    param_grid=({}, {"eps": 0.0}),
     references=(
         "Zheng et al., Distance-IoU Loss, AAAI 2020",
         TORCHVISION + ".distance_box_iou_loss",
@@ -280,6 +289,10 @@ DIOU = LossSpec(
         ),
     ),
     see_also=("giou", "ciou"),
+    testing=replace(
+        SHARED_TESTING,
+        param_grid=({}, {"eps": 0.0}),
+    ),
 )
 
 CIOU_SHARED: BoxFields = {**SHARED, "check": check_ciou}
@@ -303,8 +316,6 @@ CIOU = LossSpec(
         Param("detach_alpha", "bool", True, "treat α as a constant in the gradient (torchvision, the paper)"),
     ),
     **CIOU_SHARED,
-    gradient_is_derivative=lambda detach_alpha=True, **_: not detach_alpha,
-    param_grid=({}, {"detach_alpha": False}, {"eps": 0.0, "detach_alpha": False}),
     variants=(
         Variant(
             {"detach_alpha": False},
@@ -339,6 +350,11 @@ CIOU = LossSpec(
         ),
     ),
     see_also=("diou", "giou"),
+    testing=replace(
+        SHARED_TESTING,
+        gradient_is_derivative=lambda detach_alpha=True, **_: not detach_alpha,
+        param_grid=({}, {"detach_alpha": False}, {"eps": 0.0, "detach_alpha": False}),
+    ),
 )
 
 LOSSES = (IOU, GIOU, DIOU, CIOU)

@@ -18,7 +18,18 @@ from lossctl.errors import InputError, LossctlWarning
 from lossctl.losses._numerics import along, log_sigmoid, log_softmax, sigmoid, softplus
 from lossctl.losses._views import positive_label, true_class_margin
 from lossctl.losses.checks import count, position, require
-from lossctl.losses.spec import REQUIRED, Array, Example, LossSpec, Param, Variant
+from lossctl.losses.spec import (
+    REQUIRED,
+    Array,
+    EngineHooks,
+    Example,
+    LossSpec,
+    Param,
+    Reductions,
+    Teaching,
+    Testing,
+    Variant,
+)
 from lossctl.losses.wording import Numbers, elide, join
 
 ARTICLE = "−log softmax by hand; the article printed {} (wrong)"
@@ -326,20 +337,7 @@ CROSS_ENTROPY = LossSpec(
     target_help="class indices (shape of --pred without the class axis) or class probabilities (shape of --pred)",
     torch="cross_entropy",
     check=check_cross_entropy,
-    denominator=cross_entropy_denominator,
-    fused=cross_entropy_fused,
-    details=cross_entropy_details,
-    explain=explain_cross_entropy,
     class_axis=class_axis,
-    zero_at_target=False,
-    sample=sample_classes,
-    param_grid=(
-        {},
-        {"weight": _WEIGHTS},
-        {"ignore_index": 1},
-        {"label_smoothing": 0.2},
-        {"weight": _WEIGHTS, "ignore_index": 2, "label_smoothing": 0.1},
-    ),
     references=(
         "PyTorch torch.nn.CrossEntropyLoss",
         "Szegedy et al., Rethinking the Inception Architecture (label smoothing), CVPR 2016",
@@ -375,9 +373,30 @@ CROSS_ENTROPY = LossSpec(
             source="equal logits: every sample costs log 2, weighted mean (3 + 1) log 2 / (3 + 1)",
         ),
     ),
-    plot=true_class_margin,
-    plot_axis="logit of the true class minus the other (2 classes)",
     see_also=("nll", "bce_with_logits", "kl_div", "multiclass_hinge"),
+    reductions=Reductions(
+        denominator=cross_entropy_denominator,
+    ),
+    engine=EngineHooks(
+        fused=cross_entropy_fused,
+    ),
+    teaching=Teaching(
+        details=cross_entropy_details,
+        explain=explain_cross_entropy,
+        plot=true_class_margin,
+        plot_axis="logit of the true class minus the other (2 classes)",
+    ),
+    testing=Testing(
+        zero_at_target=False,
+        sample=sample_classes,
+        param_grid=(
+            {},
+            {"weight": _WEIGHTS},
+            {"ignore_index": 1},
+            {"label_smoothing": 0.2},
+            {"weight": _WEIGHTS, "ignore_index": 2, "label_smoothing": 0.1},
+        ),
+    ),
 )
 
 
@@ -432,14 +451,18 @@ NLL = LossSpec(
     target_help="class indices (shape of --pred without the class axis)",
     torch="nll_loss",
     check=check_nll,
-    denominator=cross_entropy_denominator,
     class_axis=class_axis,
-    zero_at_target=False,
-    sample=sample_log_probabilities,
-    param_grid=({}, {"weight": _WEIGHTS}, {"ignore_index": 1}),
     references=("PyTorch torch.nn.NLLLoss",),
     examples=(Example([[-0.5, -1.2], [-2.0, -0.1]], [0, 1], value=0.3, sum=0.6, source="(0.5 + 0.1) / 2; by hand"),),
     see_also=("cross_entropy",),
+    reductions=Reductions(
+        denominator=cross_entropy_denominator,
+    ),
+    testing=Testing(
+        zero_at_target=False,
+        sample=sample_log_probabilities,
+        param_grid=({}, {"weight": _WEIGHTS}, {"ignore_index": 1}),
+    ),
 )
 
 
@@ -507,19 +530,23 @@ BCE = LossSpec(
     target_help="targets in [0, 1], same shape as --pred",
     torch="binary_cross_entropy",
     check=check_bce,
-    details=bce_details,
-    zero_at_target=False,
-    sample=sample_probabilities,
-    param_grid=({}, {"weight": np.array([0.5, 1.0, 2.0])}),
     references=("PyTorch torch.nn.BCELoss", "Keras keras.losses.BinaryCrossentropy"),
     examples=(
         Example([0.8, 0.3], [1.0, 0.0], value=-(math.log(0.8) + math.log(0.7)) / 2, source="−(log 0.8 + log 0.7)/2"),
         Example([1.0, 0.0], [0.0, 1.0], value=100.0, source="log 0 clamped at −100 (PyTorch)"),
     ),
-    plot=lambda x: (1.0 / (1.0 + np.exp(-x)), np.ones_like(x), {}),
-    plot_axis="σ⁻¹(p): the logit of the predicted probability (label 1)",
-    term=lambda p, t, e: f"−({t}·log {p} + (1 − {t})·log(1 − {p}))",
     see_also=("bce_with_logits", "cross_entropy", "focal"),
+    teaching=Teaching(
+        details=bce_details,
+        plot=lambda x: (1.0 / (1.0 + np.exp(-x)), np.ones_like(x), {}),
+        plot_axis="σ⁻¹(p): the logit of the predicted probability (label 1)",
+        term=lambda p, t, e: f"−({t}·log {p} + (1 − {t})·log(1 − {p}))",
+    ),
+    testing=Testing(
+        zero_at_target=False,
+        sample=sample_probabilities,
+        param_grid=({}, {"weight": np.array([0.5, 1.0, 2.0])}),
+    ),
 )
 
 
@@ -568,18 +595,22 @@ BCE_WITH_LOGITS = LossSpec(
     target_help="targets in [0, 1], same shape as --pred",
     torch="binary_cross_entropy_with_logits",
     check=check_bce_with_logits,
-    zero_at_target=False,
-    sample=sample_logits,
-    param_grid=({}, {"pos_weight": np.array([1.0, 3.0, 0.5])}, {"weight": np.array([2.0, 1.0, 0.1])}),
     references=("PyTorch torch.nn.BCEWithLogitsLoss", "optax.losses.sigmoid_binary_cross_entropy"),
     examples=(
         Example([0.0], [1.0], value=math.log(2.0), source="σ(0) = 1/2, −log(1/2)"),
         Example([10000.0, -10000.0], [0.0, 1.0], value=10000.0, source="log(1 + e^10000) = 10000 exactly in float64"),
     ),
-    plot=positive_label,
-    plot_axis="logit x (label 1)",
-    term=lambda p, t, e: f"−({t}·log σ({p}) + (1 − {t})·log(1 − σ({p})))",
     see_also=("bce", "focal", "soft_margin"),
+    testing=Testing(
+        zero_at_target=False,
+        sample=sample_logits,
+        param_grid=({}, {"pos_weight": np.array([1.0, 3.0, 0.5])}, {"weight": np.array([2.0, 1.0, 0.1])}),
+    ),
+    teaching=Teaching(
+        plot=positive_label,
+        plot_axis="logit x (label 1)",
+        term=lambda p, t, e: f"−({t}·log σ({p}) + (1 − {t})·log(1 − σ({p})))",
+    ),
 )
 
 
@@ -636,9 +667,6 @@ FOCAL = LossSpec(
     ),
     target_help="targets in [0, 1], same shape as --pred",
     check=check_focal,
-    zero_at_target=False,
-    sample=sample_logits,
-    param_grid=({}, {"gamma": 0.0, "alpha": -1.0}, {"gamma": 0.5, "alpha": 0.7}, {"gamma": 3.0}),
     references=(
         "Lin et al., Focal Loss for Dense Object Detection, ICCV 2017",
         "torchvision.ops.sigmoid_focal_loss",
@@ -651,10 +679,17 @@ FOCAL = LossSpec(
             source="p_t = 1/2: 0.25 · (1/2)² · log 2; by hand",
         ),
     ),
-    plot=positive_label,
-    plot_axis="logit x (label 1)",
-    term=lambda p, t, e, alpha, gamma: f"α_t·(1 − p_t)^{gamma:g}·BCE(σ({p}), {t})",
     see_also=("bce_with_logits",),
+    testing=Testing(
+        zero_at_target=False,
+        sample=sample_logits,
+        param_grid=({}, {"gamma": 0.0, "alpha": -1.0}, {"gamma": 0.5, "alpha": 0.7}, {"gamma": 3.0}),
+    ),
+    teaching=Teaching(
+        plot=positive_label,
+        plot_axis="logit x (label 1)",
+        term=lambda p, t, e, alpha, gamma: f"α_t·(1 − p_t)^{gamma:g}·BCE(σ({p}), {t})",
+    ),
 )
 
 
@@ -707,10 +742,6 @@ KL_DIV = LossSpec(
     target_help="probabilities (log-probabilities with --log-target), same shape as --pred",
     torch="kl_div",
     check=check_kl_div,
-    extra_reductions={"batchmean": _batch_size},
-    zero_at_target=False,
-    sample=sample_distributions,
-    param_grid=({}, {"log_target": True}),
     variants=(
         Variant(
             {"log_target": True},
@@ -728,8 +759,18 @@ KL_DIV = LossSpec(
             source="KL((¼, ¾) ‖ (½, ½)) = ¼ log ½ + ¾ log 1.5",
         ),
     ),
-    term=lambda p, t, e, log_target: f"e^{t}·({t} − {p})" if log_target else f"{t}·(log {t} − {p})",
     see_also=("cross_entropy",),
+    reductions=Reductions(
+        extra={"batchmean": _batch_size},
+    ),
+    testing=Testing(
+        zero_at_target=False,
+        sample=sample_distributions,
+        param_grid=({}, {"log_target": True}),
+    ),
+    teaching=Teaching(
+        term=lambda p, t, e, log_target: f"e^{t}·({t} − {p})" if log_target else f"{t}·(log {t} − {p})",
+    ),
 )
 
 
@@ -786,9 +827,6 @@ POISSON_NLL = LossSpec(
     target_help="counts ≥ 0, same shape as --pred",
     torch="poisson_nll_loss",
     check=check_poisson,
-    zero_at_target=False,
-    sample=sample_counts,
-    param_grid=({}, {"log_input": False}, {"full": True}, {"log_input": False, "full": True}),
     variants=(
         Variant(
             {"log_input": False, "full": True},
@@ -804,12 +842,19 @@ POISSON_NLL = LossSpec(
     ),
     references=("PyTorch torch.nn.PoissonNLLLoss",),
     examples=(Example([0.0, 1.0], [1.0, 2.0], value=(1.0 + math.e - 2.0) / 2, source="e⁰ − 0 and e¹ − 2; by hand"),),
-    plot=lambda x: (x, np.full_like(x, 2.0), {}),
-    plot_axis="log-rate x (count 2)",
-    term=lambda p, t, e, log_input, full, eps: (
-        (f"e^{p} − {t}·{p}" if log_input else f"{p} − {t}·log({p} + {eps:g})") + (" + stirling" if full else "")
-    ),
     see_also=("gaussian_nll", "mse"),
+    testing=Testing(
+        zero_at_target=False,
+        sample=sample_counts,
+        param_grid=({}, {"log_input": False}, {"full": True}, {"log_input": False, "full": True}),
+    ),
+    teaching=Teaching(
+        plot=lambda x: (x, np.full_like(x, 2.0), {}),
+        plot_axis="log-rate x (count 2)",
+        term=lambda p, t, e, log_input, full, eps: (
+            (f"e^{p} − {t}·{p}" if log_input else f"{p} − {t}·log({p} + {eps:g})") + (" + stirling" if full else "")
+        ),
+    ),
 )
 
 
@@ -896,9 +941,6 @@ GAUSSIAN_NLL = LossSpec(
     check=check_gaussian_nll,
     target="checked",  # check_gaussian_nll checks --target and --var against --pred
     target_help="targets, same shape as --pred",
-    zero_at_target=False,
-    sample=sample_gaussian,
-    param_grid=({}, {"full": True}),
     variants=(
         Variant(
             {"full": True},
@@ -920,8 +962,15 @@ GAUSSIAN_NLL = LossSpec(
             source="½(log 1 + 0) and ½(log 2 + 4/2); by hand",
         ),
     ),
-    plot=lambda x: (x, np.zeros_like(x), {"var": np.ones_like(x)}),
     see_also=("mse", "poisson_nll"),
+    testing=Testing(
+        zero_at_target=False,
+        sample=sample_gaussian,
+        param_grid=({}, {"full": True}),
+    ),
+    teaching=Teaching(
+        plot=lambda x: (x, np.zeros_like(x), {"var": np.ones_like(x)}),
+    ),
 )
 
 
@@ -960,8 +1009,6 @@ SOFT_MARGIN = LossSpec(
     target_help="labels −1 or 1, same shape as --pred",
     torch="soft_margin_loss",
     check=check_pm_one_labels,
-    zero_at_target=False,
-    sample=sample_pm_one,
     references=("PyTorch torch.nn.SoftMarginLoss",),
     examples=(
         Example(
@@ -971,10 +1018,16 @@ SOFT_MARGIN = LossSpec(
             source="log 2 and log(1 + e²); by hand",
         ),
     ),
-    plot=positive_label,
-    plot_axis="logit x (label 1)",
-    term=lambda p, t, e: f"log(1 + e^(−{t}·{p}))",
     see_also=("bce_with_logits", "hinge"),
+    testing=Testing(
+        zero_at_target=False,
+        sample=sample_pm_one,
+    ),
+    teaching=Teaching(
+        plot=positive_label,
+        plot_axis="logit x (label 1)",
+        term=lambda p, t, e: f"log(1 + e^(−{t}·{p}))",
+    ),
 )
 
 
@@ -1026,12 +1079,14 @@ MULTILABEL_SOFT_MARGIN = LossSpec(
     torch="multilabel_soft_margin_loss",
     check=check_multilabel,
     class_axis=lambda pred: pred.ndim - 1,
-    zero_at_target=False,
-    sample=sample_multilabel,
-    param_grid=({}, {"weight": np.array([0.5, 1.0, 2.0])}),
     references=("PyTorch torch.nn.MultiLabelSoftMarginLoss",),
     examples=(Example([[0.0, 0.0]], [[1.0, 0.0]], value=math.log(2.0), source="both classes at σ = ½: log 2"),),
     see_also=("bce_with_logits", "multilabel_margin"),
+    testing=Testing(
+        zero_at_target=False,
+        sample=sample_multilabel,
+        param_grid=({}, {"weight": np.array([0.5, 1.0, 2.0])}),
+    ),
 )
 
 LOSSES = (

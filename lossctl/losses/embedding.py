@@ -24,7 +24,19 @@ from lossctl.errors import InputError
 from lossctl.losses._numerics import sigmoid, softplus
 from lossctl.losses.checks import require
 from lossctl.losses.margin import _distance, _distance_grad
-from lossctl.losses.spec import REQUIRED, Array, Example, Family, LossSpec, Param, Sampler, TargetKind, Variant
+from lossctl.losses.spec import (
+    REQUIRED,
+    Array,
+    EngineHooks,
+    Example,
+    Family,
+    LossSpec,
+    Param,
+    Reductions,
+    TargetKind,
+    Testing,
+    Variant,
+)
 
 NORMALIZE_EPS = 1e-12  # torch.nn.functional.normalize
 KERAS_NORM_EPS = 1e-6  # keras l2_normalize: sqrt(max(Σx², 1e-12))
@@ -171,10 +183,6 @@ NT_XENT = LossSpec(
     target="none",
     check=check_nt_xent,
     class_axis=_rows_axis,
-    separable=_never_separable,
-    zero_at_target=False,
-    sample=sample_views,
-    param_grid=({}, {"temperature": 0.5}, {"temperature": 2.0}),
     references=(
         "Chen, Kornblith, Norouzi & Hinton, A Simple Framework for Contrastive Learning of Visual "
         "Representations (SimCLR), ICML 2020, eq. (1)",
@@ -197,6 +205,14 @@ NT_XENT = LossSpec(
         ),
     ),
     see_also=("multiple_negatives_ranking", "contrastive", "batch_hard_triplet"),
+    engine=EngineHooks(
+        separable=_never_separable,
+    ),
+    testing=Testing(
+        zero_at_target=False,
+        sample=sample_views,
+        param_grid=({}, {"temperature": 0.5}, {"temperature": 2.0}),
+    ),
 )
 
 
@@ -291,10 +307,6 @@ MNRL = LossSpec(
     target="none",
     check=check_mnrl,
     class_axis=_rows_axis,
-    separable=_never_separable,
-    zero_at_target=False,
-    sample=sample_pairs,
-    param_grid=({}, {"scale": 1.0}, {"scale": 5.0}),
     references=(
         "Henderson et al., Efficient Natural Language Response Suggestion for Smart Reply, 2017, section 4.4",
         "sentence-transformers, losses/MultipleNegativesRankingLoss.py",
@@ -316,6 +328,14 @@ MNRL = LossSpec(
         ),
     ),
     see_also=("nt_xent", "triplet_margin", "cosine_embedding"),
+    engine=EngineHooks(
+        separable=_never_separable,
+    ),
+    testing=Testing(
+        zero_at_target=False,
+        sample=sample_pairs,
+        param_grid=({}, {"scale": 1.0}, {"scale": 5.0}),
+    ),
 )
 
 
@@ -383,9 +403,6 @@ CONTRASTIVE = LossSpec(
     target_help="one label per row: 1 (similar) or 0 (dissimilar)",
     check=check_contrastive,
     class_axis=_rows_axis,
-    zero_at_target=False,
-    sample=sample_labelled_pairs,
-    param_grid=({}, {"margin": 2.0}, {"margin": 0.5}),
     references=(
         "Hadsell, Chopra & LeCun, Dimensionality Reduction by Learning an Invariant Mapping, CVPR 2006, eq. (4)",
     ),
@@ -399,6 +416,11 @@ CONTRASTIVE = LossSpec(
         ),
     ),
     see_also=("cosine_embedding", "hinge_embedding", "triplet_margin"),
+    testing=Testing(
+        zero_at_target=False,
+        sample=sample_labelled_pairs,
+        param_grid=({}, {"margin": 2.0}, {"margin": 0.5}),
+    ),
 )
 
 
@@ -527,10 +549,8 @@ class MinedTripletFields(TypedDict):
     target_help: str
     check: Callable[..., None]
     class_axis: Callable[[Array], int | None]
-    separable: Callable[..., bool]
-    zero_at_target: bool
-    sample: Sampler
-    param_grid: tuple[dict[str, object], ...]
+    testing: Testing
+    engine: EngineHooks
 
 
 MINED_TRIPLETS: MinedTripletFields = {
@@ -540,10 +560,14 @@ MINED_TRIPLETS: MinedTripletFields = {
     "target_help": "one identity label per row of --pred",
     "check": check_labelled_embeddings,
     "class_axis": _rows_axis,
-    "separable": _never_separable,
-    "zero_at_target": False,
-    "sample": sample_labelled_embeddings,
-    "param_grid": ({}, {"margin": 0.2}, {"soft": True}),
+    "engine": EngineHooks(
+        separable=_never_separable,
+    ),
+    "testing": Testing(
+        zero_at_target=False,
+        sample=sample_labelled_embeddings,
+        param_grid=({}, {"margin": 0.2}, {"soft": True}),
+    ),
 }
 
 BATCH_HARD = LossSpec(
@@ -605,7 +629,6 @@ BATCH_ALL = LossSpec(
     "implementations do, which is not differentiable). batch_hard_triplet keeps only the hardest pair.",
     elements=batch_all_triplet,
     grad=batch_all_triplet_grad,
-    denominator=count_triplets,
     **MINED_TRIPLETS,
     variants=(
         Variant(
@@ -630,6 +653,9 @@ BATCH_ALL = LossSpec(
         ),
     ),
     see_also=("batch_hard_triplet", "triplet_margin"),
+    reductions=Reductions(
+        denominator=count_triplets,
+    ),
 )
 
 
@@ -687,7 +713,6 @@ SEMI_HARD = LossSpec(
     "batch_hard_triplet takes the hardest pair per anchor, batch_all_triplet every triplet.",
     elements=semi_hard_triplet,
     grad=semi_hard_triplet_grad,
-    denominator=count_positive_pairs,
     **MINED_TRIPLETS,
     variants=(
         Variant(
@@ -724,6 +749,9 @@ SEMI_HARD = LossSpec(
         ),
     ),
     see_also=("batch_hard_triplet", "batch_all_triplet", "triplet_margin"),
+    reductions=Reductions(
+        denominator=count_positive_pairs,
+    ),
 )
 
 
@@ -849,9 +877,6 @@ TRIPLET_WITH_DISTANCE = LossSpec(
     torch="triplet_margin_with_distance_loss",
     check=check_triplet_with_distance,
     class_axis=_rows_axis,
-    zero_at_target=False,
-    sample=sample_triplets,
-    param_grid=({}, {"distance": "cosine"}, {"swap": True}, {"distance": "cosine", "swap": True, "margin": 0.3}),
     variants=(
         Variant(
             {"distance": "cosine", "swap": True},
@@ -888,6 +913,11 @@ TRIPLET_WITH_DISTANCE = LossSpec(
         ),
     ),
     see_also=("triplet_margin", "batch_hard_triplet"),
+    testing=Testing(
+        zero_at_target=False,
+        sample=sample_triplets,
+        param_grid=({}, {"distance": "cosine"}, {"swap": True}, {"distance": "cosine", "swap": True, "margin": 0.3}),
+    ),
 )
 
 
@@ -926,16 +956,17 @@ class CosineFields(TypedDict):
     family: Family
     target_help: str
     class_axis: Callable[[Array], int | None]
-    zero_at_target: bool
-    sample: Sampler
+    testing: Testing
 
 
 COSINE_COMMON: CosineFields = {
     "family": "embedding",
     "target_help": "target vectors, same shape as --pred (compared along the last axis)",
     "class_axis": _rows_axis,
-    "zero_at_target": False,
-    "sample": sample_vectors,
+    "testing": Testing(
+        zero_at_target=False,
+        sample=sample_vectors,
+    ),
 }
 
 COSINE_SIMILARITY = LossSpec(

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any, TypedDict
 
 import numpy as np
@@ -19,7 +20,18 @@ import numpy as np
 from lossctl.errors import InputError, LossctlWarning
 from lossctl.losses._filters import as_batch, gaussian_taps, require_image, smooth, smooth_adjoint, unbroadcast
 from lossctl.losses.checks import require
-from lossctl.losses.spec import REQUIRED, Array, Example, LossSpec, Param, ParamGrid, Sampler, Variant
+from lossctl.losses.spec import (
+    REQUIRED,
+    Array,
+    EngineHooks,
+    Example,
+    Images,
+    LossSpec,
+    Param,
+    ParamGrid,
+    Testing,
+    Variant,
+)
 
 BY_HAND = "by hand"
 TV_NORMS = ("l1", "l2sq", "isotropic")
@@ -476,11 +488,7 @@ TV = LossSpec(
     target="none",
     target_help="none: TV is a function of --pred alone",
     check=check_tv,
-    sample=sample_image,
-    param_grid=TV_GRID,
     variants=TV_VARIANTS,
-    images=True,
-    separable=lambda pred, **_: is_batch(pred),
     references=(
         "Rudin, Osher & Fatemi, Nonlinear total variation based noise removal algorithms, Physica D 1992",
         "torchmetrics.image.TotalVariation",
@@ -512,6 +520,14 @@ TV = LossSpec(
         ),
     ),
     see_also=("weighted_tv", "charbonnier"),
+    testing=Testing(
+        sample=sample_image,
+        param_grid=TV_GRID,
+    ),
+    images=Images(),
+    engine=EngineHooks(
+        separable=lambda pred, **_: is_batch(pred),
+    ),
 )
 
 WEIGHTED_TV = LossSpec(
@@ -539,11 +555,7 @@ WEIGHTED_TV = LossSpec(
     target="none",
     target_help="none: weighted TV is a function of --pred and --tv-weight",
     check=check_weighted_tv,
-    sample=sample_weighted_image,
-    param_grid=TV_GRID,
     variants=WEIGHTED_TV_VARIANTS,
-    images=True,
-    separable=lambda pred, tv_weight, **_: is_batch(pred) and tv_weight.ndim <= pred.ndim,
     references=(
         "Rudin, Osher & Fatemi, Physica D 1992",
         "Candès, Wakin & Boyd, Enhancing sparsity by reweighted ℓ1 minimization, 2008 (reweighted TV)",
@@ -560,6 +572,14 @@ WEIGHTED_TV = LossSpec(
         ),
     ),
     see_also=("tv",),
+    testing=Testing(
+        sample=sample_weighted_image,
+        param_grid=TV_GRID,
+    ),
+    images=Images(),
+    engine=EngineHooks(
+        separable=lambda pred, tv_weight, **_: is_batch(pred) and tv_weight.ndim <= pred.ndim,
+    ),
 )
 
 PSNR_FORMULA = "PSNRₙ = 10 log10(R² / MSEₙ),  MSEₙ = mean over image n of (ŷ − y)²"
@@ -582,26 +602,29 @@ class PsnrFields(TypedDict):
     params: tuple[Param, ...]
     infer: Callable[[Array], Mapping[str, Any]]
     check: Callable[..., None]
-    sample: Sampler
-    zero_at_target: bool
     finite: bool
-    pixel_map: Callable[..., Array]
-    images: bool
-    separable: Callable[..., bool]
     references: tuple[str, ...]
+    engine: EngineHooks
+    images: Images
 
+
+PSNR_SHARED_TESTING = Testing(
+    sample=sample_image_pair,
+    zero_at_target=False,
+)
 
 PSNR_SHARED: PsnrFields = {
     "params": (DATA_RANGE,),
     "infer": default_data_range,
     "check": check_psnr,
-    "sample": sample_image_pair,
-    "zero_at_target": False,
     "finite": False,
-    "pixel_map": squared_errors,
-    "images": True,
-    "separable": lambda pred, **_: is_batch(pred),
     "references": PSNR_REFERENCES,
+    "images": Images(
+        pixel_map=squared_errors,
+    ),
+    "engine": EngineHooks(
+        separable=lambda pred, **_: is_batch(pred),
+    ),
 }
 
 PSNR = LossSpec(
@@ -613,7 +636,6 @@ PSNR = LossSpec(
     when=PSNR_WHEN,
     elements=psnr,
     grad=psnr_grad,
-    param_grid=({}, {"data_range": 255.0}),
     **PSNR_SHARED,
     examples=(
         Example(
@@ -631,6 +653,10 @@ PSNR = LossSpec(
         ),
     ),
     see_also=("psnr_loss", "mse", "ssim"),
+    testing=replace(
+        PSNR_SHARED_TESTING,
+        param_grid=({}, {"data_range": 255.0}),
+    ),
 )
 
 PSNR_LOSS = LossSpec(
@@ -643,7 +669,6 @@ PSNR_LOSS = LossSpec(
     "(it is MSE's gradient divided by MSE): " + PSNR_WHEN,
     elements=psnr_loss,
     grad=psnr_loss_grad,
-    param_grid=({}, {"data_range": 2.0}),
     **PSNR_SHARED,
     examples=(
         Example(
@@ -654,6 +679,10 @@ PSNR_LOSS = LossSpec(
         ),
     ),
     see_also=("psnr", "mse"),
+    testing=replace(
+        PSNR_SHARED_TESTING,
+        param_grid=({}, {"data_range": 2.0}),
+    ),
 )
 
 SSIM = LossSpec(
@@ -680,11 +709,6 @@ SSIM = LossSpec(
     ),
     infer=default_data_range,
     check=check_ssim,
-    sample=sample_ssim,
-    param_grid=({}, {"window": 3, "sigma": 0.8, "data_range": 2.0}),
-    pixel_map=ssim_pixels,
-    images=True,
-    separable=lambda pred, **_: is_batch(pred),
     references=(
         "Wang, Bovik, Sheikh & Simoncelli, Image quality assessment: from error visibility to structural "
         "similarity, IEEE TIP 2004",
@@ -701,6 +725,16 @@ SSIM = LossSpec(
         ),
     ),
     see_also=("psnr", "l1", "mse"),
+    testing=Testing(
+        sample=sample_ssim,
+        param_grid=({}, {"window": 3, "sigma": 0.8, "data_range": 2.0}),
+    ),
+    images=Images(
+        pixel_map=ssim_pixels,
+    ),
+    engine=EngineHooks(
+        separable=lambda pred, **_: is_batch(pred),
+    ),
 )
 
 OVERLAP_PARAMS = (
@@ -732,8 +766,6 @@ DICE = LossSpec(
     params=OVERLAP_PARAMS,
     target_help="the mask, values in [0, 1], same shape as --pred",
     check=check_overlap,
-    sample=sample_masks,
-    param_grid=OVERLAP_GRID,
     variants=(
         Variant(
             {"per_sample": False},
@@ -741,9 +773,6 @@ DICE = LossSpec(
             "∂ℓ/∂pₖ = −(2 tₖ (Σp + Σt + s) − (2 Σ p t + s)) / (Σp + Σt + s)²,  sums over the whole batch",
         ),
     ),
-    zero_at_target=False,
-    images=True,
-    separable=lambda pred, per_sample, **_: is_batch(pred) and per_sample,
     references=OVERLAP_REFERENCES,
     examples=(
         Example(
@@ -754,6 +783,15 @@ DICE = LossSpec(
         ),
     ),
     see_also=("tversky", "bce"),
+    testing=Testing(
+        sample=sample_masks,
+        param_grid=OVERLAP_GRID,
+        zero_at_target=False,
+    ),
+    images=Images(),
+    engine=EngineHooks(
+        separable=lambda pred, per_sample, **_: is_batch(pred) and per_sample,
+    ),
 )
 
 TVERSKY = LossSpec(
@@ -774,8 +812,6 @@ TVERSKY = LossSpec(
     ),
     target_help="the mask, values in [0, 1], same shape as --pred",
     check=check_overlap,
-    sample=sample_masks,
-    param_grid=(*OVERLAP_GRID, {"alpha": 0.3, "beta": 0.7}),
     variants=(
         Variant(
             {"per_sample": False},
@@ -784,9 +820,6 @@ TVERSKY = LossSpec(
             "∂ℓ/∂pₖ = −(tₖ D − (TP + s)(tₖ + α (1 − tₖ) − β tₖ)) / D²,  D = TP + α FP + β FN + s over the batch",
         ),
     ),
-    zero_at_target=False,
-    images=True,
-    separable=lambda pred, per_sample, **_: is_batch(pred) and per_sample,
     references=OVERLAP_REFERENCES,
     examples=(
         Example(
@@ -798,6 +831,15 @@ TVERSKY = LossSpec(
         ),
     ),
     see_also=("dice",),
+    testing=Testing(
+        sample=sample_masks,
+        param_grid=(*OVERLAP_GRID, {"alpha": 0.3, "beta": 0.7}),
+        zero_at_target=False,
+    ),
+    images=Images(),
+    engine=EngineHooks(
+        separable=lambda pred, per_sample, **_: is_batch(pred) and per_sample,
+    ),
 )
 
 LOSSES = (TV, WEIGHTED_TV, PSNR, PSNR_LOSS, SSIM, DICE, TVERSKY)

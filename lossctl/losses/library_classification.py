@@ -10,7 +10,7 @@ import numpy as np
 from lossctl.errors import InputError
 from lossctl.losses.checks import require
 from lossctl.losses.classification import as_indices, class_axis, gather, index_shape, one_hot
-from lossctl.losses.spec import Array, Example, LossSpec, Param
+from lossctl.losses.spec import Array, Example, LossSpec, Param, Testing
 
 SKLEARN = "scikit-learn 1.9.1 sklearn/metrics/_classification.py"
 BY_HAND = "by hand"
@@ -104,10 +104,7 @@ BRIER = LossSpec(
     target="class",
     target_help="0/1 outcomes (same shape as a 1-D --pred), or class indices / one-hot rows for (N, C)",
     check=check_brier,
-    sample=sample_brier,
-    zero_at_target=False,
     class_axis=lambda pred: 1 if pred.ndim == 2 else None,
-    param_grid=({}, {"scale_by_half": "true"}, {"scale_by_half": "false"}),
     references=(f"{SKLEARN}:3713 brier_score_loss", "Brier, Monthly Weather Review 78(1), 1950"),
     examples=(
         Example(
@@ -131,6 +128,11 @@ BRIER = LossSpec(
         ),
     ),
     see_also=("bce", "mse"),
+    testing=Testing(
+        sample=sample_brier,
+        zero_at_target=False,
+        param_grid=({}, {"scale_by_half": "true"}, {"scale_by_half": "false"}),
+    ),
 )
 
 
@@ -192,10 +194,7 @@ GCE = LossSpec(
     target="class",
     target_help="class indices, one per sample (the shape of --pred without its class axis)",
     check=check_generalized_ce,
-    sample=sample_generalized_ce,
-    zero_at_target=False,
     class_axis=class_axis,
-    param_grid=({}, {"q": 0.5}, {"q": 1.0}, {"q": 0.1}),
     references=(
         "Zhang & Sabuncu, Generalized Cross Entropy Loss for Training Deep Neural Networks with Noisy Labels, "
         "NeurIPS 2018",
@@ -212,6 +211,11 @@ GCE = LossSpec(
         Example([0.25, 0.75], 1.0, params={"q": 1.0}, value=0.25, source="q = 1: 1 − 0.75; " + BY_HAND),
     ),
     see_also=("cross_entropy", "nll"),
+    testing=Testing(
+        sample=sample_generalized_ce,
+        zero_at_target=False,
+        param_grid=({}, {"q": 0.5}, {"q": 1.0}, {"q": 0.1}),
+    ),
 )
 
 LOSSES = (BRIER, GCE)

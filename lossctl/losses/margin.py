@@ -7,7 +7,8 @@ or a single 1-D sample of C scores.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
+from dataclasses import replace
 from typing import TypedDict
 
 import numpy as np
@@ -16,7 +17,17 @@ from lossctl.errors import InputError
 from lossctl.losses._views import positive_label, true_class_margin
 from lossctl.losses.checks import count, require
 from lossctl.losses.classification import as_indices, check_class_targets, class_axis, gather, is_index_target, one_hot
-from lossctl.losses.spec import REQUIRED, Array, Example, LossSpec, Param, Sampler, TargetKind, Variant
+from lossctl.losses.spec import (
+    REQUIRED,
+    Array,
+    Example,
+    LossSpec,
+    Param,
+    TargetKind,
+    Teaching,
+    Testing,
+    Variant,
+)
 from lossctl.losses.wording import Numbers, elide, join
 
 CS231N = "Stanford CS231n notes, linear classification (cat/frog scores); by hand"
@@ -93,10 +104,6 @@ HINGE = LossSpec(
     params=(MARGIN,),
     target_help="labels −1 or 1 (or all 0/1), same shape as --pred",
     check=check_binary_labels,
-    details=hinge_details,
-    zero_at_target=False,
-    sample=sample_binary,
-    param_grid=({}, {"margin": 0.5}, {"margin": 2.0}),
     references=("Cortes & Vapnik, Support-Vector Networks, 1995", "Keras keras.losses.Hinge"),
     examples=(
         Example(
@@ -104,10 +111,18 @@ HINGE = LossSpec(
         ),
         Example([0.3, -2.0], [1.0, 0.0], value=0.35, source="{0,1} labels mapped to ±1: (0.7 + 0) / 2"),
     ),
-    plot=positive_label,
-    plot_axis="score s (label 1): margin y·s",
-    term=lambda p, t, e, margin: f"max(0, {margin:g} − {t}·{p})",
     see_also=("squared_hinge", "soft_margin", "multiclass_hinge"),
+    teaching=Teaching(
+        details=hinge_details,
+        plot=positive_label,
+        plot_axis="score s (label 1): margin y·s",
+        term=lambda p, t, e, margin: f"max(0, {margin:g} − {t}·{p})",
+    ),
+    testing=Testing(
+        zero_at_target=False,
+        sample=sample_binary,
+        param_grid=({}, {"margin": 0.5}, {"margin": 2.0}),
+    ),
 )
 
 SQUARED_HINGE = LossSpec(
@@ -123,16 +138,20 @@ SQUARED_HINGE = LossSpec(
     params=(MARGIN,),
     target_help="labels −1 or 1 (or all 0/1), same shape as --pred",
     check=check_binary_labels,
-    details=hinge_details,
-    zero_at_target=False,
-    sample=sample_binary,
-    param_grid=({}, {"margin": 2.0}),
     references=("Keras keras.losses.SquaredHinge",),
     examples=(Example([0.3, -2.0], [1.0, -1.0], value=0.245, source="0.7² / 2; by hand"),),
-    plot=positive_label,
-    plot_axis="score s (label 1): margin y·s",
-    term=lambda p, t, e, margin: f"max(0, {margin:g} − {t}·{p})²",
     see_also=("hinge",),
+    teaching=Teaching(
+        details=hinge_details,
+        plot=positive_label,
+        plot_axis="score s (label 1): margin y·s",
+        term=lambda p, t, e, margin: f"max(0, {margin:g} − {t}·{p})²",
+    ),
+    testing=Testing(
+        zero_at_target=False,
+        sample=sample_binary,
+        param_grid=({}, {"margin": 2.0}),
+    ),
 )
 
 
@@ -258,20 +277,23 @@ class MulticlassLayout(TypedDict):
     target: TargetKind
     target_help: str
     check: Callable[..., None]
-    details: Callable[..., Mapping[str, Array]]
     class_axis: Callable[[Array], int | None]
-    zero_at_target: bool
-    sample: Sampler
 
+
+MULTICLASS_LAYOUT_TESTING = Testing(
+    zero_at_target=False,
+    sample=sample_scores,
+)
+
+MULTICLASS_LAYOUT_TEACHING = Teaching(
+    details=multiclass_details,
+)
 
 MULTICLASS_LAYOUT: MulticlassLayout = {
     "target": "class",
     "target_help": "class indices (one per sample) or one-hot rows",
     "check": check_multiclass,
-    "details": multiclass_details,
     "class_axis": class_axis,
-    "zero_at_target": False,
-    "sample": sample_scores,
 }
 
 CAT = [3.2, 5.1, -1.7]
@@ -290,8 +312,6 @@ MULTICLASS_HINGE = LossSpec(
     grad=multiclass_hinge_grad,
     params=(DELTA,),
     **MULTICLASS_LAYOUT,
-    explain=explain_weston_watkins,
-    param_grid=({}, {"margin": 0.5}, {"margin": 3.0}),
     references=(
         "Weston & Watkins, Support Vector Machines for Multi-Class Pattern Recognition, ESANN 1999",
         "Stanford CS231n, Linear classification notes",
@@ -301,9 +321,17 @@ MULTICLASS_HINGE = LossSpec(
         Example(FROG, 2, value=12.9, source=CS231N + ": 6.3 + 6.6"),
         Example([CAT, FROG], [0, 2], value=7.9, sum=15.8, source="both rows: (2.9 + 12.9) / 2"),
     ),
-    plot=true_class_margin,
-    plot_axis="score margin s_y − s_j (2 classes)",
     see_also=("multi_margin", "categorical_hinge", "cross_entropy"),
+    teaching=replace(
+        MULTICLASS_LAYOUT_TEACHING,
+        explain=explain_weston_watkins,
+        plot=true_class_margin,
+        plot_axis="score margin s_y − s_j (2 classes)",
+    ),
+    testing=replace(
+        MULTICLASS_LAYOUT_TESTING,
+        param_grid=({}, {"margin": 0.5}, {"margin": 3.0}),
+    ),
 )
 
 
@@ -357,8 +385,6 @@ MULTI_MARGIN = LossSpec(
     ),
     torch="multi_margin_loss",
     **MULTI_MARGIN_LAYOUT,
-    explain=explain_weston_watkins,
-    param_grid=({}, {"p": 2}, {"margin": 0.5, "weight": np.array([0.5, 1.0, 2.0, 3.0])}),
     variants=(
         Variant(
             {"p": 2},
@@ -376,9 +402,17 @@ MULTI_MARGIN = LossSpec(
         Example(CAT, 0, value=2.9 / 3, source="2.9 / 3 classes = 0.9667"),
         Example(FROG, 2, value=4.3, source="12.9 / 3 classes"),
     ),
-    plot=true_class_margin,
-    plot_axis="score margin s_y − s_j (2 classes)",
     see_also=("multiclass_hinge", "categorical_hinge"),
+    teaching=replace(
+        MULTICLASS_LAYOUT_TEACHING,
+        explain=explain_weston_watkins,
+        plot=true_class_margin,
+        plot_axis="score margin s_y − s_j (2 classes)",
+    ),
+    testing=replace(
+        MULTICLASS_LAYOUT_TESTING,
+        param_grid=({}, {"p": 2}, {"margin": 0.5, "weight": np.array([0.5, 1.0, 2.0, 3.0])}),
+    ),
 )
 
 
@@ -415,8 +449,6 @@ CATEGORICAL_HINGE = LossSpec(
     grad=categorical_hinge_grad,
     params=(DELTA,),
     **MULTICLASS_LAYOUT,
-    explain=explain_crammer_singer,
-    param_grid=({}, {"margin": 2.0}),
     references=(
         "Crammer & Singer, On the Algorithmic Implementation of Multiclass Kernel-based Vector Machines, JMLR 2001",
         "Keras keras.losses.CategoricalHinge",
@@ -426,9 +458,17 @@ CATEGORICAL_HINGE = LossSpec(
         Example(FROG, 2, value=6.6, source="1 + 2.5 + 3.1; by hand"),
         Example([CAT, FROG], [[1, 0, 0], [0, 0, 1]], value=4.75, source="one-hot targets: (2.9 + 6.6) / 2"),
     ),
-    plot=true_class_margin,
-    plot_axis="score margin s_y − s_j (2 classes)",
     see_also=("multiclass_hinge", "multi_margin"),
+    teaching=replace(
+        MULTICLASS_LAYOUT_TEACHING,
+        explain=explain_crammer_singer,
+        plot=true_class_margin,
+        plot_axis="score margin s_y − s_j (2 classes)",
+    ),
+    testing=replace(
+        MULTICLASS_LAYOUT_TESTING,
+        param_grid=({}, {"margin": 2.0}),
+    ),
 )
 
 
@@ -518,8 +558,6 @@ MULTILABEL_MARGIN = LossSpec(
     torch="multilabel_margin_loss",
     check=check_multilabel_margin,
     class_axis=lambda pred: pred.ndim - 1,
-    zero_at_target=False,
-    sample=sample_multilabel_indices,
     references=("PyTorch torch.nn.MultiLabelMarginLoss",),
     examples=(
         Example(
@@ -530,6 +568,10 @@ MULTILABEL_MARGIN = LossSpec(
         ),
     ),
     see_also=("multilabel_soft_margin",),
+    testing=Testing(
+        zero_at_target=False,
+        sample=sample_multilabel_indices,
+    ),
 )
 
 
@@ -571,15 +613,19 @@ HINGE_EMBEDDING = LossSpec(
     target_help="labels −1 (dissimilar) or 1 (similar), same shape as --pred",
     torch="hinge_embedding_loss",
     check=check_pm_one,
-    zero_at_target=False,
-    sample=sample_distances,
-    param_grid=({}, {"margin": 2.0}),
     references=("PyTorch torch.nn.HingeEmbeddingLoss",),
     examples=(Example([0.3, 0.4, 2.0], [1.0, -1.0, -1.0], value=0.3, source="(0.3 + 0.6 + 0) / 3; by hand"),),
-    plot=lambda x: (x, -np.ones_like(x), {}),
-    plot_axis="distance x of a dissimilar pair (y = −1)",
-    term=lambda p, t, e, margin: p if t == "1" else f"max(0, {margin:g} − {p})",
     see_also=("cosine_embedding", "triplet_margin"),
+    testing=Testing(
+        zero_at_target=False,
+        sample=sample_distances,
+        param_grid=({}, {"margin": 2.0}),
+    ),
+    teaching=Teaching(
+        plot=lambda x: (x, -np.ones_like(x), {}),
+        plot_axis="distance x of a dissimilar pair (y = −1)",
+        term=lambda p, t, e, margin: p if t == "1" else f"max(0, {margin:g} − {p})",
+    ),
 )
 
 
@@ -629,9 +675,6 @@ MARGIN_RANKING = LossSpec(
     target_help="1 if --pred should rank higher, −1 if --pred2 should",
     torch="margin_ranking_loss",
     check=check_margin_ranking,
-    zero_at_target=False,
-    sample=sample_ranking,
-    param_grid=({}, {"margin": 0.5}),
     references=("PyTorch torch.nn.MarginRankingLoss",),
     examples=(
         Example(
@@ -642,9 +685,16 @@ MARGIN_RANKING = LossSpec(
             source="max(0, −0.5 + 0.1) = 0 and max(0, 0.4 + 0.1) = 0.5; by hand",
         ),
     ),
-    plot=lambda x: (x, np.ones_like(x), {"pred2": np.zeros_like(x)}),
-    plot_axis="x₁ − x₂ (y = 1)",
     see_also=("triplet_margin", "hinge"),
+    testing=Testing(
+        zero_at_target=False,
+        sample=sample_ranking,
+        param_grid=({}, {"margin": 0.5}),
+    ),
+    teaching=Teaching(
+        plot=lambda x: (x, np.ones_like(x), {"pred2": np.zeros_like(x)}),
+        plot_axis="x₁ − x₂ (y = 1)",
+    ),
 )
 
 
@@ -730,9 +780,6 @@ COSINE_EMBEDDING = LossSpec(
     torch="cosine_embedding_loss",
     check=check_cosine_embedding,
     class_axis=_row_axis,
-    zero_at_target=False,
-    sample=sample_embeddings,
-    param_grid=({}, {"margin": 0.2}, {"margin": -0.3}),
     references=("PyTorch torch.nn.CosineEmbeddingLoss",),
     examples=(
         Example(
@@ -744,6 +791,11 @@ COSINE_EMBEDDING = LossSpec(
         ),
     ),
     see_also=("hinge_embedding", "triplet_margin"),
+    testing=Testing(
+        zero_at_target=False,
+        sample=sample_embeddings,
+        param_grid=({}, {"margin": 0.2}, {"margin": -0.3}),
+    ),
 )
 
 
@@ -851,9 +903,6 @@ TRIPLET_MARGIN = LossSpec(
     torch="triplet_margin_loss",
     check=check_triplet,
     class_axis=_row_axis,
-    zero_at_target=False,
-    sample=sample_triplets,
-    param_grid=({}, {"swap": True}, {"p": 1.0, "margin": 0.5}, {"p": 3.0}),
     variants=(
         Variant(
             {"swap": True},
@@ -888,6 +937,11 @@ TRIPLET_MARGIN = LossSpec(
         ),
     ),
     see_also=("margin_ranking", "cosine_embedding"),
+    testing=Testing(
+        zero_at_target=False,
+        sample=sample_triplets,
+        param_grid=({}, {"swap": True}, {"p": 1.0, "margin": 0.5}, {"p": 3.0}),
+    ),
 )
 
 LOSSES = (

@@ -33,7 +33,7 @@ from lossctl.losses.regression import (
     quantile_grad,
     sample_log1p_domain,
 )
-from lossctl.losses.spec import Array, Example, LossSpec, Param, Variant
+from lossctl.losses.spec import Array, EngineHooks, Example, LossSpec, Param, Reductions, Testing, Variant
 
 SKLEARN = "scikit-learn 1.9.1 sklearn/metrics/_regression.py"
 TORCHMETRICS = "torchmetrics 1.9.0 src/torchmetrics/functional/regression"
@@ -117,8 +117,6 @@ TWEEDIE = LossSpec(
     grad=tweedie_grad,
     params=(POWER,),
     check=check_tweedie,
-    sample=sample_positive,
-    param_grid=({}, {"power": 1.0}, {"power": 1.5}, {"power": 2.0}, {"power": 3.0}, {"power": -1.0}),
     references=(f"{SKLEARN}:1410 mean_tweedie_deviance", f"{TORCHMETRICS}/tweedie_deviance.py:22"),
     examples=(
         Example(
@@ -138,6 +136,10 @@ TWEEDIE = LossSpec(
         Example([1.0, 3.0], [2.0, 2.0], value=1.0, source="power 0 is the squared error; " + BY_HAND),
     ),
     see_also=("poisson_deviance", "gamma_deviance", "poisson_nll", "mse"),
+    testing=Testing(
+        sample=sample_positive,
+        param_grid=({}, {"power": 1.0}, {"power": 1.5}, {"power": 2.0}, {"power": 3.0}, {"power": -1.0}),
+    ),
 )
 
 
@@ -180,7 +182,6 @@ POISSON_DEVIANCE = LossSpec(
     elements=poisson_deviance,
     grad=poisson_deviance_grad,
     check=check_poisson_deviance,
-    sample=sample_positive,
     references=(f"{SKLEARN}:1503 mean_poisson_deviance",),
     examples=(
         Example([1.0], [2.0], value=4 * math.log(2.0) - 2.0, source="2 (2 log(2/1) − 2 + 1); " + BY_HAND),
@@ -192,6 +193,9 @@ POISSON_DEVIANCE = LossSpec(
         ),
     ),
     see_also=("tweedie_deviance", "poisson_nll"),
+    testing=Testing(
+        sample=sample_positive,
+    ),
 )
 
 GAMMA_DEVIANCE = LossSpec(
@@ -205,7 +209,6 @@ GAMMA_DEVIANCE = LossSpec(
     elements=gamma_deviance,
     grad=gamma_deviance_grad,
     check=check_gamma_deviance,
-    sample=sample_positive,
     references=(f"{SKLEARN}:1546 mean_gamma_deviance",),
     examples=(
         Example(
@@ -216,6 +219,9 @@ GAMMA_DEVIANCE = LossSpec(
         ),
     ),
     see_also=("tweedie_deviance", "gaussian_nll"),
+    testing=Testing(
+        sample=sample_positive,
+    ),
 )
 
 RMSLE = LossSpec(
@@ -227,9 +233,7 @@ RMSLE = LossSpec(
     when="Reporting msle on the scale of log(1 + y) (a Kaggle favourite for prices and counts). Inputs must exceed −1.",
     elements=msle,
     grad=msle_grad,
-    transform=SQUARE_ROOT,
     check=check_log1p_domain,
-    sample=sample_log1p_domain,
     references=(f"{SKLEARN}:790 root_mean_squared_log_error",),
     examples=(
         Example(
@@ -240,6 +244,12 @@ RMSLE = LossSpec(
         ),
     ),
     see_also=("msle", "rmse"),
+    reductions=Reductions(
+        transform=SQUARE_ROOT,
+    ),
+    testing=Testing(
+        sample=sample_log1p_domain,
+    ),
 )
 
 
@@ -328,10 +338,6 @@ R2 = LossSpec(
     elements=r2,
     grad=r2_grad,
     check=check_score,
-    denominator=_one,
-    separable=_not_separable,
-    zero_at_target=False,
-    sample=sample_columns,
     references=(f"{SKLEARN}:1157 r2_score", "torchmetrics.functional.r2_score"),
     examples=(
         Example(
@@ -350,6 +356,16 @@ R2 = LossSpec(
         Example([2.0, 2.0, 2.0], [1.0, 2.0, 3.0], value=0.0, source="scikit-learn 1.9.1 r2_score docstring"),
     ),
     see_also=("explained_variance", "relative_squared_error", "mse"),
+    reductions=Reductions(
+        denominator=_one,
+    ),
+    engine=EngineHooks(
+        separable=_not_separable,
+    ),
+    testing=Testing(
+        zero_at_target=False,
+        sample=sample_columns,
+    ),
 )
 
 
@@ -387,10 +403,6 @@ EXPLAINED_VARIANCE = LossSpec(
     elements=explained_variance,
     grad=explained_variance_grad,
     check=check_score,
-    denominator=_one,
-    separable=_not_separable,
-    zero_at_target=False,
-    sample=sample_columns,
     references=(f"{SKLEARN}:1009 explained_variance_score", "torchmetrics.functional.explained_variance"),
     examples=(
         Example(
@@ -408,6 +420,16 @@ EXPLAINED_VARIANCE = LossSpec(
         Example([2.0, 3.0, 4.0], [1.0, 2.0, 3.0], value=1.0, source="a constant offset is fully explained; " + BY_HAND),
     ),
     see_also=("r2",),
+    reductions=Reductions(
+        denominator=_one,
+    ),
+    engine=EngineHooks(
+        separable=_not_separable,
+    ),
+    testing=Testing(
+        zero_at_target=False,
+        sample=sample_columns,
+    ),
 )
 
 
@@ -462,11 +484,6 @@ D2_PINBALL = LossSpec(
     grad=d2_pinball_grad,
     params=(Param("alpha", "float", 0.5, "the quantile level α", low=0.0, high=1.0),),
     check=check_score,
-    denominator=_one,
-    separable=_not_separable,
-    zero_at_target=False,
-    sample=sample_columns,
-    param_grid=({}, {"alpha": 0.1}, {"alpha": 0.95}),
     references=(f"{SKLEARN}:1711 d2_pinball_score", "Koenker & Machado, JASA 1999, eq. (7)"),
     examples=(
         Example([1.0, 3.0, 3.0], [1.0, 2.0, 3.0], value=0.5, source="scikit-learn 1.9.1 d2_pinball_score docstring"),
@@ -486,6 +503,17 @@ D2_PINBALL = LossSpec(
         ),
     ),
     see_also=("d2_absolute_error", "quantile", "r2"),
+    reductions=Reductions(
+        denominator=_one,
+    ),
+    engine=EngineHooks(
+        separable=_not_separable,
+    ),
+    testing=Testing(
+        zero_at_target=False,
+        sample=sample_columns,
+        param_grid=({}, {"alpha": 0.1}, {"alpha": 0.95}),
+    ),
 )
 
 D2_ABSOLUTE_ERROR = LossSpec(
@@ -498,10 +526,6 @@ D2_ABSOLUTE_ERROR = LossSpec(
     elements=d2_absolute_error,
     grad=d2_absolute_error_grad,
     check=check_score,
-    denominator=_one,
-    separable=_not_separable,
-    zero_at_target=False,
-    sample=sample_columns,
     references=(f"{SKLEARN}:1882 d2_absolute_error_score",),
     examples=(
         Example(
@@ -518,6 +542,16 @@ D2_ABSOLUTE_ERROR = LossSpec(
         ),
     ),
     see_also=("d2_pinball", "l1", "r2"),
+    reductions=Reductions(
+        denominator=_one,
+    ),
+    engine=EngineHooks(
+        separable=_not_separable,
+    ),
+    testing=Testing(
+        zero_at_target=False,
+        sample=sample_columns,
+    ),
 )
 
 
@@ -566,11 +600,6 @@ D2_TWEEDIE = LossSpec(
     grad=d2_tweedie_grad,
     params=(POWER,),
     check=check_d2_tweedie,
-    denominator=_one,
-    separable=_not_separable,
-    zero_at_target=False,
-    sample=sample_positive_columns,
-    param_grid=({}, {"power": 1.0}, {"power": 1.5}, {"power": 2.0}, {"power": -1.0}),
     references=(f"{SKLEARN}:1594 d2_tweedie_score", "Hastie, Tibshirani & Wainwright 2015, eq. (3.11)"),
     examples=(
         Example(
@@ -588,6 +617,17 @@ D2_TWEEDIE = LossSpec(
         ),
     ),
     see_also=("tweedie_deviance", "r2"),
+    reductions=Reductions(
+        denominator=_one,
+    ),
+    engine=EngineHooks(
+        separable=_not_separable,
+    ),
+    testing=Testing(
+        zero_at_target=False,
+        sample=sample_positive_columns,
+        param_grid=({}, {"power": 1.0}, {"power": 1.5}, {"power": 2.0}, {"power": -1.0}),
+    ),
 )
 
 
@@ -634,9 +674,6 @@ MEDIAN_ABSOLUTE_ERROR = LossSpec(
     elements=median_absolute_error,
     grad=median_absolute_error_grad,
     check=check_columns_any,
-    denominator=_one,
-    separable=_not_separable,
-    sample=sample_columns,
     references=(f"{SKLEARN}:869 median_absolute_error",),
     examples=(
         Example(
@@ -653,6 +690,15 @@ MEDIAN_ABSOLUTE_ERROR = LossSpec(
         ),
     ),
     see_also=("l1", "max_error"),
+    reductions=Reductions(
+        denominator=_one,
+    ),
+    engine=EngineHooks(
+        separable=_not_separable,
+    ),
+    testing=Testing(
+        sample=sample_columns,
+    ),
 )
 
 
@@ -685,13 +731,17 @@ MAX_ERROR = LossSpec(
     "(the largest error where it is, 0 elsewhere); value = their sum, for 'mean' and 'sum' alike.",
     elements=max_error,
     grad=max_error_grad,
-    denominator=_one,
-    separable=_not_separable,
     references=(f"{SKLEARN}:1328 max_error",),
     examples=(
         Example([4.0, 2.0, 7.0, 1.0], [3.0, 2.0, 7.0, 1.0], value=1.0, source="scikit-learn 1.9.1 max_error docstring"),
     ),
     see_also=("l1", "median_absolute_error"),
+    reductions=Reductions(
+        denominator=_one,
+    ),
+    engine=EngineHooks(
+        separable=_not_separable,
+    ),
 )
 
 
@@ -728,9 +778,6 @@ RELATIVE_SQUARED_ERROR = LossSpec(
     elements=relative_squared_error,
     grad=relative_squared_error_grad,
     check=check_columns_any,
-    denominator=_one,
-    separable=_not_separable,
-    sample=sample_columns,
     references=(f"{TORCHMETRICS}/rse.py:22-51",),
     examples=(
         Example(
@@ -741,6 +788,15 @@ RELATIVE_SQUARED_ERROR = LossSpec(
         ),
     ),
     see_also=("r2", "mse"),
+    reductions=Reductions(
+        denominator=_one,
+    ),
+    engine=EngineHooks(
+        separable=_not_separable,
+    ),
+    testing=Testing(
+        sample=sample_columns,
+    ),
 )
 
 
@@ -772,13 +828,17 @@ WMAPE = LossSpec(
     "Elements are contributions summing to the value ('mean' and 'sum' alike).",
     elements=wmape,
     grad=wmape_grad,
-    denominator=_one,
-    separable=_not_separable,
     references=(f"{TORCHMETRICS}/wmape.py:21-55",),
     examples=(
         Example([110.0, 90.0, 5.0], [100.0, 100.0, 0.0], value=25.0 / 200.0, source="(10 + 10 + 5) / 200; " + BY_HAND),
     ),
     see_also=("mape", "smape", "l1"),
+    reductions=Reductions(
+        denominator=_one,
+    ),
+    engine=EngineHooks(
+        separable=_not_separable,
+    ),
 )
 
 
@@ -852,9 +912,6 @@ MINKOWSKI = LossSpec(
     elements=minkowski,
     grad=minkowski_grad,
     params=(Param("p", "float", 2.0, "the order p of the norm (torchmetrics requires p ≥ 1)", low=1.0),),
-    denominator=_one,
-    separable=_not_separable,
-    param_grid=({}, {"p": 1.0}, {"p": 3.0}, {"p": 1.5}),
     variants=(
         Variant(
             {"p": 1.0},
@@ -884,6 +941,15 @@ MINKOWSKI = LossSpec(
         Example([3.0, 4.0], [0.0, 0.0], value=5.0, source="Euclidean: sqrt(9 + 16); " + BY_HAND),
     ),
     see_also=("rmse", "l1", "max_error"),
+    reductions=Reductions(
+        denominator=_one,
+    ),
+    engine=EngineHooks(
+        separable=_not_separable,
+    ),
+    testing=Testing(
+        param_grid=({}, {"p": 1.0}, {"p": 3.0}, {"p": 1.5}),
+    ),
 )
 
 LOSSES = (

@@ -31,7 +31,7 @@ from lossctl.losses.classification import (
     sample_classes,
     sample_log_probabilities,
 )
-from lossctl.losses.spec import Array, Example, LossSpec, Param, Transform
+from lossctl.losses.spec import Array, Example, LossSpec, Param, Reductions, Testing, Transform
 
 LOG2 = math.log(2.0)
 
@@ -128,8 +128,6 @@ JS_DIVERGENCE = LossSpec(
     target_help="probability rows, same shape as --pred",
     check=check_js,
     class_axis=class_axis,
-    zero_at_target=True,
-    sample=sample_two_distributions,
     references=(
         "Lin, Divergence measures based on the Shannon entropy, IEEE Trans. Inf. Theory 1991",
         "scipy.spatial.distance.jensenshannon (its square is this value, base e)",
@@ -152,6 +150,10 @@ JS_DIVERGENCE = LossSpec(
         ),
     ),
     see_also=("kl_div", "cross_entropy"),
+    testing=Testing(
+        zero_at_target=True,
+        sample=sample_two_distributions,
+    ),
 )
 
 
@@ -220,12 +222,7 @@ PERPLEXITY = LossSpec(
     target="class",
     target_help="token class indices (shape of --pred without the class axis)",
     check=check_perplexity,
-    denominator=cross_entropy_denominator,
-    transform=EXPONENTIAL,
     class_axis=class_axis,
-    zero_at_target=False,
-    sample=sample_perplexity,
-    param_grid=({}, {"log_probs": True}, {"ignore_index": 1}),
     references=(
         "Jelinek et al., Perplexity — a measure of the difficulty of speech recognition tasks, JASA 1977",
         "torchmetrics.text.Perplexity",
@@ -246,6 +243,15 @@ PERPLEXITY = LossSpec(
         ),
     ),
     see_also=("cross_entropy", "nll"),
+    reductions=Reductions(
+        denominator=cross_entropy_denominator,
+        transform=EXPONENTIAL,
+    ),
+    testing=Testing(
+        zero_at_target=False,
+        sample=sample_perplexity,
+        param_grid=({}, {"log_probs": True}, {"ignore_index": 1}),
+    ),
 )
 
 
@@ -317,11 +323,7 @@ SOFTMAX_FOCAL = LossSpec(
     target="class",
     target_help="class indices (shape of --pred without the class axis) or class probabilities (shape of --pred)",
     check=check_softmax_focal,
-    denominator=cross_entropy_denominator,
     class_axis=class_axis,
-    zero_at_target=False,
-    sample=sample_classes,
-    param_grid=({}, {"gamma": 0.0}, {"gamma": 0.5, "alpha": _ALPHAS}, {"ignore_index": 1}),
     references=(
         "Lin et al., Focal Loss for Dense Object Detection, ICCV 2017",
         "Keras keras.losses.CategoricalFocalCrossentropy",
@@ -342,6 +344,14 @@ SOFTMAX_FOCAL = LossSpec(
         ),
     ),
     see_also=("cross_entropy", "focal", "poly1_cross_entropy"),
+    reductions=Reductions(
+        denominator=cross_entropy_denominator,
+    ),
+    testing=Testing(
+        zero_at_target=False,
+        sample=sample_classes,
+        param_grid=({}, {"gamma": 0.0}, {"gamma": 0.5, "alpha": _ALPHAS}, {"ignore_index": 1}),
+    ),
 )
 
 
@@ -395,11 +405,7 @@ POLY1 = LossSpec(
     target="class",
     target_help="class indices (shape of --pred without the class axis) or class probabilities (shape of --pred)",
     check=check_poly1,
-    denominator=cross_entropy_denominator,
     class_axis=class_axis,
-    zero_at_target=False,
-    sample=sample_classes,
-    param_grid=({}, {"epsilon": 0.0}, {"epsilon": -1.0}, {"epsilon": 2.0, "ignore_index": 1}),
     references=(
         "Leng et al., PolyLoss: A Polynomial Expansion Perspective of Classification Loss Functions, ICLR 2022",
     ),
@@ -419,6 +425,14 @@ POLY1 = LossSpec(
         ),
     ),
     see_also=("cross_entropy", "softmax_focal"),
+    reductions=Reductions(
+        denominator=cross_entropy_denominator,
+    ),
+    testing=Testing(
+        zero_at_target=False,
+        sample=sample_classes,
+        param_grid=({}, {"epsilon": 0.0}, {"epsilon": -1.0}, {"epsilon": 2.0, "ignore_index": 1}),
+    ),
 )
 
 LOSSES = (JS_DIVERGENCE, PERPLEXITY, SOFTMAX_FOCAL, POLY1)

@@ -13,7 +13,7 @@ import numpy as np
 
 from lossctl.errors import InputError
 from lossctl.losses._numerics import log_sigmoid, log_softmax, sigmoid
-from lossctl.losses.spec import Array, Example, LossSpec, Param
+from lossctl.losses.spec import Array, Example, LossSpec, Param, Reductions, Testing
 
 
 def list_axis(pred: Array) -> int:
@@ -71,8 +71,6 @@ LISTNET = LossSpec(
     target_help=QUERY_ROWS,
     check=check_lists,
     class_axis=list_axis,
-    zero_at_target=False,
-    sample=sample_queries,
     references=("Cao et al., Learning to Rank: From Pairwise Approach to Listwise Approach, ICML 2007", ALLRANK),
     examples=(
         Example(
@@ -83,6 +81,10 @@ LISTNET = LossSpec(
         ),
     ),
     see_also=("listmle", "ranknet", "cross_entropy"),
+    testing=Testing(
+        zero_at_target=False,
+        sample=sample_queries,
+    ),
 )
 
 
@@ -140,8 +142,6 @@ LISTMLE = LossSpec(
     target_help=QUERY_ROWS,
     check=check_lists,
     class_axis=list_axis,
-    zero_at_target=False,
-    sample=sample_queries,
     references=("Xia et al., Listwise Approach to Learning to Rank: Theory and Algorithm, ICML 2008", ALLRANK),
     examples=(
         Example(
@@ -159,6 +159,10 @@ LISTMLE = LossSpec(
         ),
     ),
     see_also=("listnet", "ranknet"),
+    testing=Testing(
+        zero_at_target=False,
+        sample=sample_queries,
+    ),
 )
 
 
@@ -206,11 +210,7 @@ RANKNET = LossSpec(
     params=(Param("sigma", "float", 1.0, "σ, the slope of the logistic on sᵢ − sⱼ", low=0.0, low_open=True),),
     target_help=QUERY_ROWS,
     check=check_lists,
-    denominator=ranknet_pairs,
     class_axis=list_axis,
-    zero_at_target=False,
-    sample=sample_queries,
-    param_grid=({}, {"sigma": 0.5}, {"sigma": 3.0}),
     references=("Burges et al., Learning to Rank using Gradient Descent, ICML 2005", ALLRANK),
     examples=(
         Example(
@@ -221,6 +221,14 @@ RANKNET = LossSpec(
         ),
     ),
     see_also=("listnet", "listmle", "margin_ranking"),
+    reductions=Reductions(
+        denominator=ranknet_pairs,
+    ),
+    testing=Testing(
+        zero_at_target=False,
+        sample=sample_queries,
+        param_grid=({}, {"sigma": 0.5}, {"sigma": 3.0}),
+    ),
 )
 
 LOSSES = (LISTNET, LISTMLE, RANKNET)

@@ -14,7 +14,19 @@ import numpy as np
 
 from lossctl.errors import InputError
 from lossctl.losses.checks import require
-from lossctl.losses.spec import REQUIRED, Array, Example, LossSpec, Param, Transform, sample_same_shape
+from lossctl.losses.spec import (
+    REQUIRED,
+    Array,
+    EngineHooks,
+    Example,
+    LossSpec,
+    Param,
+    Reductions,
+    Teaching,
+    Testing,
+    Transform,
+    sample_same_shape,
+)
 
 TEACHING = "worked example of the teaching material, checked by hand"
 
@@ -328,8 +340,6 @@ L1 = LossSpec(
     grad=l1_grad,
     params=(ELEMENT_WEIGHT,),
     check=check_weight,
-    denominator=weight_sum,
-    sample=sample_maybe_weighted,
     torch="l1_loss",
     references=("PyTorch torch.nn.L1Loss", "Keras keras.losses.MeanAbsoluteError", WEIGHT_REFERENCE),
     examples=(
@@ -345,8 +355,16 @@ L1 = LossSpec(
             source="by hand: Σ w|e| = 1 + 1 + 10 = 12, divided by Σ w = 3.5 (torch 2.13 l1_loss source)",
         ),
     ),
-    term=lambda p, t, e: f"|{p} − {t}|",
     see_also=("mse", "huber", "smooth_l1", "quantile", "charbonnier"),
+    reductions=Reductions(
+        denominator=weight_sum,
+    ),
+    testing=Testing(
+        sample=sample_maybe_weighted,
+    ),
+    teaching=Teaching(
+        term=lambda p, t, e: f"|{p} − {t}|",
+    ),
 )
 
 MSE = LossSpec(
@@ -360,11 +378,8 @@ MSE = LossSpec(
     "Squaring lets a single outlier dominate: prefer huber or l1 when outliers are real." + WEIGHT_NOTE,
     elements=mse,
     grad=mse_grad,
-    fused=mse_fused,
     params=(ELEMENT_WEIGHT,),
     check=check_weight,
-    denominator=weight_sum,
-    sample=sample_maybe_weighted,
     torch="mse_loss",
     references=("PyTorch torch.nn.MSELoss", "Keras keras.losses.MeanSquaredError", WEIGHT_REFERENCE),
     examples=(
@@ -389,8 +404,19 @@ MSE = LossSpec(
             source=TEACHING,
         ),
     ),
-    term=lambda p, t, e: f"({p} − {t})²",
     see_also=("l1", "rmse", "huber", "log_cosh"),
+    engine=EngineHooks(
+        fused=mse_fused,
+    ),
+    reductions=Reductions(
+        denominator=weight_sum,
+    ),
+    testing=Testing(
+        sample=sample_maybe_weighted,
+    ),
+    teaching=Teaching(
+        term=lambda p, t, e: f"({p} − {t})²",
+    ),
 )
 
 RMSE = LossSpec(
@@ -404,15 +430,19 @@ RMSE = LossSpec(
     "with a step size that adapts to the current error.",
     elements=mse,
     grad=mse_grad,
-    transform=SQUARE_ROOT,
     references=("Keras keras.metrics.RootMeanSquaredError", "torchmetrics MeanSquaredError(squared=False)"),
     examples=(
         Example(*_SAME, value=2.0, sum=16.0, source=TEACHING),
         Example([0.0, 0.0], [3.0, 4.0], value=math.sqrt(12.5), sum=25.0, source="sqrt((9 + 16) / 2), by hand"),
         Example([0.0, 0.0], [3.0, 4.0], value=5.0, reduction="sum", source="sqrt(9 + 16), by hand"),
     ),
-    term=lambda p, t, e: f"({p} − {t})²",
     see_also=("mse", "l1"),
+    reductions=Reductions(
+        transform=SQUARE_ROOT,
+    ),
+    teaching=Teaching(
+        term=lambda p, t, e: f"({p} − {t})²",
+    ),
 )
 
 SMOOTH_L1 = LossSpec(
@@ -428,7 +458,6 @@ SMOOTH_L1 = LossSpec(
     grad=smooth_l1_grad,
     params=(Param("beta", "float", 1.0, "where the quadratic zone ends (0 gives L1)", low=0.0),),
     torch="smooth_l1_loss",
-    param_grid=({}, {"beta": 0.5}, {"beta": 0.0}, {"beta": 2.5}),
     references=("Girshick, Fast R-CNN, ICCV 2015", "PyTorch torch.nn.SmoothL1Loss"),
     examples=(
         Example(
@@ -441,8 +470,13 @@ SMOOTH_L1 = LossSpec(
         ),
         Example([0.0, 3.0], [0.0, 0.0], params={"beta": 0.0}, value=1.5, source="β = 0 is L1; by hand"),
     ),
-    term=lambda p, t, e, beta: f"0.5·({p} − {t})²/{beta:g}" if abs(e) < beta else f"|{p} − {t}| − 0.5·{beta:g}",
     see_also=("huber", "l1", "mse"),
+    testing=Testing(
+        param_grid=({}, {"beta": 0.5}, {"beta": 0.0}, {"beta": 2.5}),
+    ),
+    teaching=Teaching(
+        term=lambda p, t, e, beta: f"0.5·({p} − {t})²/{beta:g}" if abs(e) < beta else f"|{p} − {t}| − 0.5·{beta:g}",
+    ),
 )
 
 HUBER = LossSpec(
@@ -458,12 +492,9 @@ HUBER = LossSpec(
     "not by Σ wᵢ: torch's huber_loss takes .mean() of the weighted losses.",
     elements=huber,
     grad=huber_grad,
-    fused=huber_fused,
     params=(Param("delta", "float", 1.0, "where the quadratic zone ends", low=0.0, low_open=True), ELEMENT_WEIGHT),
     check=check_weight,
-    sample=sample_maybe_weighted,
     torch="huber_loss",
-    param_grid=({}, {"delta": 0.3}, {"delta": 2.5}),
     references=(
         "Huber, Robust Estimation of a Location Parameter, 1964",
         "PyTorch torch.nn.HuberLoss",
@@ -490,8 +521,19 @@ HUBER = LossSpec(
         ),
         Example([0.0, 4.0], [0.0, 0.0], params={"delta": 2.0}, value=3.0, source="2·(4 − 1) / 2; by hand"),
     ),
-    term=lambda p, t, e, delta: f"0.5·({p} − {t})²" if abs(e) < delta else f"{delta:g}·(|{p} − {t}| − 0.5·{delta:g})",
     see_also=("smooth_l1", "log_cosh", "mse", "l1"),
+    engine=EngineHooks(
+        fused=huber_fused,
+    ),
+    testing=Testing(
+        sample=sample_maybe_weighted,
+        param_grid=({}, {"delta": 0.3}, {"delta": 2.5}),
+    ),
+    teaching=Teaching(
+        term=lambda p, t, e, delta: (
+            f"0.5·({p} − {t})²" if abs(e) < delta else f"{delta:g}·(|{p} − {t}| − 0.5·{delta:g})"
+        ),
+    ),
 )
 
 LOG_COSH = LossSpec(
@@ -516,8 +558,10 @@ LOG_COSH = LossSpec(
         ),
         Example([1000.0], [0.0], value=999.3068528194401, source="1000 − log 2 (cosh overflows here)"),
     ),
-    term=lambda p, t, e: f"log cosh({p} − {t})",
     see_also=("huber", "mse"),
+    teaching=Teaching(
+        term=lambda p, t, e: f"log cosh({p} − {t})",
+    ),
 )
 
 QUANTILE = LossSpec(
@@ -532,11 +576,15 @@ QUANTILE = LossSpec(
     elements=quantile,
     grad=quantile_grad,
     params=(Param("q", "float", 0.5, "the quantile to estimate", low=0.0, high=1.0, low_open=True, high_open=True),),
-    param_grid=({}, {"q": 0.1}, {"q": 0.9}),
     references=("Koenker & Bassett, Regression Quantiles, Econometrica 1978", "Keras/TF Addons PinballLoss"),
     examples=(Example([1.0, 3.0], [2.0, 2.0], params={"q": 0.9}, value=0.5, source="0.9·1 and 0.1·1; by hand"),),
-    term=lambda p, t, e, q: f"{q:g}·({t} − {p})" if e < 0 else f"{1 - q:g}·({p} − {t})",
     see_also=("l1",),
+    testing=Testing(
+        param_grid=({}, {"q": 0.1}, {"q": 0.9}),
+    ),
+    teaching=Teaching(
+        term=lambda p, t, e, q: f"{q:g}·({t} − {p})" if e < 0 else f"{1 - q:g}·({p} − {t})",
+    ),
 )
 
 PSEUDO_HUBER = LossSpec(
@@ -553,7 +601,6 @@ PSEUDO_HUBER = LossSpec(
     elements=pseudo_huber,
     grad=pseudo_huber_grad,
     params=(Param("delta", "float", 1.0, "the scale where quadratic turns linear", low=0.0, low_open=True),),
-    param_grid=({}, {"delta": 0.3}, {"delta": 2.5}),
     references=(
         "Charbonnier et al., Deterministic edge-preserving regularization, IEEE TIP 1997",
         "Hartley & Zisserman, Multiple View Geometry, 2nd ed., §A6.8",
@@ -576,8 +623,13 @@ PSEUDO_HUBER = LossSpec(
             source="by hand: 2²·(sqrt(1 + (3/2)²) − 1)",
         ),
     ),
-    term=lambda p, t, e, delta: f"{delta:g}²·(√(1 + (({p} − {t})/{delta:g})²) − 1)",
     see_also=("huber", "charbonnier", "log_cosh"),
+    testing=Testing(
+        param_grid=({}, {"delta": 0.3}, {"delta": 2.5}),
+    ),
+    teaching=Teaching(
+        term=lambda p, t, e, delta: f"{delta:g}²·(√(1 + (({p} − {t})/{delta:g})²) − 1)",
+    ),
 )
 
 MULTI_QUANTILE = LossSpec(
@@ -597,8 +649,6 @@ MULTI_QUANTILE = LossSpec(
     target="class",
     target_help="one value per sample: the shape of --pred without its last (quantile) axis",
     check=check_multi_quantile,
-    sample=sample_multi_quantile,
-    zero_at_target=False,
     references=(
         "Koenker & Bassett, Regression Quantiles, Econometrica 1978",
         "Wen et al., A Multi-Horizon Quantile Recurrent Forecaster (MQ-RNN), 2017",
@@ -615,6 +665,10 @@ MULTI_QUANTILE = LossSpec(
         ),
     ),
     see_also=("quantile", "l1"),
+    testing=Testing(
+        sample=sample_multi_quantile,
+        zero_at_target=False,
+    ),
 )
 
 CHARBONNIER = LossSpec(
@@ -628,15 +682,19 @@ CHARBONNIER = LossSpec(
     elements=charbonnier,
     grad=charbonnier_grad,
     params=(Param("eps", "float", 1e-3, "smoothing constant ε", low=0.0, low_open=True),),
-    zero_at_target=False,
-    param_grid=({}, {"eps": 0.5}),
     references=(
         "Charbonnier et al., Two deterministic half-quadratic regularization algorithms, ICIP 1994",
         "Lai et al., LapSRN, CVPR 2017",
     ),
     examples=(Example([3.0, 0.0], [0.0, 0.0], params={"eps": 4.0}, value=4.5, source="sqrt(9 + 16) = 5 and 4"),),
-    term=lambda p, t, e, eps: f"√(({p} − {t})² + {eps:g}²)",
     see_also=("l1", "smooth_l1"),
+    testing=Testing(
+        zero_at_target=False,
+        param_grid=({}, {"eps": 0.5}),
+    ),
+    teaching=Teaching(
+        term=lambda p, t, e, eps: f"√(({p} − {t})² + {eps:g}²)",
+    ),
 )
 
 MSLE = LossSpec(
@@ -651,11 +709,15 @@ MSLE = LossSpec(
     elements=msle,
     grad=msle_grad,
     check=check_log1p_domain,
-    sample=sample_log1p_domain,
     references=("Keras keras.losses.MeanSquaredLogarithmicError", "scikit-learn mean_squared_log_error"),
     examples=(Example([1.0, 3.0], [0.0, 1.0], value=math.log(2.0) ** 2, source="(log 2)² twice; by hand"),),
-    term=lambda p, t, e: f"(log(1 + {p}) − log(1 + {t}))²",
     see_also=("mse", "mape"),
+    testing=Testing(
+        sample=sample_log1p_domain,
+    ),
+    teaching=Teaching(
+        term=lambda p, t, e: f"(log(1 + {p}) − log(1 + {t}))²",
+    ),
 )
 
 MAPE = LossSpec(
@@ -669,11 +731,15 @@ MAPE = LossSpec(
     "and asymmetric: it favours under-prediction.",
     elements=mape,
     grad=mape_grad,
-    sample=sample_nonzero_target,
     references=("Keras keras.losses.MeanAbsolutePercentageError",),
     examples=(Example([110.0, 90.0], [100.0, 100.0], value=10.0, source="10% each; by hand"),),
-    term=lambda p, t, e: f"100·|{p} − {t}|/|{t}|",
     see_also=("l1", "msle"),
+    testing=Testing(
+        sample=sample_nonzero_target,
+    ),
+    teaching=Teaching(
+        term=lambda p, t, e: f"100·|{p} − {t}|/|{t}|",
+    ),
 )
 
 LOSSES = (

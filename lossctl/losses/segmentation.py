@@ -21,7 +21,19 @@ import numpy as np
 from lossctl.errors import InputError
 from lossctl.losses._numerics import log_softmax, sigmoid
 from lossctl.losses.checks import count, require
-from lossctl.losses.spec import Array, Example, Family, LossSpec, Param, ParamGrid, Sampler, TargetKind, Variant
+from lossctl.losses.spec import (
+    Array,
+    EngineHooks,
+    Example,
+    Family,
+    Images,
+    LossSpec,
+    Param,
+    ParamGrid,
+    TargetKind,
+    Testing,
+    Variant,
+)
 
 Terms = tuple[Array, Array, Array]  # loss, ∂loss/∂I, ∂loss/∂P — each (groups, classes)
 EMPTY_MASKS = (
@@ -213,11 +225,14 @@ class SegmentationFields(TypedDict):
     target_help: str
     check: Callable[..., None]
     class_axis: Callable[[Array], int | None]
-    zero_at_target: bool
-    sample: Sampler
-    separable: Callable[..., bool]
-    images: bool
+    images: Images
+    engine: EngineHooks
 
+
+COMMON_TESTING = Testing(
+    zero_at_target=False,
+    sample=sample_weighted_segmentation,
+)
 
 COMMON: SegmentationFields = {
     "family": "segmentation",
@@ -225,10 +240,10 @@ COMMON: SegmentationFields = {
     "target_help": TARGET_HELP,
     "check": check_overlap_loss,
     "class_axis": class_axis,
-    "zero_at_target": False,
-    "sample": sample_weighted_segmentation,
-    "separable": per_sample_rows,
-    "images": False,
+    "engine": EngineHooks(
+        separable=per_sample_rows,
+    ),
+    "images": Images(),
 }
 
 
@@ -266,7 +281,6 @@ JACCARD = LossSpec(
     elements=jaccard,
     grad=jaccard_grad,
     params=SEG_PARAMS,
-    param_grid=SEG_GRID,
     references=(
         "Rahman & Wang, Optimizing Intersection-Over-Union in Deep Neural Networks, ISVC 2016",
         "segmentation_models_pytorch JaccardLoss; MONAI DiceLoss(jaccard=True)",
@@ -282,6 +296,10 @@ JACCARD = LossSpec(
     ),
     see_also=("dice", "lovasz_softmax", "generalized_dice"),
     **COMMON,
+    testing=replace(
+        COMMON_TESTING,
+        param_grid=SEG_GRID,
+    ),
 )
 
 
@@ -331,7 +349,7 @@ def check_generalized_dice(pred: Array, target: Array, **params: Any) -> None:
         raise InputError("--target is empty in every class of an image, so every weight is 0 (0/0); use --smooth > 0")
 
 
-GENERALIZED_DICE_FIELDS: SegmentationFields = {**COMMON, "check": check_generalized_dice, "sample": sample_segmentation}
+GENERALIZED_DICE_FIELDS: SegmentationFields = {**COMMON, "check": check_generalized_dice}
 
 GENERALIZED_DICE = LossSpec(
     name="generalized_dice",
@@ -361,7 +379,6 @@ GENERALIZED_DICE = LossSpec(
         PER_SAMPLE,
         SEG_IGNORE,
     ),
-    param_grid=({}, {"per_sample": False}, {"from_logits": True, "w_type": "simple"}, {"ignore_index": 0}),
     references=(
         "Sudre et al., Generalised Dice overlap as a deep learning loss function for highly unbalanced "
         "segmentations, DLMIA 2017",
@@ -380,6 +397,11 @@ GENERALIZED_DICE = LossSpec(
         ),
     ),
     see_also=("dice", "jaccard", "focal_tversky"),
+    testing=replace(
+        COMMON_TESTING,
+        sample=sample_segmentation,
+        param_grid=({}, {"per_sample": False}, {"from_logits": True, "w_type": "simple"}, {"ignore_index": 0}),
+    ),
 )
 
 
@@ -433,7 +455,6 @@ FOCAL_TVERSKY = LossSpec(
         Param("gamma", "float", 0.75, "exponent γ on 1 − TI (the paper's 1/γ)", low=0.0, low_open=True),
         *SEG_PARAMS,
     ),
-    param_grid=(*SEG_GRID, {"gamma": 1.5, "alpha": 0.5, "beta": 0.5}),
     references=(
         "Abraham & Khan, A Novel Focal Tversky Loss Function with Improved Attention U-Net for Lesion "
         "Segmentation, ISBI 2019",
@@ -457,6 +478,10 @@ FOCAL_TVERSKY = LossSpec(
     ),
     see_also=("tversky", "dice", "generalized_dice"),
     **COMMON,
+    testing=replace(
+        COMMON_TESTING,
+        param_grid=(*SEG_GRID, {"gamma": 1.5, "alpha": 0.5, "beta": 0.5}),
+    ),
 )
 
 
@@ -514,7 +539,7 @@ def sample_dice_ce(rng: np.random.Generator) -> dict[str, Array]:
     }
 
 
-DICE_CE_FIELDS: SegmentationFields = {**COMMON, "check": check_dice_ce, "sample": sample_dice_ce}
+DICE_CE_FIELDS: SegmentationFields = {**COMMON, "check": check_dice_ce}
 
 DICE_CE = LossSpec(
     name="dice_ce",
@@ -537,7 +562,6 @@ DICE_CE = LossSpec(
         SMOOTH,
         PER_SAMPLE,
     ),
-    param_grid=({}, {"per_sample": False}, {"lambda_dice": 0.3, "lambda_ce": 2.0, "smooth": 1.0}),
     references=(
         "Isensee et al., nnU-Net, Nature Methods 2021 (Dice + CE)",
         "MONAI monai.losses.DiceCELoss",
@@ -554,6 +578,11 @@ DICE_CE = LossSpec(
     ),
     see_also=("dice", "cross_entropy", "generalized_dice"),
     **DICE_CE_FIELDS,
+    testing=replace(
+        COMMON_TESTING,
+        sample=sample_dice_ce,
+        param_grid=({}, {"per_sample": False}, {"lambda_dice": 0.3, "lambda_ce": 2.0, "smooth": 1.0}),
+    ),
 )
 
 
@@ -637,10 +666,6 @@ LOVASZ_HINGE = LossSpec(
     target="same",
     target_help="0/1 masks of --pred's shape (or --ignore-index)",
     check=check_lovasz_hinge,
-    zero_at_target=False,
-    sample=sample_binary_logits,
-    separable=per_sample_rows,
-    param_grid=({}, {"per_sample": False}),
     references=(BERMAN, SMP_LOVASZ),
     examples=(
         Example(
@@ -652,6 +677,14 @@ LOVASZ_HINGE = LossSpec(
         ),
     ),
     see_also=("lovasz_softmax", "jaccard", "hinge_embedding"),
+    testing=Testing(
+        zero_at_target=False,
+        sample=sample_binary_logits,
+        param_grid=({}, {"per_sample": False}),
+    ),
+    engine=EngineHooks(
+        separable=per_sample_rows,
+    ),
 )
 
 
@@ -727,7 +760,7 @@ def sample_lovasz_softmax(rng: np.random.Generator) -> dict[str, Array]:
     return inputs
 
 
-LOVASZ_SOFTMAX_FIELDS: SegmentationFields = {**COMMON, "check": check_lovasz_softmax, "sample": sample_lovasz_softmax}
+LOVASZ_SOFTMAX_FIELDS: SegmentationFields = {**COMMON, "check": check_lovasz_softmax}
 
 LOVASZ_SOFTMAX = LossSpec(
     name="lovasz_softmax",
@@ -758,7 +791,6 @@ LOVASZ_SOFTMAX = LossSpec(
         SEG_IGNORE,
         SEG_WEIGHT,
     ),
-    param_grid=({}, {"per_sample": True}, {"classes": "all", "from_logits": True}, {"ignore_index": 0}),
     references=(BERMAN, SMP_LOVASZ),
     examples=(
         Example(
@@ -771,6 +803,11 @@ LOVASZ_SOFTMAX = LossSpec(
     ),
     see_also=("lovasz_hinge", "jaccard", "cross_entropy"),
     **LOVASZ_SOFTMAX_FIELDS,
+    testing=replace(
+        COMMON_TESTING,
+        sample=sample_lovasz_softmax,
+        param_grid=({}, {"per_sample": True}, {"classes": "all", "from_logits": True}, {"ignore_index": 0}),
+    ),
 )
 
 POOLED = "(--no-per-sample: the sums run over the whole batch, one score)"

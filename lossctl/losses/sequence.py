@@ -22,7 +22,7 @@ import numpy as np
 
 from lossctl.errors import InputError
 from lossctl.losses.checks import require
-from lossctl.losses.spec import Array, Example, LossSpec, Param
+from lossctl.losses.spec import Array, EngineHooks, Example, LossSpec, Param, Reductions, Testing
 
 NEG_INF = -np.inf
 
@@ -260,12 +260,7 @@ CTC = LossSpec(
     target_help="padded label sequences (N, S) (or one (S,) for a (T, C) input); pad with −1 or give --target-lengths",
     torch="ctc_loss",
     check=check_ctc,
-    mean_weights=ctc_mean_weights,
     class_axis=lambda pred: pred.ndim - 1,
-    separable=lambda pred, **_: False,
-    zero_at_target=False,
-    sample=sample_ctc,
-    param_grid=({}, {"zero_infinity": True}),
     references=(
         "Graves, Fernández, Gomez & Schmidhuber, Connectionist Temporal Classification, ICML 2006, eq. (5)–(16)",
         "PyTorch torch.nn.functional.ctc_loss (aten/src/ATen/native/LossCTC.cpp)",
@@ -286,6 +281,17 @@ CTC = LossSpec(
         ),
     ),
     see_also=("nll", "cross_entropy"),
+    reductions=Reductions(
+        mean_weights=ctc_mean_weights,
+    ),
+    engine=EngineHooks(
+        separable=lambda pred, **_: False,
+    ),
+    testing=Testing(
+        zero_at_target=False,
+        sample=sample_ctc,
+        param_grid=({}, {"zero_infinity": True}),
+    ),
 )
 
 LOSSES = (CTC,)

@@ -191,8 +191,65 @@ def sample_same_shape(rng: np.random.Generator) -> dict[str, Array]:
 
 
 @dataclass(frozen=True)
+class Reductions:
+    """How the total of the elements becomes the value, when it is not Σℓ / n."""
+
+    # what "mean" divides the sum by: a number, or per-element terms the evaluation sums exactly
+    denominator: Callable[..., float | Array] | None = None
+    # Per-element weights wᵢ of the mean: mean = Σ wᵢ ℓᵢ / count (CTC: 1 / target length, as PyTorch).  With
+    # it, ``grad`` takes ``element_weights`` (None: the gradient of the plain sum).
+    mean_weights: Callable[..., Array] | None = None
+    extra: Mapping[str, Callable[..., float]] = field(default_factory=dict)  # reduction name -> divisor
+    transform: Transform | None = None  # a smooth function of the reduced value (RMSE's √)
+
+
+@dataclass(frozen=True)
+class Teaching:
+    """What ``--explain``, the table and ``lossctl plot`` show beyond the formula."""
+
+    # ``term(p, t, error, **params)`` writes one element's loss with the numbers substituted (p and t
+    # already formatted); ``explain(result, fmt)`` replaces the generic derivation entirely.
+    term: Callable[..., str] | None = None
+    explain: Callable[..., list[str]] | None = None
+    details: Callable[..., Mapping[str, Array]] | None = None  # extra per-element table columns
+    plot: Callable[[Array], tuple[Array, Array | None, dict[str, Array]]] | None = None  # x -> inputs
+    plot_axis: str = "residual ŷ − y"
+
+
+@dataclass(frozen=True)
+class Testing:
+    """What the generated tests need: random inputs, the settings to try, the properties that hold."""
+
+    sample: Sampler = sample_same_shape
+    param_grid: ParamGrid = ({},)  # settings the generated tests try
+    zero_at_target: bool = True  # loss(pred=target) == 0
+    # False for parameter settings whose declared gradient is a library's surrogate rather than the derivative
+    # of the value (CIoU's α under no_grad): the finite-difference tests skip those settings.
+    gradient_is_derivative: Callable[..., bool] | None = None
+
+
+@dataclass(frozen=True)
+class EngineHooks:
+    """Optional help for the block engine (lossctl.evaluation)."""
+
+    # Whether rows of the leading axis are independent samples; None: yes, unless the class axis is axis 0.
+    separable: Callable[..., bool] | None = None
+    # (elements, grad) in one pass, or None when it does not apply to these parameters.  Must agree with
+    # ``elements`` and ``grad`` (tests/test_streaming.py checks).
+    fused: Callable[..., tuple[Array, Array] | None] | None = None
+
+
+@dataclass(frozen=True)
+class Images:
+    """An image loss: ``--channels-last``, a per-image table, per-pixel maps and heat maps for the saves."""
+
+    pixel_map: Callable[..., Array] | None = None  # per-pixel losses when the elements are per image
+
+
+@dataclass(frozen=True)
 class LossSpec:
-    """Everything lossctl knows about one loss."""
+    """Everything lossctl knows about one loss: its mathematics and documentation, its parameters, and
+    small groups of optional fields (reductions, teaching, testing, engine hooks, images)."""
 
     name: str
     family: Family
@@ -210,40 +267,16 @@ class LossSpec:
     target_help: str = "targets, same shape as --pred"
     torch: str | None = None  # name in torch.nn.functional, when PyTorch has the loss
     check: Callable[..., None] | None = None  # domain checks, raise InputError
-    # what "mean" divides the sum by: a number, or per-element terms the evaluation sums exactly
-    denominator: Callable[..., float | Array] | None = None
-    # Per-element weights wᵢ of the mean: mean = Σ wᵢ ℓᵢ / count (CTC: 1 / target length, as PyTorch).  With
-    # it, ``grad`` takes ``element_weights`` (None: the gradient of the plain sum).
-    mean_weights: Callable[..., Array] | None = None
-    extra_reductions: Mapping[str, Callable[..., float]] = field(default_factory=dict)  # name -> divisor
-    transform: Transform | None = None
-    zero_at_target: bool = True  # loss(pred=target) == 0
-    sample: Sampler = sample_same_shape
-    param_grid: ParamGrid = ({},)  # settings the generated tests try
-    details: Callable[..., Mapping[str, Array]] | None = None  # extra per-element table columns
     class_axis: Callable[[Array], int | None] | None = None
-    # --explain: ``term(p, t, error, **params)`` writes one element's loss with the numbers substituted
-    # (p and t already formatted); ``explain(result, fmt)`` replaces the generic derivation entirely.
-    term: Callable[..., str] | None = None
-    explain: Callable[..., list[str]] | None = None
-    see_also: tuple[str, ...] = ()  # neighbours that ``info`` compares it with
-    # Image losses: ``--channels-last``, a per-image table, per-pixel maps and heat maps for the saves.
-    images: bool = False
-    pixel_map: Callable[..., Array] | None = None  # per-pixel losses when the elements are per image
     infer: Callable[[Array], Mapping[str, Any]] | None = None  # defaults read off the raw input (its dtype)
     finite: bool = True  # False: an infinite value is a legitimate answer (PSNR of identical images)
-    # Whether rows of the leading axis are independent samples (see lossctl.evaluation.engine); None: yes, unless
-    # the class axis is axis 0.
-    separable: Callable[..., bool] | None = None
-    # Optional speed-up for lossctl.evaluation.engine: (elements, grad) in one pass, or None when it does not apply
-    # to these parameters.  Must agree with ``elements`` and ``grad`` (tests/test_streaming.py checks).
-    fused: Callable[..., tuple[Array, Array] | None] | None = None
-    plot: Callable[[Array], tuple[Array, Array | None, dict[str, Array]]] | None = None  # x -> inputs
-    # False for parameter settings whose declared gradient is a library's surrogate rather than the derivative
-    # of the value (CIoU's α under no_grad): the finite-difference tests skip those settings.
-    gradient_is_derivative: Callable[..., bool] | None = None
-    plot_axis: str = "residual ŷ − y"
+    see_also: tuple[str, ...] = ()  # neighbours that ``info`` compares it with
     variants: tuple[Variant, ...] = ()  # formula and gradient of settings that change the mathematics
+    reductions: Reductions = Reductions()
+    teaching: Teaching = Teaching()
+    testing: Testing = Testing()
+    engine: EngineHooks = EngineHooks()
+    images: Images | None = None  # set for image losses
 
     def formulas(self, params: Mapping[str, Any]) -> tuple[str, str]:
         """(formula, gradient) of the setting ``params``: the first variant that applies, or the defaults."""

@@ -85,7 +85,7 @@ def describe(spec: LossSpec) -> dict[str, Any]:
         "when": spec.when,
         "target": spec.target_help if spec.target != "none" else "none (computed from --pred alone)",
         "params": [describe_param(p) for p in spec.params],
-        "reductions": ["mean", "sum", "none", *spec.extra_reductions],
+        "reductions": ["mean", "sum", "none", *spec.reductions.extra],
         "pytorch": f"torch.nn.functional.{spec.torch}" if spec.torch else None,
         "related": list(spec.see_also),
         "example": example_command(spec),

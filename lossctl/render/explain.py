@@ -35,8 +35,8 @@ def header(result: LossResult, fmt: Numbers) -> list[str]:
     spec = result.spec
     formula, _ = spec.formulas(result.params)
     lines = [f"{spec.name}: {spec.summary}", f"  {formula}", f"  {reduction_line(result)}"]
-    if spec.transform is not None and result.reduction != "none":
-        lines[-1] += f", then {spec.transform.name}"
+    if spec.reductions.transform is not None and result.reduction != "none":
+        lines[-1] += f", then {spec.reductions.transform.name}"
     if result.params:
         lines.append("  with " + ", ".join(f"{k} = {v}" for k, v in result.params.items()))
     for name, tensor in result.tensors.items():
@@ -46,12 +46,12 @@ def header(result: LossResult, fmt: Numbers) -> list[str]:
 
 def _weighted_mean(result: LossResult) -> bool:
     """A mean of weighted elements (CTC: each sequence's loss over its target length)."""
-    return result.reduction == "mean" and result.spec.mean_weights is not None
+    return result.reduction == "mean" and result.spec.reductions.mean_weights is not None
 
 
 def weighted_mean_lines(result: LossResult, fmt: Numbers) -> list[str]:
     """L = (ℓ₀·w₀ + …) / n = (w₀ℓ₀ + …) / n = S / n = L."""
-    mean_weights = result.spec.mean_weights
+    mean_weights = result.spec.reductions.mean_weights
     if mean_weights is None:  # only asked when uses_weighted_mean(result)
         return []
     weights = mean_weights(result.pred, result.target, **result.params, **result.tensors)
@@ -88,7 +88,7 @@ def reduce_lines(result: LossResult, fmt: Numbers, terms: list[str] | None) -> l
     reduced = result.sum / divisor if divisor is not None else result.sum
     if divisor is not None:
         steps.append(fmt(reduced))
-    transform = result.spec.transform
+    transform = result.spec.reductions.transform
     if transform is not None:
         steps = [f"{transform.name}({step})" for step in steps]
     steps.append(fmt(float(result.value)))
@@ -102,7 +102,7 @@ def reduce_lines(result: LossResult, fmt: Numbers, terms: list[str] | None) -> l
 def substituted_terms(result: LossResult, fmt: Numbers) -> list[str] | None:
     spec = result.spec
     if (
-        spec.term is None
+        spec.teaching.term is None
         or result.target is None
         or result.tensors
         or result.target.shape != result.arrays().pred.shape
@@ -110,7 +110,7 @@ def substituted_terms(result: LossResult, fmt: Numbers) -> list[str] | None:
         return None
     pred, target = result.arrays().pred.ravel(), result.target.ravel()
     pairs = zip(pred, target, strict=True)
-    return [spec.term(fmt.inner(p), fmt.inner(t), float(p - t), **result.params) for p, t in pairs]
+    return [spec.teaching.term(fmt.inner(p), fmt.inner(t), float(p - t), **result.params) for p, t in pairs]
 
 
 ACTIVATION_FORMULAS = {
@@ -190,8 +190,8 @@ def gradient_lines(result: LossResult, fmt: Numbers) -> list[str]:
         lines.append(f"  ∂L/∂{variable} = (1/n) ∂ℓ/∂{variable} with n = {fmt(result.count)}")
     elif result.reduction not in ("sum", "none"):
         lines.append(f"  ∂L/∂{variable} = ∂ℓ/∂{variable} divided as the value is")
-    if spec.transform is not None and result.reduction != "none":
-        lines.append(f"  and the chain rule through {spec.transform.name}")
+    if spec.reductions.transform is not None and result.reduction != "none":
+        lines.append(f"  and the chain rule through {spec.reductions.transform.name}")
     label = "∂(Σ ℓ)/∂ŷ" if result.reduction == "none" else "∂L/∂ŷ"
     if result.activation is not None and result.pre_activation is not None:
         lines += chain_lines(result, fmt, label)
@@ -209,8 +209,8 @@ def explain(result: LossResult, precision: int = 6) -> str:
     lines = header(result, fmt)
     lines.append("")
     lines += activation_lines(result, fmt)
-    if spec.explain is not None:
-        lines += spec.explain(result, fmt)  # the per-sample working; the reduction follows
+    if spec.teaching.explain is not None:
+        lines += spec.teaching.explain(result, fmt)  # the per-sample working; the reduction follows
         lines += reduce_lines(result, fmt, None)
     else:
         lines += reduce_lines(result, fmt, substituted_terms(result, fmt))
@@ -227,7 +227,7 @@ def head_rows(spec: LossSpec, pred: Any, arguments: dict[str, Any], activation: 
     from lossctl.evaluation.engine import separable
 
     raw = pred if isinstance(pred, np.ndarray) else np.asarray(pred)
-    if spec.mean_weights is not None or not separable(spec, raw, arguments):
+    if spec.reductions.mean_weights is not None or not separable(spec, raw, arguments):
         return 0
     if activation == "softmax" and activation_axis(spec, raw) == 0:
         return 0
@@ -282,7 +282,9 @@ def head_result(
         **summary.params,
         **head_tensors,
     )
-    own = 1.0 if spec.transform is None else spec.transform.derivative(float(result.sum))  # RMSE's √ of the head
+    own = (
+        1.0 if spec.reductions.transform is None else spec.reductions.transform.derivative(float(result.sum))
+    )  # RMSE's √ of the head
     moved = channels_last and head_pred.ndim >= 3
     scaled = result.arrays().grad * (_sum_scale(spec, summary) / own)
     return replace(result, grad=scaled, reduction=summary.reduction, channels_last=moved)
@@ -296,8 +298,8 @@ def _sum_scale(spec: LossSpec, summary: Any) -> float:
         scale, before = 1.0 / summary.count, summary.mean
     else:
         scale, before = 1.0 / summary.divisor, summary.sum / summary.divisor
-    if spec.transform is not None:
-        scale *= spec.transform.derivative(float(before))
+    if spec.reductions.transform is not None:
+        scale *= spec.reductions.transform.derivative(float(before))
     return scale
 
 
@@ -320,8 +322,8 @@ def first_element_lines(head: LossResult, fmt: Numbers) -> list[str]:
         lines.append(
             f"  z = [{', '.join(fmt(float(v)) for v in z)}, …] → a = [{', '.join(fmt(float(v)) for v in a)}, …]"
         )
-    if head.spec.explain is not None:
-        return [*lines, *head.spec.explain(head, fmt), "  … (the rows that follow)"]
+    if head.spec.teaching.explain is not None:
+        return [*lines, *head.spec.teaching.explain(head, fmt), "  … (the rows that follow)"]
     terms = substituted_terms(head, fmt)
     for position in range(shown):
         index = tuple(int(i) for i in np.unravel_index(position, elements.shape))
@@ -337,12 +339,12 @@ def summary_reduce_lines(spec: LossSpec, summary: Any, fmt: Numbers) -> list[str
     if summary.reduction == "sum":
         steps = [fmt(summary.sum)]
     elif summary.reduction == "mean":
-        numerator = summary.sum if spec.mean_weights is None else summary.mean * summary.count
+        numerator = summary.sum if spec.reductions.mean_weights is None else summary.mean * summary.count
         steps = [f"{fmt(numerator)} / {_count(fmt, summary.count)}", fmt(summary.mean)]
     else:
         steps = [f"{fmt(summary.sum)} / {fmt(summary.divisor)}", fmt(summary.sum / summary.divisor)]
-    if spec.transform is not None:
-        steps = [f"{spec.transform.name}({step})" for step in steps]
+    if spec.reductions.transform is not None:
+        steps = [f"{spec.reductions.transform.name}({step})" for step in steps]
     steps.append(fmt(summary.value))
     unique = [step for i, step in enumerate(steps) if i == 0 or step != steps[i - 1]]
     return lines + [f"L = {unique[0]}"] + [f"  = {step}" for step in unique[1:]]
@@ -358,8 +360,8 @@ def summary_gradient_lines(spec: LossSpec, summary: Any, head: LossResult | None
         lines.append(f"  ∂L/∂{variable} = (1/n) ∂ℓ/∂{variable} with n = {_count(fmt, summary.count)}")
     elif summary.reduction != "sum":
         lines.append(f"  ∂L/∂{variable} = ∂ℓ/∂{variable} divided as the value is")
-    if spec.transform is not None:
-        lines.append(f"  and the chain rule through {spec.transform.name}")
+    if spec.reductions.transform is not None:
+        lines.append(f"  and the chain rule through {spec.reductions.transform.name}")
     if head is not None:
         grad = np.asarray(head.in_user_layout(head.arrays().grad)).ravel()
         shown = [fmt(float(g)) for g in grad[: min(SHOWN_HEAD, grad.size)]]
@@ -373,10 +375,10 @@ def explain_summary(spec: LossSpec, summary: Any, head: LossResult | None, preci
     """The derivation for a block-wise result: the first elements' working, then the engine's sums."""
     fmt = Numbers(precision)
     formula, _ = spec.formulas(summary.params)
-    mean_line = "L = (1/n) Σᵢ wᵢ ℓᵢ" if spec.mean_weights is not None else "L = (1/n) Σᵢ ℓᵢ"
+    mean_line = "L = (1/n) Σᵢ wᵢ ℓᵢ" if spec.reductions.mean_weights is not None else "L = (1/n) Σᵢ ℓᵢ"
     reduction = {"sum": "L = Σᵢ ℓᵢ", "mean": mean_line}.get(summary.reduction, f"L = Σᵢ ℓᵢ / {summary.reduction}")
-    if spec.transform is not None:
-        reduction += f", then {spec.transform.name}"
+    if spec.reductions.transform is not None:
+        reduction += f", then {spec.reductions.transform.name}"
     lines = [f"{spec.name}: {spec.summary}", f"  {formula}", f"  {reduction}"]
     if summary.params:
         lines.append("  with " + ", ".join(f"{k} = {v}" for k, v in summary.params.items()))

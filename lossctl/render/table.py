@@ -174,11 +174,11 @@ def build_image_table(
 
 def reduction_labels(spec, reduction: str) -> tuple[str, str, str]:
     """Labels of sum, mean and value; a loss with a transform (RMSE's root) says what each one is."""
-    if spec.transform is None:
+    if spec.reductions.transform is None:
         return "sum", "mean", f"value ({reduction})"
-    of = "squares" if spec.transform.name == "sqrt" else "ℓ"
+    of = "squares" if spec.reductions.transform.name == "sqrt" else "ℓ"
     base = "mean" if reduction == "mean" else reduction
-    return f"sum of {of}", f"mean of {of}", f"value ({spec.transform.name} of {base})"
+    return f"sum of {of}", f"mean of {of}", f"value ({spec.reductions.transform.name} of {base})"
 
 
 def _summary(result: LossResult, precision: int) -> Table:
