@@ -10,6 +10,7 @@ import stat
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -29,6 +30,27 @@ def test_broken_pipe_ends_quietly(tmp_path) -> None:
     assert done.stderr == ""
 
 
+def _cpu_ticks(pid: int) -> int:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])  # utime + stime
+
+
+def _wait_until_idle(pid: int, timeout: float = 60.0) -> None:
+    """Until the process has used no CPU for half a second (it waits for input), or 1.5 s without /proc."""
+    if not Path(f"/proc/{pid}/stat").exists():
+        time.sleep(1.5)
+        return
+    deadline = time.monotonic() + timeout
+    before = _cpu_ticks(pid)
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        now = _cpu_ticks(pid)
+        if now == before and now > 0:
+            return
+        before = now
+    raise AssertionError("the process never went idle")
+
+
 def test_ctrl_c_exits_130_without_traceback() -> None:
     process = subprocess.Popen(
         [*LOSSCTL, "mse", "--pred", "-", "--target", "1"],
@@ -37,7 +59,7 @@ def test_ctrl_c_exits_130_without_traceback() -> None:
         stderr=subprocess.PIPE,
         text=True,
     )
-    time.sleep(1.5)  # let it start and block on standard input
+    _wait_until_idle(process.pid)  # started, and blocked on standard input
     process.send_signal(signal.SIGINT)
     stdout, stderr = process.communicate(timeout=20)
     assert process.returncode == 130

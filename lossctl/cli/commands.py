@@ -16,7 +16,6 @@ from typing import Any
 
 import numpy as np
 
-from lossctl.cli.blocks import run_blocks
 from lossctl.cli.options import INPUT_FORMS, loss_signature
 from lossctl.cli.output import emit, publish, report_warnings, save_results, verdicts
 from lossctl.cli.tables import refuse_parquet_saves, run_table, table_route
@@ -142,6 +141,8 @@ def _run_staged(spec: LossSpec, options: dict[str, Any], outputs: OutputSet, sou
         options.get("channels_last", False) or any(is_image_file(source) for source in sources)
     )
     if size > INLINE_LIMIT or value_only:  # every option runs block by block (see _run_blocks)
+        from lossctl.cli.blocks import run_blocks  # large inputs only: keeps start-up light
+
         return run_blocks(
             spec, options, pred, target, tensors, outputs, inline_limit=INLINE_LIMIT, channels_last=channels_last
         )

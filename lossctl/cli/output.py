@@ -20,6 +20,7 @@ from lossctl.io.outputs import OutputSet
 from lossctl.io.process import PipeClosed
 
 if TYPE_CHECKING:
+    from lossctl.evaluation.batches import TableSummary
     from lossctl.evaluation.block import Outputs
     from lossctl.homework.verdict import AnyVerdict
 
@@ -86,7 +87,9 @@ def verdict_lines(verdicts: list[AnyVerdict], precision: int) -> list[str]:
     return lines
 
 
-def verdicts(result: Any, options: dict[str, Any], arrays: Outputs | None = None) -> list[AnyVerdict]:
+def verdicts(
+    result: LossResult | TableSummary, options: dict[str, Any], arrays: Outputs | None = None
+) -> list[AnyVerdict]:
     """--expect and --expect-grad, checked before anything is printed.
 
     A single number is checked against the reduced value; an array (or any answer with ``--reduction

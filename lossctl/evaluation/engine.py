@@ -15,7 +15,6 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -104,6 +103,8 @@ def _run_blocks(
             if progress is not None:
                 progress(rows.stop)
         return partials
+    from concurrent.futures import ThreadPoolExecutor  # imported when a second thread is worth it: fast start-up
+
     with ThreadPoolExecutor(max_workers=workers) as pool:
         for rows, partial in zip(
             blocks, pool.map(lambda rows: evaluate_block(request, rows, sink), blocks), strict=True

@@ -19,6 +19,7 @@ explained variance, D²) are higher-is-better: 1 is perfect, 0 is a constant pre
 from __future__ import annotations
 
 import math
+from typing import TypedDict
 
 import numpy as np
 
@@ -47,6 +48,20 @@ def _one(*_: object, **__: object) -> float:
 
 def _not_separable(pred: Array, **_: object) -> bool:
     return False
+
+
+class WholeColumnFields(TypedDict):
+    """The :class:`LossSpec` fields of a whole-column metric (``LossSpec(..., **WHOLE_COLUMN)``)."""
+
+    reductions: Reductions
+    engine: EngineHooks
+
+
+# The elements are contributions whose sum is the metric (count 1), and rows are not independent.
+WHOLE_COLUMN: WholeColumnFields = {
+    "reductions": Reductions(denominator=_one),
+    "engine": EngineHooks(separable=_not_separable),
+}
 
 
 # --- Tweedie deviances ---------------------------------------------------------------------------
@@ -356,12 +371,7 @@ R2 = LossSpec(
         Example([2.0, 2.0, 2.0], [1.0, 2.0, 3.0], value=0.0, source="scikit-learn 1.9.1 r2_score docstring"),
     ),
     see_also=("explained_variance", "relative_squared_error", "mse"),
-    reductions=Reductions(
-        denominator=_one,
-    ),
-    engine=EngineHooks(
-        separable=_not_separable,
-    ),
+    **WHOLE_COLUMN,
     testing=Testing(
         zero_at_target=False,
         sample=sample_columns,
@@ -420,12 +430,7 @@ EXPLAINED_VARIANCE = LossSpec(
         Example([2.0, 3.0, 4.0], [1.0, 2.0, 3.0], value=1.0, source="a constant offset is fully explained; " + BY_HAND),
     ),
     see_also=("r2",),
-    reductions=Reductions(
-        denominator=_one,
-    ),
-    engine=EngineHooks(
-        separable=_not_separable,
-    ),
+    **WHOLE_COLUMN,
     testing=Testing(
         zero_at_target=False,
         sample=sample_columns,
@@ -503,12 +508,7 @@ D2_PINBALL = LossSpec(
         ),
     ),
     see_also=("d2_absolute_error", "quantile", "r2"),
-    reductions=Reductions(
-        denominator=_one,
-    ),
-    engine=EngineHooks(
-        separable=_not_separable,
-    ),
+    **WHOLE_COLUMN,
     testing=Testing(
         zero_at_target=False,
         sample=sample_columns,
@@ -542,12 +542,7 @@ D2_ABSOLUTE_ERROR = LossSpec(
         ),
     ),
     see_also=("d2_pinball", "l1", "r2"),
-    reductions=Reductions(
-        denominator=_one,
-    ),
-    engine=EngineHooks(
-        separable=_not_separable,
-    ),
+    **WHOLE_COLUMN,
     testing=Testing(
         zero_at_target=False,
         sample=sample_columns,
@@ -617,12 +612,7 @@ D2_TWEEDIE = LossSpec(
         ),
     ),
     see_also=("tweedie_deviance", "r2"),
-    reductions=Reductions(
-        denominator=_one,
-    ),
-    engine=EngineHooks(
-        separable=_not_separable,
-    ),
+    **WHOLE_COLUMN,
     testing=Testing(
         zero_at_target=False,
         sample=sample_positive_columns,
@@ -690,12 +680,7 @@ MEDIAN_ABSOLUTE_ERROR = LossSpec(
         ),
     ),
     see_also=("l1", "max_error"),
-    reductions=Reductions(
-        denominator=_one,
-    ),
-    engine=EngineHooks(
-        separable=_not_separable,
-    ),
+    **WHOLE_COLUMN,
     testing=Testing(
         sample=sample_columns,
     ),
@@ -736,12 +721,7 @@ MAX_ERROR = LossSpec(
         Example([4.0, 2.0, 7.0, 1.0], [3.0, 2.0, 7.0, 1.0], value=1.0, source="scikit-learn 1.9.1 max_error docstring"),
     ),
     see_also=("l1", "median_absolute_error"),
-    reductions=Reductions(
-        denominator=_one,
-    ),
-    engine=EngineHooks(
-        separable=_not_separable,
-    ),
+    **WHOLE_COLUMN,
 )
 
 
@@ -788,12 +768,7 @@ RELATIVE_SQUARED_ERROR = LossSpec(
         ),
     ),
     see_also=("r2", "mse"),
-    reductions=Reductions(
-        denominator=_one,
-    ),
-    engine=EngineHooks(
-        separable=_not_separable,
-    ),
+    **WHOLE_COLUMN,
     testing=Testing(
         sample=sample_columns,
     ),
@@ -833,12 +808,7 @@ WMAPE = LossSpec(
         Example([110.0, 90.0, 5.0], [100.0, 100.0, 0.0], value=25.0 / 200.0, source="(10 + 10 + 5) / 200; " + BY_HAND),
     ),
     see_also=("mape", "smape", "l1"),
-    reductions=Reductions(
-        denominator=_one,
-    ),
-    engine=EngineHooks(
-        separable=_not_separable,
-    ),
+    **WHOLE_COLUMN,
 )
 
 
@@ -941,12 +911,7 @@ MINKOWSKI = LossSpec(
         Example([3.0, 4.0], [0.0, 0.0], value=5.0, source="Euclidean: sqrt(9 + 16); " + BY_HAND),
     ),
     see_also=("rmse", "l1", "max_error"),
-    reductions=Reductions(
-        denominator=_one,
-    ),
-    engine=EngineHooks(
-        separable=_not_separable,
-    ),
+    **WHOLE_COLUMN,
     testing=Testing(
         param_grid=({}, {"p": 1.0}, {"p": 3.0}, {"p": 1.5}),
     ),
