@@ -8,7 +8,6 @@ rather than print ``0.01…``.
 from __future__ import annotations
 
 import re
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -16,6 +15,7 @@ from rich.cells import cell_len
 from rich.console import Console
 
 from lossctl import compute
+from lossctl.evaluation.result import LossResult
 from lossctl.homework.comparison import compare_losses
 from lossctl.losses.registry import LOSSES
 from lossctl.losses.wording import escape_markup
@@ -88,7 +88,7 @@ def test_escape_markup_round_trips_through_rich(text) -> None:
 
 @pytest.mark.parametrize("name", ["[red]e.npy", "x[/].npy", "[bold]g[/bold].csv", "a[b]c.npy"])
 def test_saved_file_names_print_as_written(name, tmp_path) -> None:
-    summary = SimpleNamespace(
+    summary = LossResult(
         loss="mse",
         params={},
         shape=(2_000_000,),
@@ -99,7 +99,7 @@ def test_saved_file_names_print_as_written(name, tmp_path) -> None:
         mean=2e-6,
         value=2e-6,
         reduction="mean",
-        saved={"--save-elements": str(tmp_path / name)},
+        saved={"elements": str(tmp_path / name)},
     )
     console = Console(record=True, width=300, color_system=None)
     print_table(summary, console=console)
