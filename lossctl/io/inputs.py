@@ -32,7 +32,15 @@ from lossctl.io.sources import (
     shorten,
     without_byte_order_mark,
 )
-from lossctl.io.tables import Table, column_index, delimiter_option, numeric_table, parse_number, selected_columns
+from lossctl.io.tables import (
+    Table,
+    column_index,
+    delimiter_option,
+    numeric_table,
+    parse_number,
+    plain_ascii_number_text,
+    selected_columns,
+)
 
 Array = np.ndarray
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
@@ -83,6 +91,7 @@ def parse_json(text: str, label: str) -> Array:
     """Nested JSON lists of numbers, checked leaf by leaf (no strings, no booleans)."""
     import json
 
+    text = plain_ascii_number_text(text, label)
     try:
         data = json.loads(text, parse_int=float)  # ints of any length: no digit limit, inf when too large
     except json.JSONDecodeError as exc:
@@ -129,7 +138,7 @@ def _check_json_leaves(node: Any, label: str, path: str) -> None:
 
 def parse_literal(text: str, label: str) -> Array:
     """A typed literal: ``2,3,4,5``, ``"2 3 4 5"``, ``"1,2;3,4"`` or ``[[1,2],[3,4]]``."""
-    stripped = text.strip().lstrip("\ufeff").strip()
+    stripped = plain_ascii_number_text(text.strip().lstrip("\ufeff").strip(), label).strip()
     if not stripped:
         raise InputError(f"{label} is empty: give values like 2,3,4,5")
     if stripped.startswith("[") or stripped.endswith("]"):

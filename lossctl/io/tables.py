@@ -15,6 +15,19 @@ index column, count as names; ``0x10`` or ``1_000`` begin like numbers and are
 not names).  A first line of numbers and anything else is an error naming
 line 1, except in ``--data`` tables, whose unselected columns may hold
 anything: there it is a row of data.
+
+Typographic look-alikes, decided character by character (numbers are ASCII; a
+character is accepted only where it cannot mean anything else):
+
+* U+2212 MINUS SIGN (``−1``) is a minus sign; full-width forms (``１．５``, U+FF01–FF5E)
+  and the decimal digits of other scripts (``٣``) are their ASCII characters;
+* NO-BREAK SPACE, THIN SPACE, NARROW NO-BREAK SPACE, FIGURE SPACE and the other
+  Unicode spaces are spaces (padding, or the separator of space-separated values),
+  except between two digits, where they are refused: ``1 000`` may be a thousand
+  written with a digit-group separator or the two values 1 and 0;
+* every other character — dashes (hyphen, en dash, em dash), the middle dot,
+  superscripts, invisible zero-width characters — is refused with its name and
+  code point, never as a bare "not a number".
 """
 
 from __future__ import annotations
@@ -23,6 +36,7 @@ import csv
 import io
 import math
 import re
+import unicodedata
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -39,6 +53,12 @@ HEAD_BYTES = 1 << 16
 SAMPLE_LINES = 20
 NUMBER_START = re.compile(r"[+-]?\.?\d")
 NUMBER = re.compile(r"[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|nan|inf|infinity)", re.IGNORECASE)
+
+
+_UNICODE_SPACES = "\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000"
+_SPACE_BETWEEN_DIGITS = re.compile(rf"\d[{_UNICODE_SPACES}]+\d")
+_UNICODE_SPACE = re.compile(rf"[{_UNICODE_SPACES}]")
+_DASHES = "\u2010\u2011\u2012\u2013\u2014\u2015\ufe58\ufe63"
 
 
 @dataclass(frozen=True)
@@ -70,13 +90,64 @@ def is_name(field: str) -> bool:
     return not is_number(field) and not NUMBER_START.match(field)
 
 
+def ascii_look_alikes(text: str) -> str:
+    """``text`` with the accepted look-alikes turned into ASCII (U+2212 minus, full-width forms, other
+    scripts' digits, Unicode spaces); nothing refused (see :func:`plain_ascii_number_text`)."""
+    if text.isascii():
+        return text
+    return "".join(_ascii_character(char) for char in text)
+
+
+def _ascii_character(char: str) -> str:
+    if char.isascii():
+        return char
+    if char == "\u2212":
+        return "-"
+    if "\uff01" <= char <= "\uff5e":  # FULLWIDTH forms of ASCII ! … ~
+        return chr(ord(char) - 0xFEE0)
+    if unicodedata.category(char) == "Nd":
+        return str(unicodedata.digit(char))
+    if _UNICODE_SPACE.match(char):
+        return " "
+    return char
+
+
+def plain_ascii_number_text(text: str, where: str) -> str:
+    """Number text with the accepted look-alikes made ASCII; a Unicode space between digits is refused."""
+    if text.isascii():
+        return text
+    grouped = _SPACE_BETWEEN_DIGITS.search(text)
+    if grouped:
+        space = next(char for char in grouped.group() if not char.isdigit())
+        raise InputError(
+            f"{where}: {shorten(grouped.group())!r} holds a {character_name(space)} between digits, which may group "
+            "the digits of one number (1 000) or separate two values; remove it, or separate values with a comma"
+        )
+    return ascii_look_alikes(text)
+
+
+def character_name(char: str) -> str:
+    """``U+2013 EN DASH``: how a message names a character one may not see."""
+    return f"U+{ord(char):04X} {unicodedata.name(char, 'character')}"
+
+
+def _look_alike_hint(text: str) -> str:
+    """For a field holding a character outside ASCII numbers: which one, and what to type instead."""
+    odd = next((char for char in text if not char.isascii()), None)
+    if odd is None:
+        return ""
+    if odd in _DASHES:
+        return f"; it holds {character_name(odd)}, a dash, not a minus sign: type '-'"
+    return f"; it holds {character_name(odd)}, which is not part of a number: retype the value in ASCII"
+
+
 def parse_number(token: str, where: str) -> float:
     """One number, strictly: no underscores, no hex, no overflow to inf."""
-    text = token.strip()
+    text = plain_ascii_number_text(token, where).strip()
     if not text:
         raise InputError(f"{where}: empty value (two separators in a row?)")
     if not NUMBER.fullmatch(text):
-        raise InputError(f"{where}: {shorten(text)!r} is not a number{_delimiter_hint(text)}")
+        raise InputError(f"{where}: {shorten(text)!r} is not a number{_look_alike_hint(text) or _delimiter_hint(text)}")
     value = float(text)
     if math.isinf(value) and "inf" not in text.lower():
         raise InputError(f"{where}: {shorten(text)!r} is too large for a float64 (max ≈ 1.8e308)")
@@ -146,9 +217,10 @@ def scan_layout(text: str, delimiter: str | None) -> Layout:
         delimiter = None
     number, first = sample[0]
     fields = split_fields(first, delimiter)
-    if all(is_name(f) for f in fields):
+    read_as = [ascii_look_alikes(f) for f in fields]  # ``−1`` begins like a number, as it reads
+    if all(is_name(f) for f in read_as):
         return Layout(delimiter, tuple(fields), number, number, len(fields), False)
-    return Layout(delimiter, None, 0, number, len(fields), not all(is_number(f) for f in fields))
+    return Layout(delimiter, None, 0, number, len(fields), not all(is_number(f) for f in read_as))
 
 
 def head_text(raw: bytes) -> str:
@@ -162,6 +234,8 @@ def head_text(raw: bytes) -> str:
 def fast_values(raw: bytes, layout: Layout, usecols: list[int] | None = None) -> Array | None:
     """NumPy's C parser on the bytes (all columns, or ``usecols``); None when it refuses or when the
     careful parser must speak."""
+    if layout.delimiter is None and not raw.isascii():
+        return None  # NumPy splits on Unicode spaces, which may group digits (1 000): the careful parser decides
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # "input contained no data": the careful parser says it better
@@ -201,7 +275,7 @@ def careful_numeric_table(text: str, name: str, layout: Layout) -> Table:
     for number, line in content_lines(text):
         if number == layout.header_line:
             continue
-        fields = split_fields(line, layout.delimiter)
+        fields = split_fields(plain_ascii_number_text(line, f"{name} line {number}"), layout.delimiter)
         if width and len(fields) != width:
             raise InputError(f"{name} line {number}: {_width_problem(layout, len(fields), width)}")
         width = len(fields)
@@ -351,6 +425,8 @@ def careful_columns(text: str, name: str, layout: Layout, indices: list[int]) ->
     for number, line in content_lines(text):
         if number == layout.header_line:
             continue
+        if layout.delimiter is None:  # Unicode spaces would split fields: decided before splitting
+            line = plain_ascii_number_text(line, f"{name} line {number}")
         fields = split_fields(line, layout.delimiter)
         if len(fields) != layout.width:
             problem = _width_problem(layout, len(fields), layout.width)
