@@ -27,6 +27,7 @@ from fractions import Fraction
 from lossctl.errors import InputError
 from lossctl.homework.expressions import as_decimal, evaluate_expression
 from lossctl.homework.tolerance import relative_tolerance
+from lossctl.io.sources import recovered_utf8
 from lossctl.io.tables import plain_ascii_number_text
 
 # A hair above ½ unit in the last place typed, so that an answer exactly on a rounding boundary
@@ -91,7 +92,7 @@ def unwrap_printed(text: str) -> str:
 
 def parse_answer(text: str, option: str = "--expect") -> Answer:
     """Read one typed answer with the tolerance its typing implies (see the module docstring)."""
-    typed = plain_ascii_number_text(unwrap_printed(text), option).strip()
+    typed = plain_ascii_number_text(unwrap_printed(recovered_utf8(text)), option).strip()
     if not typed:
         raise InputError(f"{option}: empty answer; type a number such as 0.64, 4 or 5/12")
     if typed.lower().lstrip("+-") in ("inf", "infinity", "nan", "∞"):

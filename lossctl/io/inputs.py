@@ -29,6 +29,7 @@ from lossctl.io.sources import (
     looks_like_path,
     read_bytes,
     read_stream,
+    recovered_utf8,
     shorten,
     without_byte_order_mark,
 )
@@ -138,7 +139,7 @@ def _check_json_leaves(node: Any, label: str, path: str) -> None:
 
 def parse_literal(text: str, label: str) -> Array:
     """A typed literal: ``2,3,4,5``, ``"2 3 4 5"``, ``"1,2;3,4"`` or ``[[1,2],[3,4]]``."""
-    stripped = plain_ascii_number_text(text.strip().lstrip("\ufeff").strip(), label).strip()
+    stripped = plain_ascii_number_text(recovered_utf8(text).strip().lstrip("\ufeff").strip(), label).strip()
     if not stripped:
         raise InputError(f"{label} is empty: give values like 2,3,4,5")
     if stripped.startswith("[") or stripped.endswith("]"):

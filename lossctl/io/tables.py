@@ -44,7 +44,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from lossctl.errors import InputError
-from lossctl.io.sources import decode, shorten
+from lossctl.io.sources import decode, quoted, recovered_utf8, shorten, shown
 
 Array = np.ndarray
 DELIMITERS = (",", "\t", ";", "|")  # in order of preference; None = runs of whitespace
@@ -56,7 +56,7 @@ NUMBER = re.compile(r"[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|nan|inf|infin
 
 
 _UNICODE_SPACES = "\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000"
-_SPACE_BETWEEN_DIGITS = re.compile(rf"\d[{_UNICODE_SPACES}]+\d")
+_SPACE_BETWEEN_DIGITS = re.compile(rf"\d+(?:[{_UNICODE_SPACES}]+\d+)+")
 _UNICODE_SPACE = re.compile(rf"[{_UNICODE_SPACES}]")
 _DASHES = "\u2010\u2011\u2012\u2013\u2014\u2015\ufe58\ufe63"
 
@@ -120,8 +120,8 @@ def plain_ascii_number_text(text: str, where: str) -> str:
     if grouped:
         space = next(char for char in grouped.group() if not char.isdigit())
         raise InputError(
-            f"{where}: {shorten(grouped.group())!r} holds a {character_name(space)} between digits, which may group "
-            "the digits of one number (1 000) or separate two values; remove it, or separate values with a comma"
+            f"{where}: {quoted(shorten(grouped.group()))} holds a {character_name(space)} between digits, which may "
+            "group the digits of one number (1 000) or separate two values; remove it, or separate values with a comma"
         )
     return ascii_look_alikes(text)
 
@@ -134,7 +134,7 @@ def character_name(char: str) -> str:
 def _look_alike_hint(text: str) -> str:
     """For a field holding a character outside ASCII numbers: which one, and what to type instead."""
     odd = next((char for char in text if not char.isascii()), None)
-    if odd is None:
+    if odd is None or not any(char.isdigit() for char in text):  # a word (Zürich) is simply not a number
         return ""
     if odd in _DASHES:
         return f"; it holds {character_name(odd)}, a dash, not a minus sign: type '-'"
@@ -147,7 +147,9 @@ def parse_number(token: str, where: str) -> float:
     if not text:
         raise InputError(f"{where}: empty value (two separators in a row?)")
     if not NUMBER.fullmatch(text):
-        raise InputError(f"{where}: {shorten(text)!r} is not a number{_look_alike_hint(text) or _delimiter_hint(text)}")
+        raise InputError(
+            f"{where}: {quoted(shorten(text))} is not a number{_look_alike_hint(text) or _delimiter_hint(text)}"
+        )
     value = float(text)
     if math.isinf(value) and "inf" not in text.lower():
         raise InputError(f"{where}: {shorten(text)!r} is too large for a float64 (max ≈ 1.8e308)")
@@ -377,12 +379,13 @@ def _plain_rows_of_width(raw: bytes, layout: Layout) -> bool:
 
 
 def column_index(names: tuple[str, ...], width: int, wanted: str, option: str, source: str) -> int:
-    """A column by exact name, by name in any case, or by 0-based (or negative) index."""
-    key = wanted.strip()
+    """A column by exact name, by name in any case, or by 0-based (or negative) index (names are UTF-8
+    whatever the locale: a selector the locale decoded as surrogate escapes is read back as UTF-8)."""
+    key = recovered_utf8(wanted).strip()
     if names.count(key) > 1:
         places = [str(i) for i, name in enumerate(names) if name == key]
         raise InputError(
-            f"{option}: {source} has {len(places)} columns named {shorten(key)!r} (columns {', '.join(places)}); "
+            f"{option}: {source} has {len(places)} columns named {quoted(shorten(key))} (columns {', '.join(places)}); "
             "select one by its 0-based index"
         )
     if key in names:
@@ -397,10 +400,12 @@ def column_index(names: tuple[str, ...], width: int, wanted: str, option: str, s
             return index % width
         raise InputError(f"{option}: column {index} is out of range; {source} has {columns} (0 to {width - 1})")
     if names:
-        known = f"its columns: {', '.join(name or '(unnamed)' for name in names)}"
+        known = f"its columns: {', '.join(shown(name) or '(unnamed)' for name in names)}"
+        if not all(name.isascii() for name in names):  # a terminal may not show them, or a keyboard type them
+            known += "; or give a column's 0-based index"
     else:
         known = f"it has no header and {columns}; give a 0-based column index"
-    raise InputError(f"{option}: {source} has no column {shorten(key)!r} ({known})")
+    raise InputError(f"{option}: {source} has no column {quoted(shorten(key))} ({known})")
 
 
 def delimiter_option(option: str | None) -> str | None:
@@ -421,7 +426,7 @@ def delimiter_option(option: str | None) -> str | None:
 def careful_columns(text: str, name: str, layout: Layout, indices: list[int]) -> list[Array]:
     """Selected columns line by line: every row as wide as the first, selected cells numbers."""
     columns: list[list[float]] = [[] for _ in indices]
-    labels = [repr(layout.header[i]) if layout.header else str(i) for i in indices]
+    labels = [quoted(layout.header[i]) if layout.header else str(i) for i in indices]
     for number, line in content_lines(text):
         if number == layout.header_line:
             continue
@@ -431,8 +436,8 @@ def careful_columns(text: str, name: str, layout: Layout, indices: list[int]) ->
         if len(fields) != layout.width:
             problem = _width_problem(layout, len(fields), layout.width)
             raise InputError(f"{name} line {number}: {problem} (quote values that hold the delimiter)")
-        for column, index, shown in zip(columns, indices, labels, strict=True):
-            column.append(parse_number(fields[index], f"{name} line {number}, column {shown}"))
+        for column, index, label in zip(columns, indices, labels, strict=True):
+            column.append(parse_number(fields[index], f"{name} line {number}, column {label}"))
     if not columns[0]:
         raise InputError(f"{name} holds no rows of values")
     return [np.array(column, dtype=np.float64) for column in columns]
