@@ -52,6 +52,7 @@ WHITESPACE = " "  # asked for explicitly (--delimiter space); None when the call
 HEAD_BYTES = 1 << 16
 SAMPLE_LINES = 20
 NUMBER_START = re.compile(r"[+-]?\.?\d")
+DECIMAL_COMMA = re.compile(r"[+-]?\d*,\d+(?:[eE][+-]?\d+)?")
 NUMBER = re.compile(r"[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|nan|inf|infinity)", re.IGNORECASE)
 
 
@@ -59,6 +60,10 @@ _UNICODE_SPACES = "\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000"
 _SPACE_BETWEEN_DIGITS = re.compile(rf"\d+(?:[{_UNICODE_SPACES}]+\d+)+")
 _UNICODE_SPACE = re.compile(rf"[{_UNICODE_SPACES}]")
 _DASHES = "\u2010\u2011\u2012\u2013\u2014\u2015\ufe58\ufe63"
+
+
+class DecimalCommaError(InputError):
+    """A number written with a decimal comma (``1,5``) in a table whose values are not separated by commas."""
 
 
 @dataclass(frozen=True)
@@ -141,11 +146,20 @@ def _look_alike_hint(text: str) -> str:
     return f"; it holds {character_name(odd)}, which is not part of a number: retype the value in ASCII"
 
 
-def parse_number(token: str, where: str) -> float:
-    """One number, strictly: no underscores, no hex, no overflow to inf."""
+def parse_number(token: str, where: str, delimiter: str | None = ",") -> float:
+    """One number, strictly: no underscores, no hex, no overflow to inf.
+
+    ``delimiter``: the table's (None: runs of spaces); where it is not a comma, ``1,5`` is a decimal comma.
+    """
     text = plain_ascii_number_text(token, where).strip()
     if not text:
         raise InputError(f"{where}: empty value (two separators in a row?)")
+    if delimiter != "," and DECIMAL_COMMA.fullmatch(text):
+        raise DecimalCommaError(
+            f"{where}: {quoted(shorten(text))} is written with a decimal comma ({text.replace(',', '.')}?); "
+            "lossctl reads only '.' as the decimal point and does not guess: convert the numbers (save the "
+            "spreadsheet with '.' as the decimal separator, or replace ',' by '.')"
+        )
     if not NUMBER.fullmatch(text):
         raise InputError(
             f"{where}: {quoted(shorten(text))} is not a number{_look_alike_hint(text) or _delimiter_hint(text)}"
@@ -161,7 +175,10 @@ def _delimiter_hint(text: str) -> str:
     for delimiter in DELIMITERS:
         parts = text.split(delimiter)
         if len(parts) > 1 and all(is_number(p.strip()) for p in parts):
-            return f"; the values look separated by {delimiter!r} (with --data: --delimiter {delimiter!r})"
+            comma = " (and if ',' is a decimal comma there, convert the numbers first: lossctl does not guess)"
+            return f"; the values look separated by {delimiter!r} (with --data: --delimiter {delimiter!r})" + (
+                comma if delimiter == ";" else ""
+            )
     return ""
 
 
@@ -282,18 +299,21 @@ def careful_numeric_table(text: str, name: str, layout: Layout) -> Table:
             raise InputError(f"{name} line {number}: {_width_problem(layout, len(fields), width)}")
         width = len(fields)
         mixed = layout.mixed_first_line and number == layout.first_line
-        rows.append(_numbers(fields, f"{name} line {number}", mixed))
+        rows.append(_numbers(fields, f"{name} line {number}", mixed, layout.delimiter))
     if not rows:
         raise InputError(f"{name} holds no numbers{_no_numbers_hint(layout)}")
     return Table(layout.header, np.array(rows, dtype=np.float64))
 
 
-def _numbers(fields: list[str], where: str, mixed: bool) -> list[float]:
+def _numbers(fields: list[str], where: str, mixed: bool, delimiter: str | None) -> list[float]:
     """A row's numbers; a first line of numbers and text is neither a header nor data."""
     try:
-        return [parse_number(f, f"{where}, value {i + 1}" if len(fields) > 1 else where) for i, f in enumerate(fields)]
+        return [
+            parse_number(f, f"{where}, value {i + 1}" if len(fields) > 1 else where, delimiter)
+            for i, f in enumerate(fields)
+        ]
     except InputError as exc:
-        if mixed:
+        if mixed and not isinstance(exc, DecimalCommaError):
             raise InputError(f"{exc} (a header row holds only names, a data row only numbers)") from exc
         raise
 
@@ -437,7 +457,7 @@ def careful_columns(text: str, name: str, layout: Layout, indices: list[int]) ->
             problem = _width_problem(layout, len(fields), layout.width)
             raise InputError(f"{name} line {number}: {problem} (quote values that hold the delimiter)")
         for column, index, label in zip(columns, indices, labels, strict=True):
-            column.append(parse_number(fields[index], f"{name} line {number}, column {label}"))
+            column.append(parse_number(fields[index], f"{name} line {number}, column {label}", layout.delimiter))
     if not columns[0]:
         raise InputError(f"{name} holds no rows of values")
     return [np.array(column, dtype=np.float64) for column in columns]
