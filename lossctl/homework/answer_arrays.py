@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from lossctl.errors import InputError
-from lossctl.homework.answers import Answer, parse_answer, unwrap_printed
+from lossctl.homework.answers import Answer, parse_answer, typed_text
 
 
 @dataclass(frozen=True)
@@ -30,17 +30,17 @@ class AnswerValues:
         return f"from {self.source}: to 1e-9 relative"
 
 
-def is_array_text(text: str) -> bool:
+def is_array_text(text: str, option: str = "--expect") -> bool:
     """An answer holding several numbers: brackets, commas, semicolons or spaces between numbers."""
-    stripped = unwrap_printed(text).strip()
+    stripped = typed_text(text, option)
     between_numbers = re.search(r"\d\s+(?:[\d.]|[+-]\d)", stripped)
     return stripped.startswith("[") or any(mark in stripped for mark in ",;") or bool(between_numbers)
 
 
 def parse_answer_array(text: str, option: str) -> tuple[list[Answer], tuple[int, ...]]:
     """Entries (row-major) and the shape of an array answer: nested brackets or rows split by ';'."""
-    stripped = unwrap_printed(text).strip()
-    if not is_array_text(stripped):
+    stripped = typed_text(text, option)
+    if not is_array_text(stripped, option):
         return [parse_answer(stripped, option)], ()
     if stripped.startswith("["):
         nested = _parse_brackets(stripped, option)

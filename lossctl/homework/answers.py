@@ -90,9 +90,15 @@ def unwrap_printed(text: str) -> str:
     return match.group("inside") if match else text
 
 
+def typed_text(text: str, option: str) -> str:
+    """An answer as typed, ready to read: UTF-8 whatever the locale, the inside of PyTorch's printed
+    ``tensor(…)``, accepted look-alikes in ASCII (a Unicode space between digits refused)."""
+    return plain_ascii_number_text(unwrap_printed(recovered_utf8(text)), option).strip()
+
+
 def parse_answer(text: str, option: str = "--expect") -> Answer:
     """Read one typed answer with the tolerance its typing implies (see the module docstring)."""
-    typed = plain_ascii_number_text(unwrap_printed(recovered_utf8(text)), option).strip()
+    typed = typed_text(text, option)
     if not typed:
         raise InputError(f"{option}: empty answer; type a number such as 0.64, 4 or 5/12")
     if typed.lower().lstrip("+-") in ("inf", "infinity", "nan", "∞"):

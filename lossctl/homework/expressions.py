@@ -18,6 +18,8 @@ from decimal import Decimal
 from fractions import Fraction
 
 from lossctl.errors import InputError
+from lossctl.io.sources import quoted
+from lossctl.io.tables import look_alike_hint
 from lossctl.numbers import short
 
 Value = Fraction | Decimal
@@ -59,7 +61,8 @@ def evaluate_expression(text: str, option: str) -> Evaluated:
     try:
         tree = ast.parse(source, mode="eval")
     except (SyntaxError, ValueError) as exc:
-        raise InputError(f"{option}: {text!r} is not a number; type e.g. 0.64, 4, 5/12 or (1/2)^2") from exc
+        hint = look_alike_hint(text) or "; type e.g. 0.64, 4, 5/12 or (1/2)^2"
+        raise InputError(f"{option}: {quoted(text)} is not a number{hint}") from exc
     evaluator = _Evaluator(source, text, option)
     value = evaluator.visit(tree.body)
     body = tree.body

@@ -331,7 +331,7 @@ def check_array_blocks(
 
 def is_array_answer(text: str, option: str = "--expect") -> bool:
     """Several typed numbers, or the name of a file of numbers (text that reads as one number is one)."""
-    if is_array_text(text):
+    if is_array_text(text, option):
         return True
     try:
         parse_answer(text, option)

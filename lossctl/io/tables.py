@@ -136,7 +136,7 @@ def character_name(char: str) -> str:
     return f"U+{ord(char):04X} {unicodedata.name(char, 'character')}"
 
 
-def _look_alike_hint(text: str) -> str:
+def look_alike_hint(text: str) -> str:
     """For a field holding a character outside ASCII numbers: which one, and what to type instead."""
     odd = next((char for char in text if not char.isascii()), None)
     if odd is None or not any(char.isdigit() for char in text):  # a word (Zürich) is simply not a number
@@ -162,7 +162,7 @@ def parse_number(token: str, where: str, delimiter: str | None = ",") -> float:
         )
     if not NUMBER.fullmatch(text):
         raise InputError(
-            f"{where}: {quoted(shorten(text))} is not a number{_look_alike_hint(text) or _delimiter_hint(text)}"
+            f"{where}: {quoted(shorten(text))} is not a number{look_alike_hint(text) or _delimiter_hint(text)}"
         )
     value = float(text)
     if math.isinf(value) and "inf" not in text.lower():
