@@ -5,13 +5,15 @@ The text is parsed with :mod:`ast` against a whitelist of node types; it is neve
 ``sqrt``, ``log`` (``ln``), ``exp``, non-integer powers and the constants ``e`` and ``pi`` are evaluated with
 :mod:`decimal` to 40 significant digits and an exponent range far wider than float64's, so that an
 intermediate value a float64 cannot hold (``exp(1000)``) does not spoil a result it can
-(``exp(1000)/exp(1000)`` is 1).  Only the final value must fit in a float64.
+(``exp(1000)/exp(1000)`` is 1).  Only the final value must fit in a float64.  ``√2`` is ``sqrt(2)`` and
+``2√2`` is ``2*sqrt(2)``.
 """
 
 from __future__ import annotations
 
 import ast
 import decimal
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -43,6 +45,8 @@ _CONSTANTS: dict[str, Callable[[], Decimal]] = {
     "pi": lambda: +_PI,
     "π": lambda: +_PI,
 }
+_IMPLICIT_TIMES_ROOT = re.compile(r"(?<=[\d)])\s*√")  # 2√2 is 2·√2
+_ROOT_OF_NUMBER = re.compile(r"√\s*(\d+\.?\d*|\.\d+|pi|π|e)(?![\w.(])")  # √2 is √(2)
 _UNDERSTOOD = "only numbers, + - * / ^ ( ), sqrt, log, exp, e and pi are understood"
 
 
@@ -57,7 +61,8 @@ class Evaluated:
 
 def evaluate_expression(text: str, option: str) -> Evaluated:
     """A fraction or simple expression of numbers (see the module docstring)."""
-    source = text.replace("^", "**").replace("√", "sqrt")
+    rooted = _ROOT_OF_NUMBER.sub(r"sqrt(\1)", _IMPLICIT_TIMES_ROOT.sub("*√", text))
+    source = rooted.replace("^", "**").replace("√", "sqrt")
     try:
         tree = ast.parse(source, mode="eval")
     except (SyntaxError, ValueError) as exc:
