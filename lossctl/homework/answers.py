@@ -27,8 +27,8 @@ from fractions import Fraction
 from lossctl.errors import InputError
 from lossctl.homework.expressions import as_decimal, evaluate_expression
 from lossctl.homework.tolerance import relative_tolerance
+from lossctl.io.number_text import plain_ascii_number_text
 from lossctl.io.sources import recovered_utf8
-from lossctl.io.tables import plain_ascii_number_text
 
 # A hair above ½ unit in the last place typed, so that an answer exactly on a rounding boundary
 # (0.5 for 0.45 … 0.55) is not refused because of binary floating point.

@@ -20,8 +20,8 @@ from decimal import Decimal
 from fractions import Fraction
 
 from lossctl.errors import InputError
+from lossctl.io.number_text import look_alike_hint
 from lossctl.io.sources import quoted
-from lossctl.io.tables import look_alike_hint
 from lossctl.numbers import short
 
 Value = Fraction | Decimal

@@ -22,6 +22,7 @@ from typing import IO, Any
 import numpy as np
 
 from lossctl.errors import InputError
+from lossctl.io.number_text import parse_number, plain_ascii_number_text
 from lossctl.io.sources import (
     decode,
     existing_path,
@@ -33,15 +34,7 @@ from lossctl.io.sources import (
     shorten,
     without_byte_order_mark,
 )
-from lossctl.io.tables import (
-    Table,
-    column_index,
-    delimiter_option,
-    numeric_table,
-    parse_number,
-    plain_ascii_number_text,
-    selected_columns,
-)
+from lossctl.io.tables import Table, column_index, delimiter_option, numeric_table, selected_columns
 
 Array = np.ndarray
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
