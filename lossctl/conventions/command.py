@@ -141,7 +141,7 @@ def _matches_float32(
     """Whether a scalar answer is PyTorch's number in float32 (a precision question, not a convention)."""
     from lossctl.errors import LossctlError
     from lossctl.evaluation.core import compute
-    from lossctl.homework.verdict import rounding_floor
+    from lossctl.homework.tolerance import rounding_floor
 
     if options.get("dtype") != "float64" or not hasattr(verdict, "answer"):
         return False

@@ -22,6 +22,7 @@ from typing import IO, Any
 import numpy as np
 
 from lossctl.errors import InputError
+from lossctl.io.number_text import parse_number, plain_ascii_number_text
 from lossctl.io.sources import (
     decode,
     existing_path,
@@ -29,10 +30,11 @@ from lossctl.io.sources import (
     looks_like_path,
     read_bytes,
     read_stream,
+    recovered_utf8,
     shorten,
     without_byte_order_mark,
 )
-from lossctl.io.tables import Table, column_index, delimiter_option, numeric_table, parse_number, selected_columns
+from lossctl.io.tables import Table, column_index, delimiter_option, numeric_table, selected_columns
 
 Array = np.ndarray
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
@@ -83,6 +85,7 @@ def parse_json(text: str, label: str) -> Array:
     """Nested JSON lists of numbers, checked leaf by leaf (no strings, no booleans)."""
     import json
 
+    text = plain_ascii_number_text(text, label)
     try:
         data = json.loads(text, parse_int=float)  # ints of any length: no digit limit, inf when too large
     except json.JSONDecodeError as exc:
@@ -129,7 +132,7 @@ def _check_json_leaves(node: Any, label: str, path: str) -> None:
 
 def parse_literal(text: str, label: str) -> Array:
     """A typed literal: ``2,3,4,5``, ``"2 3 4 5"``, ``"1,2;3,4"`` or ``[[1,2],[3,4]]``."""
-    stripped = text.strip().lstrip("\ufeff").strip()
+    stripped = plain_ascii_number_text(recovered_utf8(text).strip().lstrip("\ufeff").strip(), label).strip()
     if not stripped:
         raise InputError(f"{label} is empty: give values like 2,3,4,5")
     if stripped.startswith("[") or stripped.endswith("]"):

@@ -19,6 +19,7 @@ import errno
 import os
 import re
 import stat
+import sys
 from pathlib import Path
 from typing import IO, Any
 
@@ -39,15 +40,61 @@ BYTE_ORDER_MARKS = (
 _FILE_SUFFIX = re.compile(r"\.[A-Za-z][A-Za-z0-9]{0,9}$")
 
 
+def recovered_utf8(text: str) -> str:
+    """An argument as typed in UTF-8, when a non-UTF-8 locale (``LC_ALL=C`` without Python's UTF-8 mode)
+    decoded its bytes as surrogate escapes (``pr\\udcc3\\udca9d`` is ``préd``); unchanged otherwise
+    (bytes that are not UTF-8 stay escaped)."""
+    if not any("\udc80" <= char <= "\udcff" for char in text):
+        return text
+    try:
+        return os.fsencode(text).decode("utf-8")
+    except UnicodeError:
+        return text
+
+
+def _stderr_shows(text: str) -> bool:
+    encoding = getattr(sys.stderr, "encoding", None) or "utf-8"
+    try:
+        text.encode(encoding)
+    except (UnicodeError, LookupError):
+        return False
+    return True
+
+
+def shown(text: str) -> str:
+    """User text (a column name) in a message: as it is where standard error can show it, else with
+    backslash escapes (``pr\\xe9d``) rather than spelled in ASCII look-alikes that name another column."""
+    return text if _stderr_shows(text) else text.encode("ascii", "backslashreplace").decode("ascii")
+
+
+def quoted(text: str) -> str:
+    """``repr(text)``, escaped as :func:`ascii` where standard error cannot show it (a surrogate escape,
+    ``é`` on an ASCII terminal)."""
+    written = repr(text)
+    return written if _stderr_shows(written) else ascii(text)
+
+
 def shorten(text: str, keep: int = SHOWN_CHARS) -> str:
     """User text fit for a one-line message: the first ``keep`` characters and "…" when longer."""
     return text if len(text) <= keep + 10 else f"{text[:keep]}… ({len(text):,} characters)"
 
 
 def max_input_bytes() -> int:
-    """The largest text (or streamed) input read into memory: 1 GiB unless LOSSCTL_MAX_TEXT_BYTES says."""
+    """The largest text (or streamed) input read into memory: 1 GiB unless LOSSCTL_MAX_TEXT_BYTES says.
+
+    Unset or empty means the default; anything but a whole number of bytes ≥ 1 is refused (a limit
+    silently ignored would let a typo decide how much memory a run may take).
+    """
     value = os.environ.get(LIMIT_VARIABLE, "").strip()
-    return int(value) if value.isdigit() and int(value) > 0 else DEFAULT_MAX_BYTES
+    if not value:
+        return DEFAULT_MAX_BYTES
+    digits = value.replace("_", "")
+    if digits.isascii() and digits.isdigit() and int(digits) > 0:
+        return int(digits)
+    raise InputError(
+        f"{LIMIT_VARIABLE}={shorten(value)!r} is not a number of bytes ≥ 1; set it to a whole number such as "
+        f"{DEFAULT_MAX_BYTES} (1 GiB, the default), or unset it"
+    )
 
 
 def size_text(count: int) -> str:

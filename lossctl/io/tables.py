@@ -14,14 +14,14 @@ A header row holds names only (empty cells, as pandas and R write for the
 index column, count as names; ``0x10`` or ``1_000`` begin like numbers and are
 not names).  A first line of numbers and anything else is an error naming
 line 1, except in ``--data`` tables, whose unselected columns may hold
-anything: there it is a row of data.
+anything: there it is a row of data.  How one number is read (look-alike characters,
+decimal commas) is :mod:`lossctl.io.number_text`.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import math
 import re
 import warnings
 from collections.abc import Iterator
@@ -30,15 +30,22 @@ from dataclasses import dataclass
 import numpy as np
 
 from lossctl.errors import InputError
-from lossctl.io.sources import decode, shorten
+from lossctl.io.number_text import (
+    DELIMITERS,
+    DecimalCommaError,
+    ascii_look_alikes,
+    delimiter_hint,
+    is_name,
+    is_number,
+    parse_number,
+    plain_ascii_number_text,
+)
+from lossctl.io.sources import decode, quoted, recovered_utf8, shorten, shown
 
 Array = np.ndarray
-DELIMITERS = (",", "\t", ";", "|")  # in order of preference; None = runs of whitespace
 WHITESPACE = " "  # asked for explicitly (--delimiter space); None when the caller wants detection
 HEAD_BYTES = 1 << 16
 SAMPLE_LINES = 20
-NUMBER_START = re.compile(r"[+-]?\.?\d")
-NUMBER = re.compile(r"[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|nan|inf|infinity)", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -59,37 +66,6 @@ class Layout:
     first_line: int  # line number of the first non-blank, non-comment line (0: none)
     width: int  # fields on that line
     mixed_first_line: bool  # the first line holds both numbers and other text
-
-
-def is_number(field: str) -> bool:
-    return bool(NUMBER.fullmatch(field))
-
-
-def is_name(field: str) -> bool:
-    """A column name: empty, or text that does not begin like a number (``0x10``, ``1_000`` do)."""
-    return not is_number(field) and not NUMBER_START.match(field)
-
-
-def parse_number(token: str, where: str) -> float:
-    """One number, strictly: no underscores, no hex, no overflow to inf."""
-    text = token.strip()
-    if not text:
-        raise InputError(f"{where}: empty value (two separators in a row?)")
-    if not NUMBER.fullmatch(text):
-        raise InputError(f"{where}: {shorten(text)!r} is not a number{_delimiter_hint(text)}")
-    value = float(text)
-    if math.isinf(value) and "inf" not in text.lower():
-        raise InputError(f"{where}: {shorten(text)!r} is too large for a float64 (max ≈ 1.8e308)")
-    return value
-
-
-def _delimiter_hint(text: str) -> str:
-    """``1;2;3`` read as one value: the values are separated by something else."""
-    for delimiter in DELIMITERS:
-        parts = text.split(delimiter)
-        if len(parts) > 1 and all(is_number(p.strip()) for p in parts):
-            return f"; the values look separated by {delimiter!r} (with --data: --delimiter {delimiter!r})"
-    return ""
 
 
 def unquote(field: str) -> str:
@@ -146,9 +122,10 @@ def scan_layout(text: str, delimiter: str | None) -> Layout:
         delimiter = None
     number, first = sample[0]
     fields = split_fields(first, delimiter)
-    if all(is_name(f) for f in fields):
+    read_as = [ascii_look_alikes(f) for f in fields]  # ``−1`` begins like a number, as it reads
+    if all(is_name(f) for f in read_as):
         return Layout(delimiter, tuple(fields), number, number, len(fields), False)
-    return Layout(delimiter, None, 0, number, len(fields), not all(is_number(f) for f in fields))
+    return Layout(delimiter, None, 0, number, len(fields), not all(is_number(f) for f in read_as))
 
 
 def head_text(raw: bytes) -> str:
@@ -162,6 +139,8 @@ def head_text(raw: bytes) -> str:
 def fast_values(raw: bytes, layout: Layout, usecols: list[int] | None = None) -> Array | None:
     """NumPy's C parser on the bytes (all columns, or ``usecols``); None when it refuses or when the
     careful parser must speak."""
+    if layout.delimiter is None and not raw.isascii():
+        return None  # NumPy splits on Unicode spaces, which may group digits (1 000): the careful parser decides
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # "input contained no data": the careful parser says it better
@@ -201,23 +180,26 @@ def careful_numeric_table(text: str, name: str, layout: Layout) -> Table:
     for number, line in content_lines(text):
         if number == layout.header_line:
             continue
-        fields = split_fields(line, layout.delimiter)
+        fields = split_fields(plain_ascii_number_text(line, f"{name} line {number}"), layout.delimiter)
         if width and len(fields) != width:
             raise InputError(f"{name} line {number}: {_width_problem(layout, len(fields), width)}")
         width = len(fields)
         mixed = layout.mixed_first_line and number == layout.first_line
-        rows.append(_numbers(fields, f"{name} line {number}", mixed))
+        rows.append(_numbers(fields, f"{name} line {number}", mixed, layout.delimiter))
     if not rows:
         raise InputError(f"{name} holds no numbers{_no_numbers_hint(layout)}")
     return Table(layout.header, np.array(rows, dtype=np.float64))
 
 
-def _numbers(fields: list[str], where: str, mixed: bool) -> list[float]:
+def _numbers(fields: list[str], where: str, mixed: bool, delimiter: str | None) -> list[float]:
     """A row's numbers; a first line of numbers and text is neither a header nor data."""
     try:
-        return [parse_number(f, f"{where}, value {i + 1}" if len(fields) > 1 else where) for i, f in enumerate(fields)]
+        return [
+            parse_number(f, f"{where}, value {i + 1}" if len(fields) > 1 else where, delimiter)
+            for i, f in enumerate(fields)
+        ]
     except InputError as exc:
-        if mixed:
+        if mixed and not isinstance(exc, DecimalCommaError):
             raise InputError(f"{exc} (a header row holds only names, a data row only numbers)") from exc
         raise
 
@@ -234,7 +216,7 @@ def _width_problem(layout: Layout, found: int, width: int) -> str:
 
 def _no_numbers_hint(layout: Layout) -> str:
     if layout.header and len(layout.header) == 1:
-        return _delimiter_hint(layout.header[0]) or ""
+        return delimiter_hint(layout.header[0]) or ""
     return ""
 
 
@@ -303,12 +285,13 @@ def _plain_rows_of_width(raw: bytes, layout: Layout) -> bool:
 
 
 def column_index(names: tuple[str, ...], width: int, wanted: str, option: str, source: str) -> int:
-    """A column by exact name, by name in any case, or by 0-based (or negative) index."""
-    key = wanted.strip()
+    """A column by exact name, by name in any case, or by 0-based (or negative) index (names are UTF-8
+    whatever the locale: a selector the locale decoded as surrogate escapes is read back as UTF-8)."""
+    key = recovered_utf8(wanted).strip()
     if names.count(key) > 1:
         places = [str(i) for i, name in enumerate(names) if name == key]
         raise InputError(
-            f"{option}: {source} has {len(places)} columns named {shorten(key)!r} (columns {', '.join(places)}); "
+            f"{option}: {source} has {len(places)} columns named {quoted(shorten(key))} (columns {', '.join(places)}); "
             "select one by its 0-based index"
         )
     if key in names:
@@ -323,10 +306,12 @@ def column_index(names: tuple[str, ...], width: int, wanted: str, option: str, s
             return index % width
         raise InputError(f"{option}: column {index} is out of range; {source} has {columns} (0 to {width - 1})")
     if names:
-        known = f"its columns: {', '.join(name or '(unnamed)' for name in names)}"
+        known = f"its columns: {', '.join(shown(name) or '(unnamed)' for name in names)}"
+        if not all(name.isascii() for name in names):  # a terminal may not show them, or a keyboard type them
+            known += "; or give a column's 0-based index"
     else:
         known = f"it has no header and {columns}; give a 0-based column index"
-    raise InputError(f"{option}: {source} has no column {shorten(key)!r} ({known})")
+    raise InputError(f"{option}: {source} has no column {quoted(shorten(key))} ({known})")
 
 
 def delimiter_option(option: str | None) -> str | None:
@@ -347,16 +332,18 @@ def delimiter_option(option: str | None) -> str | None:
 def careful_columns(text: str, name: str, layout: Layout, indices: list[int]) -> list[Array]:
     """Selected columns line by line: every row as wide as the first, selected cells numbers."""
     columns: list[list[float]] = [[] for _ in indices]
-    labels = [repr(layout.header[i]) if layout.header else str(i) for i in indices]
+    labels = [quoted(layout.header[i]) if layout.header else str(i) for i in indices]
     for number, line in content_lines(text):
         if number == layout.header_line:
             continue
+        if layout.delimiter is None:  # Unicode spaces would split fields: decided before splitting
+            line = plain_ascii_number_text(line, f"{name} line {number}")
         fields = split_fields(line, layout.delimiter)
         if len(fields) != layout.width:
             problem = _width_problem(layout, len(fields), layout.width)
             raise InputError(f"{name} line {number}: {problem} (quote values that hold the delimiter)")
-        for column, index, shown in zip(columns, indices, labels, strict=True):
-            column.append(parse_number(fields[index], f"{name} line {number}, column {shown}"))
+        for column, index, label in zip(columns, indices, labels, strict=True):
+            column.append(parse_number(fields[index], f"{name} line {number}, column {label}", layout.delimiter))
     if not columns[0]:
         raise InputError(f"{name} holds no rows of values")
     return [np.array(column, dtype=np.float64) for column in columns]

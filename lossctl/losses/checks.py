@@ -30,16 +30,18 @@ def count(n: int, noun: str = "value") -> str:
 
 
 def position(array: np.ndarray, flat_index: int, row_offset: int = 0) -> str:
-    """Human-readable index of ``flat_index`` in ``array``: ``[3]`` or ``[1, 2]``.
+    """Human-readable index of ``flat_index`` in ``array``: ``[3]`` or ``[1, 2]``; nothing for a 0-d array
+    (a single value has no index: ``--target is 5``).
 
     ``row_offset``: ``array`` is a block of rows starting there in the whole input.
     """
-    index = [int(i) for i in np.unravel_index(flat_index, array.shape)] if array.ndim else []
+    if not array.ndim:
+        return ""
+    index = [int(i) for i in np.unravel_index(flat_index, array.shape)]
     block = _BLOCK.get()
-    if index and not row_offset and block is not None and array.shape[0] == block[1]:
+    if not row_offset and block is not None and array.shape[0] == block[1]:
         row_offset = block[0]  # an array of the block's rows, checked inside the engine
-    if index:
-        index[0] += row_offset
+    index[0] += row_offset
     return "[" + ", ".join(str(i) for i in index) + "]"
 
 
@@ -55,4 +57,14 @@ def require(mask: np.ndarray, array: np.ndarray, argument: str, requirement: str
         return
     first = int(np.flatnonzero(~mask.ravel())[0])
     value = np.asarray(array).ravel()[first]
-    raise InputError(f"{argument} {requirement}, but {argument}{position(mask, first)} is {value:g}")
+    raise InputError(f"{argument} {requirement}, but {argument}{position(mask, first)} is {value_text(value)}")
+
+
+def value_text(value: np.generic | float) -> str:
+    """A value as typed back, to the last digit of its dtype (``1.0000000000000002``, not ``1``; ``5``, not ``5.0``).
+
+    >>> value_text(np.float64(1.0000000000000002)), value_text(np.float32(1.0000001)), value_text(np.float64(5))
+    ('1.0000000000000002', '1.0000001', '5')
+    """
+    text = str(np.asarray(value)[()])
+    return text[:-2] if text.endswith(".0") else text

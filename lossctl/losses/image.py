@@ -29,9 +29,11 @@ from lossctl.losses.spec import (
     LossSpec,
     Param,
     ParamGrid,
+    Teaching,
     Testing,
     Variant,
 )
+from lossctl.losses.wording import Numbers, elide, join
 
 BY_HAND = "by hand"
 TV_NORMS = ("l1", "l2sq", "isotropic")
@@ -242,6 +244,53 @@ def psnr_loss(pred: Array, target: Array, *, data_range: float) -> Array:
 def psnr_loss_grad(pred: Array, target: Array, *, data_range: float) -> Array:
     """(10 / ln 10) · 2 (ŷ − y) / (M · MSEₙ), the negative of PSNR's gradient."""
     return -psnr_grad(pred, target, data_range=data_range)
+
+
+def explain_psnr(result: Any, fmt: Numbers, *, negated: bool = False) -> list[str]:
+    """Per image: MSEₙ from its squared errors, R, 10·log10(R² / MSEₙ) with the numbers, and the gradient's scale.
+
+    ``negated``: psnr_loss, whose ℓₙ is −PSNRₙ.
+    """
+    pred, target = as_batch(result.pred), as_batch(result.target)
+    error = pred - target
+    data_range = float(result.params["data_range"])
+    r = fmt(data_range)
+    pixels = error[0].size
+    lines = [f"data range R = {r} (--data-range: the span of possible pixel values), M = {pixels} pixels per image"]
+    for n in elide(list(range(error.shape[0]))):
+        if n == "…":
+            lines.append("…")
+            continue
+        p, t, e = pred[n].ravel(), target[n].ravel(), error[n].ravel()
+        mse = float(np.mean(e * e))
+        squares = [f"({fmt.inner(a)} − {fmt.inner(b)})²" for a, b in zip(p, t, strict=True)]
+        lines.append(f"image {n}: MSE_{n} = ({join(squares)}) / {pixels}")
+        lines.append(f"  = ({join([fmt(v * v) for v in e])}) / {pixels} = {fmt(mse)}")
+        if mse == 0:
+            lines.append(f"  PSNR_{n} = 10·log10({r}² / 0) = inf: identical images (gradient 0)")
+            if negated:
+                lines.append(f"  ℓ_{n} = −PSNR_{n} = −inf")
+            continue
+        ratio = data_range * data_range / mse
+        value = DECIBEL * (2.0 * math.log(data_range) - math.log(mse))
+        lines.append(
+            f"  PSNR_{n} = 10·log10(R² / MSE_{n}) = 10·log10({r}² / {fmt(mse)}) = 10·log10({fmt(ratio)}) "
+            f"= {fmt(value)} dB"
+        )
+        scale = 2.0 * DECIBEL / (pixels * mse)
+        sign, loss = ("", f"  ℓ_{n} = −PSNR_{n} = {fmt(-value)}") if negated else ("−", "")
+        if loss:
+            lines.append(loss)
+        lines.append(
+            f"  ∂ℓ_{n}/∂ŷ = {sign}(20 / ln 10)·(ŷ − y) / (M·MSE_{n}) = {sign}({fmt(2.0 * DECIBEL)} / "
+            f"{fmt(pixels * mse)})·(ŷ − y) = {sign}{fmt(scale)}·(ŷ − y)"
+        )
+    return lines
+
+
+def explain_psnr_loss(result: Any, fmt: Numbers) -> list[str]:
+    """:func:`explain_psnr` for ℓₙ = −PSNRₙ."""
+    return explain_psnr(result, fmt, negated=True)
 
 
 def check_psnr(pred: Array, target: Array, **_: object) -> None:
@@ -636,6 +685,7 @@ PSNR = LossSpec(
     when=PSNR_WHEN,
     elements=psnr,
     grad=psnr_grad,
+    teaching=Teaching(explain=explain_psnr),
     **PSNR_SHARED,
     examples=(
         Example(
@@ -669,6 +719,7 @@ PSNR_LOSS = LossSpec(
     "(it is MSE's gradient divided by MSE): " + PSNR_WHEN,
     elements=psnr_loss,
     grad=psnr_loss_grad,
+    teaching=Teaching(explain=explain_psnr_loss),
     **PSNR_SHARED,
     examples=(
         Example(

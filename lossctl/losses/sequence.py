@@ -241,7 +241,7 @@ CTC = LossSpec(
     summary="Connectionist temporal classification: −log of the total probability of all alignments.",
     formula="ℓₙ = −log Σ_{π: B(π) = lₙ} Πₜ yₜ(πₜ),  by the forward recursion αₜ(s) over l′ = (∅, l₁, ∅, …, ∅)",
     gradient="∂ℓₙ/∂log yₜ(c) = −γₜ(c) = −Σ_{s: l′ₛ = c} αₜ(s) βₜ(s) / (yₜ(c) p(lₙ|x))  (PyTorch returns "
-    "yₜ(c) − γₜ(c), which equals this after the chain rule through log_softmax)",
+    "yₜ(c) − γₜ(c): this gradient carried through log_softmax to the logits)",
     when="Sequence labelling without frame alignments (speech recognition, handwriting, OCR): --pred holds "
     "log-probabilities (T, N, C) as from log_softmax, --target the padded label sequences (N, S). "
     "The mean divides each sequence's loss by its target length, then averages (PyTorch); sum adds them. "
@@ -259,6 +259,8 @@ CTC = LossSpec(
     target="class",
     target_help="padded label sequences (N, S) (or one (S,) for a (T, C) input); pad with −1 or give --target-lengths",
     torch="ctc_loss",
+    torch_agreement="values match it; gradients differ by design: lossctl's is the derivative w.r.t. the given "
+    "log-probabilities, PyTorch's backward returns yₜ(c) − γₜ(c), which presumes log_softmax inputs",
     check=check_ctc,
     class_axis=lambda pred: pred.ndim - 1,
     references=(

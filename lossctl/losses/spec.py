@@ -266,6 +266,8 @@ class LossSpec:
     target: TargetKind = "same"
     target_help: str = "targets, same shape as --pred"
     torch: str | None = None  # name in torch.nn.functional, when PyTorch has the loss
+    # How lossctl's numbers compare with that PyTorch function (``lossctl info`` prints it beside the name).
+    torch_agreement: str = "values and gradients match it"
     check: Callable[..., None] | None = None  # domain checks, raise InputError
     class_axis: Callable[[Array], int | None] | None = None
     infer: Callable[[Array], Mapping[str, Any]] | None = None  # defaults read off the raw input (its dtype)

@@ -73,7 +73,7 @@ def print_info(spec: LossSpec, console: Console | None = None) -> None:
         console.print(_field(label, data[key]))
     console.print(_field("reduction", f"{' | '.join(data['reductions'])} (default mean)"))
     if data["pytorch"]:
-        console.print(_field("pytorch", f"{data['pytorch']} (values and gradients match it)"))
+        console.print(_field("pytorch", f"{data['pytorch']} ({spec.torch_agreement})"))
     if spec.params:
         table = Table(box=box.SIMPLE_HEAD, title="parameters", title_justify="left")
         for name in ("option", "default", "range", "meaning"):
