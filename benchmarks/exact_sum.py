@@ -92,7 +92,9 @@ def check_same_bits(values: np.ndarray, baseline: ModuleType | None) -> str:
         before = baseline.ExactSum().add(values).rounded()
     except (OverflowError, ValueError) as error:  # the baseline fails on values near the largest float
         return f"before failed: {error!r}"
-    return "same bits" if np.float64(before).tobytes() == np.float64(after).tobytes() else f"DIFFER {before!r} {after!r}"
+    return (
+        "same bits" if np.float64(before).tobytes() == np.float64(after).tobytes() else f"DIFFER {before!r} {after!r}"
+    )
 
 
 def table(rows: list[tuple[str, dict[str, float]]], unit: str, names: list[str]) -> None:
