@@ -34,7 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 
 UNIT_EXPONENT = -1074  # every finite float64 is an integer multiple of 2**UNIT_EXPONENT
-CHUNK = 1 << 16  # values summed together: three buffers of them stay in the CPU's L2 cache across passes
+CHUNK = 1 << 16  # values summed together: a chunk and one scratch buffer stay in the CPU's L2 cache across passes
 FLOAT32_MAX = float(np.finfo(np.float32).max)
 FEW = 32  # at most this many values: converted one by one in Python, cheaper than a dozen NumPy calls
 LOWEST_EXPONENT = -1022  # σ = 1.5·2**s is normal for s ≥ -1022; at s = -1022 its grid is 2**-1074: nothing is left
@@ -48,6 +48,10 @@ _LOW_BITS = 26  # bits a binned value keeps apart: its top 27 and its low 26 sig
 _HIGH_MASK = np.uint64(((1 << 64) - 1) ^ ((1 << _LOW_BITS) - 1))
 _BINS = 1 << 12  # sign and biased exponent of a float64
 _BIN_GROUP = 8  # digits (below 2**45) combined in int64 before Python takes over: 2**45 · 2**8 < 2**63
+_UNIT_EXPONENTS = np.maximum(np.arange(_BINS // 2, dtype=np.int32), 1) - 1075  # u_E = 2**(max(E, 1) - 1075)
+_HIGH_SCALES = -(_UNIT_EXPONENTS + _LOW_BITS)  # int32 exponents: np.ldexp takes them on every platform
+_LOW_SCALES = -_UNIT_EXPONENTS
+_GROUP_WEIGHTS = np.left_shift(np.int64(1), np.arange(_BIN_GROUP, dtype=np.int64))
 
 _scratch = threading.local()  # per thread: CHUNK buffers, reused (fresh ones would be page-faulted in each time)
 
@@ -121,7 +125,7 @@ class ExactSum:
         ±inf and NaN go to ``nonfinite``.  ``scratch`` has the chunk's size; ``chunk`` is only read.
         ``wide``: the previous chunk spanned many binades, so this one is summed per binade directly.
         """
-        largest, smallest = float(np.max(chunk)), float(np.min(chunk))
+        largest, smallest = float(np.maximum.reduce(chunk)), float(np.minimum.reduce(chunk))
         if not (math.isfinite(largest) and math.isfinite(smallest)):  # a NaN or an inf: set apart
             finite = np.isfinite(chunk)
             with np.errstate(invalid="ignore"):
@@ -129,7 +133,7 @@ class ExactSum:
             chunk = chunk[finite]
             if chunk.size == 0:
                 return 0, wide
-            largest, smallest = float(np.max(chunk)), float(np.min(chunk))
+            largest, smallest = float(np.maximum.reduce(chunk)), float(np.minimum.reduce(chunk))
             scratch = scratch[: chunk.size]
         bound = max(largest, -smallest)
         if wide and bound < BINNED_LIMIT:
@@ -250,7 +254,8 @@ def _array_units(values: np.ndarray, precision: int) -> int:
     """Σ values (finite float64 below 2**1000, at most CHUNK of them) in units of 2⁻¹⁰⁷⁴, on a fresh buffer."""
     if values.size <= FEW:
         return _float_units(values.tolist())
-    bound, smallest = max(float(np.max(values)), -float(np.min(values))), float(np.min(values))
+    smallest = float(np.minimum.reduce(values))
+    bound = max(float(np.maximum.reduce(values)), -smallest)
     return _extracted_units(values, bound, smallest, precision, np.empty_like(values))[0]
 
 
@@ -260,7 +265,7 @@ def _leftover_units(rest: np.ndarray) -> int:
     for _ in range(SHORTLIST_PASSES):
         if rest.size <= FEW:
             return total + _float_units(rest.tolist())
-        bound = max(float(np.max(rest)), -float(np.min(rest)))
+        bound = max(float(np.maximum.reduce(rest)), -float(np.minimum.reduce(rest)))
         exponent = max(math.frexp(bound)[1] + _headroom(rest.size), LOWEST_EXPONENT)
         total += _extract(rest, exponent, np.empty_like(rest), rest)
         rest = rest[rest != 0.0]
@@ -286,17 +291,15 @@ def _binned_units(values: np.ndarray) -> int:
     half = _BINS // 2  # positive and negative sums of one exponent, on one grid below 2**53 of it: exact
     high_sums = high_sums[:half] + high_sums[half:]
     low_sums = low_sums[:half] + low_sums[half:]
-    unit_exponents = np.maximum(np.arange(half), 1) - 1075
-    highs = np.ldexp(high_sums, -(unit_exponents + _LOW_BITS)).astype(np.int64)  # exact integers
-    lows = np.ldexp(low_sums, -unit_exponents).astype(np.int64)
+    highs = np.ldexp(high_sums, _HIGH_SCALES).astype(np.int64)  # exact integers
+    lows = np.ldexp(low_sums, _LOW_SCALES).astype(np.int64)
     # digit p counts 2**(p - 1074): E = 0 and E = 1 share u = 2**-1074; a high counts 26 places up
     digits = np.zeros(-(-(half + _LOW_BITS) // _BIN_GROUP) * _BIN_GROUP, dtype=np.int64)
     digits[: half - 1] += lows[1:]
     digits[0] += lows[0]
     digits[_LOW_BITS : half - 1 + _LOW_BITS] += highs[1:]
     digits[_LOW_BITS] += highs[0]
-    weights = np.left_shift(np.int64(1), np.arange(_BIN_GROUP, dtype=np.int64))
-    groups = digits.reshape(-1, _BIN_GROUP) @ weights  # |digit| < 2**45: each group stays below 2**53
+    groups = digits.reshape(-1, _BIN_GROUP) @ _GROUP_WEIGHTS  # |digit| < 2**45: each group stays below 2**53
     return sum(int(group) << (_BIN_GROUP * index) for index, group in enumerate(groups.tolist()) if group)
 
 
