@@ -300,7 +300,24 @@ def _binned_units(values: np.ndarray) -> int:
     digits[_LOW_BITS : half - 1 + _LOW_BITS] += highs[1:]
     digits[_LOW_BITS] += highs[0]
     groups = digits.reshape(-1, _BIN_GROUP) @ _GROUP_WEIGHTS  # |digit| < 2**45: each group stays below 2**53
-    return sum(int(group) << (_BIN_GROUP * index) for index, group in enumerate(groups.tolist()) if group)
+    return _base256_value(np.concatenate([groups, np.zeros(8, dtype=np.int64)]))
+
+
+def _base256_value(digits: np.ndarray) -> int:
+    """Σ digits[j] · 256**j (int64 digits below 2**62, the top one zero) as a Python int.
+
+    Carries are propagated in NumPy until every digit but the top one lies in 0 … 255 (arithmetic
+    shifts floor, so a negative total ends as a negative top digit); then the bytes make the integer
+    at once, instead of a Python addition per digit.
+    """
+    while True:
+        carries = digits[:-1] >> 8
+        if not carries.any():
+            break
+        digits[:-1] &= 255
+        digits[1:] += carries
+    body = int.from_bytes(digits[:-1].astype(np.uint8).tobytes(), "little")
+    return body + (int(digits[-1]) << (8 * (digits.size - 1)))
 
 
 def _round_scaled(scaled: int, precision: int, min_exponent: int) -> float:
