@@ -222,6 +222,14 @@ def test_the_per_binade_sum_alone() -> None:
         assert exact._binned_units(values) == exact_units(values)
 
 
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(-(2**53), 2**53) | st.sampled_from([255, 256, -1, 0, -256]), min_size=1, max_size=300))
+def test_digits_in_base_256_make_one_integer(digits: list[int]) -> None:
+    """The carries of the per-binade sum: negative totals, runs of 255 that a carry ripples through."""
+    padded = np.array(digits + [0] * 8, dtype=np.int64)
+    assert exact._base256_value(padded) == sum(digit << (8 * index) for index, digit in enumerate(digits))
+
+
 @pytest.mark.parametrize("value", [np.nextafter(1.0, 0.0), -np.nextafter(1.0, 0.0), np.nextafter(2.0**900, 0.0)])
 def test_the_largest_slices_of_a_full_chunk_stay_within_int64(value: float) -> None:
     """CHUNK values at the very bound: the integer sum of the slices comes closest to 2**63."""
