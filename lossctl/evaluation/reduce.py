@@ -92,9 +92,10 @@ def reduce_total(
 
 def count_of(spec: LossSpec, pred: Array, target: Array | None, arguments: Mapping[str, Any], size: int) -> ExactSum:
     """What the mean divides by (the number of elements, or the loss's weighted count), summed exactly."""
-    if spec.reductions.denominator is None:
+    denominator = spec.reductions.denominator
+    if denominator is None or spec.plain_count(arguments):
         return ExactSum().add(float(size))
-    return ExactSum().add(spec.reductions.denominator(pred, target, **arguments))
+    return ExactSum().add(denominator(pred, target, **arguments))
 
 
 def mean_of(total: float, count: float, float_type: type = np.float64) -> float:

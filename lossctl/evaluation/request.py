@@ -283,7 +283,7 @@ def _planned(request: Request) -> Request:
         full_args = {**request.params, **request.tensors}
         divisor = float(spec.reductions.extra[reduction](request.pred, request.target, **full_args))
     count: float | None = None
-    if per_row_shape is not None and spec.reductions.denominator is None:
+    if per_row_shape is not None and spec.plain_count(request.tensors):
         count = float(request.n_rows * math.prod(per_row_shape))
     elif per_row_shape is not None and request.want_grad and reduction == "mean" and spec.reductions.transform is None:
         denominator = ExactSum()  # weighted means: the denominator first (it reads the targets, not the predictions)

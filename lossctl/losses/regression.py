@@ -358,6 +358,7 @@ L1 = LossSpec(
     see_also=("mse", "huber", "smooth_l1", "quantile", "charbonnier"),
     reductions=Reductions(
         denominator=weight_sum,
+        denominator_reads=("weight",),
     ),
     testing=Testing(
         sample=sample_maybe_weighted,
@@ -410,6 +411,7 @@ MSE = LossSpec(
     ),
     reductions=Reductions(
         denominator=weight_sum,
+        denominator_reads=("weight",),
     ),
     testing=Testing(
         sample=sample_maybe_weighted,

@@ -196,6 +196,9 @@ class Reductions:
 
     # what "mean" divides the sum by: a number, or per-element terms the evaluation sums exactly
     denominator: Callable[..., float | Array] | None = None
+    # The tensor parameters the denominator reads (None: any input); without any of them given it is the
+    # number of elements, known before the inputs are read (mse's Σw without --weight).
+    denominator_reads: tuple[str, ...] | None = None
     # Per-element weights wᵢ of the mean: mean = Σ wᵢ ℓᵢ / count (CTC: 1 / target length, as PyTorch).  With
     # it, ``grad`` takes ``element_weights`` (None: the gradient of the plain sum).
     mean_weights: Callable[..., Array] | None = None
@@ -292,6 +295,14 @@ class LossSpec:
             if param.name == name:
                 return param
         raise KeyError(name)
+
+    def plain_count(self, given: Mapping[str, Any]) -> bool:
+        """Whether the mean divides by the number of elements for these tensor parameters (``given``)."""
+        rules = self.reductions
+        if rules.denominator is None:
+            return True
+        reads = rules.denominator_reads
+        return reads is not None and all(given.get(name) is None for name in reads)
 
     @property
     def names(self) -> tuple[str, ...]:
