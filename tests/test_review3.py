@@ -1,0 +1,139 @@
+"""Review 3 of the one-evaluation-path refactor: reproducers of what it broke, or what was wrong before.
+
+Each test fails on dd8101c.  Old behaviour is that of c86894f (the commit before the refactor).
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+import lossctl
+import lossctl.cli.commands
+import lossctl.evaluation.request
+from lossctl.errors import LossctlError
+
+from conftest import assert_usage_error
+
+EMPTY_MEAN = "so the mean is 0/0"
+
+
+# --- 1. Regression (high): a mean over nothing on a single sample is a ZeroDivisionError (exit 70) ----------------
+# c86894f: exit 2 with "every --target equals --ignore-index ... so the mean is 0/0".
+# dd8101c: a single sample is one block ("whole"), prepare leaves count=None, and reduce_total divides 1.0 / 0.0
+# before engine.run reaches its empty_mean check.
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["cross_entropy", "--pred", "1,2,3", "--target", "0", "--ignore-index", "0"],
+        ["cross_entropy", "--pred", "[[1,2,3]]", "--target", "[1]", "--ignore-index", "1", "-f", "json"],
+        ["cross_entropy", "--pred", "[[1,2,3]]", "--target", "[1]", "--weight", "1,0,1", "-f", "value"],
+        ["nll_loss", "--pred", "[[-1,-2]]", "--target", "[0]", "--ignore-index", "0"],
+        ["perplexity", "--pred", "[[1,2]]", "--target", "[0]", "--ignore-index", "0"],
+    ],
+)
+def test_single_sample_mean_over_nothing_is_a_usage_error_not_a_bug(cli, argv) -> None:
+    assert_usage_error(cli(argv), EMPTY_MEAN)
+
+
+@pytest.mark.parametrize("api", [lossctl.compute, lossctl.value_and_grad])
+def test_single_sample_mean_over_nothing_raises_a_lossctl_error(api) -> None:
+    with pytest.raises(LossctlError, match="0/0"):
+        api("cross_entropy", [1.0, 2.0, 3.0], 0, ignore_index=0)
+
+
+# --- 2. Regression (high): the block path without a gradient divides by a zero count (exit 70) ---------------------
+# --format value on more than 65,536 values takes the block path with want_grad=False, so prepare does not
+# count the denominator first; reduce_total then raises ZeroDivisionError.  No monkeypatching needed.
+
+
+def test_value_format_on_a_large_all_ignored_batch_is_a_usage_error(cli, tmp_path) -> None:
+    rows = 70_000
+    np.save(tmp_path / "p.npy", np.random.default_rng(0).normal(size=(rows, 2)))
+    np.save(tmp_path / "t.npy", np.zeros(rows, np.int64))
+    argv = ["cross_entropy", "--pred", str(tmp_path / "p.npy"), "--target", str(tmp_path / "t.npy")]
+    assert_usage_error(cli([*argv, "--ignore-index", "0", "-f", "value"]), EMPTY_MEAN)
+
+
+@pytest.fixture
+def large(monkeypatch, tmp_path):
+    monkeypatch.setattr(lossctl.cli.commands, "INLINE_LIMIT", 100)
+    monkeypatch.setattr(lossctl.evaluation.request, "BLOCK_ELEMENTS", 64)
+    return tmp_path
+
+
+def _npy(folder, name, array) -> str:
+    np.save(folder / name, array)
+    return str(folder / name)
+
+
+@pytest.mark.parametrize(
+    ("loss", "target", "extra"),
+    [
+        ("cross_entropy", np.zeros(300, np.int64), ["--ignore-index", "0"]),
+        ("cross_entropy", np.zeros(300, np.int64), ["--weight", "[0,1,1,1]"]),
+        ("l1", np.zeros((300, 4)), ["--weight", "ZEROS"]),
+    ],
+)
+def test_large_inputs_mean_over_nothing_is_a_usage_error(cli, large, loss, target, extra) -> None:
+    pred = _npy(large, "p.npy", np.random.default_rng(1).normal(size=(300, 4)))
+    extra = [_npy(large, "w.npy", np.zeros((300, 4))) if e == "ZEROS" else e for e in extra]
+    run = cli([loss, "--pred", pred, "--target", _npy(large, "t.npy", target), *extra, "-f", "json"])
+    assert_usage_error(run, EMPTY_MEAN)
+
+
+# --- 3. Pre-existing (medium): shape refusals on the block path name the first row's shape as --pred's ----------------
+# The in-memory path says "--pred has (300, 2)"; the block path checks the first row only and says "(1, 2)".
+
+
+@pytest.mark.parametrize(
+    ("argv", "pred_shape"),
+    [
+        (["cross_entropy", "--pred", "P4", "--target", "SHORT_IDX"], "(300,)"),
+        (["margin_ranking", "--pred", "P1", "--pred2", "SHORT1", "--target", "SIGNS"], "(600,)"),
+        (["triplet_margin", "--pred", "P", "--positive", "P", "--negative", "SHORT"], "(300, 2)"),
+        (["gaussian_nll", "--pred", "P", "--target", "P", "--var", "SHORT"], "(300, 2)"),
+        (["binary_cross_entropy", "--pred", "U", "--target", "U", "--weight", "SHORT"], "(300, 2)"),
+        (["l1", "--pred", "P", "--target", "P", "--weight", "[0.5,2]"], "(300, 2)"),
+    ],
+)
+def test_large_shape_refusals_name_the_whole_pred_shape(cli, large, argv, pred_shape) -> None:
+    rng = np.random.default_rng(2)
+    files = {
+        "P": rng.normal(size=(300, 2)),
+        "U": rng.uniform(size=(300, 2)),
+        "P4": rng.normal(size=(300, 4)),
+        "SHORT_IDX": rng.integers(0, 4, size=299),
+        "P1": rng.normal(size=600),
+        "SHORT1": rng.normal(size=599),
+        "SIGNS": np.sign(rng.normal(size=600)),
+        "SHORT": rng.uniform(0.1, 1, size=(299, 2)),
+    }
+    argv = [_npy(large, f"{a}.npy", files[a]) if a in files else a for a in argv]
+    run = cli([*argv, "-f", "json"])
+    assert_usage_error(run)
+    assert pred_shape in run.stderr, run.stderr
+
+
+# --- 4. Low: a 0-d target's row is written as nothing ("row  sums") --------------------------------------------------
+# c86894f wrote "--target row [] sums to 0"; dd8101c drops the brackets and leaves a double space.
+
+
+def test_zero_dimensional_target_row_is_named(cli) -> None:
+    run = cli(["cross_entropy", "--pred", "5", "--target", "0"])
+    assert "row  sums" not in run.stderr, run.stderr
+
+
+# --- 5. Low: other tensors' gradients come out in alphabetical, not declaration, order -------------------------------
+# c86894f: pred, positive, negative … grad, grad_positive, grad_negative (the inputs' order);
+# dd8101c sorts the names (engine._finish_extra_grads), so grad_negative precedes grad_positive.
+
+
+def test_extra_gradients_follow_the_order_of_their_inputs(cli) -> None:
+    argv = ["triplet_margin", "--pred", "[[0,0]]", "--positive", "[[3,4]]", "--negative", "[[0,1]]", "-f", "json"]
+    keys = [k for k in json.loads(cli(argv).stdout) if k.startswith("grad_")]
+    assert keys == ["grad_positive", "grad_negative"]
