@@ -137,3 +137,31 @@ def test_extra_gradients_follow_the_order_of_their_inputs(cli) -> None:
     argv = ["triplet_margin", "--pred", "[[0,0]]", "--positive", "[[3,4]]", "--negative", "[[0,1]]", "-f", "json"]
     keys = [k for k in json.loads(cli(argv).stdout) if k.startswith("grad_")]
     assert keys == ["grad_positive", "grad_negative"]
+
+
+# --- 6. Pre-existing (medium): an image loss's --save-elements file depends on the input's size ----------------------
+# In memory: per-pixel maps in the user's layout ((4, 16, 16, 3) with --channels-last).  Block path: per-image
+# values for psnr ((4,)), and total_variation's per-pixel map in channels-first layout ((4, 3, 16, 16)) although
+# the user's images are channels-last.  The same command should write the same file whatever INLINE_LIMIT is.
+
+
+@pytest.mark.parametrize(
+    ("loss", "channels_last"), [("psnr", False), ("psnr", True), ("total_variation", True)]
+)  # total_variation channels-first agrees (control, not listed)
+def test_image_saved_elements_do_not_depend_on_the_path(cli, monkeypatch, tmp_path, loss, channels_last) -> None:
+    rng = np.random.default_rng(5)
+    shape = (4, 16, 16, 3) if channels_last else (4, 3, 16, 16)
+    argv = [loss, "--pred", _npy(tmp_path, "p.npy", rng.uniform(size=shape))]
+    if loss == "psnr":
+        argv += ["--target", _npy(tmp_path, "t.npy", rng.uniform(size=shape))]
+    if channels_last:
+        argv.append("--channels-last")
+    saved = []
+    for limit in (1_000_000, 100):
+        monkeypatch.setattr(lossctl.cli.commands, "INLINE_LIMIT", limit)
+        out = tmp_path / f"elements{limit}.npy"
+        run = cli([*argv, "--save-elements", str(out), "-f", "value"])
+        assert run.code == 0, run.stderr
+        saved.append(np.load(out))
+    assert saved[0].shape == saved[1].shape
+    np.testing.assert_array_equal(saved[0], saved[1])
