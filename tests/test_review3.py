@@ -165,3 +165,29 @@ def test_image_saved_elements_do_not_depend_on_the_path(cli, monkeypatch, tmp_pa
         saved.append(np.load(out))
     assert saved[0].shape == saved[1].shape
     np.testing.assert_array_equal(saved[0], saved[1])
+
+
+# --- 7. Pre-existing (low): the block path's first-row probe repeats row 0's warnings -------------------------------
+# prepare/_planned checks row 0 to learn the elements' shape, then block 0 checks it again: one row off gives
+# "warning: … and 1 more like it" on the block path (and two identical warnings from value_and_grad), where the
+# in-memory path gives one.
+
+
+def test_one_bad_row_gives_one_warning_on_the_block_path(cli, large) -> None:
+    rng = np.random.default_rng(6)
+    pred = rng.dirichlet(np.ones(2), size=300)
+    pred[0] *= 1.3
+    argv = ["js_divergence", "--pred", _npy(large, "p.npy", pred)]
+    run = cli([*argv, "--target", _npy(large, "t.npy", rng.dirichlet(np.ones(2), size=300)), "-f", "value"])
+    assert run.code == 0, run.stderr
+    assert run.stderr == "warning: --pred row [0] sums to 1.3, not 1; computed as given\n"
+
+
+def test_value_and_grad_warns_once_per_problem() -> None:
+    import warnings
+
+    pred, target = [[0.4, 0.9], [0.5, 0.5]], [[0.5, 0.5], [0.5, 0.5]]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        lossctl.value_and_grad("js_divergence", pred, target)
+    assert [str(w.message) for w in caught] == ["--pred row [0] sums to 1.3, not 1; computed as given"]
