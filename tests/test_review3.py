@@ -191,3 +191,22 @@ def test_value_and_grad_warns_once_per_problem() -> None:
         warnings.simplefilter("always")
         lossctl.value_and_grad("js_divergence", pred, target)
     assert [str(w.message) for w in caught] == ["--pred row [0] sums to 1.3, not 1; computed as given"]
+
+
+# --- 8. Regression (medium): compute's **params reach prepare's engine keywords -----------------------------------
+# c86894f: lossctl.compute("mse", ..., want_grad=False) -> ParameterError "mse has no parameter 'want_grad'".
+# dd8101c: compute forwards **params to prepare(), whose keyword-only options swallow them: want_grad=False is a
+# bare AssertionError, check_domain=False turns BCE's domain error into NaN (with allow_nonfinite) or a false
+# "overflows float64" message, in_memory/block_rows/channels_last are silently accepted as loss parameters.
+
+
+@pytest.mark.parametrize("keyword", ["want_grad", "check_domain", "in_memory", "block_rows", "channels_last"])
+def test_compute_refuses_engine_keywords_as_loss_parameters(keyword) -> None:
+    value = {"want_grad": False, "check_domain": False, "in_memory": False, "block_rows": 1, "channels_last": True}
+    with pytest.raises(LossctlError, match=f"no parameter '{keyword}'"):
+        lossctl.compute("mse", [[1.0, 2.0], [3.0, 4.0]], [[1.0, 1.0], [1.0, 1.0]], **{keyword: value[keyword]})
+
+
+def test_compute_cannot_switch_off_the_domain_check() -> None:
+    with pytest.raises(LossctlError, match="probabilities in"):
+        lossctl.compute("binary_cross_entropy", [1.5], [0.0], check_domain=False, allow_nonfinite=True)
