@@ -208,5 +208,53 @@ def test_compute_refuses_engine_keywords_as_loss_parameters(keyword) -> None:
 
 
 def test_compute_cannot_switch_off_the_domain_check() -> None:
-    with pytest.raises(LossctlError, match="probabilities in"):
+    with pytest.raises(LossctlError, match="probabilities in|no parameter 'check_domain'"):
         lossctl.compute("binary_cross_entropy", [1.5], [0.0], check_domain=False, allow_nonfinite=True)
+
+
+# --- 9. Regression (high): `lossctl plot` of a loss with a transform (RMSE's √) -------------------------------------
+# curve() now runs the evaluation path with reduction="sum", so the gradient is ∂√(Σℓ)/∂pred over the whole grid,
+# not each point's dℓ/dx: the derivative panel of rmse no longer matches its loss panel (ℓ = x², slope 2x), and for
+# rmsle one NaN grid point (x < −1) makes every derivative NaN and plotext crashes: exit 70.  c86894f drew both.
+
+
+def test_plot_rmsle_draws(cli) -> None:
+    run = cli(["plot", "rmsle"])
+    assert run.code == 0, run.stderr
+
+
+@pytest.mark.parametrize("loss", ["rmse", "rmsle"])
+def test_plot_derivative_is_each_points_derivative(loss) -> None:
+    from lossctl.homework.curves import curve
+    from lossctl.losses.registry import LOSSES
+
+    spec = LOSSES[loss]
+    x = np.linspace(0.0, 1.0, 5)
+    drawn = curve(spec, x, {})
+    pred, target = x, np.zeros_like(x)
+    expected = np.asarray(spec.grad(pred, target), dtype=float)  # d(element)/dx, as c86894f drew it
+    np.testing.assert_allclose(drawn.derivative, expected, rtol=1e-12)
+
+
+# --- 10. Pre-existing (medium): `lossctl plot` of losses without a one-variable view is exit 70 -----------------------
+# Expected: exit 2 "lossctl plot has no one-variable view of …" (the message curve() already has).
+
+
+@pytest.mark.parametrize(
+    ("loss", "extra"),
+    [
+        ("listnet", []),
+        ("cosine_similarity", []),
+        ("dice", []),
+        ("iou", []),
+        ("lovasz_hinge", []),
+        ("gamma_deviance", []),
+        ("psnr", ["--range", "0,1"]),  # ValueError: cannot reshape array of size 1 into shape (401,)
+        ("ssim", ["--range", "0,1"]),  # NumPy's "Mean of empty slice" RuntimeWarning on stderr, then exit 70
+    ],
+)
+def test_plot_without_a_view_is_a_usage_error(cli, loss, extra) -> None:
+    run = cli(["plot", loss, *extra])
+    assert run.code in (0, 2), run.stderr
+    if run.code == 2:
+        assert_usage_error(run)
