@@ -258,3 +258,25 @@ def test_plot_without_a_view_is_a_usage_error(cli, loss, extra) -> None:
     assert run.code in (0, 2), run.stderr
     if run.code == 2:
         assert_usage_error(run)
+
+
+# --- 11. Pre-existing (low): the block path drops the hint: lines --------------------------------------------------
+# Above 65,536 values --format value takes the block path (cli/blocks.py), which has no _refusal_hints and no
+# answer_hints: the same input gives a hint with -f json and none with -f value.
+
+
+@pytest.mark.parametrize(
+    ("loss", "pred", "target", "code"),
+    [
+        ("mse", (70_000,), (70_000, 1), 2),  # refusal hint: "one as a column"
+        ("nll_loss", (70_000, 3), (70_000,), 0),  # answer hint: "nll takes log-probabilities"
+    ],
+)
+def test_value_format_keeps_the_hints(cli, tmp_path, loss, pred, target, code) -> None:
+    rng = np.random.default_rng(8)
+    argv = [loss, "--pred", _npy(tmp_path, "p.npy", rng.uniform(size=pred))]
+    argv += ["--target", _npy(tmp_path, "t.npy", rng.integers(0, 3, size=target))]
+    as_json, as_value = cli([*argv, "-f", "json"]), cli([*argv, "-f", "value"])
+    assert as_json.code == as_value.code == code
+    assert "hint: " in as_json.stderr
+    assert "hint: " in as_value.stderr, as_value.stderr
