@@ -34,6 +34,10 @@ EMPTY_MEAN = "so the mean is 0/0"
         ["cross_entropy", "--pred", "[[1,2,3]]", "--target", "[1]", "--weight", "1,0,1", "-f", "value"],
         ["nll_loss", "--pred", "[[-1,-2]]", "--target", "[0]", "--ignore-index", "0"],
         ["perplexity", "--pred", "[[1,2]]", "--target", "[0]", "--ignore-index", "0"],
+        ["softmax_focal", "--pred", "[[1,2]]", "--target", "[0]", "--ignore-index", "0"],
+        ["poly1_cross_entropy", "--pred", "[[1,2]]", "--target", "[0]", "--ignore-index", "0"],
+        ["mse", "--pred", "1", "--target", "0", "--weight", "0"],
+        ["ranknet", "--pred", "1,2", "--target", "1,1"],  # tied relevance: no pair counts (an ordinary input)
     ],
 )
 def test_single_sample_mean_over_nothing_is_a_usage_error_not_a_bug(cli, argv) -> None:
