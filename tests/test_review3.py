@@ -284,3 +284,20 @@ def test_value_format_keeps_the_hints(cli, tmp_path, loss, pred, target, code) -
     assert as_json.code == as_value.code == code
     assert "hint: " in as_json.stderr
     assert "hint: " in as_value.stderr, as_value.stderr
+
+
+# --- 12. Pre-existing (medium-high): the block path infers --data-range from the first image only ------------------
+# prepare(in_memory=False) calls spec.infer on raw_pred[:1]: pixels outside [0, 1] in a later image are refused
+# in memory ("--data-range: --pred holds floats in [...], not [0, 1]") but silently computed with R = 1 above
+# INLINE_LIMIT -- a different, wrong PSNR instead of a refusal.
+
+
+@pytest.mark.parametrize("loss", ["psnr", "ssim"])
+def test_large_images_infer_the_data_range_from_every_image(cli, large, loss) -> None:
+    rng = np.random.default_rng(9)
+    pred = rng.uniform(size=(4, 3, 16, 16))
+    pred[2] *= 2.0  # a later image in [0, 2]
+    argv = [loss, "--pred", _npy(large, "p.npy", pred), "--target", _npy(large, "t.npy", rng.uniform(size=pred.shape))]
+    if loss == "ssim":
+        argv += ["--window", "5"]
+    assert_usage_error(cli([*argv, "-f", "json"]), "--data-range")
