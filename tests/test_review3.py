@@ -301,3 +301,13 @@ def test_large_images_infer_the_data_range_from_every_image(cli, large, loss) ->
     if loss == "ssim":
         argv += ["--window", "5"]
     assert_usage_error(cli([*argv, "-f", "json"]), "--data-range")
+
+
+def test_value_format_infers_the_data_range_like_json(cli, tmp_path) -> None:
+    """No monkeypatching: 98,304 values take the block path with -f value only (BLOCKS_FOR_VALUE_FROM)."""
+    rng = np.random.default_rng(9)
+    pred = rng.uniform(size=(8, 3, 64, 64))
+    pred[5] *= 2.0
+    argv = ["psnr", "--pred", _npy(tmp_path, "p.npy", pred), "--target", _npy(tmp_path, "t.npy", rng.uniform(size=pred.shape))]
+    assert_usage_error(cli([*argv, "-f", "json"]), "--data-range")
+    assert_usage_error(cli([*argv, "-f", "value"]), "--data-range")  # dd8101c: exit 0, prints 7.0448…
