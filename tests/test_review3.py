@@ -9,13 +9,12 @@ import json
 
 import numpy as np
 import pytest
+from conftest import assert_usage_error
 
 import lossctl
 import lossctl.cli.commands
 import lossctl.evaluation.request
 from lossctl.errors import LossctlError
-
-from conftest import assert_usage_error
 
 EMPTY_MEAN = "so the mean is 0/0"
 
@@ -308,6 +307,12 @@ def test_value_format_infers_the_data_range_like_json(cli, tmp_path) -> None:
     rng = np.random.default_rng(9)
     pred = rng.uniform(size=(8, 3, 64, 64))
     pred[5] *= 2.0
-    argv = ["psnr", "--pred", _npy(tmp_path, "p.npy", pred), "--target", _npy(tmp_path, "t.npy", rng.uniform(size=pred.shape))]
+    argv = [
+        "psnr",
+        "--pred",
+        _npy(tmp_path, "p.npy", pred),
+        "--target",
+        _npy(tmp_path, "t.npy", rng.uniform(size=pred.shape)),
+    ]
     assert_usage_error(cli([*argv, "-f", "json"]), "--data-range")
     assert_usage_error(cli([*argv, "-f", "value"]), "--data-range")  # dd8101c: exit 0, prints 7.0448…
