@@ -211,7 +211,7 @@ def test_compute_refuses_engine_keywords_as_loss_parameters(keyword) -> None:
 
 
 def test_compute_cannot_switch_off_the_domain_check() -> None:
-    with pytest.raises(LossctlError, match="probabilities in|no parameter 'check_domain'"):
+    with pytest.raises(LossctlError, match=r"probabilities in|no parameter 'check_domain'"):
         lossctl.compute("binary_cross_entropy", [1.5], [0.0], check_domain=False, allow_nonfinite=True)
 
 
