@@ -53,11 +53,11 @@ def compute(
         loss,
         pred,
         target,
+        params,
         reduction=reduction,
         dtype=dtype,
         allow_nonfinite=allow_nonfinite,
         activation=activation,
-        **params,
     )
     outputs = Outputs(make_elements=in_memory)
     summary, grad = run(request, outputs)

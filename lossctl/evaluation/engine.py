@@ -119,7 +119,8 @@ def _finish_extra_grads(request: Request, sink: Sink, total: Partial, scale: flo
     """Gradients of the other differentiable tensors, scaled like --pred's, in the user's layout."""
     final_scale = request.float_type(request.early_scale if request.early_scale is not None else scale)
     extra = {**sink.extra, **total.shared_grads}
-    for name in sorted(sink.written):
+    declared = [p.name for p in request.spec.tensor_params]
+    for name in sorted(sink.written, key=lambda n: (declared.index(n) if n in declared else len(declared), n)):
         gradient = extra[name] * final_scale if final_scale != 1.0 else extra[name]
         user_layout = request.channels_last and gradient.ndim == request.pred.ndim and gradient.ndim >= 3
         sink.outputs.extra_grads[name] = np.moveaxis(gradient, -3, -1) if user_layout else gradient
@@ -152,6 +153,7 @@ def evaluate(
         loss,
         pred,
         target,
+        params,
         reduction=reduction,
         dtype=dtype,
         allow_nonfinite=allow_nonfinite,
@@ -160,7 +162,6 @@ def evaluate(
         want_grad=want_grad or (outputs is not None and outputs.grad is not None),
         in_memory=False,
         block_rows=block_rows,
-        **params,
     )
     return run(request, outputs, threads=threads, progress=progress)
 
@@ -181,12 +182,19 @@ def value_and_grad(
     The same path and value as :func:`lossctl.compute`; the inputs are converted and checked one block
     at a time, in the CPU cache.  ``reduction="none"`` returns the elements as the value, so it keeps them.
     """
-    options: dict[str, Any] = {"dtype": dtype, "allow_nonfinite": allow_nonfinite, "activation": activation}
-    if reduction == "none":
-        request = prepare(loss, pred, target, reduction=reduction, **options, **params)
-        result, grad = run(request, Outputs(make_elements=in_memory))
-    else:
-        result, grad = evaluate(loss, pred, target, reduction=reduction, **options, **params)
+    lazy = reduction != "none"  # read and checked block by block, unless the elements are the value
+    request = prepare(
+        loss,
+        pred,
+        target,
+        params,
+        reduction=reduction,
+        dtype=dtype,
+        allow_nonfinite=allow_nonfinite,
+        activation=activation,
+        in_memory=not lazy,
+    )
+    result, grad = run(request, None if lazy else Outputs(make_elements=in_memory))
     assert grad is not None  # the gradient is wanted by default
     return result.value, grad
 

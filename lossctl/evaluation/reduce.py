@@ -64,6 +64,8 @@ def reduce_partial(spec: LossSpec, reduction: str, partial: Partial, divisor: fl
     mean = mean_of(mean_total, count, float_type)
     if reduction == "none":
         return Reduced(total, mean, count, math.nan, 1.0, 1.0)
+    if reduction == "mean" and count == 0.0:  # nothing counts: 0/0, which the caller refuses (or reports as NaN)
+        return Reduced(total, mean, count, math.nan, 0.0, 0.0)
     reduced = mean_total if reduction == "mean" else total
     value, scale, divisor = reduce_total(spec, reduction, reduced, count, divisor, float_type)
     return Reduced(total, mean, count, value, divisor, scale)

@@ -10,12 +10,14 @@ memory maps of large files stay as they are and are converted and checked one bl
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
+from lossctl.errors import LossctlWarning
 from lossctl.evaluation.activations import activate, activation_axis, check_activation
 from lossctl.evaluation.exact import ExactSum
 from lossctl.evaluation.reduce import count_of
@@ -65,6 +67,7 @@ class Request:
     channels_last: bool  # the caller's images are (…, H, W, C); blocks are moved to (…, C, H, W)
     want_grad: bool
     pre_activation: Array | None = None  # z, when activated in memory
+    infer_each_block: bool = False  # defaults were read off the input: every block must allow them (PSNR's R)
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -93,6 +96,8 @@ class Request:
                 args[name] = tensor[cut] if name in self.blocked else tensor
             return p, t, args
         offset = rows.start or 0
+        if self.infer_each_block and self.spec.infer is not None:  # refuses a block the defaults do not fit
+            self.spec.infer(read_rows(self.pred, rows) if not self.whole else self.pred)
         p = self._take(self.pred, rows, True, "--pred", offset)
         if self.activation is not None:
             p = activate(self.activation, p, activation_axis(self.spec, p))
@@ -158,6 +163,7 @@ def prepare(
     loss: str | LossSpec,
     pred: Any,
     target: Any = None,
+    params: Mapping[str, Any] | None = None,
     *,
     reduction: str = "mean",
     dtype: str = "float64",
@@ -168,21 +174,25 @@ def prepare(
     in_memory: bool = True,
     block_rows: int | None = None,
     check_domain: bool = True,
-    **params: Any,
 ) -> Request:
     """Validate everything about one loss call and plan its blocks.
 
+    ``params``: the loss's hyper-parameters and tensor parameters, by name (a mapping, so that no name
+    of the user's can reach the options below).
     ``in_memory``: convert and check the arrays as a whole now (the Python API); otherwise they are
     read, converted and checked one block at a time (large files), and ``none`` is refused.
     ``check_domain=False`` (in memory only): inputs outside the loss's domain give NaN instead of an
     error, for curves drawn over a grid that crosses it.
     """
     spec, float_type = resolve_options(loss, dtype, reduction, reducing=not in_memory)
+    params = dict(params or {})
     raw_pred = numeric_array(pred, "--pred")
     # defaults that depend on the input (PSNR's data range), only when not given: inference may refuse
+    infer_each_block = False
     if spec.infer is not None and any(params.get(p.name) is None for p in spec.hyper_params if p.default is None):
         inferred = spec.infer(raw_pred if in_memory or raw_pred.ndim == 0 else raw_pred[:1])
         params = {**params, **{k: v for k, v in inferred.items() if params.get(k) is None}}
+        infer_each_block = not in_memory  # the first row chose them: every block is checked against them
     hyper = resolve_params(spec, params)
 
     def channels_first(array: Array) -> Array:
@@ -262,6 +272,7 @@ def prepare(
         channels_last=channels_last,
         want_grad=want_grad,
         pre_activation=pre_activation,
+        infer_each_block=infer_each_block,
     )
     return _planned(request)
 
@@ -275,7 +286,8 @@ def _planned(request: Request) -> Request:
     if not request.whole:  # one row tells the elements' shape per row, hence the count
         first_p, first_t, first_args = request.inputs(slice(0, 1))
         if spec.check is not None and not request.checked:
-            with rows_counted_from(0, 1):
+            with rows_counted_from(0, 1), warnings.catch_warnings():
+                warnings.simplefilter("ignore", LossctlWarning)  # block 0 checks this row again, and warns
                 spec.check(first_p, first_t, **first_args)
         per_row_shape = tuple(np.shape(spec.elements(first_p, first_t, **first_args))[1:])
     divisor = 1.0

@@ -47,27 +47,45 @@ class Curve:
         return f"{self.loss} {settings}".strip()
 
 
+def _element_wise(spec: LossSpec) -> bool:
+    """A loss of one prediction against one target at a time, that a residual axis can show."""
+    return (
+        spec.target == "same"
+        and spec.family in ("regression", "probabilistic", "margin")
+        and spec.class_axis is None
+        and spec.images is None
+        and spec.engine.separable is None
+        and not any(p.required for p in spec.tensor_params)
+    )
+
+
 def curve(spec: LossSpec, x: Array, params: dict) -> Curve:
     """ℓ(x) and dℓ/dx on the grid (points outside the loss's domain are NaN and not drawn)."""
     if spec.teaching.plot is not None:
         pred, target, tensors = spec.teaching.plot(x)
-    elif spec.target == "same" and not any(p.required for p in spec.tensor_params):
+    elif _element_wise(spec):
         pred, target, tensors = x, np.zeros_like(x), {}
     else:
+        why = " (a whole-column metric: one point's share depends on every other)" if spec.engine.separable else ""
         raise InputError(
-            f"lossctl plot has no one-variable view of {spec.name}; try a regression, binary or hinge loss"
+            f"lossctl plot has no one-variable view of {spec.name}{why}; try a regression, binary or hinge loss"
         )
     given: dict[str, Any] = {k: v for k, v in params.items() if k in {p.name for p in spec.hyper_params}}
     given.update(tensors)
     # the evaluation path, without domain checks (points outside the domain are NaN) and with the
-    # sum's gradient: the derivative of each point's loss
-    request = prepare(spec, pred, target, reduction="sum", allow_nonfinite=True, check_domain=False, **given)
+    # unreduced losses' gradient: the derivative of each point's loss
+    request = prepare(spec, pred, target, given, reduction="none", allow_nonfinite=True, check_domain=False)
     outputs = Outputs(make_elements=in_memory)
     _, gradient = run(request, outputs)
     assert gradient is not None and outputs.elements is not None
     elements, grad, hyper = outputs.elements, gradient, request.params
     if grad.shape != x.shape:  # [x, 0, …] rows: the derivative along x is the first column
         grad = grad.reshape(x.shape[0], -1)[:, 0]
+    if elements.size != x.size or not np.isfinite(elements).any():
+        raise InputError(
+            f"lossctl plot: {spec.name} is undefined everywhere on this --range (or has no value per point); "
+            "try another --range"
+        )
     numeric = {p.name: hyper[p.name] for p in spec.hyper_params if p.kind in ("float", "int") and p.name in hyper}
     return Curve(spec.name, spec.teaching.plot_axis, x, elements.reshape(x.shape), grad, numeric)
 

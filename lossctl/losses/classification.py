@@ -117,9 +117,9 @@ def check_class_targets(
     off = np.abs(sums - 1.0) > ROW_SUM_TOLERANCE
     if np.any(off):
         first = int(np.flatnonzero(off.ravel())[0])
+        row = f" row {position(sums, first)}" if sums.ndim else ""
         warnings.warn(
-            f"--target row {position(sums, first)} sums to {sums.ravel()[first]:g}, not 1; "
-            "computed as given (PyTorch does the same)",
+            f"--target{row} sums to {sums.ravel()[first]:g}, not 1; computed as given (PyTorch does the same)",
             LossctlWarning,
             stacklevel=2,
         )

@@ -234,7 +234,11 @@ def _print_summary(summary: LossResult, precision: int, console: Console) -> Non
     grid.add_column(justify="left")
     params = ", ".join(f"{name}={value}" for name, value in summary.params.items())
     grid.add_row("loss", Text(summary.loss + (f"  {params}" if params else "")))
-    grid.add_row("shape", "×".join(str(n) for n in summary.shape) + f"  ({summary.dtype}, {summary.blocks} blocks)")
+    grid.add_row(
+        "shape",
+        "×".join(str(n) for n in summary.shape)
+        + f"  ({summary.dtype}, {summary.blocks} block{'s' if summary.blocks != 1 else ''})",
+    )
     sum_label, mean_label, value_label = reduction_labels(spec, summary.reduction)
     grid.add_row(sum_label, short(summary.sum, precision))
     note = "" if summary.count == np.prod(summary.shape) else f"  (sum / {short(summary.count)})"
