@@ -12,14 +12,13 @@ from typing import Any
 
 import numpy as np
 
-from lossctl.conventions import sklearn_metrics
-from lossctl.conventions.base import Array, Convention, Library, clip, elementwise, require_same_shape
+from lossctl.conventions import sklearn_columns, sklearn_rows, sklearn_scores
+from lossctl.conventions.base import Array, Library, clip, elementwise, require_same_shape
+from lossctl.conventions.sklearn_common import CLASSIFICATION, MULTIOUTPUT, REGRESSION, declare
 from lossctl.errors import InputError
 from lossctl.losses.spec import Param
 
 MACHINE_EPSILON = float(np.finfo(np.float64).eps)  # _regression.py:494, _classification.py:3454
-CLASSIFICATION = "scikit-learn 1.9.1 sklearn/metrics/_classification.py"
-REGRESSION = "scikit-learn 1.9.1 sklearn/metrics/_regression.py"
 
 
 def _column_weights(elements: Array, sample_weight: Array | None, multioutput: Any) -> tuple[Array, Array]:
@@ -160,17 +159,9 @@ msle = elementwise(
 )
 pinball = elementwise(_pinball_term, _pinball_derivative)
 
-MULTIOUTPUT = Param("multioutput", "choice", "uniform_average", "uniform_average, or output weights W1,W2,…")
-
-
-def _declare(
-    loss: str, names: tuple[str, ...], pair: tuple[Any, Any], reason: str, source: str, **more: Any
-) -> Convention:
-    return Convention("sklearn", loss, names, pair[0], pair[1], reason, source, **more)
-
 
 CONVENTIONS = (
-    _declare(
+    declare(
         "bce",
         ("log_loss",),
         (log_loss_elements, log_loss_vjp),
@@ -180,7 +171,7 @@ CONVENTIONS = (
         reductions=("mean", "sum", "none"),
         check=check_log_loss,
     ),
-    _declare(
+    declare(
         "mse",
         ("mean_squared_error",),
         mse,
@@ -189,7 +180,7 @@ CONVENTIONS = (
         params=(MULTIOUTPUT,),
         check=_check_regression,
     ),
-    _declare(
+    declare(
         "l1",
         ("mean_absolute_error",),
         mae,
@@ -198,7 +189,7 @@ CONVENTIONS = (
         params=(MULTIOUTPUT,),
         check=_check_regression,
     ),
-    _declare(
+    declare(
         "mape",
         ("mean_absolute_percentage_error",),
         mape,
@@ -207,7 +198,7 @@ CONVENTIONS = (
         params=(MULTIOUTPUT,),
         check=_check_regression,
     ),
-    _declare(
+    declare(
         "msle",
         ("mean_squared_log_error",),
         msle,
@@ -216,7 +207,7 @@ CONVENTIONS = (
         params=(MULTIOUTPUT,),
         check=_check_msle,
     ),
-    _declare(
+    declare(
         "quantile",
         ("mean_pinball_loss",),
         pinball,
@@ -225,7 +216,9 @@ CONVENTIONS = (
         params=(Param("alpha", "float", 0.5, "the quantile", low=0.0, high=1.0), MULTIOUTPUT),
         check=_check_regression,
     ),
-    *sklearn_metrics.CONVENTIONS,
+    *sklearn_rows.CONVENTIONS,
+    *sklearn_columns.CONVENTIONS,
+    *sklearn_scores.CONVENTIONS,
 )
 
 LIBRARY = Library(
