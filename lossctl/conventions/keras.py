@@ -10,7 +10,7 @@ The conventions live by family: :mod:`.keras_crossentropy`, :mod:`.keras_focal`,
 
 from __future__ import annotations
 
-from lossctl.conventions import keras_crossentropy, keras_more, keras_regression
+from lossctl.conventions import keras_crossentropy, keras_focal, keras_more, keras_regression
 from lossctl.conventions.base import Library
 from lossctl.conventions.keras_reduce import reduce
 
@@ -21,10 +21,13 @@ LIBRARY = Library(
     reduce=reduce,
     dtype="float32",
     sample_weight=True,
-    conventions=(*keras_crossentropy.CONVENTIONS, *keras_regression.CONVENTIONS, *keras_more.CONVENTIONS),
+    conventions=(
+        *keras_crossentropy.CONVENTIONS,
+        *keras_focal.CONVENTIONS,
+        *keras_regression.CONVENTIONS,
+        *keras_more.CONVENTIONS,
+    ),
     missing={
-        "BinaryFocalCrossentropy": "focal in Keras' form (apply_class_balancing=False, from probabilities)",
-        "CategoricalFocalCrossentropy": "categorical focal",
         "CTC": "connectionist temporal classification",
         "Circle": "circle loss",
     },

@@ -11,10 +11,12 @@ import numpy as np
 
 from lossctl.conventions.base import Array, clip, mean_over, mean_over_vjp
 from lossctl.conventions.keras_common import (
+    CLASS_AXIS,
     FROM_LOGITS,
     LABEL_SMOOTHING,
     LAST,
     MEAN_AXIS,
+    check_axis,
     check_categorical,
     check_same_and_axis,
     declare,
@@ -73,47 +75,64 @@ def bce_vjp(
 # --- categorical cross-entropy (probabilities renormalised, then clipped) ----------------
 
 
-def _probabilities(pred: Array) -> tuple[Array, Array, Array, Array]:
-    """numpy backend nn.py:878-880: output / Σ output over the class axis, then clip to [ε, 1 − ε]."""
-    total = np.sum(pred, axis=LAST, keepdims=True)
+def probabilities(pred: Array, axis: int = LAST) -> tuple[Array, Array, Array, Array]:
+    """torch backend nn.py:869-870: output / Σ output over the class axis, then clip to [ε, 1 − ε]."""
+    total = np.sum(pred, axis=axis, keepdims=True)
     q = pred / total
     o, inside = clip(q, eps(pred), 1 - eps(pred))
     return total, q, o, inside
 
 
-def _categorical(pred: Array, t: Array, from_logits: bool) -> Array:
+def renormalise_vjp(g: Array, q: Array, total: Array, axis: int) -> Array:
+    """∂/∂y of a function of q = y / Σ y, given g = ∂/∂q."""
+    return (g - np.sum(g * q, axis=axis, keepdims=True)) / total
+
+
+def _categorical(pred: Array, t: Array, from_logits: bool, axis: int = LAST) -> Array:
     if from_logits:
-        return -np.sum(t * log_softmax(pred, LAST), axis=LAST)
-    _, _, o, _ = _probabilities(pred)
-    return -np.sum(t * np.log(o), axis=LAST)
+        return -np.sum(t * log_softmax(pred, axis), axis=axis)
+    _, _, o, _ = probabilities(pred, axis)
+    return -np.sum(t * np.log(o), axis=axis)
 
 
-def _categorical_vjp(pred: Array, t: Array, cot: Array, from_logits: bool) -> Array:
-    cot = np.expand_dims(cot, LAST)
+def _categorical_vjp(pred: Array, t: Array, cot: Array, from_logits: bool, axis: int = LAST) -> Array:
+    cot = np.expand_dims(cot, axis)
     if from_logits:
-        probabilities = np.exp(log_softmax(pred, LAST))
-        return cot * (probabilities * np.sum(t, axis=LAST, keepdims=True) - t)
-    total, q, o, inside = _probabilities(pred)
-    g = -t / o * inside  # ∂loss/∂q
-    return cot * (g - np.sum(g * q, axis=LAST, keepdims=True)) / total
+        p = np.exp(log_softmax(pred, axis))
+        return cot * (p * np.sum(t, axis=axis, keepdims=True) - t)
+    total, q, o, inside = probabilities(pred, axis)
+    return cot * renormalise_vjp(-t / o * inside, q, total, axis)
 
 
-def _smoothed_categorical(target: Array, label_smoothing: float) -> Array:
-    """losses.py:2202: (1 − ε) t + ε / C."""
+def smoothed_categorical(target: Array, label_smoothing: float) -> Array:
+    """losses.py:2201-2203: (1 − ε) t + ε / C, with C the size of the LAST axis whatever ``axis`` is."""
     if not label_smoothing:
         return target
     ls = target.dtype.type(label_smoothing)
     return target * (1 - ls) + ls / target.shape[LAST]
 
 
-def cce_elements(pred: Array, target: Array, *, from_logits: bool = False, label_smoothing: float = 0.0) -> Array:
-    return _categorical(pred, _smoothed_categorical(target, label_smoothing), from_logits)
+def cce_elements(
+    pred: Array, target: Array, *, from_logits: bool = False, label_smoothing: float = 0.0, axis: int = LAST
+) -> Array:
+    return _categorical(pred, smoothed_categorical(target, label_smoothing), from_logits, axis)
 
 
 def cce_vjp(
-    pred: Array, target: Array, cot: Array, *, from_logits: bool = False, label_smoothing: float = 0.0
+    pred: Array,
+    target: Array,
+    cot: Array,
+    *,
+    from_logits: bool = False,
+    label_smoothing: float = 0.0,
+    axis: int = LAST,
 ) -> Array:
-    return _categorical_vjp(pred, _smoothed_categorical(target, label_smoothing), cot, from_logits)
+    return _categorical_vjp(pred, smoothed_categorical(target, label_smoothing), cot, from_logits, axis)
+
+
+def check_categorical_axis(pred: Array, target: Array, **params: Any) -> None:
+    check_categorical(pred, target)
+    check_axis(pred, target, **params)
 
 
 def _sparse_indices(pred: Array, target: Array) -> Array:
@@ -182,10 +201,10 @@ CONVENTIONS = (
         "cross_entropy",
         ("CategoricalCrossentropy", "categorical_crossentropy"),
         (cce_elements, cce_vjp),
-        "takes probabilities by default: renormalises each row, clips to [1e-7, 1 − 1e-7]; class axis last",
-        "2154-2214; backend/numpy/nn.py:875-881",
-        params=(FROM_LOGITS, LABEL_SMOOTHING),
-        check=check_categorical,
+        "takes probabilities by default: renormalises each row, clips to [1e-7, 1 − 1e-7]; class axis last (axis=)",
+        "2154-2209; backend/torch/nn.py:849-872",
+        params=(FROM_LOGITS, LABEL_SMOOTHING, CLASS_AXIS),
+        check=check_categorical_axis,
     ),
     declare(
         "nll",

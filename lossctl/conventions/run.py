@@ -194,7 +194,7 @@ def compute_convention(
     params.pop("sample_weight", None)
     params.pop("multioutput", None)
     tensors = {} if weight is None else {"sample_weight": weight}
-    axis = pred_array.ndim - 1 if elements.ndim < pred_array.ndim else None
+    axis = _reduced_axis(pred_array, elements, params)
     return LossResult(
         loss=spec.name,
         params={**params, **reduce_params},
@@ -213,6 +213,14 @@ def compute_convention(
         class_axis=axis,
         convention=convention.library,
     )
+
+
+def _reduced_axis(pred: np.ndarray, elements: np.ndarray, params: Mapping[str, Any]) -> int | None:
+    """The axis of --pred the library's elements have lost (Keras' ``axis``, else the last), or None."""
+    if elements.ndim >= pred.ndim:
+        return None
+    axis = params.get("axis", -1)
+    return int(axis) % pred.ndim if isinstance(axis, int) else pred.ndim - 1
 
 
 @dataclass(frozen=True)
