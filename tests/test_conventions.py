@@ -64,6 +64,15 @@ def inputs(library: str, name: str, rng: np.random.Generator, shape: tuple[int, 
         if name == "kl_divergence_with_log_targets":
             return np.log(pred), np.log(target)
         return (pred if library == "keras" else np.log(pred)), target
+    if name == "BinaryFocalCrossentropy":
+        return _probabilities(rng, shape), rng.integers(0, 2, size=shape).astype(float)
+    if name == "CategoricalFocalCrossentropy":
+        return rng.uniform(0.1, 2.0, size=(rows, classes)), _one_hot(rng, rows, classes)
+    if name == "sigmoid_focal_loss":
+        return rng.normal(size=shape) * 2, rng.integers(0, 2, size=shape).astype(float)
+    if name == "ntxent":
+        embeddings = rng.normal(size=(2 * rows, classes))
+        return embeddings, (np.arange(2 * rows) % rows).astype(float)
     if library == "sklearn" and name == "brier_score_loss":
         if len(shape) == 1:
             return _probabilities(rng, shape), np.array([0.0, 1.0] * rows)[:rows]
@@ -120,6 +129,8 @@ def _applies(library: str, name: str, shape: tuple[int, ...]) -> bool:
     one_d_only = ONE_D_ONLY
     two_d_only = {
         "CategoricalCrossentropy",
+        "CategoricalFocalCrossentropy",
+        "ntxent",
         "SparseCategoricalCrossentropy",
         "CategoricalHinge",
         "KLDivergence",

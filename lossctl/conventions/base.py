@@ -43,6 +43,8 @@ class Convention:
     # A whole-column metric (R², median, Minkowski …): ``elements`` and ``vjp`` take ``sample_weight`` and give
     # each value's contribution; the value is their sum, whatever the library's reduction rule.
     contributions: bool = False
+    # the target the library assumes when --target is absent (optax ntxent: rows i and i + N pair up)
+    default_target: Callable[[Array], Array] | None = None
 
     @property
     def name(self) -> str:

@@ -43,6 +43,7 @@ def run_convention(spec: LossSpec, options: dict[str, Any], invoked: str | None,
     from lossctl.io.inputs import read_array
 
     pred, target, tensors = read_inputs(spec, options)
+    _refuse_torch_tensors(tensors, choice)
     weight = options.get("sample_weight")
     sample_weight = None if weight is None else read_array(weight, "--sample-weight")
     given = {p.name: options.get(p.name) for p in spec.hyper_params}
@@ -61,6 +62,17 @@ def run_convention(spec: LossSpec, options: dict[str, Any], invoked: str | None,
         allow_nonfinite=options.get("allow_nonfinite", False),
     )
     return _emit_result(spec, options, result, choice.library, pred, target, tensors, sample_weight, settings, outputs)
+
+
+def _refuse_torch_tensors(tensors: dict[str, Any], choice: Any) -> None:
+    """A PyTorch tensor option (--weight, --pred2 …) the library's loss has no place for is an error, not ignored."""
+    if choice.convention is None or not tensors:
+        return
+    name = sorted(tensors)[0]
+    raise InputError(
+        f"--{name.replace('_', '-')} is PyTorch's parameter; {TITLES[choice.library]}'s {choice.convention.name} "
+        "does not take it (see lossctl info and --set for its own parameters)"
+    )
 
 
 def _dtype(options: dict[str, Any]) -> str | None:

@@ -155,9 +155,12 @@ def compute_convention(
     params = resolve_params(convention, settings or {}, given or {}, spec)
     reduce_params = {k: params.pop(k) for k in list(params) if k in REDUCE_PARAMS}
     pred_array = as_array(pred, "--pred", float_type, allow_nonfinite=allow_nonfinite)
-    if target is None:
+    if target is None and convention.default_target is None:
         raise InputError(f"{convention.name} needs --target")
-    target_array = as_array(target, "--target", float_type, allow_nonfinite=allow_nonfinite)
+    if target is None:
+        target_array = convention.default_target(pred_array)
+    else:
+        target_array = as_array(target, "--target", float_type, allow_nonfinite=allow_nonfinite)
     weight = None
     if sample_weight is not None:
         if not lib.sample_weight:
