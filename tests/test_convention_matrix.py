@@ -31,17 +31,29 @@ os.environ.setdefault("KERAS_BACKEND", "torch")
 BY_PARAMETER: dict[str, list] = {
     "axis": [0],
     "ignore_class": [1],
+    "ignore_index": [1],
     "power": [1.5],  # Tweedie: ≤ 0 or ≥ 1
-    "multioutput": ["0.2,0.3,0.5"],  # with three outputs (the (4, 3) shape)
     "scale_by_half": ["false"],
+    "num_outputs": [3],  # with the (4, 3) shape
+    "num_classes": [3],
+    "adjusted": [1],
+    "multiclass_mode": ["one-vs-all"],
 }
 CHOICE_ALPHA = ["0.2,0.5,1.0"]  # Keras CategoricalFocalCrossentropy: α per class (three classes)
+
+
+def _multioutput(param: Param) -> list:
+    """What the declaration's help offers: raw_values, variance_weighted, weights per output (three outputs)."""
+    offered = [choice for choice in ("raw_values", "variance_weighted") if choice in param.help]
+    return offered + (["0.2,0.3,0.5"] if "W1,W2" in param.help else [])
 
 
 def moved(param: Param) -> list:
     """A value other than the default, inside the declared range (none when the declaration cannot tell)."""
     if param.name in BY_PARAMETER:
         return BY_PARAMETER[param.name]
+    if param.name == "multioutput":
+        return _multioutput(param)
     if param.kind == "bool":
         return [not param.default]
     if param.kind == "choice" and param.name == "alpha":
@@ -64,7 +76,7 @@ def grid(convention: Convention) -> list[dict]:
 
 
 def _case_applies(convention: Convention, shape: tuple[int, ...], settings: dict) -> bool:
-    if "multioutput" in settings and shape != (4, 3):
+    if shape != (4, 3) and (settings.get("num_outputs", 1) > 1 or "," in str(settings.get("multioutput", ""))):
         return False
     return _applies(convention.library, convention.name, shape)
 
@@ -205,7 +217,7 @@ def _sklearn_kwargs(settings: dict) -> dict:
     out = {}
     for key, value in settings.items():
         if key in ("multioutput", "labels"):
-            out[key] = _numbers(value)
+            out[key] = value if value in ("raw_values", "variance_weighted") else _numbers(value)
         elif key == "scale_by_half":
             out[key] = value == "true"
         else:
@@ -229,11 +241,12 @@ def test_sklearn_matrix(name, shape, settings):
                 kwargs["normalize"] = False
 
             def theirs(x, kwargs=kwargs):
-                return function(target, x, **kwargs)
+                return np.sum(function(target, x, **kwargs))  # raw_values: the gradient is that of their sum
 
             ours = _ours("sklearn", name, pred, target, reduction, weight, settings, dtype="float64")
             where = f"{name} {settings} {reduction} weight={weight is not None}"
-            assert float(ours.value) == pytest.approx(theirs(pred), rel=1e-12, abs=1e-14), where
+            expected = np.atleast_1d(function(target, pred, **kwargs))
+            np.testing.assert_allclose(np.atleast_1d(ours.value), expected, rtol=1e-12, atol=1e-14, err_msg=where)
             np.testing.assert_allclose(ours.grad, numeric_gradient(theirs, pred), rtol=1e-5, atol=1e-8, err_msg=where)
 
 
@@ -244,15 +257,23 @@ TORCHMETRICS_REQUIRED = {"minkowski_distance": {"p": 2.0}}  # lossctl's default 
 
 @pytest.mark.parametrize(("name", "shape", "settings"), _cases("torchmetrics"))
 def test_torchmetrics_matrix(name, shape, settings):
-    functional = pytest.importorskip("torchmetrics.functional")
+    pytest.importorskip("torchmetrics")
     torch = pytest.importorskip("torch")
+    import torchmetrics.functional.classification as classification
+    import torchmetrics.functional.regression as regression
+
+    functional = classification if "hinge" in name else regression
     pred, target = _inputs("torchmetrics", name, shape, settings)
     p = torch.tensor(pred, dtype=torch.float64, requires_grad=True)
     kwargs = {**TORCHMETRICS_REQUIRED.get(name, {}), **settings}
-    out = getattr(functional, name)(p, torch.tensor(target, dtype=torch.float64), **kwargs)
-    out.backward()
+    labels = torch.tensor(target, dtype=torch.long if "hinge" in name else torch.float64)
+    if name == "multiclass_hinge_loss":
+        kwargs.setdefault("num_classes", pred.shape[1])
+    out = getattr(functional, name)(p, labels, **kwargs)
+    out.sum().backward()  # one value per output: the gradient of their sum
     ours = _ours("torchmetrics", name, pred, target, "mean", None, settings, dtype="float64")
-    assert float(ours.value) == pytest.approx(float(out.detach()), rel=1e-12), settings
+    expected = np.atleast_1d(out.detach().numpy())
+    np.testing.assert_allclose(np.atleast_1d(ours.value), expected, rtol=1e-12, atol=1e-15, err_msg=str(settings))
     np.testing.assert_allclose(ours.grad, p.grad.numpy(), rtol=1e-10, atol=1e-14, err_msg=str(settings))
 
 

@@ -41,6 +41,8 @@ def inputs(library: str, name: str, rng: np.random.Generator, shape: tuple[int, 
     loss = convention.loss
     rows = shape[0]
     classes = shape[1] if len(shape) > 1 else 3
+    if name == "multiclass_hinge_loss" and library == "torchmetrics":
+        return rng.normal(size=(rows, classes)) * 2, np.arange(rows, dtype=float) % classes
     if name in ("log_loss",):
         return _probabilities(rng, (rows,)), np.array([0.0, 1.0] * rows)[:rows]
     if loss in ("bce",):
@@ -68,6 +70,8 @@ def inputs(library: str, name: str, rng: np.random.Generator, shape: tuple[int, 
         return _probabilities(rng, shape), rng.integers(0, 2, size=shape).astype(float)
     if name == "CategoricalFocalCrossentropy":
         return rng.uniform(0.1, 2.0, size=(rows, classes)), _one_hot(rng, rows, classes)
+    if name == "binary_hinge_loss":
+        return rng.normal(size=shape) * 2, rng.integers(0, 2, size=shape).astype(float)
     if name == "sigmoid_focal_loss":
         return rng.normal(size=shape) * 2, rng.integers(0, 2, size=shape).astype(float)
     if name == "ntxent":
@@ -128,6 +132,7 @@ POOLED = {"Dice", "Tversky"}  # one ratio over the whole batch: tests/test_libra
 def _applies(library: str, name: str, shape: tuple[int, ...]) -> bool:
     one_d_only = ONE_D_ONLY
     two_d_only = {
+        "multiclass_hinge_loss",
         "CategoricalCrossentropy",
         "CategoricalFocalCrossentropy",
         "ntxent",

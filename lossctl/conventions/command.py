@@ -5,16 +5,11 @@ from __future__ import annotations
 import sys
 from typing import Any
 
+import numpy as np
+
+from lossctl.conventions.compare import Row, compute_all, matching_conventions, mismatch_note
 from lossctl.conventions.registry import DEFAULT, TITLES
-from lossctl.conventions.run import (
-    Row,
-    choose,
-    compute_all,
-    compute_convention,
-    matching_conventions,
-    mismatch_note,
-    parse_settings,
-)
+from lossctl.conventions.run import choose, compute_convention, parse_settings
 from lossctl.errors import ExitStatus, InputError
 from lossctl.io.outputs import OutputSet
 from lossctl.losses.spec import LossSpec
@@ -61,6 +56,11 @@ def run_convention(spec: LossSpec, options: dict[str, Any], invoked: str | None,
         given=given,
         allow_nonfinite=options.get("allow_nonfinite", False),
     )
+    if isinstance(result.value, np.ndarray) and result.reduction != "none" and options.get("expect") is not None:
+        raise InputError(
+            f"--expect checks one value, and {choice.convention.name} gives one per output here "
+            "(raw values): read them with --format json"
+        )
     return _emit_result(spec, options, result, choice.library, pred, target, tensors, sample_weight, settings, outputs)
 
 

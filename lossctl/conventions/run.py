@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -10,8 +9,8 @@ from typing import Any
 import numpy as np
 
 from lossctl.conventions.base import Convention, Library, contributions_reduce
-from lossctl.conventions.registry import DEFAULT, LIBRARIES, TITLES, convention_for, libraries_for, library
-from lossctl.errors import ComputationError, InputError, LossctlError, ParameterError
+from lossctl.conventions.registry import DEFAULT, LIBRARIES, convention_for, library
+from lossctl.errors import ComputationError, InputError, ParameterError
 from lossctl.losses.spec import LossSpec, Param
 
 TRUE = {"true", "1", "yes", "on"}
@@ -80,15 +79,35 @@ def resolve_params(
     return resolved
 
 
-def _numbers(text: Any, option: str) -> np.ndarray | None:
+def _multioutput(text: Any, option: str) -> np.ndarray | str | None:
+    """uniform_average → None; raw_values and variance_weighted as they are; else one weight per output."""
     if text is None or text == "uniform_average":
         return None
-    if text == "raw_values":
-        raise InputError(f"{option}=raw_values is not supported yet; use --reduction none for the per-sample losses")
+    if text in ("raw_values", "variance_weighted"):
+        return text
     try:
         return np.array([float(v) for v in str(text).split(",")])
     except ValueError as exc:
-        raise InputError(f"{option} must be uniform_average or comma-separated numbers, got {text!r}") from exc
+        raise InputError(
+            f"{option} must be uniform_average, raw_values, variance_weighted or comma-separated numbers, got {text!r}"
+        ) from exc
+
+
+def per_output(elements: np.ndarray, cot: np.ndarray) -> np.ndarray:
+    """The value of each output column: Σ over the samples of its elements times their weight in the value."""
+    weighted = np.asarray(elements) * np.asarray(cot)
+    return weighted.reshape(weighted.shape[0], -1).sum(axis=0) if weighted.ndim > 1 else np.atleast_1d(weighted.sum())
+
+
+def _vector_valued(convention: Convention, multioutput: Any, params: Mapping[str, Any], reduction: str) -> bool:
+    """Whether the library returns one value per output here (raw_values, num_outputs > 1, one-vs-all)."""
+    vector = isinstance(multioutput, str) and multioutput == "raw_values"
+    vector = vector or (convention.vector_value is not None and convention.vector_value(**params))
+    if vector and reduction not in ("mean", "sum_over_batch_size"):
+        raise ParameterError(
+            f"--reduction: {convention.name} gives one value per output here; it comes with --reduction mean only"
+        )
+    return vector
 
 
 def _reductions(lib: Library, convention: Convention) -> tuple[str, ...]:
@@ -171,7 +190,8 @@ def compute_convention(
 
     extra = {}
     if "multioutput" in reduce_params:
-        extra["multioutput"] = _numbers(reduce_params["multioutput"], "--set multioutput")
+        extra["multioutput"] = _multioutput(reduce_params["multioutput"], "--set multioutput")
+    vector = _vector_valued(convention, extra.get("multioutput"), params, reduction)
     if convention.contributions:  # whole-column metrics weigh samples and outputs themselves
         params = {**params, "sample_weight": weight, **extra}
     with np.errstate(all="ignore"):
@@ -184,6 +204,8 @@ def compute_convention(
         grad = np.asarray(
             convention.vjp(pred_array, target_array, np.asarray(cot, dtype=float_type), **params), dtype=float_type
         ).reshape(pred_array.shape)
+        if vector:  # one value per output; grad stays that of their sum
+            value = per_output(elements, cot).astype(float_type)
     shown = value if reduction == "none" else elements
     if not allow_nonfinite and not (np.all(np.isfinite(shown)) and np.all(np.isfinite(grad))):
         raise ComputationError(
@@ -209,7 +231,7 @@ def compute_convention(
         elements=shown,
         sum=total,
         mean=total / count,
-        value=np.asarray(value) if reduction == "none" else float(value),
+        value=np.asarray(value) if reduction == "none" or vector else float(value),
         grad=grad,
         count=count,
         tensors=tensors,
@@ -226,120 +248,7 @@ def _reduced_axis(pred: np.ndarray, elements: np.ndarray, params: Mapping[str, A
     return int(axis) % pred.ndim if isinstance(axis, int) else pred.ndim - 1
 
 
-@dataclass(frozen=True)
-class Row:
-    """One library's number for ``--convention all``."""
-
-    library: str
-    name: str
-    value: float | None
-    reduction: str
-    dtype: str
-    reason: str
-    source: str
-    error: str | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "convention": self.library,
-            "name": self.name,
-            "value": self.value,
-            "reduction": self.reduction,
-            "dtype": self.dtype,
-            "reason": self.reason,
-            "source": self.source,
-        }
-        if self.error is not None:
-            out["error"] = self.error
-        return out
-
-
 def _library_reduction(lib_name: str, reduction: str) -> str:
     if lib_name == "keras" and reduction == "mean":
         return "sum_over_batch_size"
     return reduction
-
-
-def compute_all(
-    spec: LossSpec,
-    pred: Any,
-    target: Any,
-    *,
-    reduction: str = "mean",
-    dtype: str | None = None,
-    invoked: str | None = None,
-    settings: Mapping[str, str] | None = None,
-    given: Mapping[str, Any] | None = None,
-    torch_params: Mapping[str, Any] | None = None,
-    sample_weight: Any = None,
-) -> list[Row]:
-    """Every library's number on the same inputs (a library that refuses them gets its error instead)."""
-    from lossctl.evaluation.core import compute
-
-    if reduction == "none":
-        raise InputError("--convention all shows one value per library: use --reduction mean or sum")
-    settings = dict(settings or {})
-    rows: list[Row] = []
-    used: set[str] = set()
-    for lib_name in libraries_for(spec.name):
-        if lib_name == DEFAULT:
-            name, reason, source = spec.torch or spec.name, "lossctl's reference (PyTorch's convention)", "lossctl"
-            try:
-                result = compute(
-                    spec, pred, target, reduction=reduction, dtype=dtype or "float64", **(torch_params or {})
-                )
-                rows.append(Row(lib_name, name, float(result.value), reduction, result.dtype, reason, source))
-            except LossctlError as exc:
-                rows.append(Row(lib_name, name, None, reduction, dtype or "float64", reason, source, str(exc)))
-            continue
-        convention = convention_for(lib_name, spec.name, invoked)
-        assert convention is not None
-        own = {k: v for k, v in settings.items() if convention.param(k) is not None}
-        used |= set(own)
-        lib_reduction = _library_reduction(lib_name, reduction)
-        lib_dtype = dtype or LIBRARIES[lib_name].dtype
-        try:
-            result = compute_convention(
-                spec,
-                convention,
-                pred,
-                target,
-                reduction=lib_reduction,
-                dtype=dtype,
-                settings=own,
-                given=given,
-                sample_weight=sample_weight if LIBRARIES[lib_name].sample_weight else None,
-            )
-            value: float | None = float(result.value)
-            error = None
-        except LossctlError as exc:
-            value, error = None, str(exc)
-        rows.append(
-            Row(lib_name, convention.name, value, lib_reduction, lib_dtype, convention.reason, convention.source, error)
-        )
-    unknown = sorted(set(settings) - used)
-    if unknown:
-        raise ParameterError(f"--set: no library's {spec.name} has a parameter {unknown[0]!r}")
-    return rows
-
-
-def matching_conventions(rows: list[Row], answer: float, tolerance: float) -> list[str]:
-    """Libraries whose number the answer matches."""
-    return [
-        row.library
-        for row in rows
-        if row.value is not None and math.isfinite(row.value) and abs(row.value - answer) <= tolerance
-    ]
-
-
-def mismatch_note(chosen: str, matches: list[str]) -> str | None:
-    """ "matches Keras's convention, not PyTorch's" when the answer fits another library."""
-    others = [m for m in matches if m != chosen]
-    if not others:
-        return None
-    names = " and ".join(f"{TITLES[m]}'s" for m in others)
-    plural = "convention" if len(others) == 1 else "conventions"
-    return (
-        f"note: your answer matches {names} {plural}, not {TITLES[chosen]}'s "
-        f"(rerun with --convention {others[0]} to check it there)"
-    )

@@ -14,7 +14,14 @@ import numpy as np
 
 from lossctl.conventions import sklearn_columns, sklearn_rows, sklearn_scores
 from lossctl.conventions.base import Array, Library, clip, elementwise, require_same_shape
-from lossctl.conventions.sklearn_common import CLASSIFICATION, MULTIOUTPUT, REGRESSION, declare
+from lossctl.conventions.sklearn_common import (
+    CLASSIFICATION,
+    MULTIOUTPUT,
+    REGRESSION,
+    declare,
+    output_weights,
+    sample_weights,
+)
 from lossctl.errors import InputError
 from lossctl.losses.spec import Param
 
@@ -23,20 +30,9 @@ MACHINE_EPSILON = float(np.finfo(np.float64).eps)  # _regression.py:494, _classi
 
 def _column_weights(elements: Array, sample_weight: Array | None, multioutput: Any) -> tuple[Array, Array]:
     """Per-sample weights and per-output weights, normalised so that value = Σ cot · elements."""
-    dtype = elements.dtype
-    rows = elements.shape[0] if elements.ndim else 1
-    w = np.ones(rows, dtype=dtype) if sample_weight is None else np.asarray(sample_weight, dtype=dtype).ravel()
-    if w.size != rows:
-        raise InputError(f"--sample-weight has {w.size} values but there are {rows} samples; give one per sample")
-    if np.any(w < 0):
-        raise InputError("--sample-weight must be non-negative (scikit-learn raises on negative weights)")
-    if w.sum() == 0:
-        raise InputError("--sample-weight sums to 0: scikit-learn's weighted average is undefined (it raises)")
+    w = sample_weights(elements.shape[0] if elements.ndim else 1, sample_weight, elements.dtype)
     outputs = elements.shape[1] if elements.ndim == 2 else 1
-    v = np.ones(outputs, dtype=dtype) if multioutput is None else np.asarray(multioutput, dtype=dtype)
-    if v.size != outputs:
-        raise InputError(f"--set multioutput has {v.size} weights but there are {outputs} outputs")
-    return w / w.sum(), v / v.sum()
+    return w / w.sum(), output_weights(outputs, multioutput, elements.dtype)
 
 
 def reduce(

@@ -19,7 +19,12 @@ STATS = "scikit-learn 1.9.1 sklearn/utils/stats.py"
 
 # --- parameters ----------------------------------------------------------------------------------------
 
-MULTIOUTPUT = Param("multioutput", "choice", "uniform_average", "uniform_average, or output weights W1,W2,…")
+MULTIOUTPUT = Param(
+    "multioutput", "choice", "uniform_average", "uniform_average, raw_values (one value per output) or weights W1,W2,…"
+)
+SCORE_MULTIOUTPUT = Param(
+    "multioutput", "choice", "uniform_average", "uniform_average, raw_values, variance_weighted or weights W1,W2,…"
+)
 LABELS = Param("labels", "choice", None, "the class labels, when y_true lacks some (comma-separated)")
 ALPHA = Param("alpha", "float", 0.5, "the quantile level α", low=0.0, high=1.0)
 POWER = Param("power", "float", 0.0, "Tweedie power: ≤ 0 or ≥ 1")
@@ -70,10 +75,22 @@ def sample_weights(rows: int, sample_weight: Array | None, dtype: np.dtype) -> A
     return w
 
 
-def output_weights(outputs: int, multioutput: Any, dtype: np.dtype) -> Array:
-    """multioutput: None (uniform_average) or one weight per output, normalised to sum 1."""
+def output_weights(outputs: int, multioutput: Any, dtype: np.dtype, variances: Array | None = None) -> Array:
+    """The weight of each output in the value (_regression.py:978-995).
+
+    None (uniform_average): 1/outputs each; numbers: normalised to sum 1; raw_values: 1 each (the value is then
+    one number per output); variance_weighted (R², explained variance): ``variances`` normalised, uniform when
+    they are all 0.
+    """
     if multioutput is None:
         return np.full(outputs, 1.0 / outputs, dtype=dtype)
+    if isinstance(multioutput, str) and multioutput == "raw_values":
+        return np.ones(outputs, dtype=dtype)
+    if isinstance(multioutput, str):
+        if variances is None:
+            raise InputError(f"--set multioutput={multioutput} is for r2_score and explained_variance_score only")
+        total = np.sum(variances)
+        return np.full(outputs, 1.0 / outputs, dtype=dtype) if total == 0 else (variances / total).astype(dtype)
     v = np.asarray(multioutput, dtype=dtype).ravel()
     if v.size != outputs:
         raise InputError(f"--set multioutput has {v.size} weights but there are {outputs} outputs")

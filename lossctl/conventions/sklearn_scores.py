@@ -16,6 +16,7 @@ from lossctl.conventions.sklearn_common import (
     MULTIOUTPUT,
     POWER,
     REGRESSION,
+    SCORE_MULTIOUTPUT,
     WHOLE,
     check,
     check_one_output,
@@ -48,10 +49,10 @@ def _fraction(terms: Array, slopes: Array, numerator: Array, denominator: Array,
 def _r2(pred: Array, target: Array, sample_weight: Array | None, multioutput: Any) -> tuple[Array, Array]:
     y, e = metrics.columns(target), metrics.columns(pred - target)
     w = sample_weights(y.shape[0], sample_weight, pred.dtype)
-    v = output_weights(y.shape[1], multioutput, pred.dtype)
     mean = np.sum(w[:, None] * y, axis=0) / w.sum()
     terms = w[:, None] * e * e
     denominator = np.sum(w[:, None] * (y - mean) ** 2, axis=0)
+    v = output_weights(y.shape[1], multioutput, pred.dtype, variances=denominator)
     parts = _fraction(terms, 2 * w[:, None] * e, np.sum(terms, axis=0), denominator, w, v)
     return shape_back(parts[0], pred), shape_back(parts[1], pred)
 
@@ -67,11 +68,11 @@ def r2_vjp(pred: Array, target: Array, cot: Array, *, sample_weight: Array | Non
 def _explained(pred: Array, target: Array, sample_weight: Array | None, multioutput: Any) -> tuple[Array, Array]:
     y, d = metrics.columns(target), metrics.columns(pred - target)
     w = sample_weights(y.shape[0], sample_weight, pred.dtype)
-    v = output_weights(y.shape[1], multioutput, pred.dtype)
     total = w.sum()
     centred = d - np.sum(w[:, None] * d, axis=0) / total
     terms = w[:, None] * centred * centred
     denominator = np.sum(w[:, None] * (y - np.sum(w[:, None] * y, axis=0) / total) ** 2, axis=0)
+    v = output_weights(y.shape[1], multioutput, pred.dtype, variances=denominator)
     # scikit-learn compares averages (Σ/Σw), lossctl sums: the same ratio, the same zero tests
     parts = _fraction(terms, 2 * w[:, None] * centred, np.sum(terms, axis=0), denominator, w, v)
     return shape_back(parts[0], pred), shape_back(parts[1], pred)
@@ -162,7 +163,7 @@ CONVENTIONS = (
         (r2_elements, r2_vjp),
         WHOLE + "force_finite: a constant target scores 1 if predicted exactly, else 0; nan below 2 samples",
         f"{REGRESSION}:1157, 1290-1320, 946-977",
-        params=(MULTIOUTPUT,),
+        params=(SCORE_MULTIOUTPUT,),
         check=check_two_samples,
         contributions=True,
     ),
@@ -172,7 +173,7 @@ CONVENTIONS = (
         (explained_elements, explained_vjp),
         WHOLE + "weighted variances; force_finite as r2_score",
         f"{REGRESSION}:1009, 1113-1137",
-        params=(MULTIOUTPUT,),
+        params=(SCORE_MULTIOUTPUT,),
         check=check,
         contributions=True,
     ),
