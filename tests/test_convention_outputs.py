@@ -205,3 +205,62 @@ def test_shared_names_need_the_convention():
     args = ["multiclass_hinge_loss", "--pred", str(HINGE_PRED), "--target", "0,1,2,0", "-f", "json"]
     assert "convention" not in run_cli(args).json()
     assert run_cli([*args, "--convention", "optax"]).json()["convention"] == "optax"
+
+
+# --- --explain under a convention ---------------------------------------------------------------------------
+
+
+def test_explain_states_the_library_rule_and_its_reduction():
+    args = ["mse", "--convention", "sklearn", "--pred", "[[1,2],[3,4]]", "--target", "[[0,0],[1,1]]"]
+    run = run_cli([*args, "--sample-weight", "1,3", "--explain"])
+    assert run.code == 0
+    text = run.stdout
+    assert "under scikit-learn's convention" in text and "_regression.py:524, 586-602" in text
+    assert "np.average per output" in text
+    assert "0.125·1 + 0.125·4 + 0.375·4 + 0.375·9" in text and "= 5.5" in text
+    keras = run_cli(["MeanSquaredError", "--pred", "[[1,2],[3,4]]", "--target", "[[0,0],[1,1]]", "--explain"])
+    assert "n the number of losses even with weights" in keras.stdout and "0.5·2.5 + 0.5·6.5" in keras.stdout
+
+
+def test_explain_in_json_and_beside_machine_formats():
+    args = ["BinaryCrossentropy", "--pred", "[[0.2,0.7],[0.9,0.4]]", "--target", "[[0,1],[1,0]]", "--explain"]
+    out = run_cli([*args, "-f", "json"]).json()
+    assert any("clips p to [1e-7" in line for line in out["explain"])
+    assert out["value"] == pytest.approx(run_cli([*args[:-1], "-f", "json"]).json()["value"])
+    value = run_cli([*args, "-f", "value"])
+    assert value.stdout.count("\n") == 1 and "sum_over_batch_size" in value.stderr
+
+
+def test_explain_refused_where_it_would_not_be_a_reduction():
+    assert_usage_error(run_cli([*RAW, "--explain"]), "--explain", "one per output")
+    assert_usage_error(
+        run_cli(["Dice", "--pred", "0.2,0.9", "--target", "0,1", "--explain"]), "--explain", "whole-column"
+    )
+    assert_usage_error(run_cli(["bce", "--convention", "all", "--pred", "0.5", "--target", "1", "--explain"]), "all")
+
+
+def test_pytorch_layout_options_say_what_to_use_instead():
+    keras = ["BinaryCrossentropy", "--pred", "0.5,2", "--target", "1,0"]
+    assert_usage_error(run_cli([*keras, "--activation", "sigmoid"]), "--activation", "from_logits")
+    assert_usage_error(
+        run_cli(["Dice", "--pred", "[[0.2,0.8]]", "--target", "[[0,1]]", "--channels-last"]),
+        "--channels-last",
+        "axis",
+    )
+    assert_usage_error(
+        run_cli(
+            [
+                "cross_entropy",
+                "--convention",
+                "keras",
+                "--pred",
+                "[[0.2,0.8]]",
+                "--target",
+                "[[0,1]]",
+                "--weight",
+                "1,2",
+            ]
+        ),
+        "--weight",
+        "PyTorch's parameter",
+    )

@@ -592,7 +592,11 @@ def test_convention_errors_are_usage_errors():
         run_cli(["log_loss", "--convention", "sklearn", "--pred", "0.2,0.3", "--target", "1,1"]), "only one label"
     )
     assert_usage_error(run_cli(["msle", "--convention", "sklearn", "--pred", "-2,1", "--target", "1,1"]), "≤ −1")
-    assert_usage_error(run_cli(["BinaryCrossentropy", "--pred", "1", "--target", "1", "--explain"]), "--explain")
+    assert_usage_error(
+        run_cli(["r2_score", "--convention", "sklearn", "--pred", "1,2", "--target", "1,3", "--explain"]),
+        "--explain",
+        "whole-column",
+    )
 
 
 # --- differential tests against the libraries themselves (skipped when they are not installed) ---------

@@ -143,7 +143,41 @@ def choose(spec: LossSpec, invoked: str | None, option: str | None) -> Choice:
     return Choice(name, convention)
 
 
-def compute_convention(
+@dataclass(frozen=True)
+class Evaluation:
+    """A convention's result with what its derivation needs: the unreduced losses and their coefficients."""
+
+    result: Any  # the LossResult
+    elements: np.ndarray  # the library's unreduced losses, before any sample weight
+    coefficients: np.ndarray  # ∂value/∂elements: value = Σ coefficients · elements
+    vector: bool  # one value per output
+
+
+def compute_convention(spec: LossSpec, convention: Convention, pred: Any, target: Any, **options: Any) -> Any:
+    """The library's value, elements and gradient as a LossResult (options: those of evaluate_convention)."""
+    return evaluate_convention(spec, convention, pred, target, **options).result
+
+
+def _arrays(convention: Convention, lib: Library, pred, target, sample_weight, float_type, allow_nonfinite: bool):
+    """pred, target (or the library's default one) and sample weights as arrays of the computing dtype."""
+    from lossctl.evaluation.validate import as_array
+
+    pred_array = as_array(pred, "--pred", float_type, allow_nonfinite=allow_nonfinite)
+    if target is None and convention.default_target is None:
+        raise InputError(f"{convention.name} needs --target")
+    if target is None:
+        target_array = convention.default_target(pred_array)
+    else:
+        target_array = as_array(target, "--target", float_type, allow_nonfinite=allow_nonfinite)
+    weight = None
+    if sample_weight is not None:
+        if not lib.sample_weight:
+            raise InputError(f"--sample-weight: {lib.title} takes no sample weights (Keras and scikit-learn do)")
+        weight = as_array(sample_weight, "--sample-weight", float_type)
+    return pred_array, target_array, weight
+
+
+def evaluate_convention(
     spec: LossSpec,
     convention: Convention,
     pred: Any,
@@ -155,10 +189,10 @@ def compute_convention(
     settings: Mapping[str, str] | None = None,
     given: Mapping[str, Any] | None = None,
     allow_nonfinite: bool = False,
-) -> Any:
-    """The library's value, elements and gradient, as a LossResult (``convention`` set)."""
+) -> Evaluation:
+    """Compute as the library does: check, unreduced losses, the library's reduction, the gradient through both."""
     from lossctl.evaluation.result import LossResult
-    from lossctl.evaluation.validate import DTYPES, as_array
+    from lossctl.evaluation.validate import DTYPES
 
     lib = LIBRARIES[convention.library]
     dtype = dtype or lib.dtype
@@ -173,18 +207,9 @@ def compute_convention(
     float_type = DTYPES[dtype]
     params = resolve_params(convention, settings or {}, given or {}, spec)
     reduce_params = {k: params.pop(k) for k in list(params) if k in REDUCE_PARAMS}
-    pred_array = as_array(pred, "--pred", float_type, allow_nonfinite=allow_nonfinite)
-    if target is None and convention.default_target is None:
-        raise InputError(f"{convention.name} needs --target")
-    if target is None:
-        target_array = convention.default_target(pred_array)
-    else:
-        target_array = as_array(target, "--target", float_type, allow_nonfinite=allow_nonfinite)
-    weight = None
-    if sample_weight is not None:
-        if not lib.sample_weight:
-            raise InputError(f"--sample-weight: {lib.title} takes no sample weights (Keras and scikit-learn do)")
-        weight = as_array(sample_weight, "--sample-weight", float_type)
+    pred_array, target_array, weight = _arrays(
+        convention, lib, pred, target, sample_weight, float_type, allow_nonfinite
+    )
     if convention.check is not None:
         convention.check(pred_array, target_array, **params)
 
@@ -218,9 +243,7 @@ def compute_convention(
     count = 1.0 if convention.contributions else float(max(shown.size, 1))
     params.pop("sample_weight", None)
     params.pop("multioutput", None)
-    tensors = {} if weight is None else {"sample_weight": weight}
-    axis = _reduced_axis(pred_array, elements, params)
-    return LossResult(
+    result = LossResult(
         loss=spec.name,
         params={**params, **reduce_params},
         reduction=reduction,
@@ -234,10 +257,11 @@ def compute_convention(
         value=np.asarray(value) if reduction == "none" or vector else float(value),
         grad=grad,
         count=count,
-        tensors=tensors,
-        class_axis=axis,
+        tensors={} if weight is None else {"sample_weight": weight},
+        class_axis=_reduced_axis(pred_array, elements, params),
         convention=convention.library,
     )
+    return Evaluation(result, elements, np.asarray(cot, dtype=float_type), vector)
 
 
 def _reduced_axis(pred: np.ndarray, elements: np.ndarray, params: Mapping[str, Any]) -> int | None:
