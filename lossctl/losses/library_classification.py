@@ -218,4 +218,158 @@ GCE = LossSpec(
     ),
 )
 
-LOSSES = (BRIER, GCE)
+# --- D² scores of probabilistic classifiers (scikit-learn d2_log_loss_score, d2_brier_score) --------------
+
+
+def _d2_columns(pred: Array, target: Array) -> tuple[Array, Array]:
+    """Probabilities and one-hot outcomes as (n, C) columns; a 1-D pred is P(class 1), so the columns [1 − p, p]."""
+    if _binary(pred):
+        return np.stack([1.0 - pred, pred], axis=1), np.stack([1.0 - target, target], axis=1)
+    return pred, _truth(pred, target)
+
+
+def _d2_score(pred: Array, target: Array, kind: str) -> tuple[Array, Array]:
+    """Contributions 1/n − ℓᵢ/D (they sum to 1 − Σℓ/D) and the gradient −∂ℓᵢ/∂p / D, D = Σ ℓ(y, class frequencies).
+
+    ℓ is the log loss with p clipped to [eps, 1 − eps] (_classification.py:3454-3457) or the Brier sum Σ_c (y − p)².
+    """
+    p, y = _d2_columns(pred, target)
+    frequencies = np.broadcast_to(y.mean(axis=0), y.shape)
+    if kind == "log":
+        eps = np.finfo(pred.dtype).eps
+        clipped = np.clip(p, eps, 1 - eps)
+        losses = -np.sum(y * np.log(clipped), axis=1)
+        baseline = -np.sum(y * np.log(np.clip(frequencies, eps, 1 - eps)), axis=1)
+        slope = -y / clipped * ((p >= eps) & (p <= 1 - eps))
+    else:
+        losses, baseline, slope = np.sum((y - p) ** 2, axis=1), np.sum((y - frequencies) ** 2, axis=1), 2 * (p - y)
+    total = np.sum(baseline)
+    gradient = -slope / total
+    if _binary(pred):
+        gradient = gradient[:, 1] - gradient[:, 0]
+    return 1.0 / pred.shape[0] - losses / total, gradient
+
+
+def d2_log_loss(pred: Array, target: Array) -> Array:
+    """Contributions 1/n − ℓᵢ/D, ℓᵢ = −Σ_c y_ic log clip(p_ic), D = Σᵢ ℓᵢ at the class frequencies: sum = D²."""
+    return _d2_score(pred, target, "log")[0]
+
+
+def d2_log_loss_grad(pred: Array, target: Array) -> Array:
+    """y_ic / (clip(p_ic) D) where p_ic is not clipped (1-D pred: the difference of the two columns)."""
+    return _d2_score(pred, target, "log")[1]
+
+
+def d2_brier(pred: Array, target: Array) -> Array:
+    """Contributions 1/n − Σ_c (y_ic − p_ic)² / D, D = Σᵢ Σ_c (y_ic − ȳ_c)²: sum = D²."""
+    return _d2_score(pred, target, "brier")[0]
+
+
+def d2_brier_grad(pred: Array, target: Array) -> Array:
+    """−2 (p_ic − y_ic) / D (1-D pred: the difference of the two columns)."""
+    return _d2_score(pred, target, "brier")[1]
+
+
+def _whole(pred: Array, **_: object) -> bool:
+    """A ratio over the whole batch: not a sum of independent per-sample terms."""
+    return False
+
+
+def _metric_count(*_: object, **__: object) -> float:
+    """The contributions sum to the score: 'mean' divides by 1."""
+    return 1.0
+
+
+def check_d2(pred: Array, target: Array, **_: object) -> None:
+    """Brier's input rules, two samples or more (scikit-learn returns nan below) and two outcomes at least."""
+    check_brier(pred, target)
+    if pred.shape[0] < 2:
+        raise InputError("a D² score needs at least two samples (scikit-learn returns nan below two)")
+    _, y = _d2_columns(pred, target)
+    if np.count_nonzero(y.sum(axis=0)) < 2:
+        raise InputError("--target holds a single class: the baseline predicts it perfectly and D² divides by 0")
+
+
+def _sample_d2(rng: np.random.Generator) -> dict[str, Array]:
+    sample = sample_brier(rng)
+    n = max(sample["pred"].shape[0], 2)
+    sample = {
+        "pred": np.resize(sample["pred"], (n, *sample["pred"].shape[1:])),
+        "target": np.resize(sample["target"], n),
+    }
+    sample["target"][:2] = [0.0, 1.0]  # two classes at least
+    sample["pred"] = np.clip(sample["pred"], 0.02, 0.98)
+    if sample["pred"].ndim == 2:
+        sample["pred"] = sample["pred"] / sample["pred"].sum(axis=1, keepdims=True)
+    return sample
+
+
+D2_SCORE_WHEN = (
+    " A score, not a loss: 1 is perfect, 0 is what predicting the class frequencies of --target scores, and it "
+    "has no lower bound. The elements are each sample's contribution (value = their sum). --target: 0/1 outcomes "
+    "with a 1-D --pred (P(class 1)), class indices or one-hot rows with (N, C)."
+)
+
+D2_LOG_LOSS = LossSpec(
+    name="d2_log_loss",
+    aliases=("d2_log_loss_score",),
+    family="classification",
+    summary="D² of the log loss: the fraction of the log loss explained against predicting the class frequencies.",
+    formula="D² = 1 − Σᵢ ℓᵢ / Σᵢ ℓ⁰ᵢ,  ℓᵢ = −Σ_c y_ic log clip(p_ic),  ℓ⁰ the same with p = the class frequencies",
+    gradient="∂D²/∂p_ic = y_ic / (clip(p_ic) Σⱼ ℓ⁰ⱼ) where p_ic is not clipped, 0 where it is",
+    when="Comparing probabilistic classifiers across data sets (a pseudo-R² for classification)." + D2_SCORE_WHEN,
+    elements=d2_log_loss,
+    grad=d2_log_loss_grad,
+    target="class",
+    target_help="0/1 outcomes (same shape as a 1-D --pred), or class indices / one-hot rows for (N, C)",
+    check=check_d2,
+    sample=_sample_d2,
+    zero_at_target=False,
+    separable=_whole,
+    denominator=_metric_count,
+    class_axis=lambda pred: 1 if pred.ndim == 2 else None,
+    references=(f"{SKLEARN}:3869-3979 d2_log_loss_score",),
+    examples=(
+        Example(
+            [0.9, 0.2],
+            [1.0, 0.0],
+            value=1 - (-np.log(0.9) - np.log(0.8)) / (2 * np.log(2)),
+            source="by hand: class frequencies ½, ½ give 2 log 2; 1 − (−log 0.9 − log 0.8) / (2 log 2)",
+        ),
+        Example([0.5, 0.5], [1.0, 0.0], value=0.0, source="by hand: predicting the frequencies scores 0"),
+    ),
+    see_also=("bce", "brier_score", "d2_brier"),
+)
+
+D2_BRIER = LossSpec(
+    name="d2_brier",
+    aliases=("d2_brier_score",),
+    family="classification",
+    summary="D² of the Brier score (the Brier skill score) against predicting the class frequencies.",
+    formula="D² = 1 − Σᵢ Σ_c (y_ic − p_ic)² / Σᵢ Σ_c (y_ic − ȳ_c)²,  ȳ the class frequencies",
+    gradient="∂D²/∂p_ic = −2 (p_ic − y_ic) / Σⱼ Σ_c (y_jc − ȳ_c)²",
+    when="Judging calibrated probabilities relative to a climatology baseline (meteorology's Brier skill score)."
+    + D2_SCORE_WHEN,
+    elements=d2_brier,
+    grad=d2_brier_grad,
+    target="class",
+    target_help="0/1 outcomes (same shape as a 1-D --pred), or class indices / one-hot rows for (N, C)",
+    check=check_d2,
+    sample=_sample_d2,
+    zero_at_target=False,
+    separable=_whole,
+    denominator=_metric_count,
+    class_axis=lambda pred: 1 if pred.ndim == 2 else None,
+    references=(f"{SKLEARN}:3993-4110 d2_brier_score", "Wikipedia, Brier score: Brier skill score"),
+    examples=(
+        Example(
+            [0.9, 0.2],
+            [1.0, 0.0],
+            value=0.9,
+            source="by hand: Σ (y − p)² over both columns = 0.02 + 0.08, baseline 0.5 + 0.5: 1 − 0.1",
+        ),
+    ),
+    see_also=("brier_score", "d2_log_loss"),
+)
+
+LOSSES = (BRIER, GCE, D2_LOG_LOSS, D2_BRIER)
