@@ -77,7 +77,7 @@ def inputs(library: str, name: str, rng: np.random.Generator, shape: tuple[int, 
     if name == "ntxent":
         embeddings = rng.normal(size=(2 * rows, classes))
         return embeddings, (np.arange(2 * rows) % rows).astype(float)
-    if library == "sklearn" and name == "brier_score_loss":
+    if library == "sklearn" and name in ("brier_score_loss", "d2_brier_score", "d2_log_loss_score"):
         if len(shape) == 1:
             return _probabilities(rng, shape), np.array([0.0, 1.0] * rows)[:rows]
         return rng.dirichlet(np.ones(classes), size=rows), np.arange(rows, dtype=float) % classes
