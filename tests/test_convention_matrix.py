@@ -165,7 +165,13 @@ def test_keras_matrix(name, shape, settings):
 
 # --- optax (jax.value_and_grad, float32) ------------------------------------------------------------------
 
-INTEGER_LABELS = {"softmax_cross_entropy_with_integer_labels", "multiclass_hinge_loss", "ntxent"}
+INTEGER_LABELS = {
+    "softmax_cross_entropy_with_integer_labels",
+    "multiclass_hinge_loss",
+    "ntxent",
+    "multiclass_sparsemax_loss",
+    "sparsemax_loss",
+}
 OPTAX_CASES = [
     pytest.param(name, shape, settings, id=f"{name}-{'x'.join(map(str, shape))}-{settings}")
     for c in LIBRARIES["optax"].conventions

@@ -72,6 +72,10 @@ def inputs(library: str, name: str, rng: np.random.Generator, shape: tuple[int, 
         return rng.uniform(0.1, 2.0, size=(rows, classes)), _one_hot(rng, rows, classes)
     if name == "binary_hinge_loss":
         return rng.normal(size=shape) * 2, rng.integers(0, 2, size=shape).astype(float)
+    if name == "sparsemax_loss":
+        return rng.normal(size=shape) * 1.5, rng.integers(0, 2, size=shape).astype(float)
+    if name == "multiclass_sparsemax_loss":
+        return rng.normal(size=(rows, classes)), np.arange(rows, dtype=float) % classes
     if name == "sigmoid_focal_loss":
         return rng.normal(size=shape) * 2, rng.integers(0, 2, size=shape).astype(float)
     if name == "ntxent":
@@ -133,6 +137,7 @@ def _applies(library: str, name: str, shape: tuple[int, ...]) -> bool:
     one_d_only = ONE_D_ONLY
     two_d_only = {
         "multiclass_hinge_loss",
+        "multiclass_sparsemax_loss",
         "CategoricalCrossentropy",
         "CategoricalFocalCrossentropy",
         "ntxent",

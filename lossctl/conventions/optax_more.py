@@ -13,6 +13,7 @@ import numpy as np
 from lossctl.conventions.base import Array, Convention, elementwise, require_same_shape
 from lossctl.errors import InputError
 from lossctl.losses.classification import focal, focal_grad
+from lossctl.losses.library_classification import sparsemax_loss, sparsemax_loss_grad
 from lossctl.losses.spec import Param
 
 CLASSIFICATION = "optax 0.2.8 optax/losses/_classification.py"
@@ -37,6 +38,53 @@ def _check_focal(pred: Array, target: Array, **_: Any) -> None:
     require_same_shape(pred, target, "optax")
     if np.any((target < 0) | (target > 1)):
         raise InputError("--target must hold labels in [0, 1] for optax's sigmoid_focal_loss")
+
+
+# --- sparsemax losses: _classification.py:127-150 (binary), 930-962 (multiclass) -------------------------------
+
+
+def _sparse_plus(z: Array) -> Array:
+    """jax.nn.sparse_plus: 0 for z ≤ −1, (z + 1)²/4 inside, z for z ≥ 1."""
+    return np.where(z <= -1, 0, np.where(z >= 1, z, (z + 1) ** 2 / 4))
+
+
+def _sparse_sigmoid(z: Array) -> Array:
+    """jax.nn.sparse_sigmoid, the derivative of sparse_plus: 0, (z + 1)/2, 1."""
+    return np.clip((z + 1) / 2, 0, 1)
+
+
+def _flipped(x: Array, labels: Array) -> tuple[Array, Array]:
+    """_classification.py:148: z = −x where the label is true (non-zero), x elsewhere; and ∂z/∂x."""
+    sign = np.where(labels != 0, -1.0, 1.0).astype(x.dtype)
+    return sign * x, sign
+
+
+binary_sparsemax = elementwise(
+    lambda x, y: _sparse_plus(_flipped(x, y)[0]),
+    lambda x, y: _sparse_sigmoid(_flipped(x, y)[0]) * _flipped(x, y)[1],
+)
+
+
+def multiclass_sparsemax_elements(pred: Array, target: Array) -> Array:
+    """_classification.py:930-940: per row ⟨p, θ − θ_y⟩ + ½ (1 − ‖p‖²) with p = projection_simplex(θ)."""
+    return sparsemax_loss(pred, target)
+
+
+def multiclass_sparsemax_vjp(pred: Array, target: Array, cot: Array) -> Array:
+    return np.asarray(cot)[:, None] * sparsemax_loss_grad(pred, target)
+
+
+def _check_binary_labels(pred: Array, target: Array, **_: Any) -> None:
+    require_same_shape(pred, target, "optax")
+
+
+def _check_rows(pred: Array, target: Array, **_: Any) -> None:
+    if pred.ndim != 2 or target.shape != pred.shape[:1]:
+        raise InputError(
+            f"optax's multiclass_sparsemax_loss takes scores (N, C) and N integer labels; got {pred.shape}"
+        )
+    if np.any(target != np.round(target)) or np.any((target < 0) | (target >= pred.shape[1])):
+        raise InputError(f"--target must hold class indices from 0 to {pred.shape[1] - 1}")
 
 
 # --- ntxent: _self_supervised.py:24-123 --------------------------------------------------------------
@@ -103,6 +151,25 @@ def _check_ntxent(pred: Array, target: Array, **_: Any) -> None:
 
 
 CONVENTIONS = (
+    Convention(
+        "optax",
+        "sparsemax",
+        ("sparsemax_loss",),
+        *binary_sparsemax,
+        "the binary form, element-wise on any shape: sparse_plus(−x) for a true label, sparse_plus(x) otherwise",
+        f"{CLASSIFICATION}:127-150",
+        check=_check_binary_labels,
+    ),
+    Convention(
+        "optax",
+        "sparsemax",
+        ("multiclass_sparsemax_loss",),
+        multiclass_sparsemax_elements,
+        multiclass_sparsemax_vjp,
+        "scores (N, C) with integer labels, one loss per row, unreduced; float32",
+        f"{CLASSIFICATION}:930-962",
+        check=_check_rows,
+    ),
     Convention(
         "optax",
         "focal",

@@ -372,4 +372,99 @@ D2_BRIER = LossSpec(
     see_also=("brier_score", "d2_log_loss"),
 )
 
-LOSSES = (BRIER, GCE, D2_LOG_LOSS, D2_BRIER)
+# --- sparsemax loss (Martins & Astudillo 2016; optax multiclass_sparsemax_loss and sparsemax_loss) -------------
+
+
+def sparsemax_projection(scores: Array) -> Array:
+    """The Euclidean projection of each row onto the simplex (Martins & Astudillo 2016, Algorithm 1)."""
+    ordered = -np.sort(-scores, axis=1)
+    ranks = np.arange(1, scores.shape[1] + 1, dtype=scores.dtype)
+    cumulative = np.cumsum(ordered, axis=1)
+    support = 1 + ranks * ordered > cumulative
+    k = np.sum(support, axis=1, keepdims=True)
+    tau = (np.take_along_axis(cumulative, k - 1, axis=1) - 1) / k
+    return np.maximum(scores - tau, 0)
+
+
+def _sparsemax_rows(pred: Array, target: Array) -> tuple[Array, Array]:
+    """Scores as rows and one-hot labels; a 1-D pred is the binary form, scores (0, x) with label 0 or 1."""
+    if pred.ndim == 1:
+        scores = np.stack([np.zeros_like(pred), pred], axis=1)
+        return scores, np.stack([1 - target, target], axis=1)
+    return pred, one_hot(target.astype(np.int64), pred.shape[1], 1, pred.dtype)
+
+
+def sparsemax_loss(pred: Array, target: Array) -> Array:
+    """ℓ = Σ_c p_c (θ_c − θ_y) + ½ (1 − ‖p‖²), p = sparsemax(θ) (optax _classification.py:930-940)."""
+    scores, hot = _sparsemax_rows(pred, target)
+    p = sparsemax_projection(scores)
+    true_score = np.sum(scores * hot, axis=1, keepdims=True)
+    return np.sum(p * (scores - true_score), axis=1) + 0.5 * (1 - np.sum(p * p, axis=1))
+
+
+def sparsemax_loss_grad(pred: Array, target: Array) -> Array:
+    """∂ℓ/∂θ = sparsemax(θ) − e_y (a Fenchel–Young loss); the binary form keeps the score x's column."""
+    scores, hot = _sparsemax_rows(pred, target)
+    grad = sparsemax_projection(scores) - hot
+    return grad[:, 1] if pred.ndim == 1 else grad
+
+
+def check_sparsemax(pred: Array, target: Array, **_: object) -> None:
+    if pred.ndim == 1:
+        if target.shape != pred.shape:
+            raise InputError(f"--target has shape {target.shape} but --pred has {pred.shape}; they must match")
+        require((target == 0) | (target == 1), target, "--target", "must be labels 0 or 1 with a 1-D --pred")
+        return
+    if pred.ndim != 2 or target.shape != pred.shape[:1]:
+        raise InputError(
+            f"--pred must be scores (N, C) with --target one class index per row; got {pred.shape} and {target.shape}"
+        )
+    valid = (target == np.round(target)) & (target >= 0) & (target < pred.shape[1])
+    require(valid, target, "--target", f"must hold class indices 0…{pred.shape[1] - 1}")
+
+
+def _sample_sparsemax(rng: np.random.Generator) -> dict[str, Array]:
+    n = int(rng.integers(1, 6))
+    if rng.random() < 0.5:
+        return {"pred": rng.normal(size=n) * 2, "target": rng.integers(0, 2, size=n).astype(float)}
+    classes = int(rng.integers(2, 5))
+    return {"pred": rng.normal(size=(n, classes)) * 2, "target": rng.integers(0, classes, size=n).astype(float)}
+
+
+SPARSEMAX = LossSpec(
+    name="sparsemax",
+    aliases=("sparsemax_fenchel_young",),
+    family="classification",
+    summary="Sparsemax loss: the Fenchel–Young loss of sparsemax, a softmax-like loss whose probabilities can be 0.",
+    formula="ℓ = Σ_c p_c (θ_c − θ_y) + ½ (1 − ‖p‖²),  p = sparsemax(θ) = argmin over the simplex of ‖p − θ‖;  "
+    "1-D --pred: scores (0, x)",
+    gradient="∂ℓ/∂θ = sparsemax(θ) − e_y  (1-D: sparse_sigmoid(x) − y)",
+    when="Classification with sparse probability outputs (attention, multi-label with abstention): the loss is 0 "
+    "once the true class's score beats the others by 1, and the predicted distribution puts exact zeros on "
+    "hopeless classes. --pred: scores (N, C) with class indices, or 1-D scores with 0/1 labels (optax's binary "
+    "sparsemax_loss, which equals sparse_plus(∓x)).",
+    elements=sparsemax_loss,
+    grad=sparsemax_loss_grad,
+    target="class",
+    target_help="class indices (N,) for (N, C) scores; 0/1 labels for 1-D scores",
+    check=check_sparsemax,
+    sample=_sample_sparsemax,
+    zero_at_target=False,
+    class_axis=lambda pred: 1 if pred.ndim == 2 else None,
+    references=(
+        "Martins & Astudillo, From Softmax to Sparsemax, ICML 2016, eq. (17)",
+        "Blondel, Martins & Niculae, Learning with Fenchel-Young Losses, JMLR 2020, sec. 4.4",
+        "optax 0.2.8 optax/losses/_classification.py:127-150, 930-962",
+    ),
+    examples=(
+        Example([[0.0, 0.0]], [0.0], value=0.25, source="by hand: p = (½, ½), ½ (1 − ½)"),
+        Example([[0.0, 2.0, 0.0]], [0.0], value=2.0, source="by hand: p = e₁, 1·(2 − 0) + ½ (1 − 1)"),
+        Example([[2.0, 0.0, 0.0]], [0.0], value=0.0, source="by hand: the true class wins by 2, p = e_y"),
+        Example(
+            [0.0, 3.0], [1.0, 0.0], value=(0.25 + 3.0) / 2, source="by hand: sparse_plus(0) = ¼, sparse_plus(3) = 3"
+        ),
+    ),
+    see_also=("cross_entropy", "categorical_hinge"),
+)
+
+LOSSES = (BRIER, GCE, D2_LOG_LOSS, D2_BRIER, SPARSEMAX)
