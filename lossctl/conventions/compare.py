@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from lossctl.conventions.registry import DEFAULT, LIBRARIES, TITLES, convention_for, libraries_for
-from lossctl.conventions.run import _library_reduction, compute_convention
+from lossctl.conventions.run import compute_convention, library_reduction
 from lossctl.errors import InputError, LossctlError, ParameterError
 from lossctl.losses.spec import LossSpec
 
@@ -79,7 +79,7 @@ def compute_all(
         assert convention is not None
         own = {k: v for k, v in settings.items() if convention.param(k) is not None}
         used |= set(own)
-        lib_reduction = _library_reduction(lib_name, reduction)
+        lib_reduction = library_reduction(lib_name, reduction)
         lib_dtype = dtype or LIBRARIES[lib_name].dtype
         try:
             result = compute_convention(

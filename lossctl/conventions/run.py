@@ -198,7 +198,7 @@ def evaluate_convention(
     dtype = dtype or lib.dtype
     if dtype not in DTYPES:
         raise ParameterError(f"--dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
-    reduction = _library_reduction(lib.name, reduction)
+    reduction = library_reduction(lib.name, reduction)
     reductions = _reductions(lib, convention)
     if reduction not in reductions:
         raise ParameterError(
@@ -272,7 +272,7 @@ def _reduced_axis(pred: np.ndarray, elements: np.ndarray, params: Mapping[str, A
     return int(axis) % pred.ndim if isinstance(axis, int) else pred.ndim - 1
 
 
-def _library_reduction(lib_name: str, reduction: str) -> str:
+def library_reduction(lib_name: str, reduction: str) -> str:
     if lib_name == "keras" and reduction == "mean":
         return "sum_over_batch_size"
     return reduction
