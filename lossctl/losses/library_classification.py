@@ -10,6 +10,7 @@ import numpy as np
 from lossctl.errors import InputError
 from lossctl.losses.checks import require
 from lossctl.losses.classification import as_indices, class_axis, gather, index_shape, one_hot
+from lossctl.losses.metrics import WHOLE_COLUMN
 from lossctl.losses.spec import Array, Example, LossSpec, Param, Testing
 
 SKLEARN = "scikit-learn 1.9.1 sklearn/metrics/_classification.py"
@@ -270,16 +271,6 @@ def d2_brier_grad(pred: Array, target: Array) -> Array:
     return _d2_score(pred, target, "brier")[1]
 
 
-def _whole(pred: Array, **_: object) -> bool:
-    """A ratio over the whole batch: not a sum of independent per-sample terms."""
-    return False
-
-
-def _metric_count(*_: object, **__: object) -> float:
-    """The contributions sum to the score: 'mean' divides by 1."""
-    return 1.0
-
-
 def check_d2(pred: Array, target: Array, **_: object) -> None:
     """Brier's input rules, two samples or more (scikit-learn returns nan below) and two outcomes at least."""
     check_brier(pred, target)
@@ -323,11 +314,9 @@ D2_LOG_LOSS = LossSpec(
     target="class",
     target_help="0/1 outcomes (same shape as a 1-D --pred), or class indices / one-hot rows for (N, C)",
     check=check_d2,
-    sample=_sample_d2,
-    zero_at_target=False,
-    separable=_whole,
-    denominator=_metric_count,
     class_axis=lambda pred: 1 if pred.ndim == 2 else None,
+    testing=Testing(sample=_sample_d2, zero_at_target=False),
+    **WHOLE_COLUMN,
     references=(f"{SKLEARN}:3869-3979 d2_log_loss_score",),
     examples=(
         Example(
@@ -355,11 +344,9 @@ D2_BRIER = LossSpec(
     target="class",
     target_help="0/1 outcomes (same shape as a 1-D --pred), or class indices / one-hot rows for (N, C)",
     check=check_d2,
-    sample=_sample_d2,
-    zero_at_target=False,
-    separable=_whole,
-    denominator=_metric_count,
     class_axis=lambda pred: 1 if pred.ndim == 2 else None,
+    testing=Testing(sample=_sample_d2, zero_at_target=False),
+    **WHOLE_COLUMN,
     references=(f"{SKLEARN}:3993-4110 d2_brier_score", "Wikipedia, Brier score: Brier skill score"),
     examples=(
         Example(
@@ -448,9 +435,8 @@ SPARSEMAX = LossSpec(
     target="class",
     target_help="class indices (N,) for (N, C) scores; 0/1 labels for 1-D scores",
     check=check_sparsemax,
-    sample=_sample_sparsemax,
-    zero_at_target=False,
     class_axis=lambda pred: 1 if pred.ndim == 2 else None,
+    testing=Testing(sample=_sample_sparsemax, zero_at_target=False),
     references=(
         "Martins & Astudillo, From Softmax to Sparsemax, ICML 2016, eq. (17)",
         "Blondel, Martins & Niculae, Learning with Fenchel-Young Losses, JMLR 2020, sec. 4.4",
