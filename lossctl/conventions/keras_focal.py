@@ -97,8 +97,8 @@ def _alpha(alpha: Any, pred: Array) -> Array:
     return values.reshape(()) if values.size == 1 else values
 
 
-def _categorical_parts(pred: Array, target: Array, params: dict[str, Any]) -> tuple[Array, ...]:
-    axis = params.get("axis", LAST)
+def _categorical_parts(pred: Array, target: Array, params: dict[str, Any]) -> tuple[Any, ...]:
+    axis = int(params.get("axis", LAST))
     t = smoothed_categorical(target, params.get("label_smoothing", 0.0))  # :2279-2282
     o = np.exp(log_softmax(pred, axis)) if params.get("from_logits") else pred  # :2285
     total, q, c, inside = probabilities(o, axis)  # :2291-2292

@@ -163,9 +163,9 @@ def _arrays(convention: Convention, lib: Library, pred, target, sample_weight, f
     from lossctl.evaluation.validate import as_array
 
     pred_array = as_array(pred, "--pred", float_type, allow_nonfinite=allow_nonfinite)
-    if target is None and convention.default_target is None:
-        raise InputError(f"{convention.name} needs --target")
     if target is None:
+        if convention.default_target is None:
+            raise InputError(f"{convention.name} needs --target")
         target_array = convention.default_target(pred_array)
     else:
         target_array = as_array(target, "--target", float_type, allow_nonfinite=allow_nonfinite)

@@ -276,23 +276,21 @@ def check_d2(pred: Array, target: Array, **_: object) -> None:
     check_brier(pred, target)
     if pred.shape[0] < 2:
         raise InputError("a D² score needs at least two samples (scikit-learn returns nan below two)")
-    _, y = _d2_columns(pred, target)
-    if np.count_nonzero(y.sum(axis=0)) < 2:
+    outcomes = _d2_columns(pred, target)[1]
+    if np.count_nonzero(outcomes.sum(axis=0)) < 2:
         raise InputError("--target holds a single class: the baseline predicts it perfectly and D² divides by 0")
 
 
 def _sample_d2(rng: np.random.Generator) -> dict[str, Array]:
-    sample = sample_brier(rng)
-    n = max(sample["pred"].shape[0], 2)
-    sample = {
-        "pred": np.resize(sample["pred"], (n, *sample["pred"].shape[1:])),
-        "target": np.resize(sample["target"], n),
-    }
-    sample["target"][:2] = [0.0, 1.0]  # two classes at least
-    sample["pred"] = np.clip(sample["pred"], 0.02, 0.98)
-    if sample["pred"].ndim == 2:
-        sample["pred"] = sample["pred"] / sample["pred"].sum(axis=1, keepdims=True)
-    return sample
+    """Brier's samples with two rows at least, both classes 0 and 1 present, probabilities away from 0 and 1."""
+    drawn = sample_brier(rng)
+    n = max(drawn["pred"].shape[0], 2)
+    pred = np.clip(np.resize(drawn["pred"], (n, *drawn["pred"].shape[1:])), 0.02, 0.98)
+    target = np.resize(drawn["target"], n)
+    target[:2] = [0.0, 1.0]
+    if pred.ndim == 2:
+        pred = pred / pred.sum(axis=1, keepdims=True)
+    return {"pred": pred, "target": target}
 
 
 D2_SCORE_WHEN = (
