@@ -57,7 +57,7 @@ def _library_command(name: str) -> click.Command | None:
     from lossctl.conventions.registry import library_of_name
 
     owner = library_of_name(name)
-    if owner is None:
+    if owner is None or (owner[0] == "torch" and name in LOSSES.all_names):  # lossctl's own alias: its own path
         return None
     single = typer.Typer(add_completion=False)
     single.command(name=name, context_settings={"help_option_names": ["-h", "--help"]})(
@@ -76,8 +76,8 @@ class LossGroup(TyperGroup):
         command = super().get_command(ctx, cmd_name)
         if command is not None:
             return _plain_flags(command)
-        if cmd_name not in LOSSES.all_names and cmd_name[:1].isalpha():
-            command = _library_command(cmd_name)  # a library's own spelling, matched with its case
+        if cmd_name not in LOSSES and cmd_name[:1].isalpha():
+            command = _library_command(cmd_name)  # a library's own spelling (even a lossctl alias) selects it
             if command is not None:
                 return command
         spec = LOSSES.find(cmd_name)

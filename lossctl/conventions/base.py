@@ -43,6 +43,11 @@ class Convention:
     # A whole-column metric (R², median, Minkowski …): ``elements`` and ``vjp`` take ``sample_weight`` and give
     # each value's contribution; the value is their sum, whatever the library's reduction rule.
     contributions: bool = False
+    # the target the library assumes when --target is absent (optax ntxent: rows i and i + N pair up)
+    default_target: Callable[[Array], Array] | None = None
+    # params -> whether the library returns one value per output (torchmetrics num_outputs > 1, one-vs-all);
+    # multioutput=raw_values says so for every convention.  The gradient is then that of their sum.
+    vector_value: Callable[..., bool] | None = None
 
     @property
     def name(self) -> str:

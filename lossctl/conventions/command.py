@@ -5,21 +5,23 @@ from __future__ import annotations
 import sys
 from typing import Any
 
+import numpy as np
+
+from lossctl.conventions.compare import Row, compute_all, matching_conventions, mismatch_note
+from lossctl.conventions.explain import explain
 from lossctl.conventions.registry import DEFAULT, TITLES
-from lossctl.conventions.run import (
-    Row,
-    choose,
-    compute_all,
-    compute_convention,
-    matching_conventions,
-    mismatch_note,
-    parse_settings,
-)
+from lossctl.conventions.run import choose, evaluate_convention, parse_settings
 from lossctl.errors import ExitStatus, InputError
 from lossctl.io.outputs import OutputSet
 from lossctl.losses.spec import LossSpec
 
-PER_ELEMENT_ONLY = {"explain": "--explain", "activation": "--activation", "channels_last": "--channels-last"}
+PYTORCH_LAYOUT_ONLY = {  # lossctl's own pre-processing for PyTorch's losses; the libraries take their own inputs
+    "activation": "--activation applies an activation before PyTorch's loss; under {lib} give the library's "
+    "own input (Keras and optax losses take logits or probabilities by their own parameters, e.g. "
+    "--set from_logits=true)",
+    "channels_last": "--channels-last moves the class axis to PyTorch's axis 1; {lib} reads its own layout "
+    "(classes last; Keras: --set axis=…)",
+}
 
 
 def run_convention(spec: LossSpec, options: dict[str, Any], invoked: str | None, outputs: OutputSet) -> int | None:
@@ -36,19 +38,22 @@ def run_convention(spec: LossSpec, options: dict[str, Any], invoked: str | None,
                 "use --convention keras or sklearn for theirs"
             )
         return None
-    for name, option in PER_ELEMENT_ONLY.items():
+    for name, message in PYTORCH_LAYOUT_ONLY.items():
         if options.get(name):
-            raise InputError(f"{option} is not available with --convention {choice.library} yet")
+            raise InputError(message.format(lib=TITLES[choice.library]))
+    if options.get("explain") and choice.library == "all":
+        raise InputError("--explain shows one library's derivation: choose one --convention, not all")
     from lossctl.cli.commands import read_inputs
     from lossctl.io.inputs import read_array
 
     pred, target, tensors = read_inputs(spec, options)
+    _refuse_torch_tensors(tensors, choice)
     weight = options.get("sample_weight")
     sample_weight = None if weight is None else read_array(weight, "--sample-weight")
     given = {p.name: options.get(p.name) for p in spec.hyper_params}
     if choice.library == "all" or choice.convention is None:  # None only for "all": torch returned above
         return _run_all(spec, options, invoked, pred, target, tensors, sample_weight, settings, given)
-    result = compute_convention(
+    evaluation = evaluate_convention(
         spec,
         choice.convention,
         pred,
@@ -60,7 +65,26 @@ def run_convention(spec: LossSpec, options: dict[str, Any], invoked: str | None,
         given=given,
         allow_nonfinite=options.get("allow_nonfinite", False),
     )
-    return _emit_result(spec, options, result, choice.library, pred, target, tensors, sample_weight, settings, outputs)
+    result = evaluation.result
+    text = explain(choice.convention, evaluation, options["precision"]) if options.get("explain") else ""
+    if isinstance(result.value, np.ndarray) and result.reduction != "none" and options.get("expect") is not None:
+        raise InputError(
+            f"--expect checks one value, and {choice.convention.name} gives one per output here "
+            "(raw values): read them with --format json"
+        )
+    context = (pred, target, tensors, sample_weight, settings)
+    return _emit_result(spec, options, result, choice.library, context, outputs, text)
+
+
+def _refuse_torch_tensors(tensors: dict[str, Any], choice: Any) -> None:
+    """A PyTorch tensor option (--weight, --pred2 …) the library's loss has no place for is an error, not ignored."""
+    if choice.convention is None or not tensors:
+        return
+    name = sorted(tensors)[0]
+    raise InputError(
+        f"--{name.replace('_', '-')} is PyTorch's parameter; {TITLES[choice.library]}'s {choice.convention.name} "
+        "does not take it (see lossctl info and --set for its own parameters)"
+    )
 
 
 def _dtype(options: dict[str, Any]) -> str | None:
@@ -69,27 +93,45 @@ def _dtype(options: dict[str, Any]) -> str | None:
 
 
 def _emit_result(
-    spec: LossSpec,
-    options: dict[str, Any],
-    result: Any,
-    library: str,
-    pred: Any,
-    target: Any,
-    tensors: dict[str, Any],
-    sample_weight: Any,
-    settings: dict[str, str],
-    outputs: OutputSet,
+    spec: LossSpec, options: dict[str, Any], result: Any, library: str, context: tuple, outputs: OutputSet, text: str
 ) -> int:
+    """Print the result (or the derivation ``text`` of --explain), save files, judge --expect."""
     from lossctl.cli.output import emit, publish, save_results, verdicts
 
     found = verdicts(result, options)
     save_results(result, outputs)
-    publish(outputs, lambda: emit(result, options["format"], options["precision"], verdicts=found))
+    if text:
+        publish(outputs, lambda: _emit_explained(result, options, text, found))
+    else:
+        publish(outputs, lambda: emit(result, options["format"], options["precision"], verdicts=found))
     if found and not all(v.ok for v in found):
-        rows = _rows_quietly(spec, options, pred, target, tensors, sample_weight, settings)
+        rows = _rows_quietly(spec, options, *context)
         _note(library, found[0], rows)
         return ExitStatus.MISMATCH
     return ExitStatus.OK
+
+
+def _emit_explained(result: Any, options: dict[str, Any], text: str, verdicts: list) -> None:
+    """As lossctl's --explain: the derivation replaces the table, sits in JSON under "explain", or goes to
+    stderr beside csv and value output (stdout stays machine-readable)."""
+    from lossctl.cli.output import close_with, verdict_lines
+    from lossctl.render import machine
+
+    lines = verdict_lines(verdicts, options["precision"])
+    output_format = options["format"]
+    if output_format == "table":
+        sys.stdout.write(text + ("\n" + "\n".join(lines) + "\n" if lines else ""))
+        return
+    if output_format == "json":
+        extra: dict[str, Any] = {"explain": text.rstrip("\n").split("\n")}
+        if verdicts:
+            extra["expect"] = [v.as_dict() for v in verdicts]
+        sys.stdout.write(machine.to_json(result, extra))
+        close_with([])
+        return
+    render = {"csv": machine.to_csv, "value": machine.to_value}[output_format]
+    sys.stdout.write(render(result))
+    close_with([text.rstrip("\n"), *lines])
 
 
 def _rows_quietly(spec, options, pred, target, tensors, sample_weight, settings, invoked=None) -> list[Row]:

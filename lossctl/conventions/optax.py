@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from lossctl.conventions import optax_more
 from lossctl.conventions.base import Array, Convention, Library, elementwise, plain_reduce, require_same_shape
 from lossctl.errors import InputError
 from lossctl.losses._numerics import log_sigmoid, log_softmax, sigmoid
@@ -266,12 +267,9 @@ LIBRARY = Library(
     reductions=("mean", "sum", "none"),
     reduce=plain_reduce,
     dtype="float32",
-    conventions=(*CONVENTIONS, L2_LOSS, *MORE),
+    conventions=(*CONVENTIONS, L2_LOSS, *MORE, *optax_more.CONVENTIONS),
     missing={
-        "ntxent": "NT-Xent",
-        "sparsemax_loss": "sparsemax loss",
-        "sigmoid_focal_loss": "focal in optax's form (alpha=None)",
-        "ctc_loss": "CTC",
+        "ctc_loss": "CTC (lossctl has ctc; optax pads sequences where lossctl takes lengths: not mapped yet)",
     },
     source=f"{REGRESSION} (losses are returned unreduced)",
 )

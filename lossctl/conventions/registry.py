@@ -63,11 +63,25 @@ def library(name: str) -> Library:
     return LIBRARIES[name]
 
 
+def _torch_functional_names() -> dict[str, str]:
+    """torch.nn.functional names (``huber_loss``, ``mse_loss`` …) → lossctl losses: PyTorch owns these too."""
+    from lossctl.losses.registry import LOSSES
+
+    return {spec.torch: spec.name for spec in LOSSES.values() if spec.torch}
+
+
 def library_of_name(name: str) -> tuple[str, str] | None:
-    """(library, lossctl loss) for a name only one library uses, or None (matched with its case)."""
+    """(library, lossctl loss) for a name only one library uses, or None (matched with its case).
+
+    PyTorch counts as a library here: its module names (``BCELoss``) select it, and a name it shares with
+    another library (``huber_loss`` is torch.nn.functional's and optax's) takes the default.
+    """
     if name in TORCH_NAMES:
         return DEFAULT, TORCH_NAMES[name]
     owners = BY_NAME.get(name, [])
+    functional = _torch_functional_names()
+    if owners and name in functional:
+        return DEFAULT, functional[name]
     libraries = {c.library for c in owners}
     if len(libraries) == 1:
         return owners[0].library, owners[0].loss

@@ -7,7 +7,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from lossctl.conventions.base import Library
-from lossctl.conventions.run import Row
+from lossctl.conventions.compare import Row
 from lossctl.numbers import short
 from lossctl.render.console import make_console
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -10,8 +9,8 @@ from typing import Any
 import numpy as np
 
 from lossctl.conventions.base import Convention, Library, contributions_reduce
-from lossctl.conventions.registry import DEFAULT, LIBRARIES, TITLES, convention_for, libraries_for, library
-from lossctl.errors import ComputationError, InputError, LossctlError, ParameterError
+from lossctl.conventions.registry import DEFAULT, LIBRARIES, convention_for, library
+from lossctl.errors import ComputationError, InputError, ParameterError
 from lossctl.losses.spec import LossSpec, Param
 
 TRUE = {"true", "1", "yes", "on"}
@@ -80,15 +79,35 @@ def resolve_params(
     return resolved
 
 
-def _numbers(text: Any, option: str) -> np.ndarray | None:
+def _multioutput(text: Any, option: str) -> np.ndarray | str | None:
+    """uniform_average → None; raw_values and variance_weighted as they are; else one weight per output."""
     if text is None or text == "uniform_average":
         return None
-    if text == "raw_values":
-        raise InputError(f"{option}=raw_values is not supported yet; use --reduction none for the per-sample losses")
+    if text in ("raw_values", "variance_weighted"):
+        return text
     try:
         return np.array([float(v) for v in str(text).split(",")])
     except ValueError as exc:
-        raise InputError(f"{option} must be uniform_average or comma-separated numbers, got {text!r}") from exc
+        raise InputError(
+            f"{option} must be uniform_average, raw_values, variance_weighted or comma-separated numbers, got {text!r}"
+        ) from exc
+
+
+def per_output(elements: np.ndarray, cot: np.ndarray) -> np.ndarray:
+    """The value of each output column: Σ over the samples of its elements times their weight in the value."""
+    weighted = np.asarray(elements) * np.asarray(cot)
+    return weighted.reshape(weighted.shape[0], -1).sum(axis=0) if weighted.ndim > 1 else np.atleast_1d(weighted.sum())
+
+
+def _vector_valued(convention: Convention, multioutput: Any, params: Mapping[str, Any], reduction: str) -> bool:
+    """Whether the library returns one value per output here (raw_values, num_outputs > 1, one-vs-all)."""
+    vector = isinstance(multioutput, str) and multioutput == "raw_values"
+    vector = vector or (convention.vector_value is not None and convention.vector_value(**params))
+    if vector and reduction not in ("mean", "sum_over_batch_size"):
+        raise ParameterError(
+            f"--reduction: {convention.name} gives one value per output here; it comes with --reduction mean only"
+        )
+    return vector
 
 
 def _reductions(lib: Library, convention: Convention) -> tuple[str, ...]:
@@ -124,7 +143,41 @@ def choose(spec: LossSpec, invoked: str | None, option: str | None) -> Choice:
     return Choice(name, convention)
 
 
-def compute_convention(
+@dataclass(frozen=True)
+class Evaluation:
+    """A convention's result with what its derivation needs: the unreduced losses and their coefficients."""
+
+    result: Any  # the LossResult
+    elements: np.ndarray  # the library's unreduced losses, before any sample weight
+    coefficients: np.ndarray  # ∂value/∂elements: value = Σ coefficients · elements
+    vector: bool  # one value per output
+
+
+def compute_convention(spec: LossSpec, convention: Convention, pred: Any, target: Any, **options: Any) -> Any:
+    """The library's value, elements and gradient as a LossResult (options: those of evaluate_convention)."""
+    return evaluate_convention(spec, convention, pred, target, **options).result
+
+
+def _arrays(convention: Convention, lib: Library, pred, target, sample_weight, float_type, allow_nonfinite: bool):
+    """pred, target (or the library's default one) and sample weights as arrays of the computing dtype."""
+    from lossctl.evaluation.validate import as_array
+
+    pred_array = as_array(pred, "--pred", float_type, allow_nonfinite=allow_nonfinite)
+    if target is None:
+        if convention.default_target is None:
+            raise InputError(f"{convention.name} needs --target")
+        target_array = convention.default_target(pred_array)
+    else:
+        target_array = as_array(target, "--target", float_type, allow_nonfinite=allow_nonfinite)
+    weight = None
+    if sample_weight is not None:
+        if not lib.sample_weight:
+            raise InputError(f"--sample-weight: {lib.title} takes no sample weights (Keras and scikit-learn do)")
+        weight = as_array(sample_weight, "--sample-weight", float_type)
+    return pred_array, target_array, weight
+
+
+def evaluate_convention(
     spec: LossSpec,
     convention: Convention,
     pred: Any,
@@ -136,16 +189,16 @@ def compute_convention(
     settings: Mapping[str, str] | None = None,
     given: Mapping[str, Any] | None = None,
     allow_nonfinite: bool = False,
-) -> Any:
-    """The library's value, elements and gradient, as a LossResult (``convention`` set)."""
+) -> Evaluation:
+    """Compute as the library does: check, unreduced losses, the library's reduction, the gradient through both."""
     from lossctl.evaluation.result import LossResult
-    from lossctl.evaluation.validate import DTYPES, as_array
+    from lossctl.evaluation.validate import DTYPES
 
     lib = LIBRARIES[convention.library]
     dtype = dtype or lib.dtype
     if dtype not in DTYPES:
         raise ParameterError(f"--dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
-    reduction = _library_reduction(lib.name, reduction)
+    reduction = library_reduction(lib.name, reduction)
     reductions = _reductions(lib, convention)
     if reduction not in reductions:
         raise ParameterError(
@@ -154,21 +207,16 @@ def compute_convention(
     float_type = DTYPES[dtype]
     params = resolve_params(convention, settings or {}, given or {}, spec)
     reduce_params = {k: params.pop(k) for k in list(params) if k in REDUCE_PARAMS}
-    pred_array = as_array(pred, "--pred", float_type, allow_nonfinite=allow_nonfinite)
-    if target is None:
-        raise InputError(f"{convention.name} needs --target")
-    target_array = as_array(target, "--target", float_type, allow_nonfinite=allow_nonfinite)
-    weight = None
-    if sample_weight is not None:
-        if not lib.sample_weight:
-            raise InputError(f"--sample-weight: {lib.title} takes no sample weights (Keras and scikit-learn do)")
-        weight = as_array(sample_weight, "--sample-weight", float_type)
+    pred_array, target_array, weight = _arrays(
+        convention, lib, pred, target, sample_weight, float_type, allow_nonfinite
+    )
     if convention.check is not None:
         convention.check(pred_array, target_array, **params)
 
     extra = {}
     if "multioutput" in reduce_params:
-        extra["multioutput"] = _numbers(reduce_params["multioutput"], "--set multioutput")
+        extra["multioutput"] = _multioutput(reduce_params["multioutput"], "--set multioutput")
+    vector = _vector_valued(convention, extra.get("multioutput"), params, reduction)
     if convention.contributions:  # whole-column metrics weigh samples and outputs themselves
         params = {**params, "sample_weight": weight, **extra}
     with np.errstate(all="ignore"):
@@ -181,6 +229,8 @@ def compute_convention(
         grad = np.asarray(
             convention.vjp(pred_array, target_array, np.asarray(cot, dtype=float_type), **params), dtype=float_type
         ).reshape(pred_array.shape)
+        if vector:  # one value per output; grad stays that of their sum
+            value = per_output(elements, cot).astype(float_type)
     shown = value if reduction == "none" else elements
     if not allow_nonfinite and not (np.all(np.isfinite(shown)) and np.all(np.isfinite(grad))):
         raise ComputationError(
@@ -193,9 +243,7 @@ def compute_convention(
     count = 1.0 if convention.contributions else float(max(shown.size, 1))
     params.pop("sample_weight", None)
     params.pop("multioutput", None)
-    tensors = {} if weight is None else {"sample_weight": weight}
-    axis = pred_array.ndim - 1 if elements.ndim < pred_array.ndim else None
-    return LossResult(
+    result = LossResult(
         loss=spec.name,
         params={**params, **reduce_params},
         reduction=reduction,
@@ -206,129 +254,25 @@ def compute_convention(
         elements=shown,
         sum=total,
         mean=total / count,
-        value=np.asarray(value) if reduction == "none" else float(value),
+        value=np.asarray(value) if reduction == "none" or vector else float(value),
         grad=grad,
         count=count,
-        tensors=tensors,
-        class_axis=axis,
+        tensors={} if weight is None else {"sample_weight": weight},
+        class_axis=_reduced_axis(pred_array, elements, params),
         convention=convention.library,
     )
+    return Evaluation(result, elements, np.asarray(cot, dtype=float_type), vector)
 
 
-@dataclass(frozen=True)
-class Row:
-    """One library's number for ``--convention all``."""
-
-    library: str
-    name: str
-    value: float | None
-    reduction: str
-    dtype: str
-    reason: str
-    source: str
-    error: str | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "convention": self.library,
-            "name": self.name,
-            "value": self.value,
-            "reduction": self.reduction,
-            "dtype": self.dtype,
-            "reason": self.reason,
-            "source": self.source,
-        }
-        if self.error is not None:
-            out["error"] = self.error
-        return out
+def _reduced_axis(pred: np.ndarray, elements: np.ndarray, params: Mapping[str, Any]) -> int | None:
+    """The axis of --pred the library's elements have lost (Keras' ``axis``, else the last), or None."""
+    if elements.ndim >= pred.ndim:
+        return None
+    axis = params.get("axis", -1)
+    return int(axis) % pred.ndim if isinstance(axis, int) else pred.ndim - 1
 
 
-def _library_reduction(lib_name: str, reduction: str) -> str:
+def library_reduction(lib_name: str, reduction: str) -> str:
     if lib_name == "keras" and reduction == "mean":
         return "sum_over_batch_size"
     return reduction
-
-
-def compute_all(
-    spec: LossSpec,
-    pred: Any,
-    target: Any,
-    *,
-    reduction: str = "mean",
-    dtype: str | None = None,
-    invoked: str | None = None,
-    settings: Mapping[str, str] | None = None,
-    given: Mapping[str, Any] | None = None,
-    torch_params: Mapping[str, Any] | None = None,
-    sample_weight: Any = None,
-) -> list[Row]:
-    """Every library's number on the same inputs (a library that refuses them gets its error instead)."""
-    from lossctl.evaluation.core import compute
-
-    if reduction == "none":
-        raise InputError("--convention all shows one value per library: use --reduction mean or sum")
-    settings = dict(settings or {})
-    rows: list[Row] = []
-    used: set[str] = set()
-    for lib_name in libraries_for(spec.name):
-        if lib_name == DEFAULT:
-            name, reason, source = spec.torch or spec.name, "lossctl's reference (PyTorch's convention)", "lossctl"
-            try:
-                result = compute(
-                    spec, pred, target, reduction=reduction, dtype=dtype or "float64", **(torch_params or {})
-                )
-                rows.append(Row(lib_name, name, float(result.value), reduction, result.dtype, reason, source))
-            except LossctlError as exc:
-                rows.append(Row(lib_name, name, None, reduction, dtype or "float64", reason, source, str(exc)))
-            continue
-        convention = convention_for(lib_name, spec.name, invoked)
-        assert convention is not None
-        own = {k: v for k, v in settings.items() if convention.param(k) is not None}
-        used |= set(own)
-        lib_reduction = _library_reduction(lib_name, reduction)
-        lib_dtype = dtype or LIBRARIES[lib_name].dtype
-        try:
-            result = compute_convention(
-                spec,
-                convention,
-                pred,
-                target,
-                reduction=lib_reduction,
-                dtype=dtype,
-                settings=own,
-                given=given,
-                sample_weight=sample_weight if LIBRARIES[lib_name].sample_weight else None,
-            )
-            value: float | None = float(result.value)
-            error = None
-        except LossctlError as exc:
-            value, error = None, str(exc)
-        rows.append(
-            Row(lib_name, convention.name, value, lib_reduction, lib_dtype, convention.reason, convention.source, error)
-        )
-    unknown = sorted(set(settings) - used)
-    if unknown:
-        raise ParameterError(f"--set: no library's {spec.name} has a parameter {unknown[0]!r}")
-    return rows
-
-
-def matching_conventions(rows: list[Row], answer: float, tolerance: float) -> list[str]:
-    """Libraries whose number the answer matches."""
-    return [
-        row.library
-        for row in rows
-        if row.value is not None and math.isfinite(row.value) and abs(row.value - answer) <= tolerance
-    ]
-
-
-def mismatch_note(chosen: str, matches: list[str]) -> str | None:
-    """ "matches Keras's convention, not PyTorch's" when the answer fits another library."""
-    others = [m for m in matches if m != chosen]
-    if not others:
-        return None
-    names = " and ".join(f"{TITLES[m]}'s" for m in others)
-    plural = "convention" if len(others) == 1 else "conventions"
-    return (
-        f"note: your answer matches {names} {plural}, not {TITLES[chosen]}'s "
-        f"(rerun with --convention {others[0]} to check it there)"
-    )

@@ -12,32 +12,26 @@ from typing import Any
 
 import numpy as np
 
-from lossctl.conventions import sklearn_metrics
-from lossctl.conventions.base import Array, Convention, Library, clip, elementwise, require_same_shape
+from lossctl.conventions import sklearn_columns, sklearn_logloss, sklearn_rows, sklearn_scores
+from lossctl.conventions.base import Array, Library, elementwise, require_same_shape
+from lossctl.conventions.sklearn_common import (
+    MULTIOUTPUT,
+    REGRESSION,
+    declare,
+    output_weights,
+    sample_weights,
+)
 from lossctl.errors import InputError
 from lossctl.losses.spec import Param
 
 MACHINE_EPSILON = float(np.finfo(np.float64).eps)  # _regression.py:494, _classification.py:3454
-CLASSIFICATION = "scikit-learn 1.9.1 sklearn/metrics/_classification.py"
-REGRESSION = "scikit-learn 1.9.1 sklearn/metrics/_regression.py"
 
 
 def _column_weights(elements: Array, sample_weight: Array | None, multioutput: Any) -> tuple[Array, Array]:
     """Per-sample weights and per-output weights, normalised so that value = Σ cot · elements."""
-    dtype = elements.dtype
-    rows = elements.shape[0] if elements.ndim else 1
-    w = np.ones(rows, dtype=dtype) if sample_weight is None else np.asarray(sample_weight, dtype=dtype).ravel()
-    if w.size != rows:
-        raise InputError(f"--sample-weight has {w.size} values but there are {rows} samples; give one per sample")
-    if np.any(w < 0):
-        raise InputError("--sample-weight must be non-negative (scikit-learn raises on negative weights)")
-    if w.sum() == 0:
-        raise InputError("--sample-weight sums to 0: scikit-learn's weighted average is undefined (it raises)")
+    w = sample_weights(elements.shape[0] if elements.ndim else 1, sample_weight, elements.dtype)
     outputs = elements.shape[1] if elements.ndim == 2 else 1
-    v = np.ones(outputs, dtype=dtype) if multioutput is None else np.asarray(multioutput, dtype=dtype)
-    if v.size != outputs:
-        raise InputError(f"--set multioutput has {v.size} weights but there are {outputs} outputs")
-    return w / w.sum(), v / v.sum()
+    return w / w.sum(), output_weights(outputs, multioutput, elements.dtype)
 
 
 def reduce(
@@ -52,68 +46,6 @@ def reduce(
     w, v = _column_weights(elements, sample_weight, multioutput)
     cot = w[:, None] * v[None, :] if elements.ndim == 2 else w.reshape(elements.shape)
     return elements.dtype.type(np.sum(elements * cot)), cot
-
-
-# --- log_loss ------------------------------------------------------------------------------
-
-
-def _labels(target: Array, labels: Any) -> Array:
-    """_classification.py _one_hot_encoding_multiclass_target: the sorted labels of y_true (or labels=)."""
-    if isinstance(labels, str):
-        try:
-            labels = [float(label) for label in labels.split(",")]
-        except ValueError as exc:
-            raise InputError(f"--set labels must be comma-separated numbers, got {labels!r}") from exc
-    classes = np.unique(target) if labels is None else np.unique(np.asarray(labels, dtype=float))
-    if classes.size == 1:
-        if labels is None:
-            raise InputError(
-                f"--target contains only one label ({classes[0]:g}); scikit-learn's log_loss needs every class: "
-                "give them with --set labels=0,1"
-            )
-        raise InputError("--set labels needs at least two labels")
-    if not np.all(np.isin(target, classes)):
-        raise InputError(f"--target holds labels outside --set labels ({', '.join(f'{c:g}' for c in classes)})")
-    return classes
-
-
-def _log_loss_parts(pred: Array, target: Array, labels: Any) -> tuple[Array, Array, Array]:
-    """(one-hot labels, probabilities as columns, clip mask); a 1-D pred is P(the larger label)."""
-    classes = _labels(target.ravel(), labels)
-    hot = (target.reshape(-1, 1) == classes[None, :]).astype(pred.dtype)
-    columns = np.stack([1 - pred, pred], axis=1) if pred.ndim == 1 else pred
-    if columns.shape[1] != classes.size:
-        raise InputError(
-            f"--pred has {columns.shape[1]} class columns but --target holds {classes.size} labels; "
-            "give every label with --set labels=…"
-        )
-    return hot, columns, classes
-
-
-def log_loss_elements(pred: Array, target: Array, *, labels: Any = None) -> Array:
-    """_classification.py:3454-3457: clip to [eps, 1 − eps] of the dtype, −Σ y log p per sample."""
-    hot, columns, _ = _log_loss_parts(pred, target, labels)
-    eps = np.finfo(pred.dtype).eps
-    clipped, _ = clip(columns, eps, 1 - eps)
-    return -np.sum(hot * np.log(clipped), axis=1)
-
-
-def log_loss_vjp(pred: Array, target: Array, cot: Array, *, labels: Any = None) -> Array:
-    hot, columns, _ = _log_loss_parts(pred, target, labels)
-    eps = np.finfo(pred.dtype).eps
-    clipped, inside = clip(columns, eps, 1 - eps)
-    g = cot[:, None] * (-hot / clipped) * inside
-    return g[:, 1] - g[:, 0] if pred.ndim == 1 else g
-
-
-def check_log_loss(pred: Array, target: Array, **_: Any) -> None:
-    """_classification.py:272-275: probabilities must lie in [0, 1]; y_true is one label per sample."""
-    if pred.ndim > 2:
-        raise InputError(f"--pred has {pred.ndim} axes; scikit-learn's log_loss takes (n_samples,) or (n, classes)")
-    if target.ndim != 1 or target.shape[0] != pred.shape[0]:
-        raise InputError(f"--target must hold one label per sample ({pred.shape[0]} labels), got shape {target.shape}")
-    if np.any(pred < 0) or np.any(pred > 1):
-        raise InputError("--pred must hold probabilities in [0, 1] (scikit-learn's log_loss raises otherwise)")
 
 
 # --- regression ------------------------------------------------------------------------------
@@ -160,27 +92,10 @@ msle = elementwise(
 )
 pinball = elementwise(_pinball_term, _pinball_derivative)
 
-MULTIOUTPUT = Param("multioutput", "choice", "uniform_average", "uniform_average, or output weights W1,W2,…")
-
-
-def _declare(
-    loss: str, names: tuple[str, ...], pair: tuple[Any, Any], reason: str, source: str, **more: Any
-) -> Convention:
-    return Convention("sklearn", loss, names, pair[0], pair[1], reason, source, **more)
-
 
 CONVENTIONS = (
-    _declare(
-        "bce",
-        ("log_loss",),
-        (log_loss_elements, log_loss_vjp),
-        "clips p to [eps, 1 − eps] with eps = 2.2e-16 (torch clamps log at −100); 1-D pred is P(larger label)",
-        f"{CLASSIFICATION}:3321, 3454-3458, 272-290",
-        params=(Param("labels", "choice", None, "the class labels, when y_true lacks some (comma-separated)"),),
-        reductions=("mean", "sum", "none"),
-        check=check_log_loss,
-    ),
-    _declare(
+    *sklearn_logloss.CONVENTIONS,
+    declare(
         "mse",
         ("mean_squared_error",),
         mse,
@@ -189,7 +104,7 @@ CONVENTIONS = (
         params=(MULTIOUTPUT,),
         check=_check_regression,
     ),
-    _declare(
+    declare(
         "l1",
         ("mean_absolute_error",),
         mae,
@@ -198,7 +113,7 @@ CONVENTIONS = (
         params=(MULTIOUTPUT,),
         check=_check_regression,
     ),
-    _declare(
+    declare(
         "mape",
         ("mean_absolute_percentage_error",),
         mape,
@@ -207,7 +122,7 @@ CONVENTIONS = (
         params=(MULTIOUTPUT,),
         check=_check_regression,
     ),
-    _declare(
+    declare(
         "msle",
         ("mean_squared_log_error",),
         msle,
@@ -216,7 +131,7 @@ CONVENTIONS = (
         params=(MULTIOUTPUT,),
         check=_check_msle,
     ),
-    _declare(
+    declare(
         "quantile",
         ("mean_pinball_loss",),
         pinball,
@@ -225,7 +140,9 @@ CONVENTIONS = (
         params=(Param("alpha", "float", 0.5, "the quantile", low=0.0, high=1.0), MULTIOUTPUT),
         check=_check_regression,
     ),
-    *sklearn_metrics.CONVENTIONS,
+    *sklearn_rows.CONVENTIONS,
+    *sklearn_columns.CONVENTIONS,
+    *sklearn_scores.CONVENTIONS,
 )
 
 LIBRARY = Library(
@@ -236,9 +153,5 @@ LIBRARY = Library(
     dtype="float64",
     sample_weight=True,
     conventions=CONVENTIONS,
-    missing={
-        "d2_log_loss_score": "D² of the log loss (higher is better)",
-        "d2_brier_score": "D² of the Brier score (higher is better)",
-    },
     source=f"{REGRESSION}:290-305 (np.average per output, then over outputs)",
 )

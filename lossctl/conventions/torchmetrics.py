@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from lossctl.conventions import torchmetrics_metrics
+from lossctl.conventions import torchmetrics_hinge, torchmetrics_metrics, torchmetrics_scores
 from lossctl.conventions.base import Array, Convention, Library, elementwise, plain_reduce, require_same_shape
 from lossctl.errors import InputError
 from lossctl.losses.spec import Param
@@ -42,8 +42,6 @@ def _log_cosh(pred: Array, target: Array) -> Array:
     return np.log((np.exp(diff) + np.exp(-diff)) / 2)
 
 
-mse = elementwise(lambda p, t: np.square(p - t), lambda p, t: 2 * (p - t))
-mae = elementwise(lambda p, t: np.abs(p - t), lambda p, t: np.sign(p - t))
 mape = elementwise(
     lambda p, t: np.abs(p - t) / _mape_denominator(t), lambda p, t: np.sign(p - t) / _mape_denominator(t)
 )
@@ -60,8 +58,7 @@ def _declare(
 
 
 CONVENTIONS = (
-    _declare("mse", ("mean_squared_error",), mse, "the same mean as torch's mse_loss", "mse.py", check=_check),
-    _declare("l1", ("mean_absolute_error",), mae, "the same mean as torch's l1_loss", "mae.py", check=_check),
+    *torchmetrics_scores.CONVENTIONS[:2],  # mean_squared_error (squared, num_outputs), mean_absolute_error
     _declare(
         "mape",
         ("mean_absolute_percentage_error",),
@@ -87,6 +84,8 @@ CONVENTIONS = (
         check=_check_one_output,
     ),
     *torchmetrics_metrics.CONVENTIONS,
+    *torchmetrics_scores.CONVENTIONS[2:],  # r2_score, explained_variance
+    *torchmetrics_hinge.CONVENTIONS,
 )
 
 LIBRARY = Library(
@@ -95,14 +94,8 @@ LIBRARY = Library(
     reductions=("mean", "sum", "none"),
     reduce=plain_reduce,
     conventions=CONVENTIONS,
-    missing={
-        "binary_hinge_loss": "binary hinge on probabilities/logits with task thresholds",
-        "multiclass_hinge_loss": "multiclass hinge (crammer-singer / one-vs-all)",
-        "kl_divergence": "torchmetrics KL (probabilities, reduction)",
-        "r2_score": "torchmetrics' R² (adjusted, multioutput); lossctl's r2 is scikit-learn's",
-        "explained_variance": "torchmetrics' explained variance; lossctl's is scikit-learn's",
-    },
-    source=f"{SOURCE}/mse.py (sum / numel)",
+    missing={"kl_divergence": "torchmetrics KL (probabilities, reduction)"},
+    source=f"{SOURCE} (the functionals return the metric itself)",
 )
 
 __all__ = ["LIBRARY", "Param"]

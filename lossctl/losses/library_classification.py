@@ -10,6 +10,7 @@ import numpy as np
 from lossctl.errors import InputError
 from lossctl.losses.checks import require
 from lossctl.losses.classification import as_indices, class_axis, gather, index_shape, one_hot
+from lossctl.losses.metrics import WHOLE_COLUMN
 from lossctl.losses.spec import Array, Example, LossSpec, Param, Testing
 
 SKLEARN = "scikit-learn 1.9.1 sklearn/metrics/_classification.py"
@@ -218,4 +219,236 @@ GCE = LossSpec(
     ),
 )
 
-LOSSES = (BRIER, GCE)
+# --- D² scores of probabilistic classifiers (scikit-learn d2_log_loss_score, d2_brier_score) --------------
+
+
+def _d2_columns(pred: Array, target: Array) -> tuple[Array, Array]:
+    """Probabilities and one-hot outcomes as (n, C) columns; a 1-D pred is P(class 1), so the columns [1 − p, p]."""
+    if _binary(pred):
+        return np.stack([1.0 - pred, pred], axis=1), np.stack([1.0 - target, target], axis=1)
+    return pred, _truth(pred, target)
+
+
+def _d2_score(pred: Array, target: Array, kind: str) -> tuple[Array, Array]:
+    """Contributions 1/n − ℓᵢ/D (they sum to 1 − Σℓ/D) and the gradient −∂ℓᵢ/∂p / D, D = Σ ℓ(y, class frequencies).
+
+    ℓ is the log loss with p clipped to [eps, 1 − eps] (_classification.py:3454-3457) or the Brier sum Σ_c (y − p)².
+    """
+    p, y = _d2_columns(pred, target)
+    frequencies = np.broadcast_to(y.mean(axis=0), y.shape)
+    if kind == "log":
+        eps = np.finfo(pred.dtype).eps
+        clipped = np.clip(p, eps, 1 - eps)
+        losses = -np.sum(y * np.log(clipped), axis=1)
+        baseline = -np.sum(y * np.log(np.clip(frequencies, eps, 1 - eps)), axis=1)
+        slope = -y / clipped * ((p >= eps) & (p <= 1 - eps))
+    else:
+        losses, baseline, slope = np.sum((y - p) ** 2, axis=1), np.sum((y - frequencies) ** 2, axis=1), 2 * (p - y)
+    total = np.sum(baseline)
+    gradient = -slope / total
+    if _binary(pred):
+        gradient = gradient[:, 1] - gradient[:, 0]
+    return 1.0 / pred.shape[0] - losses / total, gradient
+
+
+def d2_log_loss(pred: Array, target: Array) -> Array:
+    """Contributions 1/n − ℓᵢ/D, ℓᵢ = −Σ_c y_ic log clip(p_ic), D = Σᵢ ℓᵢ at the class frequencies: sum = D²."""
+    return _d2_score(pred, target, "log")[0]
+
+
+def d2_log_loss_grad(pred: Array, target: Array) -> Array:
+    """y_ic / (clip(p_ic) D) where p_ic is not clipped (1-D pred: the difference of the two columns)."""
+    return _d2_score(pred, target, "log")[1]
+
+
+def d2_brier(pred: Array, target: Array) -> Array:
+    """Contributions 1/n − Σ_c (y_ic − p_ic)² / D, D = Σᵢ Σ_c (y_ic − ȳ_c)²: sum = D²."""
+    return _d2_score(pred, target, "brier")[0]
+
+
+def d2_brier_grad(pred: Array, target: Array) -> Array:
+    """−2 (p_ic − y_ic) / D (1-D pred: the difference of the two columns)."""
+    return _d2_score(pred, target, "brier")[1]
+
+
+def check_d2(pred: Array, target: Array, **_: object) -> None:
+    """Brier's input rules, two samples or more (scikit-learn returns nan below) and two outcomes at least."""
+    check_brier(pred, target)
+    if pred.shape[0] < 2:
+        raise InputError("a D² score needs at least two samples (scikit-learn returns nan below two)")
+    outcomes = _d2_columns(pred, target)[1]
+    if np.count_nonzero(outcomes.sum(axis=0)) < 2:
+        raise InputError("--target holds a single class: the baseline predicts it perfectly and D² divides by 0")
+
+
+def _sample_d2(rng: np.random.Generator) -> dict[str, Array]:
+    """Brier's samples with two rows at least, both classes 0 and 1 present, probabilities away from 0 and 1."""
+    drawn = sample_brier(rng)
+    n = max(drawn["pred"].shape[0], 2)
+    pred = np.clip(np.resize(drawn["pred"], (n, *drawn["pred"].shape[1:])), 0.02, 0.98)
+    target = np.resize(drawn["target"], n)
+    target[:2] = [0.0, 1.0]
+    if pred.ndim == 2:
+        pred = pred / pred.sum(axis=1, keepdims=True)
+    return {"pred": pred, "target": target}
+
+
+D2_SCORE_WHEN = (
+    " A score, not a loss: 1 is perfect, 0 is what predicting the class frequencies of --target scores, and it "
+    "has no lower bound. The elements are each sample's contribution (value = their sum). --target: 0/1 outcomes "
+    "with a 1-D --pred (P(class 1)), class indices or one-hot rows with (N, C)."
+)
+
+D2_LOG_LOSS = LossSpec(
+    name="d2_log_loss",
+    aliases=("d2_log_loss_score",),
+    family="classification",
+    summary="D² of the log loss: the fraction of the log loss explained against predicting the class frequencies.",
+    formula="D² = 1 − Σᵢ ℓᵢ / Σᵢ ℓ⁰ᵢ,  ℓᵢ = −Σ_c y_ic log clip(p_ic),  ℓ⁰ the same with p = the class frequencies",
+    gradient="∂D²/∂p_ic = y_ic / (clip(p_ic) Σⱼ ℓ⁰ⱼ) where p_ic is not clipped, 0 where it is",
+    when="Comparing probabilistic classifiers across data sets (a pseudo-R² for classification)." + D2_SCORE_WHEN,
+    elements=d2_log_loss,
+    grad=d2_log_loss_grad,
+    target="class",
+    target_help="0/1 outcomes (same shape as a 1-D --pred), or class indices / one-hot rows for (N, C)",
+    check=check_d2,
+    class_axis=lambda pred: 1 if pred.ndim == 2 else None,
+    testing=Testing(sample=_sample_d2, zero_at_target=False),
+    **WHOLE_COLUMN,
+    references=(f"{SKLEARN}:3869-3979 d2_log_loss_score",),
+    examples=(
+        Example(
+            [0.9, 0.2],
+            [1.0, 0.0],
+            value=1 - (-np.log(0.9) - np.log(0.8)) / (2 * np.log(2)),
+            source="by hand: class frequencies ½, ½ give 2 log 2; 1 − (−log 0.9 − log 0.8) / (2 log 2)",
+        ),
+        Example([0.5, 0.5], [1.0, 0.0], value=0.0, source="by hand: predicting the frequencies scores 0"),
+    ),
+    see_also=("bce", "brier_score", "d2_brier"),
+)
+
+D2_BRIER = LossSpec(
+    name="d2_brier",
+    aliases=("d2_brier_score",),
+    family="classification",
+    summary="D² of the Brier score (the Brier skill score) against predicting the class frequencies.",
+    formula="D² = 1 − Σᵢ Σ_c (y_ic − p_ic)² / Σᵢ Σ_c (y_ic − ȳ_c)²,  ȳ the class frequencies",
+    gradient="∂D²/∂p_ic = −2 (p_ic − y_ic) / Σⱼ Σ_c (y_jc − ȳ_c)²",
+    when="Judging calibrated probabilities relative to a climatology baseline (meteorology's Brier skill score)."
+    + D2_SCORE_WHEN,
+    elements=d2_brier,
+    grad=d2_brier_grad,
+    target="class",
+    target_help="0/1 outcomes (same shape as a 1-D --pred), or class indices / one-hot rows for (N, C)",
+    check=check_d2,
+    class_axis=lambda pred: 1 if pred.ndim == 2 else None,
+    testing=Testing(sample=_sample_d2, zero_at_target=False),
+    **WHOLE_COLUMN,
+    references=(f"{SKLEARN}:3993-4110 d2_brier_score", "Wikipedia, Brier score: Brier skill score"),
+    examples=(
+        Example(
+            [0.9, 0.2],
+            [1.0, 0.0],
+            value=0.9,
+            source="by hand: Σ (y − p)² over both columns = 0.02 + 0.08, baseline 0.5 + 0.5: 1 − 0.1",
+        ),
+    ),
+    see_also=("brier_score", "d2_log_loss"),
+)
+
+# --- sparsemax loss (Martins & Astudillo 2016; optax multiclass_sparsemax_loss and sparsemax_loss) -------------
+
+
+def sparsemax_projection(scores: Array) -> Array:
+    """The Euclidean projection of each row onto the simplex (Martins & Astudillo 2016, Algorithm 1)."""
+    ordered = -np.sort(-scores, axis=1)
+    ranks = np.arange(1, scores.shape[1] + 1, dtype=scores.dtype)
+    cumulative = np.cumsum(ordered, axis=1)
+    support = 1 + ranks * ordered > cumulative
+    k = np.sum(support, axis=1, keepdims=True)
+    tau = (np.take_along_axis(cumulative, k - 1, axis=1) - 1) / k
+    return np.maximum(scores - tau, 0)
+
+
+def _sparsemax_rows(pred: Array, target: Array) -> tuple[Array, Array]:
+    """Scores as rows and one-hot labels; a 1-D pred is the binary form, scores (0, x) with label 0 or 1."""
+    if pred.ndim == 1:
+        scores = np.stack([np.zeros_like(pred), pred], axis=1)
+        return scores, np.stack([1 - target, target], axis=1)
+    return pred, one_hot(target.astype(np.int64), pred.shape[1], 1, pred.dtype)
+
+
+def sparsemax_loss(pred: Array, target: Array) -> Array:
+    """ℓ = Σ_c p_c (θ_c − θ_y) + ½ (1 − ‖p‖²), p = sparsemax(θ) (optax _classification.py:930-940)."""
+    scores, hot = _sparsemax_rows(pred, target)
+    p = sparsemax_projection(scores)
+    true_score = np.sum(scores * hot, axis=1, keepdims=True)
+    return np.sum(p * (scores - true_score), axis=1) + 0.5 * (1 - np.sum(p * p, axis=1))
+
+
+def sparsemax_loss_grad(pred: Array, target: Array) -> Array:
+    """∂ℓ/∂θ = sparsemax(θ) − e_y (a Fenchel–Young loss); the binary form keeps the score x's column."""
+    scores, hot = _sparsemax_rows(pred, target)
+    grad = sparsemax_projection(scores) - hot
+    return grad[:, 1] if pred.ndim == 1 else grad
+
+
+def check_sparsemax(pred: Array, target: Array, **_: object) -> None:
+    if pred.ndim == 1:
+        if target.shape != pred.shape:
+            raise InputError(f"--target has shape {target.shape} but --pred has {pred.shape}; they must match")
+        require((target == 0) | (target == 1), target, "--target", "must be labels 0 or 1 with a 1-D --pred")
+        return
+    if pred.ndim != 2 or target.shape != pred.shape[:1]:
+        raise InputError(
+            f"--pred must be scores (N, C) with --target one class index per row; got {pred.shape} and {target.shape}"
+        )
+    valid = (target == np.round(target)) & (target >= 0) & (target < pred.shape[1])
+    require(valid, target, "--target", f"must hold class indices 0…{pred.shape[1] - 1}")
+
+
+def _sample_sparsemax(rng: np.random.Generator) -> dict[str, Array]:
+    n = int(rng.integers(1, 6))
+    if rng.random() < 0.5:
+        return {"pred": rng.normal(size=n) * 2, "target": rng.integers(0, 2, size=n).astype(float)}
+    classes = int(rng.integers(2, 5))
+    return {"pred": rng.normal(size=(n, classes)) * 2, "target": rng.integers(0, classes, size=n).astype(float)}
+
+
+SPARSEMAX = LossSpec(
+    name="sparsemax",
+    aliases=("sparsemax_fenchel_young",),
+    family="classification",
+    summary="Sparsemax loss: the Fenchel–Young loss of sparsemax, a softmax-like loss whose probabilities can be 0.",
+    formula="ℓ = Σ_c p_c (θ_c − θ_y) + ½ (1 − ‖p‖²),  p = sparsemax(θ) = argmin over the simplex of ‖p − θ‖;  "
+    "1-D --pred: scores (0, x)",
+    gradient="∂ℓ/∂θ = sparsemax(θ) − e_y  (1-D: sparse_sigmoid(x) − y)",
+    when="Classification with sparse probability outputs (attention, multi-label with abstention): the loss is 0 "
+    "once the true class's score beats the others by 1, and the predicted distribution puts exact zeros on "
+    "hopeless classes. --pred: scores (N, C) with class indices, or 1-D scores with 0/1 labels (optax's binary "
+    "sparsemax_loss, which equals sparse_plus(∓x)).",
+    elements=sparsemax_loss,
+    grad=sparsemax_loss_grad,
+    target="class",
+    target_help="class indices (N,) for (N, C) scores; 0/1 labels for 1-D scores",
+    check=check_sparsemax,
+    class_axis=lambda pred: 1 if pred.ndim == 2 else None,
+    testing=Testing(sample=_sample_sparsemax, zero_at_target=False),
+    references=(
+        "Martins & Astudillo, From Softmax to Sparsemax, ICML 2016, eq. (17)",
+        "Blondel, Martins & Niculae, Learning with Fenchel-Young Losses, JMLR 2020, sec. 4.4",
+        "optax 0.2.8 optax/losses/_classification.py:127-150, 930-962",
+    ),
+    examples=(
+        Example([[0.0, 0.0]], [0.0], value=0.25, source="by hand: p = (½, ½), ½ (1 − ½)"),
+        Example([[0.0, 2.0, 0.0]], [0.0], value=2.0, source="by hand: p = e₁, 1·(2 − 0) + ½ (1 − 1)"),
+        Example([[2.0, 0.0, 0.0]], [0.0], value=0.0, source="by hand: the true class wins by 2, p = e_y"),
+        Example(
+            [0.0, 3.0], [1.0, 0.0], value=(0.25 + 3.0) / 2, source="by hand: sparse_plus(0) = ¼, sparse_plus(3) = 3"
+        ),
+    ),
+    see_also=("cross_entropy", "categorical_hinge"),
+)
+
+LOSSES = (BRIER, GCE, D2_LOG_LOSS, D2_BRIER, SPARSEMAX)

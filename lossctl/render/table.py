@@ -190,6 +190,9 @@ def _summary(result: LossResult, precision: int) -> Table:
     summary.add_row(mean_label, short(result.mean, precision) + _mean_note(result))
     if result.reduction == "none":
         summary.add_row("value", "the elements above (reduction=none)")
+    elif isinstance(result.value, np.ndarray):  # a library's raw values (--convention): one per output
+        values = "  ".join(short(float(v), precision) for v in result.value.ravel())
+        summary.add_row("value (per output)", Text(values, style="bold green"))
     else:
         summary.add_row(value_label, Text(short(float(result.value), precision), style="bold green"))
     return summary
