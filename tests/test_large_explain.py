@@ -12,7 +12,7 @@ import pytest
 
 import lossctl.cli.commands
 import lossctl.evaluation.engine
-import lossctl.render.explain
+import lossctl.render.explain_large
 from lossctl import compute
 from lossctl.losses.wording import Numbers
 
@@ -86,13 +86,13 @@ def test_table_value_and_json_place_the_derivation_as_in_memory(cli, monkeypatch
 def test_only_the_head_rows_are_computed_in_memory(cli, monkeypatch, tmp_path) -> None:
     monkeypatch.setattr(lossctl.cli.commands, "INLINE_LIMIT", 100)
     seen: list[tuple[int, ...]] = []
-    real = lossctl.render.explain.compute
+    real = lossctl.render.explain_large.compute
 
     def spy(spec, pred, *args, **kwargs):
         seen.append(np.shape(pred))
         return real(spec, pred, *args, **kwargs)
 
-    monkeypatch.setattr(lossctl.render.explain, "compute", spy)
+    monkeypatch.setattr(lossctl.render.explain_large, "compute", spy)
     _, _, argv = _inputs(tmp_path, "mse", (5000, 3))
     assert cli([*argv, "--explain", "-f", "value"]).code == 0
     assert seen == [(3, 3)]

@@ -119,7 +119,7 @@ def run_blocks(
     found = verdicts(summary, options, arrays)
     text = ""
     if options.get("explain"):
-        from lossctl.render.explain import explain_summary, head_result
+        from lossctl.render.explain_large import explain_summary, head_result
 
         settings = {"dtype": options["dtype"], "allow_nonfinite": options["allow_nonfinite"]}
         settings.update(activation=options.get("activation"), channels_last=bool(channels_last))

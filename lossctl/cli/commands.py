@@ -16,14 +16,15 @@ from typing import Any
 
 import numpy as np
 
-from lossctl.cli.options import INPUT_FORMS, loss_signature
+from lossctl.cli.options import loss_signature
 from lossctl.cli.output import emit, publish, report_warnings, save_results, verdicts
+from lossctl.cli.reading import channels_first, read_inputs
 from lossctl.cli.tables import refuse_parquet_saves, run_table, table_route
 from lossctl.errors import ExitStatus, InputError, LossctlWarning
 from lossctl.evaluation.core import compute
 from lossctl.evaluation.result import LossResult
 from lossctl.homework.hints import answer_hints, refusal_hint
-from lossctl.io.inputs import is_image_file, read_array, read_columns
+from lossctl.io.inputs import is_image_file
 from lossctl.io.outputs import OutputSet
 from lossctl.losses.image import scale_inputs
 from lossctl.losses.spec import LossSpec
@@ -54,41 +55,6 @@ def build_loss_command(spec: LossSpec, invoked: str | None = None) -> Callable[.
     return command
 
 
-def read_inputs(spec: LossSpec, options: dict[str, Any]) -> tuple[Any, Any, dict[str, Any]]:
-    """pred, target and tensor parameters, from literals, files, stdin or --data."""
-    tensor_names = [p.name for p in spec.tensor_params]
-    sources = {"pred": options.get("pred"), "target": options.get("target"), "data": options.get("data")}
-    sources.update({name: options.get(name) for name in tensor_names})
-    dashes = [f"--{k.replace('_', '-')}" for k, v in sources.items() if v is not None and v.strip() == "-"]
-    if len(dashes) > 1:
-        raise InputError(f"{' and '.join(dashes)} both read standard input; only one input can be '-'")
-
-    data = options.get("data")
-    pred: np.ndarray
-    target: np.ndarray | None
-    if data is not None:
-        if sources["pred"] is not None or sources["target"] is not None:
-            raise InputError("--data replaces --pred and --target; give one or the other")
-        if options.get("pred_col") is None or options.get("target_col") is None:
-            raise InputError("--data needs --pred-col and --target-col (column names or 0-based indices)")
-        pred, target = read_columns(data, options["pred_col"], options["target_col"], options.get("delimiter"))
-    else:
-        if options.get("pred_col") is not None or options.get("target_col") is not None:
-            raise InputError("--pred-col and --target-col need --data FILE")
-        if options.get("delimiter") is not None:
-            raise InputError("--delimiter applies to --data tables; files given to --pred are detected")
-        if sources["pred"] is None:
-            raise InputError(f"--pred is required: {INPUT_FORMS}")
-        pred = read_array(sources["pred"], "--pred")
-        target = None if sources["target"] is None else read_array(sources["target"], "--target")
-    tensors = {
-        name: read_array(text, f"--{name.replace('_', '-')}")
-        for name in tensor_names
-        if (text := sources[name]) is not None
-    }
-    return pred, target, tensors
-
-
 def require_precision(precision: int) -> None:
     """--precision is a count of significant digits a float64 can hold: 1 to 17."""
     if not 1 <= precision <= 17:
@@ -112,7 +78,7 @@ def run_loss(spec: LossSpec, options: dict[str, Any], invoked: str | None = None
     saves = {"--save-elements": options.get("save_elements"), "--save-grad": options.get("save_grad")}
     with OutputSet(saves, inputs) as outputs:  # checked and staged before any work; removed on any failure
         if invoked is not None or any(options.get(name) for name in ("convention", "set", "sample_weight")):
-            from lossctl.conventions.command import run_convention
+            from lossctl.cli.conventions import run_convention
 
             status = run_convention(spec, options, invoked, outputs)
             if status is not None:
@@ -147,7 +113,7 @@ def _run_staged(spec: LossSpec, options: dict[str, Any], outputs: OutputSet, sou
             spec, options, pred, target, tensors, outputs, inline_limit=INLINE_LIMIT, channels_last=channels_last
         )
     if channels_last:
-        pred, target, tensors = _channels_first(pred, target, tensors)
+        pred, target, tensors = channels_first(pred, target, tensors)
     hyper = {p.name: options[p.name] for p in spec.hyper_params}
     with warnings.catch_warnings(record=True) as caught, _refusal_hints(spec, pred, target, options):
         warnings.simplefilter("always", LossctlWarning)
@@ -174,7 +140,7 @@ def _run_staged(spec: LossSpec, options: dict[str, Any], outputs: OutputSet, sou
     explained = explanation(result, options)
     publish(outputs, lambda: emit(result, options["format"], options["precision"], explained=explained, verdicts=found))
     if found and not all(v.ok for v in found):
-        from lossctl.conventions.command import note_other_conventions
+        from lossctl.cli.conventions import note_other_conventions
 
         note_other_conventions(spec, options, pred, target, found, hyper, tensors)
         return ExitStatus.MISMATCH
@@ -210,19 +176,3 @@ def _refusal_hints(spec: LossSpec, pred: Any, target: Any, options: dict[str, An
         if hint is None:
             raise
         raise InputError(f"{exc}\nhint: {hint}") from exc
-
-
-def _channels_first(pred: Any, target: Any, tensors: dict[str, Any]) -> tuple[Any, Any, dict[str, Any]]:
-    """Move a trailing channel axis to PyTorch's place: (…, H, W, C) → (…, C, H, W); (H, W) stays."""
-    pred = np.asarray(pred)
-    if pred.ndim < 3:
-        return pred, target, tensors
-
-    def move(array: Any) -> Any:
-        array = np.asarray(array)
-        if array.ndim >= pred.ndim and array.shape[-pred.ndim :] == pred.shape:
-            return np.moveaxis(array, -1, -3)
-        return array
-
-    moved = {name: move(tensor) for name, tensor in tensors.items()}
-    return np.moveaxis(pred, -1, -3), None if target is None else move(target), moved

@@ -34,7 +34,7 @@ def list_losses(
             "to list a library's losses give it: torch, keras, sklearn, torchmetrics or optax"
         )
     if convention is not None and convention != "torch":
-        from lossctl.conventions.command import list_library
+        from lossctl.cli.conventions import list_library
 
         list_library(convention, output_format)
         return
@@ -62,7 +62,7 @@ def info(
     output_format: Annotated[str, typer.Option("--format", "-f", help="table | json")] = "table",
 ) -> None:
     """Formula, gradient, parameters, when to use it, an example and references."""
-    from lossctl.conventions.command import conventions_of
+    from lossctl.cli.conventions import conventions_of
     from lossctl.render.describe import describe
 
     spec = LOSSES.resolve(name)

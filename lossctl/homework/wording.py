@@ -3,15 +3,30 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from lossctl.homework.answers import DECIMAL, INTEGER
 from lossctl.numbers import short
 
-if TYPE_CHECKING:
-    from lossctl.homework.verdict import Verdict
 
-Entry = tuple[tuple[int, ...], "Verdict"]
+class Judged(Protocol):
+    """What the wording reads of one judged number (a :class:`lossctl.homework.verdict.Verdict`)."""
+
+    @property
+    def ok(self) -> bool: ...
+    @property
+    def text(self) -> str: ...
+    @property
+    def answer(self) -> float: ...
+    @property
+    def computed(self) -> float: ...
+    @property
+    def difference(self) -> float: ...
+    @property
+    def reason(self) -> str: ...
+
+
+Entry = tuple[tuple[int, ...], Judged]
 
 
 def answer_text(typed: str, value: float) -> str:
@@ -23,7 +38,7 @@ def answer_text(typed: str, value: float) -> str:
     return f"{typed} (= {number})"
 
 
-def one_number_line(verdict: Verdict, digits: int) -> str:
+def one_number_line(verdict: Judged, digits: int) -> str:
     """``✓ your answer 0.64 matches the computed 0.6420580 (difference …; why this tolerance)``."""
     mark = "✓" if verdict.ok else "✗"
     relation = "matches" if verdict.ok else "differs from"

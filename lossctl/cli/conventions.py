@@ -43,7 +43,7 @@ def run_convention(spec: LossSpec, options: dict[str, Any], invoked: str | None,
             raise InputError(message.format(lib=TITLES[choice.library]))
     if options.get("explain") and choice.library == "all":
         raise InputError("--explain shows one library's derivation: choose one --convention, not all")
-    from lossctl.cli.commands import read_inputs
+    from lossctl.cli.reading import read_inputs
     from lossctl.io.inputs import read_array
 
     pred, target, tensors = read_inputs(spec, options)
