@@ -132,7 +132,7 @@ def _results():
 
 
 def _expected_numbers(result) -> set[str]:
-    arrays = [result.pred, result.elements, result.grad, *result.details.values()]
+    arrays = [result.pred, result.elements, result.grad, *result.details().values()]
     if result.target is not None:
         arrays.append(result.target)
     if result.pre_activation is not None:

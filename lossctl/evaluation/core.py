@@ -10,8 +10,6 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-import numpy as np
-
 from lossctl.evaluation.activations import derivative
 from lossctl.evaluation.block import Outputs
 from lossctl.evaluation.engine import in_memory, run
@@ -62,11 +60,7 @@ def compute(
     outputs = Outputs(make_elements=in_memory)
     summary, grad = run(request, outputs)
     assert grad is not None and outputs.elements is not None  # in memory, with the gradient
-    spec, arguments = request.spec, {**request.params, **request.tensors}
-    with np.errstate(all="ignore"):
-        details = (
-            dict(spec.teaching.details(request.pred, request.target, **arguments)) if spec.teaching.details else {}
-        )
+    spec = request.spec
     return replace(
         summary,
         pred=request.pred,
@@ -75,7 +69,6 @@ def compute(
         grad=grad,
         tensors=dict(request.tensors),
         extra_grads=outputs.extra_grads,
-        details=details,
         class_axis=spec.class_axis(request.pred) if spec.class_axis else None,
         pre_activation=request.pre_activation,
         activation_derivative=None if activation is None else derivative(activation, request.pred),

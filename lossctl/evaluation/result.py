@@ -45,7 +45,6 @@ class LossResult:
     grad: Array | None = None
     tensors: dict[str, Array] = field(default_factory=dict)
     extra_grads: dict[str, Array] = field(default_factory=dict)
-    details: dict[str, Array] = field(default_factory=dict)
     class_axis: int | None = None
     activation: str | None = None
     pre_activation: Array | None = None  # z when --activation was given (pred then holds a(z))
@@ -70,6 +69,14 @@ class LossResult:
         if self.pred is None or self.elements is None or self.grad is None:
             raise ValueError(f"the per-element arrays of this {self.loss} result were not kept in memory")
         return Arrays(self.pred, self.target, self.elements, self.grad)
+
+    def details(self) -> dict[str, Array]:
+        """The loss's extra per-element table columns (the target class's probability …), computed when shown."""
+        describe = self.spec.teaching.details
+        if describe is None or self.pred is None:
+            return {}
+        with np.errstate(all="ignore"):
+            return dict(describe(self.pred, self.target, **self.params, **self.tensors))
 
     def pixel_map(self) -> Array:
         """Per-pixel losses (the local 1 − SSIM map, squared errors for PSNR), or else the elements."""

@@ -15,7 +15,7 @@ import numpy as np
 from numpy.typing import DTypeLike
 
 from lossctl.errors import InputError, LossctlWarning
-from lossctl.losses._numerics import along, log_sigmoid, log_softmax, sigmoid, softplus
+from lossctl.losses._numerics import along, log_sigmoid, log_softmax, row_max, row_sum, sigmoid, softplus
 from lossctl.losses._views import positive_label, true_class_margin
 from lossctl.losses.checks import count, position, require
 from lossctl.losses.spec import (
@@ -185,15 +185,16 @@ def cross_entropy_fused(
         return None
     indices = as_indices(pred, target)
     keep = indices != ignore_index
-    safe = np.where(keep, indices, 0)
-    rows = np.arange(pred.shape[0])
-    shifted = pred - np.max(pred, axis=1, keepdims=True)
-    exponentials = np.exp(shifted)
-    totals = np.sum(exponentials, axis=1, keepdims=True)
-    elements = np.where(keep, np.log(totals[:, 0]) - shifted[rows, safe], 0.0)
-    grad = exponentials / totals
-    grad[rows, safe] -= 1.0
-    if not keep.all():
+    every = bool(keep.all())
+    flat = np.arange(pred.shape[0]) * pred.shape[1] + (indices if every else np.where(keep, indices, 0))
+    shifted = pred - row_max(pred)
+    grad = np.exp(shifted)  # becomes softmax(x) − one-hot(y) in place
+    totals = row_sum(grad)
+    elements = np.log(totals[:, 0]) - shifted.ravel()[flat]  # flat indices: cheaper than [rows, columns]
+    grad /= totals
+    grad.ravel()[flat] -= 1.0
+    if not every:
+        elements = np.where(keep, elements, 0.0)
         grad *= keep[:, None]
     return elements, grad
 

@@ -62,7 +62,7 @@ def element_columns(result: LossResult) -> list[Column]:
     for name, tensor in result.tensors.items():
         if tensor.shape == result.arrays().pred.shape:
             add(name, tensor)
-    for name, detail in result.details.items():
+    for name, detail in result.details().items():
         add(name, detail)
     add("loss", result.elements)
     add("grad", result.grad)
