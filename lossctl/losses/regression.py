@@ -85,6 +85,14 @@ def l1_grad(pred: Array, target: Array, *, weight: Array | None = None) -> Array
     return weighted(np.sign(pred - target), weight)
 
 
+def l1_fused(pred: Array, target: Array, *, weight: Array | None = None) -> tuple[Array, Array] | None:
+    """(|e|, sign e) sharing e = ŷ − y (unweighted only)."""
+    if weight is not None:
+        return None
+    error = pred - target
+    return np.abs(error), np.sign(error, out=error)
+
+
 # --- MSE / L2 ----------------------------------------------------------------
 
 
@@ -152,7 +160,9 @@ def huber_fused(
         return None
     error = pred - target
     clipped = np.minimum(np.maximum(error, -delta), delta)
-    return clipped * (error - 0.5 * clipped), clipped
+    error -= 0.5 * clipped  # in place: e − c/2, then the elements c (e − c/2)
+    error *= clipped
+    return error, clipped
 
 
 def mse_fused(pred: Array, target: Array, *, weight: Array | None = None) -> tuple[Array, Array] | None:
@@ -366,6 +376,7 @@ L1 = LossSpec(
     teaching=Teaching(
         term=lambda p, t, e: f"|{p} − {t}|",
     ),
+    engine=EngineHooks(fused=l1_fused),
 )
 
 MSE = LossSpec(
