@@ -115,3 +115,23 @@ def test_a_shard_without_the_column_is_named(cluster, tmp_path):
 def test_an_unreachable_scheduler_is_a_usage_error(shards):
     args = ["mse", "--data", f"{shards}/*.parquet", "--pred-col", "y_hat", "--target-col", "y", "--engine", "dask"]
     assert_usage_error(run_cli([*args, "--scheduler", "tcp://127.0.0.1:9"]), "--scheduler", "cannot reach")
+
+
+def test_the_python_api_runs_dask_arrays_on_the_cluster_bit_for_bit(cluster):
+    """lossctl.compute with Dask arrays under an active distributed Client: tasks run in the worker
+    processes (pickled there and back) and the reductions equal compute's."""
+    import dask.array as da
+
+    import lossctl
+
+    _, client = cluster
+    rng = np.random.default_rng(5)
+    pred, target = rng.normal(size=20_011), rng.normal(size=20_011)
+    for loss, reduction in (("mse", "mean"), ("huber", "sum")):
+        reference = lossctl.compute(loss, pred, target, reduction=reduction)
+        result = lossctl.compute(loss, da.from_array(pred, chunks=3_000), da.from_array(target, chunks=4_000),
+                                 reduction=reduction)  # fmt: skip
+        assert (result.value, result.sum, result.mean, result.count) == (
+            reference.value, reference.sum, reference.mean, reference.count,
+        )  # fmt: skip
+        np.testing.assert_array_equal(client.compute(result.grad).result(), reference.grad)

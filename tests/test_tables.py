@@ -226,6 +226,20 @@ def test_cross_entropy_from_a_list_column_and_from_a_column_pattern(tmp_path, sm
         assert got["shape"] == [500]
 
 
+@pytest.mark.parametrize("extra", [[], ["--dropna"], ["--group-by", "label"]], ids=["plain", "dropna", "group-by"])
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_class_weights_count_in_the_weighted_mean(tmp_path, extra, reduction):
+    """--weight (one weight per class, shared by every batch) divides the mean by Σ w[target], as compute."""
+    logits, labels = logits_frame(np.random.default_rng(3), classes=3)
+    pq.write_table(pa.table({"logits": column(logits), "label": pa.array(labels)}), tmp_path / "ce.parquet",
+                   row_group_size=97)  # fmt: skip
+    weights = np.array([1.0, 2.0, 0.5])
+    want = compute("cross_entropy", logits, labels.astype(float), weight=weights, reduction=reduction)
+    got = json_of(["cross_entropy", "--data", str(tmp_path / "ce.parquet"), "--pred-col", "logits",
+                   "--target-col", "label", "--weight", "1,2,0.5", "--reduction", reduction, *extra])  # fmt: skip
+    assert (got["value"], got["sum"], got["mean"], got["count"]) == (want.value, want.sum, want.mean, want.count)
+
+
 def test_weight_column_is_the_losses_per_element_weight(tmp_path, frame):
     pq.write_table(pa.table(frame), tmp_path / "t.parquet", row_group_size=333)
     for loss in ("mse", "l1"):

@@ -158,13 +158,15 @@ def make_plan(loss: str | LossSpec, **options: Any) -> Plan:
 
 
 def tensors_of(plan: Plan, batch: BatchLike) -> dict[str, Array]:
-    """``--weight-col`` is the loss's per-element ``weight`` (mse, l1, huber, bce …)."""
+    """``--weight-col`` is the loss's per-element ``weight`` (mse, l1, huber, bce …); a batch may also carry
+    other per-row tensors by name (``tensors``: Dask arrays given to the Python API)."""
+    per_row: dict[str, Array] = dict(getattr(batch, "tensors", None) or {})
     if batch.weight is None:
-        return {}
+        return per_row
     names = [p.name for p in plan.spec.tensor_params]
     if "weight" not in names or plan.spec.target != "same":
         raise InputError(f"--weight-col: {plan.spec.name} takes no per-row weight; leave out --weight-col")
-    return {"weight": batch.weight}
+    return {**per_row, "weight": batch.weight}
 
 
 Sink = Callable[[BatchLike, Array, Array | None], None]
@@ -175,6 +177,8 @@ def evaluate_batch(plan: Plan, batch: BatchLike, *, want_grad: bool = False) -> 
     spec = plan.spec
     tensors = tensors_of(plan, batch)
     hyper = resolve_params(spec, plan.params)
+    shared = {p.name: plan.params[p.name] for p in spec.tensor_params if plan.params.get(p.name) is not None}
+    hyper.update(shared)  # tensors every batch uses whole (class weights): the count reads them too
     if len(batch.pred) > 1 and not separable(spec, batch.pred, {**hyper, **tensors}):
         raise coupled_rows(spec)
     tensor_params: Mapping[str, Any] = tensors  # keyword arguments of evaluate, as plan.params are
@@ -220,7 +224,8 @@ def coupled_rows(spec: LossSpec) -> InputError:
     """A loss whose rows are not independent samples cannot be summed batch by batch."""
     return InputError(
         f"{spec.name} couples the rows of --pred (one loss for the whole list or batch), so a --data table "
-        "cannot be evaluated batch by batch; give --pred and --target as files (.npy, .csv)"
+        "or a Dask collection cannot be evaluated batch by batch; give --pred and --target as files (.npy, .csv) "
+        "or NumPy arrays"
     )
 
 
