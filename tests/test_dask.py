@@ -135,3 +135,50 @@ def test_the_python_api_runs_dask_arrays_on_the_cluster_bit_for_bit(cluster):
             reference.value, reference.sum, reference.mean, reference.count,
         )  # fmt: skip
         np.testing.assert_array_equal(client.compute(result.grad).result(), reference.grad)
+
+
+@pytest.fixture(scope="module")
+def one_big_file(tmp_path_factory):
+    """One Parquet file of 24 row groups of 1,000 rows (with a group column)."""
+    path = tmp_path_factory.mktemp("one") / "big.parquet"
+    rng = np.random.default_rng(12)
+    n = 24_000
+    table = pa.table({"y": rng.normal(size=n), "y_hat": rng.normal(size=n) * 2, "split": rng.choice(["a", "b"], n)})
+    pq.write_table(table, path, row_group_size=1_000)
+    return path
+
+
+@pytest.mark.parametrize(("task_rows", "tasks"), [(1, 24), (3_000, 8), (5_000, 5), (10**9, 1)])
+def test_one_parquet_file_is_split_into_row_group_tasks(one_big_file, task_rows, tasks):
+    from lossctl.evaluation.distributed import shard_sources
+
+    pieces = shard_sources(open_table(str(one_big_file), Columns("y_hat", "y")), task_rows)
+    assert len(pieces) == tasks
+    read = [sum(len(batch.pred) for batch in piece.batches()) for piece in pieces]
+    assert sum(read) == 24_000 and all(rows >= min(task_rows, 1_000) for rows in read[:-1])
+    offsets = [piece.row_offset for piece in pieces]
+    assert offsets == [sum(read[:k]) for k in range(tasks)]
+
+
+@pytest.mark.parametrize(("loss", "reduction"), [("mse", "mean"), ("smooth_l1", "sum")])
+def test_row_group_tasks_equal_the_local_engine_bit_for_bit(cluster, one_big_file, loss, reduction):
+    _, client = cluster
+    local, dask = local_and_dask(client, str(one_big_file), loss, reduction, group_by=("split",), task_rows=3_000)
+    assert (dask.sum, dask.mean, dask.value, dask.count) == (local.sum, local.mean, local.value, local.count)
+    assert dask.blocks == local.blocks and dask.rows == local.rows == 24_000 and dask.groups == local.groups
+
+
+def test_a_bad_row_in_a_row_group_task_is_named_by_its_row_in_the_file(cluster, tmp_path):
+    local, client = cluster
+    values = np.arange(10_000, dtype=float)
+    values[7_654] = np.nan
+    pq.write_table(pa.table({"y": np.zeros(10_000), "y_hat": values}), tmp_path / "gap.parquet", row_group_size=1_000)
+    args = ["mse", "--data", str(tmp_path / "gap.parquet"), "--pred-col", "y_hat", "--target-col", "y"]
+    for engine in (["--engine", "dask", "--scheduler", local.scheduler_address], []):
+        assert_usage_error(run_cli([*args, *engine]), "--pred-col", "'y_hat'", "gap.parquet", "row 7655")
+    from lossctl.errors import InputError
+    from lossctl.evaluation.distributed import evaluate_on_dask
+
+    source = open_table(str(tmp_path / "gap.parquet"), Columns("y_hat", "y"))
+    with pytest.raises(InputError, match=r"'y_hat' of .*gap\.parquet.* holds NaN at row 7655;"):
+        evaluate_on_dask(make_plan("mse"), source, client=client, task_rows=1_000)  # 10 tasks: the 8th has it

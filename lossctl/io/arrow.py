@@ -112,9 +112,7 @@ class TableSource:
     dropna: bool = False
     allow_nonfinite: bool = False
     key_values: dict[str, list[Any]] = field(default_factory=dict)  # code → value, per key column
-
-    def count_rows(self) -> int:
-        return int(self.dataset.count_rows())
+    row_offset: int = 0  # rows of its file before this source's first (a Dask task's row groups)
 
     def batches(self, batch_rows: int = BATCH_ROWS) -> Iterator[Batch]:
         """The table's record batches, in file order, as float64 arrays (bounded memory)."""
@@ -134,7 +132,7 @@ class TableSource:
             for tagged in scanner.scan_batches():
                 record = tagged.record_batch
                 if tagged.fragment.path != shard:  # rows are counted per shard, and messages name it
-                    shard, first_row = tagged.fragment.path, 0
+                    shard, first_row = tagged.fragment.path, self.row_offset
                 if record.num_rows == 0:
                     continue
                 yield self._arrays(record, first_row, f"{self.name} (shard {shard})" if several else self.name)
