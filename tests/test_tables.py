@@ -240,6 +240,27 @@ def test_class_weights_count_in_the_weighted_mean(tmp_path, extra, reduction):
     assert (got["value"], got["sum"], got["mean"], got["count"]) == (want.value, want.sum, want.mean, want.count)
 
 
+@pytest.mark.parametrize("run_rows", [1, 500, 10**9])
+def test_a_parquet_file_of_many_row_groups_is_read_run_by_run(tmp_path, frame, monkeypatch, run_rows):
+    """pyarrow would pre-buffer a whole file; runs of row groups keep memory bounded and change no number."""
+    import lossctl.io.table_files as files
+
+    monkeypatch.setattr(files, "RUN_ROWS", run_rows)
+    path = tmp_path / "t.parquet"
+    pq.write_table(pa.table(frame), path, row_group_size=300)  # 7 row groups
+    import pyarrow.dataset as ds
+
+    runs = list(files.by_row_groups(ds.dataset(path, format="parquet")).get_fragments())
+    assert len(runs) == {1: 7, 500: 4, 10**9: 1}[run_rows]
+    args = ["mse", "--data", str(path), "--pred-col", "y_hat", "--target-col", "y", "--group-by", "split"]
+    got = json_of(args)
+    want = compute("mse", frame["y_hat"], frame["y"])
+    assert (got["value"], got["sum"], got["rows"]) == (want.value, want.sum, 2_000)
+    gap = dict(frame, y_hat=np.where(np.arange(2_000) == 1_234, np.nan, frame["y_hat"]))
+    pq.write_table(pa.table(gap), path, row_group_size=300)
+    assert_usage_error(run_cli(args), "--pred-col", "'y_hat'", "holds NaN at row 1235")
+
+
 def test_weight_column_is_the_losses_per_element_weight(tmp_path, frame):
     pq.write_table(pa.table(frame), tmp_path / "t.parquet", row_group_size=333)
     for loss in ("mse", "l1"):

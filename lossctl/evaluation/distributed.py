@@ -33,44 +33,9 @@ TASK_ROWS = 1 << 20  # rows per task at least, from a Parquet file's consecutive
 
 
 def shard_sources(source: Any, task_rows: int | None = None) -> list[Any]:
-    """The table split into tasks: one per file (fragment, keeping its Hive partition values), and a Parquet
-    file of several row groups cut into runs of consecutive row groups of about ``task_rows`` rows
-    (:data:`TASK_ROWS`), so one big file is not one task.  Each piece counts its rows from its file's start."""
-    import pyarrow.dataset as ds
-
-    dataset = source.dataset
-    if not hasattr(dataset, "get_fragments"):  # one CSV file read by pyarrow's streaming reader
-        return [source]
-    pieces = []
-    for fragment in dataset.get_fragments():
-        name = f"{source.name} (shard {fragment.path})"
-        for part, offset in _row_group_runs(fragment, TASK_ROWS if task_rows is None else task_rows):
-            one = ds.FileSystemDataset([part], dataset.schema, dataset.format, dataset.filesystem)
-            pieces.append(replace(source, name=name, dataset=one, key_values={}, row_offset=offset))
-    return pieces
-
-
-def _row_group_runs(fragment: Any, task_rows: int) -> list[tuple[Any, int]]:
-    """(fragment, first row in its file) per run of row groups with about ``task_rows`` rows; a fragment
-    that is not Parquet, or has one row group, is one run."""
-    if not hasattr(fragment, "split_by_row_group"):
-        return [(fragment, 0)]
-    fragment.ensure_complete_metadata()
-    groups = fragment.row_groups
-    if len(groups) <= 1:
-        return [(fragment, 0)]
-    runs: list[tuple[Any, int]] = []
-    ids: list[int] = []
-    start = rows = 0
-    for group in groups:
-        ids.append(group.id)
-        rows += group.num_rows
-        if rows - start >= task_rows:
-            runs.append((fragment.subset(row_group_ids=ids), start))
-            ids, start = [], rows
-    if ids:
-        runs.append((fragment.subset(row_group_ids=ids), start))
-    return runs
+    """The table's tasks (:meth:`lossctl.io.arrow.TableSource.pieces`): one per file, and a Parquet file of
+    several row groups cut into runs of about ``task_rows`` rows (:data:`TASK_ROWS`)."""
+    return list(source.pieces(TASK_ROWS if task_rows is None else task_rows))
 
 
 def evaluate_shard(loss: str, options: dict[str, Any], source: Any) -> Partials:
