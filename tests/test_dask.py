@@ -6,9 +6,15 @@ killed while its tasks are in flight, and through --scheduler / DASK_SCHEDULER_A
 
 from __future__ import annotations
 
+import io
 import json
 import os
+import pty
+import select
 import signal
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -182,3 +188,64 @@ def test_a_bad_row_in_a_row_group_task_is_named_by_its_row_in_the_file(cluster, 
     source = open_table(str(tmp_path / "gap.parquet"), Columns("y_hat", "y"))
     with pytest.raises(InputError, match=r"'y_hat' of .*gap\.parquet.* holds NaN at row 7655;"):
         evaluate_on_dask(make_plan("mse"), source, client=client, task_rows=1_000)  # 10 tasks: the 8th has it
+
+
+def run_lossctl(args, stderr=subprocess.PIPE):
+    """lossctl in a fresh process (standard output a pipe), this checkout first on the path."""
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    return subprocess.run([sys.executable, "-m", "lossctl", *args], stdout=subprocess.PIPE, stderr=stderr,
+                          env=env, timeout=120, check=False)  # fmt: skip
+
+
+def test_no_progress_bar_when_stderr_is_not_a_terminal(cluster, shards):
+    """Nothing on stderr, in a fresh process (file descriptor 2 a pipe) and in-process for every format."""
+    local, _ = cluster
+    args = ["mse", "--data", f"{shards}/*.parquet", "--pred-col", "y_hat", "--target-col", "y", "--engine", "dask",
+            "--scheduler", local.scheduler_address]  # fmt: skip
+    run = run_lossctl([*args, "--format", "table"])  # the format that draws the bar on a terminal
+    assert run.returncode == 0 and b"mse" in run.stdout, run.stderr
+    assert run.stderr == b""
+    for output_format in ("table", "json", "value", "csv"):
+        in_process = run_cli([*args, "--format", output_format])
+        assert in_process.code == 0 and in_process.stdout and in_process.stderr == ""
+
+
+@pytest.mark.parametrize(("output_format", "drawn"), [("table", True), ("json", False)])
+def test_dasks_progress_bar_on_a_terminal_stderr(cluster, shards, output_format, drawn):
+    """stderr a terminal (a pty): Dask's bar is drawn there, unless a pipeline reads json/value on stdout."""
+    local, _ = cluster
+    args = ["mse", "--data", f"{shards}/*.parquet", "--pred-col", "y_hat", "--target-col", "y", "--engine", "dask",
+            "--scheduler", local.scheduler_address, "--format", output_format]  # fmt: skip
+    leader, follower = pty.openpty()
+    try:
+        run = run_lossctl(args, stderr=follower)
+        os.close(follower)
+        follower = -1
+        terminal = b""
+        while select.select([leader], [], [], 0.5)[0]:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # EIO: the terminal's other side is closed and everything was read
+                break
+            if not chunk:
+                break
+            terminal += chunk
+    finally:
+        os.close(leader)
+        if follower != -1:
+            os.close(follower)
+    assert run.returncode == 0, terminal
+    assert (b"100% Completed" in terminal) is drawn, terminal
+    assert b"Completed" not in run.stdout
+
+
+def test_the_progress_bar_is_dasks_drawn_on_the_given_stream(cluster, shards):
+    from lossctl.evaluation.distributed import evaluate_on_dask
+
+    _, client = cluster
+    stream = io.StringIO()
+    plan = make_plan("mse")
+    shown = evaluate_on_dask(plan, open_table(f"{shards}/*.parquet", Columns("y_hat", "y")), client=client,
+                             progress=stream)  # fmt: skip
+    local = evaluate_table(plan, open_table(f"{shards}/*.parquet", Columns("y_hat", "y")).batches)
+    assert "100% Completed" in stream.getvalue() and shown.value == local.value

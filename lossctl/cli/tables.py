@@ -135,7 +135,13 @@ def run_table(spec: LossSpec, options: dict[str, Any], outputs: OutputSet) -> in
 
             if sink is not None:
                 raise InputError("--engine dask reduces only; save rows with the local engine")
-            summary = evaluate_on_dask(plan, source, scheduler=options.get("scheduler"), workers=options.get("workers"))
+            summary = evaluate_on_dask(
+                plan,
+                source,
+                scheduler=options.get("scheduler"),
+                workers=options.get("workers"),
+                progress=progress_stream(options["format"]),
+            )
         else:
             summary = evaluate_table(
                 plan,
@@ -157,6 +163,15 @@ def run_table(spec: LossSpec, options: dict[str, Any], outputs: OutputSet) -> in
     verdicts = _verdicts(summary, options)
     _publish(outputs, lambda: emit_table(summary, options["format"], options["precision"], verdicts))
     return ExitStatus.MISMATCH if verdicts and not all(v.ok for v in verdicts) else ExitStatus.OK
+
+
+def progress_stream(output_format: str) -> Any:
+    """Where Dask's progress bar goes: stderr on a terminal, and never while a pipeline reads json/value."""
+    if not sys.stderr.isatty():
+        return None
+    if output_format in ("json", "value") and not sys.stdout.isatty():
+        return None
+    return sys.stderr
 
 
 def emit_table(summary: Any, output_format: str, precision: int, verdicts: list[Any]) -> None:

@@ -18,9 +18,9 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, redirect_stdout
 from dataclasses import replace
-from typing import Any
+from typing import Any, TextIO
 
 from lossctl.errors import InputError
 from lossctl.evaluation.batches import Partials, Plan, TableSummary, combine, evaluate_batch, groups_of, make_plan
@@ -64,9 +64,11 @@ def evaluate_on_dask(
     client: Any = None,
     on_submitted: Callable[[Any], None] | None = None,
     task_rows: int | None = None,
+    progress: TextIO | None = None,
 ) -> TableSummary:
     """The table's summary computed by Dask tasks (``client``: an existing ``distributed.Client``;
-    ``task_rows``: rows per task from a Parquet file's row groups, default :data:`TASK_ROWS`)."""
+    ``task_rows``: rows per task from a Parquet file's row groups, default :data:`TASK_ROWS`;
+    ``progress``: a stream on which Dask's text progress bar is drawn while the tasks run)."""
     pieces = shard_sources(source, task_rows)
     options = {
         "reduction": plan.reduction,
@@ -80,6 +82,8 @@ def evaluate_on_dask(
                            pure=False, retries=RETRIES)  # fmt: skip
         if on_submitted is not None:
             on_submitted(dask)
+        if progress is not None:
+            draw_progress(dask, futures, progress)
         results = dask.gather(futures)
     total = Partials()
     for partial in results:
@@ -90,6 +94,16 @@ def evaluate_on_dask(
     identity = {name: None for name in source.keys}
     groups = groups_of(plan, total, list(source.keys), identity) if source.keys else ()
     return TableSummary(summary, total.overall.rows, total.dropped, tuple(source.keys), groups)
+
+
+def draw_progress(client: Any, futures: list[Any], stream: TextIO) -> None:
+    """Dask's own text progress bar (``distributed.progress``) for ``futures``, drawn on ``stream``; returns
+    when every task has finished (or one failed: ``gather`` then raises).  Dask draws on standard output,
+    so that is ``stream`` while the bar runs (lossctl writes nothing else until the tasks are done)."""
+    from distributed.diagnostics.progressbar import TextProgressBar
+
+    with redirect_stdout(stream):
+        TextProgressBar(futures, scheduler=client.scheduler.address, complete=True)
 
 
 @contextmanager
@@ -128,4 +142,4 @@ def _client(client: Any, scheduler: str | None, workers: int | None) -> Iterator
         yield local
 
 
-__all__ = ["evaluate_on_dask", "evaluate_shard", "shard_sources"]
+__all__ = ["draw_progress", "evaluate_on_dask", "evaluate_shard", "shard_sources"]
