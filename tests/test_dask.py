@@ -249,3 +249,61 @@ def test_the_progress_bar_is_dasks_drawn_on_the_given_stream(cluster, shards):
                              progress=stream)  # fmt: skip
     local = evaluate_table(plan, open_table(f"{shards}/*.parquet", Columns("y_hat", "y")).batches)
     assert "100% Completed" in stream.getvalue() and shown.value == local.value
+
+
+def saved_tables(args, folder, engine):
+    """Run with --save-elements/--save-grad into ``folder``; the two tables read back."""
+    folder.mkdir(exist_ok=True)
+    out, grad = folder / "losses.parquet", folder / "grad.parquet"
+    run = run_cli([*args, *engine, "--save-elements", str(out), "--save-grad", str(grad), "--format", "json"])
+    assert run.code == 0, run.stderr
+    assert sorted(p.name for p in folder.iterdir()) == ["grad.parquet", "losses.parquet"]  # no parts left
+    return json.loads(run.stdout), pq.read_table(out), pq.read_table(grad)
+
+
+@pytest.mark.parametrize(("loss", "reduction"), [("huber", "mean"), ("mse", "sum"), ("l1", "mean")])
+def test_saves_with_dask_equal_the_local_engines_files(cluster, shards, tmp_path, loss, reduction):
+    """Workers write parts into a scratch folder, merged in order: the files equal the local engine's."""
+    local, _ = cluster
+    args = [loss, "--data", f"{shards}/*.parquet", "--pred-col", "y_hat", "--target-col", "y",
+            "--keep-col", "split", "--reduction", reduction]  # fmt: skip
+    dask = saved_tables(args, tmp_path / "dask", ["--engine", "dask", "--scheduler", local.scheduler_address])
+    plain = saved_tables(args, tmp_path / "local", [])
+    assert dask[1].equals(plain[1]) and dask[2].equals(plain[2])
+    assert dask[1].column_names == ["split", "loss"] and dask[1].num_rows == 24_000
+    assert {k: v for k, v in dask[0].items() if k not in ("elements", "grad")} == {
+        k: v for k, v in plain[0].items() if k not in ("elements", "grad")
+    }
+
+
+def test_saves_from_row_group_tasks_of_one_file(cluster, one_big_file, tmp_path, monkeypatch):
+    import lossctl.evaluation.distributed as distributed_engine
+
+    monkeypatch.setattr(distributed_engine, "TASK_ROWS", 5_000)  # 5 tasks over the file's 24 row groups
+    local, _ = cluster
+    args = ["smooth_l1", "--data", str(one_big_file), "--pred-col", "y_hat", "--target-col", "y", "--keep-col", "split"]
+    dask = saved_tables(args, tmp_path / "dask", ["--engine", "dask", "--scheduler", local.scheduler_address])
+    plain = saved_tables(args, tmp_path / "local", [])
+    assert dask[1].equals(plain[1]) and dask[2].equals(plain[2]) and dask[1].num_rows == 24_000
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum"])  # sum: parts are written by the first round of tasks
+def test_a_failed_dask_run_leaves_no_file_and_no_parts(cluster, tmp_path, reduction):
+    local, _ = cluster
+    data = tmp_path / "data"
+    data.mkdir()
+    rng = np.random.default_rng(4)
+    for part in range(6):
+        y_hat = rng.normal(size=500)
+        if part == 4:
+            y_hat[17] = np.nan
+        pq.write_table(pa.table({"y": rng.normal(size=500), "y_hat": y_hat}), data / f"p{part}.parquet")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "grad.parquet").write_bytes(b"kept as it was")
+    args = ["mse", "--data", f"{data}/*.parquet", "--pred-col", "y_hat", "--target-col", "y", "--engine", "dask",
+            "--scheduler", local.scheduler_address, "--save-elements", str(out / "losses.parquet"),
+            "--save-grad", str(out / "grad.parquet"), "--reduction", reduction]  # fmt: skip
+    assert_usage_error(run_cli(args), "--pred-col", "p4.parquet", "row 18")
+    assert [p.name for p in out.iterdir()] == ["grad.parquet"]  # no new file, no hidden parts folder
+    assert (out / "grad.parquet").read_bytes() == b"kept as it was"

@@ -319,7 +319,7 @@ def evaluate_table(
         partials += batch_partials
         if first_pass_writes:
             assert sink is not None  # first_pass_writes needs a sink
-            sink(batch, elements, _scaled(grad, scale, plan))
+            sink(batch, elements, scaled_grad(grad, scale, plan))
     if partials.overall.rows == 0:
         raise InputError("--data: no rows left to evaluate" + (" after --dropna" if partials.dropped else ""))
     summary, final_scale = combine(plan, partials, partials.row_shape)
@@ -328,7 +328,7 @@ def evaluate_table(
             if len(batch.pred) == 0:
                 continue
             _, elements, grad = evaluate_batch(plan, batch, want_grad=True)
-            sink(batch, elements, _scaled(grad, final_scale, plan))
+            sink(batch, elements, scaled_grad(grad, final_scale, plan))
     groups = groups_of(plan, partials, group_by or [], key_values or {}) if group_by else ()
     rows = partials.overall.rows
     return TableSummary(summary, rows, partials.dropped, tuple(group_by or ()), groups)
@@ -355,7 +355,7 @@ def _reduce_in_threads(plan: Plan, batches: Iterable[BatchLike]) -> Partials:
     return partials
 
 
-def _scaled(grad: Array | None, scale: float | None, plan: Plan) -> Array | None:
+def scaled_grad(grad: Array | None, scale: float | None, plan: Plan) -> Array | None:
     """∂value/∂pred from the gradient of the sum, as the engine scales it (one multiplication)."""
     if grad is None or scale is None or scale == 1.0:
         return grad
@@ -363,4 +363,14 @@ def _scaled(grad: Array | None, scale: float | None, plan: Plan) -> Array | None
     return grad
 
 
-__all__ = ["Group", "Partial", "Partials", "Plan", "TableSummary", "evaluate_batch", "evaluate_table", "make_plan"]
+__all__ = [
+    "Group",
+    "Partial",
+    "Partials",
+    "Plan",
+    "TableSummary",
+    "evaluate_batch",
+    "evaluate_table",
+    "make_plan",
+    "scaled_grad",
+]
