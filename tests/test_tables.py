@@ -383,6 +383,21 @@ def test_start_up_does_not_import_pyarrow_or_dask():
     assert out.strip().splitlines()[-1] == "[]"
 
 
+@pytest.mark.parametrize("options", [[], ["--dropna"]])
+def test_one_csv_file_does_not_import_pyarrow_dataset(tmp_path, options):
+    """pyarrow's streaming CSV reader reads one file; importing pyarrow.dataset would cost more than reading."""
+    path = tmp_path / "pairs.csv"
+    path.write_text("y_hat,y\n1,2\n3,5\n")
+    argv = ["lossctl", "mse", "--data", str(path), "--pred-col", "y_hat", "--target-col", "y", "--format", "value",
+            *options]  # fmt: skip
+    code = (
+        f"import sys\nfrom lossctl.cli import main\nsys.argv={argv!r}\ntry:\n main()\nexcept SystemExit:\n pass\n"
+        "print('pyarrow.dataset' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip().splitlines() == ["2.5", "False"]
+
+
 def test_csv_with_a_gap_names_the_row_or_drops_it(tmp_path):
     (tmp_path / "gap.csv").write_text("a,b,note\n1,2,x\n3,,y\n5,7,z\n")
     args = ["mse", "--data", str(tmp_path / "gap.csv"), "--pred-col", "a", "--target-col", "b", "--group-by", "note"]

@@ -83,9 +83,11 @@ def row_group_runs(fragment: Any, run_rows: int = RUN_ROWS) -> list[tuple[Any, i
 def by_row_groups(dataset: Any, run_rows: int | None = None) -> Any:
     """The same Parquet dataset with each file cut into runs of row groups of at least ``run_rows`` rows
     (:data:`RUN_ROWS`); other datasets unchanged."""
+    if not hasattr(dataset, "get_fragments"):  # one CSV file (CsvFile): pyarrow.dataset is not even imported
+        return dataset
     import pyarrow.dataset as ds
 
-    if not isinstance(getattr(dataset, "format", None), ds.ParquetFileFormat):
+    if not isinstance(dataset.format, ds.ParquetFileFormat):
         return dataset
     rows = RUN_ROWS if run_rows is None else run_rows
     runs = [run for fragment in dataset.get_fragments() for run, _ in row_group_runs(fragment, rows)]
@@ -94,9 +96,6 @@ def by_row_groups(dataset: Any, run_rows: int | None = None) -> Any:
 
 def open_dataset(source: str, delimiter: str | None) -> tuple[Any, str, bool]:
     """(pyarrow dataset, name for messages, whether columns have names from the data)."""
-    import pyarrow as pa
-    import pyarrow.dataset as ds
-
     files: Any
     base: str | None = None
     if source == "-":
@@ -127,6 +126,9 @@ def open_dataset(source: str, delimiter: str | None) -> tuple[Any, str, bool]:
         return CsvFile(files, read, parse), source, header
     if fmt == "csv":
         fmt, header = _csv_format(first, delimiter)
+    import pyarrow as pa
+    import pyarrow.dataset as ds
+
     try:
         if isinstance(files, list):
             dataset = ds.dataset(files, format=fmt, partitioning="hive", partition_base_dir=base)
