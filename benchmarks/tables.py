@@ -92,8 +92,16 @@ def csv_cases(folder: Path, rows: int, repeats: int) -> None:
             """),
             repeats,
         ),
-        "lossctl --data (pyarrow)": measure(
+        # a plain CSV stays with the built-in reader (lossctl.cli.tables.table_route); a table option
+        # (--dropna, which drops nothing here) routes it through pyarrow's streaming CSV reader
+        "lossctl --data (built-in reader)": measure(
             lossctl("mse", "--data", str(path), "--pred-col", "y_hat", "--target-col", "y", "--format", "value"),
+            repeats,
+        ),
+        "lossctl --data --dropna (pyarrow)": measure(
+            lossctl(
+                "mse", "--data", str(path), "--pred-col", "y_hat", "--target-col", "y", "--format", "value", "--dropna"
+            ),
             repeats,
         ),
     }
