@@ -307,3 +307,24 @@ def test_a_failed_dask_run_leaves_no_file_and_no_parts(cluster, tmp_path, reduct
     assert_usage_error(run_cli(args), "--pred-col", "p4.parquet", "row 18")
     assert [p.name for p in out.iterdir()] == ["grad.parquet"]  # no new file, no hidden parts folder
     assert (out / "grad.parquet").read_bytes() == b"kept as it was"
+
+
+def test_the_local_cluster_is_quiet_when_the_dashboard_port_is_taken(shards):
+    """Without --scheduler lossctl starts its own LocalCluster: nothing on stderr even if another cluster (or
+    anything) holds Dask's default dashboard port 8787."""
+    import socket
+
+    holder = socket.socket()
+    try:
+        holder.bind(("127.0.0.1", 8787))
+        holder.listen()
+    except OSError:  # already taken by someone else: the case under test anyway
+        pass
+    try:
+        args = ["mse", "--data", f"{shards}/*.parquet", "--pred-col", "y_hat", "--target-col", "y", "--engine", "dask",
+                "--workers", "1", "--format", "value"]  # fmt: skip
+        run = run_lossctl(args)
+    finally:
+        holder.close()
+    assert run.returncode == 0 and run.stderr == b"", run.stderr
+    assert float(run.stdout) == float(run_cli([*args[:7], "--format", "value"]).stdout)

@@ -178,7 +178,7 @@ def _client(client: Any, scheduler: str | None, workers: int | None) -> Iterator
         threads_per_worker=1,
         processes=True,
         host="127.0.0.1",
-        dashboard_address=None,
+        dashboard_address="127.0.0.1:0",  # its HTTP server on a free loopback port: no warning if 8787 is taken
         silence_logs=logging.ERROR,
     )
     with cluster, Client(cluster) as local:
