@@ -4,6 +4,9 @@
     python benchmarks/tables.py --rows 100000000   # the issue's 10⁸ rows (≈ 1.6 GB of Parquet)
     python benchmarks/tables.py --csv-only
 
+The Parquet table is measured twice: in ``--shards`` files, and as one file of 1 Mi-row row groups
+(read in runs of row groups locally; one Dask task per run).
+
 Needs ``pip install '.[dask]' pandas``.  Every case runs in a fresh process under ``/usr/bin/time``;
 the figure is the median wall time of ``--repeats`` runs and the largest peak RSS (ru_maxrss of the
 process and the children it waited for; Dask workers are counted by their own process, so their
@@ -89,8 +92,16 @@ def csv_cases(folder: Path, rows: int, repeats: int) -> None:
             """),
             repeats,
         ),
-        "lossctl --data (pyarrow)": measure(
+        # a plain CSV stays with the built-in reader (lossctl.cli.tables.table_route); a table option
+        # (--dropna, which drops nothing here) routes it through pyarrow's streaming CSV reader
+        "lossctl --data (built-in reader)": measure(
             lossctl("mse", "--data", str(path), "--pred-col", "y_hat", "--target-col", "y", "--format", "value"),
+            repeats,
+        ),
+        "lossctl --data --dropna (pyarrow)": measure(
+            lossctl(
+                "mse", "--data", str(path), "--pred-col", "y_hat", "--target-col", "y", "--format", "value", "--dropna"
+            ),
             repeats,
         ),
     }
@@ -126,6 +137,47 @@ def parquet_cases(folder: Path, rows: int, shards: int, repeats: int) -> None:
     report(f"Parquet {rows:,} rows in {shards} shards, mse", results, "pyarrow reads the columns")
 
 
+def make_one_file(folder: Path, rows: int) -> Path:
+    """One Parquet file of 1 Mi-row row groups, written a row group at a time."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rng = np.random.default_rng(2)
+    path = folder / "one.parquet"
+    group = 1 << 20
+    writer = None
+    for start in range(0, rows, group):
+        size = min(group, rows - start)
+        table = pa.table({"y_hat": rng.normal(size=size), "y": rng.normal(size=size)})
+        writer = writer or pq.ParquetWriter(path, table.schema)
+        writer.write_table(table, row_group_size=group)
+    assert writer is not None
+    writer.close()
+    return path
+
+
+def one_file_cases(folder: Path, rows: int, repeats: int) -> None:
+    """A single large Parquet file: read in runs of row groups locally, one Dask task per run."""
+    path = make_one_file(folder, rows)
+    common = ["mse", "--data", str(path), "--pred-col", "y_hat", "--target-col", "y", "--format", "value"]
+    results = {
+        "pyarrow reads the columns": measure(
+            python(f"""
+                import pyarrow.parquet as pq
+                n = 0
+                for b in pq.ParquetFile({str(path)!r}).iter_batches(columns=["y_hat", "y"]):
+                    n += b.num_rows
+                print(n)
+            """),
+            repeats,
+        ),
+        "lossctl local engine": measure(lossctl(*common), repeats),
+        "lossctl --engine dask --workers 2": measure(lossctl(*common, "--engine", "dask", "--workers", "2"), repeats),
+    }
+    report(f"Parquet {rows:,} rows in one file of 1 Mi-row row groups, mse", results, "pyarrow reads the columns")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--csv-rows", type=int, default=1_000_000)
@@ -138,6 +190,7 @@ def main() -> None:
         csv_cases(Path(tmp), args.csv_rows, args.repeats)
         if not args.csv_only:
             parquet_cases(Path(tmp), args.rows, args.shards, args.repeats)
+            one_file_cases(Path(tmp), args.rows, args.repeats)
 
 
 if __name__ == "__main__":

@@ -226,6 +226,41 @@ def test_cross_entropy_from_a_list_column_and_from_a_column_pattern(tmp_path, sm
         assert got["shape"] == [500]
 
 
+@pytest.mark.parametrize("extra", [[], ["--dropna"], ["--group-by", "label"]], ids=["plain", "dropna", "group-by"])
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_class_weights_count_in_the_weighted_mean(tmp_path, extra, reduction):
+    """--weight (one weight per class, shared by every batch) divides the mean by Σ w[target], as compute."""
+    logits, labels = logits_frame(np.random.default_rng(3), classes=3)
+    pq.write_table(pa.table({"logits": column(logits), "label": pa.array(labels)}), tmp_path / "ce.parquet",
+                   row_group_size=97)  # fmt: skip
+    weights = np.array([1.0, 2.0, 0.5])
+    want = compute("cross_entropy", logits, labels.astype(float), weight=weights, reduction=reduction)
+    got = json_of(["cross_entropy", "--data", str(tmp_path / "ce.parquet"), "--pred-col", "logits",
+                   "--target-col", "label", "--weight", "1,2,0.5", "--reduction", reduction, *extra])  # fmt: skip
+    assert (got["value"], got["sum"], got["mean"], got["count"]) == (want.value, want.sum, want.mean, want.count)
+
+
+@pytest.mark.parametrize("run_rows", [1, 500, 10**9])
+def test_a_parquet_file_of_many_row_groups_is_read_run_by_run(tmp_path, frame, monkeypatch, run_rows):
+    """pyarrow would pre-buffer a whole file; runs of row groups keep memory bounded and change no number."""
+    import lossctl.io.table_files as files
+
+    monkeypatch.setattr(files, "RUN_ROWS", run_rows)
+    path = tmp_path / "t.parquet"
+    pq.write_table(pa.table(frame), path, row_group_size=300)  # 7 row groups
+    import pyarrow.dataset as ds
+
+    runs = list(files.by_row_groups(ds.dataset(path, format="parquet")).get_fragments())
+    assert len(runs) == {1: 7, 500: 4, 10**9: 1}[run_rows]
+    args = ["mse", "--data", str(path), "--pred-col", "y_hat", "--target-col", "y", "--group-by", "split"]
+    got = json_of(args)
+    want = compute("mse", frame["y_hat"], frame["y"])
+    assert (got["value"], got["sum"], got["rows"]) == (want.value, want.sum, 2_000)
+    gap = dict(frame, y_hat=np.where(np.arange(2_000) == 1_234, np.nan, frame["y_hat"]))
+    pq.write_table(pa.table(gap), path, row_group_size=300)
+    assert_usage_error(run_cli(args), "--pred-col", "'y_hat'", "holds NaN at row 1235")
+
+
 def test_weight_column_is_the_losses_per_element_weight(tmp_path, frame):
     pq.write_table(pa.table(frame), tmp_path / "t.parquet", row_group_size=333)
     for loss in ("mse", "l1"):
@@ -346,6 +381,21 @@ def test_start_up_does_not_import_pyarrow_or_dask():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip().splitlines()[-1] == "[]"
+
+
+@pytest.mark.parametrize("options", [[], ["--dropna"]])
+def test_one_csv_file_does_not_import_pyarrow_dataset(tmp_path, options):
+    """pyarrow's streaming CSV reader reads one file; importing pyarrow.dataset would cost more than reading."""
+    path = tmp_path / "pairs.csv"
+    path.write_text("y_hat,y\n1,2\n3,5\n")
+    argv = ["lossctl", "mse", "--data", str(path), "--pred-col", "y_hat", "--target-col", "y", "--format", "value",
+            *options]  # fmt: skip
+    code = (
+        f"import sys\nfrom lossctl.cli import main\nsys.argv={argv!r}\ntry:\n main()\nexcept SystemExit:\n pass\n"
+        "print('pyarrow.dataset' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip().splitlines() == ["2.5", "False"]
 
 
 def test_csv_with_a_gap_names_the_row_or_drops_it(tmp_path):

@@ -18,6 +18,7 @@ from typing import Any
 from lossctl.errors import ExitStatus, InputError, LossctlWarning
 from lossctl.io.arrow import Columns, is_pattern, needs_pyarrow, open_table, split_names
 from lossctl.io.outputs import OutputSet
+from lossctl.io.parquet_rows import ParquetParts, ParquetRows
 from lossctl.losses.spec import LossSpec
 
 TABLE_ONLY = ("weight_col", "group_by", "keep_col", "dropna", "scheduler", "workers")
@@ -101,26 +102,37 @@ def run_table(spec: LossSpec, options: dict[str, Any], outputs: OutputSet) -> in
         activation=options.get("activation"),
         params=hyper,
     )
-    sink = ParquetSink(outputs, source.keep) if any(o in outputs for o in SAVES) else None
+    staged = {option: given for option in SAVES if (given := outputs.get(option)) is not None}
+    saving = list(staged)
+    sink = ParquetRows({o: (str(s.path), str(s.temporary)) for o, s in staged.items()}, source.keep)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", LossctlWarning)
         if engine == "dask":
             from lossctl.evaluation.distributed import evaluate_on_dask
 
-            if sink is not None:
-                raise InputError("--engine dask reduces only; save rows with the local engine")
-            summary = evaluate_on_dask(plan, source, scheduler=options.get("scheduler"), workers=options.get("workers"))
+            parts = None
+            if saving:  # the workers write parts into scratch folders; merged into the staged files
+                folders = {o: (str(s.path), str(outputs.scratch_folder(o))) for o, s in staged.items()}
+                parts = ParquetParts(folders, {o: str(s.temporary) for o, s in staged.items()}, tuple(source.keep))
+            summary = evaluate_on_dask(
+                plan,
+                source,
+                scheduler=options.get("scheduler"),
+                workers=options.get("workers"),
+                progress=progress_stream(options["format"]),
+                saves=parts,
+                want_grad="--save-grad" in outputs,
+            )
         else:
             summary = evaluate_table(
                 plan,
                 source.batches,
                 group_by=source.keys,
                 key_values=source.key_values,
-                sink=sink,
+                sink=sink if saving else None,
                 want_grad="--save-grad" in outputs,
             )
-    if sink is not None:
-        sink.close()
+    sink.close()
     from dataclasses import replace
 
     from lossctl.cli.output import SAVED_AS, publish, report_warnings, verdicts
@@ -131,6 +143,15 @@ def run_table(spec: LossSpec, options: dict[str, Any], outputs: OutputSet) -> in
     found = verdicts(summary, options)
     publish(outputs, lambda: emit_table(summary, options["format"], options["precision"], found))
     return ExitStatus.MISMATCH if found and not all(v.ok for v in found) else ExitStatus.OK
+
+
+def progress_stream(output_format: str) -> Any:
+    """Where Dask's progress bar goes: stderr on a terminal, and never while a pipeline reads json/value."""
+    if not sys.stderr.isatty():
+        return None
+    if output_format in ("json", "value") and not sys.stdout.isatty():
+        return None
+    return sys.stderr
 
 
 def emit_table(summary: Any, output_format: str, precision: int, verdicts: list[Any]) -> None:
@@ -208,50 +229,3 @@ def print_groups(summary: Any, precision: int) -> None:
     Console(highlight=False).print(table)
     if summary.dropped:
         sys.stdout.write(f"{summary.dropped:,} rows with missing values skipped (--dropna)\n")
-
-
-class ParquetSink:
-    """Per-row losses (and gradients) written batch by batch into the staged .parquet outputs."""
-
-    def __init__(self, outputs: OutputSet, keep: list[str]):
-        self.outputs = outputs
-        self.keep = keep
-        self.writers: dict[str, Any] = {}
-
-    def __call__(self, batch: Any, elements: Any, grad: Any) -> None:
-        import pyarrow as pa
-
-        for option, values, name in (("--save-elements", elements, "loss"), ("--save-grad", grad, "grad")):
-            staged = self.outputs.get(option)
-            if staged is None or values is None:
-                continue
-            columns = {key: batch.keep.column(key) for key in self.keep} if batch.keep is not None else {}
-            columns[name] = _column(values)
-            table = pa.table(columns)
-            self._write(option, staged, table)
-
-    def _write(self, option: str, staged: Any, table: Any) -> None:
-        import pyarrow.parquet as pq
-
-        try:
-            if option not in self.writers:
-                self.writers[option] = pq.ParquetWriter(staged.temporary, table.schema)
-            self.writers[option].write_table(table)
-        except OSError as exc:
-            raise InputError(f"{option}: cannot write {staged.path}: {exc}") from exc
-
-    def close(self) -> None:
-        for writer in self.writers.values():
-            writer.close()
-
-
-def _column(values: Any) -> Any:
-    """A (N,) array as a float column; (N, C, …) as a fixed-size list column of the C·… values of each row."""
-    import numpy as np
-    import pyarrow as pa
-
-    values = np.ascontiguousarray(values)
-    if values.ndim == 1:
-        return pa.array(values)
-    flat = pa.array(values.reshape(-1))
-    return pa.FixedSizeListArray.from_arrays(flat, int(np.prod(values.shape[1:])))

@@ -151,13 +151,15 @@ def make_plan(loss: str | LossSpec, **options: Any) -> Plan:
 
 
 def tensors_of(plan: Plan, batch: BatchLike) -> dict[str, Array]:
-    """``--weight-col`` is the loss's per-element ``weight`` (mse, l1, huber, bce …)."""
+    """``--weight-col`` is the loss's per-element ``weight`` (mse, l1, huber, bce …); a batch may also carry
+    other per-row tensors by name (``tensors``: Dask arrays given to the Python API)."""
+    per_row: dict[str, Array] = dict(getattr(batch, "tensors", None) or {})
     if batch.weight is None:
-        return {}
+        return per_row
     names = [p.name for p in plan.spec.tensor_params]
     if "weight" not in names or plan.spec.target != "same":
         raise InputError(f"--weight-col: {plan.spec.name} takes no per-row weight; leave out --weight-col")
-    return {"weight": batch.weight}
+    return {**per_row, "weight": batch.weight}
 
 
 Sink = Callable[[BatchLike, Array, Array | None], None]
@@ -168,6 +170,8 @@ def evaluate_batch(plan: Plan, batch: BatchLike, *, want_grad: bool = False) -> 
     spec = plan.spec
     tensors = tensors_of(plan, batch)
     hyper = resolve_params(spec, plan.params)
+    shared = {p.name: plan.params[p.name] for p in spec.tensor_params if plan.params.get(p.name) is not None}
+    hyper.update(shared)  # tensors every batch uses whole (class weights): the count reads them too
     if len(batch.pred) > 1 and not separable(spec, batch.pred, {**hyper, **tensors}):
         raise coupled_rows(spec)
     tensor_params: Mapping[str, Any] = tensors  # keyword arguments of evaluate, as plan.params are
@@ -213,7 +217,8 @@ def coupled_rows(spec: LossSpec) -> InputError:
     """A loss whose rows are not independent samples cannot be summed batch by batch."""
     return InputError(
         f"{spec.name} couples the rows of --pred (one loss for the whole list or batch), so a --data table "
-        "cannot be evaluated batch by batch; give --pred and --target as files (.npy, .csv)"
+        "or a Dask collection cannot be evaluated batch by batch; give --pred and --target as files (.npy, .csv) "
+        "or NumPy arrays"
     )
 
 
@@ -307,7 +312,7 @@ def evaluate_table(
         partials += batch_partials
         if first_pass_writes:
             assert sink is not None  # first_pass_writes needs a sink
-            sink(batch, elements, _scaled(grad, scale, plan))
+            sink(batch, elements, scaled_grad(grad, scale, plan))
     if partials.overall.rows == 0:
         raise InputError("--data: no rows left to evaluate" + (" after --dropna" if partials.dropped else ""))
     summary, final_scale = combine(plan, partials, partials.row_shape)
@@ -316,7 +321,7 @@ def evaluate_table(
             if len(batch.pred) == 0:
                 continue
             _, elements, grad = evaluate_batch(plan, batch, want_grad=True)
-            sink(batch, elements, _scaled(grad, final_scale, plan))
+            sink(batch, elements, scaled_grad(grad, final_scale, plan))
     groups = groups_of(plan, partials, group_by or [], key_values or {}) if group_by else ()
     rows = partials.overall.rows
     return TableSummary(summary, rows, partials.dropped, tuple(group_by or ()), groups)
@@ -343,7 +348,7 @@ def _reduce_in_threads(plan: Plan, batches: Iterable[BatchLike]) -> Partials:
     return partials
 
 
-def _scaled(grad: Array | None, scale: float | None, plan: Plan) -> Array | None:
+def scaled_grad(grad: Array | None, scale: float | None, plan: Plan) -> Array | None:
     """∂value/∂pred from the gradient of the sum, as the engine scales it (one multiplication)."""
     if grad is None or scale is None or scale == 1.0:
         return grad
@@ -351,4 +356,14 @@ def _scaled(grad: Array | None, scale: float | None, plan: Plan) -> Array | None
     return grad
 
 
-__all__ = ["Group", "Partial", "Partials", "Plan", "TableSummary", "evaluate_batch", "evaluate_table", "make_plan"]
+__all__ = [
+    "Group",
+    "Partial",
+    "Partials",
+    "Plan",
+    "TableSummary",
+    "evaluate_batch",
+    "evaluate_table",
+    "make_plan",
+    "scaled_grad",
+]

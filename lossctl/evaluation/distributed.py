@@ -18,42 +18,60 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, redirect_stdout
 from dataclasses import replace
-from typing import Any
+from typing import Any, TextIO
 
 from lossctl.errors import InputError
-from lossctl.evaluation.batches import Partials, Plan, TableSummary, combine, evaluate_batch, groups_of, make_plan
+from lossctl.evaluation.batches import (
+    Partials,
+    Plan,
+    TableSummary,
+    combine,
+    evaluate_batch,
+    groups_of,
+    make_plan,
+    scaled_grad,
+)
 
 DASK_EXTRA = "pip install 'lossctl[dask]'"
 DEFAULT_WORKERS = 2
 RETRIES = 3  # a task whose worker died is run again (Dask's own allowed-failures also applies)
 CONNECT_SECONDS = 10
+TASK_ROWS = 1 << 20  # rows per task at least, from a Parquet file's consecutive row groups (16 MiB per 2 columns)
 
 
-def shard_sources(source: Any) -> list[Any]:
-    """The table split into one source per file (fragment), each keeping its Hive partition values."""
-    import pyarrow.dataset as ds
-
-    dataset = source.dataset
-    if not hasattr(dataset, "get_fragments"):  # one CSV file read by pyarrow's streaming reader
-        return [source]
-    pieces = []
-    for fragment in dataset.get_fragments():
-        one = ds.FileSystemDataset([fragment], dataset.schema, dataset.format, dataset.filesystem)
-        pieces.append(replace(source, name=f"{source.name} (shard {fragment.path})", dataset=one, key_values={}))
-    return pieces
+def shard_sources(source: Any, task_rows: int | None = None) -> list[Any]:
+    """The table's tasks (:meth:`lossctl.io.arrow.TableSource.pieces`): one per file, and a Parquet file of
+    several row groups cut into runs of about ``task_rows`` rows (:data:`TASK_ROWS`)."""
+    return list(source.pieces(TASK_ROWS if task_rows is None else task_rows))
 
 
-def evaluate_shard(loss: str, options: dict[str, Any], source: Any) -> Partials:
-    """One Dask task: every batch of one shard, summed exactly; group keys as value tuples."""
+def evaluate_shard(
+    loss: str,
+    options: dict[str, Any],
+    source: Any,
+    index: int = 0,
+    saves: Any = None,
+    want_grad: bool = False,
+    scale: float | None = None,
+) -> Partials:
+    """One Dask task: every batch of one shard, summed exactly; group keys as value tuples.  With ``saves``
+    (:class:`lossctl.io.parquet_rows.ParquetParts`) the rows are also written, as part ``index``: losses, and
+    with ``want_grad`` gradients times ``scale`` (∂value/∂Σ, known before this pass)."""
     plan = make_plan(loss, **options)
     partials = Partials()
+    sink = saves.part(index) if saves is not None else None
     for batch in source.batches():
         if len(batch.pred) == 0:
             partials.dropped += batch.dropped
             continue
-        partials += evaluate_batch(plan, batch)[0]
+        batch_partials, elements, grad = evaluate_batch(plan, batch, want_grad=want_grad and sink is not None)
+        partials += batch_partials
+        if sink is not None:
+            sink(batch, elements, scaled_grad(grad, scale, plan))
+    if sink is not None:
+        sink.close()
     names = list(source.keys)
     decoded = {
         tuple(source.key_values[name][code] for name, code in zip(names, key, strict=True)): partial
@@ -70,9 +88,19 @@ def evaluate_on_dask(
     workers: int | None = None,
     client: Any = None,
     on_submitted: Callable[[Any], None] | None = None,
+    task_rows: int | None = None,
+    progress: TextIO | None = None,
+    saves: Any = None,
+    want_grad: bool = False,
 ) -> TableSummary:
-    """The table's summary computed by Dask tasks (``client``: an existing ``distributed.Client``)."""
-    pieces = shard_sources(source)
+    """The table's summary computed by Dask tasks (``client``: an existing ``distributed.Client``;
+    ``task_rows``: rows per task from a Parquet file's row groups, default :data:`TASK_ROWS`;
+    ``progress``: a stream on which Dask's text progress bar is drawn while the tasks run).
+
+    ``saves`` (:class:`lossctl.io.parquet_rows.ParquetParts`): the tasks also write their rows (gradients
+    too with ``want_grad``) as parts, merged in the table's order at the end.  As on the local engine, the
+    gradient of a mean needs the overall count first, so it is written by a second round of tasks."""
+    pieces = shard_sources(source, task_rows)
     options = {
         "reduction": plan.reduction,
         "dtype": plan.dtype,
@@ -80,21 +108,45 @@ def evaluate_on_dask(
         "activation": plan.activation,
         "params": dict(plan.params),
     }
+    early_scale = 1.0 if plan.reduction == "sum" and plan.spec.reductions.transform is None else None
+    first_pass_writes = saves is not None and (not want_grad or early_scale is not None)
     with _client(client, scheduler, workers) as dask:
-        futures = dask.map(evaluate_shard, [plan.spec.name] * len(pieces), [options] * len(pieces), pieces,
-                           pure=False, retries=RETRIES)  # fmt: skip
-        if on_submitted is not None:
-            on_submitted(dask)
-        results = dask.gather(futures)
-    total = Partials()
-    for partial in results:
-        total += partial
-    if total.overall.rows == 0:
-        raise InputError("--data: no rows left to evaluate" + (" after --dropna" if total.dropped else ""))
-    summary, _ = combine(plan, total, total.row_shape)
+
+        def run(writes: Any, scale: float | None, hook: Callable[[Any], None] | None = None) -> list[Partials]:
+            count = len(pieces)
+            futures = dask.map(evaluate_shard, [plan.spec.name] * count, [options] * count, pieces, range(count),
+                               [writes] * count, [want_grad] * count, [scale] * count,
+                               pure=False, retries=RETRIES)  # fmt: skip
+            if hook is not None:
+                hook(dask)
+            if progress is not None:
+                draw_progress(dask, futures, progress)
+            return list(dask.gather(futures))
+
+        results = run(saves if first_pass_writes else None, early_scale, on_submitted)
+        total = Partials()
+        for partial in results:
+            total += partial
+        if total.overall.rows == 0:
+            raise InputError("--data: no rows left to evaluate" + (" after --dropna" if total.dropped else ""))
+        summary, final_scale = combine(plan, total, total.row_shape)
+        if saves is not None and not first_pass_writes:
+            run(saves, final_scale)
+    if saves is not None:
+        saves.merge([partial.overall.rows for partial in results])
     identity = {name: None for name in source.keys}
     groups = groups_of(plan, total, list(source.keys), identity) if source.keys else ()
     return TableSummary(summary, total.overall.rows, total.dropped, tuple(source.keys), groups)
+
+
+def draw_progress(client: Any, futures: list[Any], stream: TextIO) -> None:
+    """Dask's own text progress bar (``distributed.progress``) for ``futures``, drawn on ``stream``; returns
+    when every task has finished (or one failed: ``gather`` then raises).  Dask draws on standard output,
+    so that is ``stream`` while the bar runs (lossctl writes nothing else until the tasks are done)."""
+    from distributed.diagnostics.progressbar import TextProgressBar
+
+    with redirect_stdout(stream):
+        TextProgressBar(futures, scheduler=client.scheduler.address, complete=True)
 
 
 @contextmanager
@@ -126,11 +178,11 @@ def _client(client: Any, scheduler: str | None, workers: int | None) -> Iterator
         threads_per_worker=1,
         processes=True,
         host="127.0.0.1",
-        dashboard_address=None,
+        dashboard_address="127.0.0.1:0",  # its HTTP server on a free loopback port: no warning if 8787 is taken
         silence_logs=logging.ERROR,
     )
     with cluster, Client(cluster) as local:
         yield local
 
 
-__all__ = ["evaluate_on_dask", "evaluate_shard", "shard_sources"]
+__all__ = ["draw_progress", "evaluate_on_dask", "evaluate_shard", "shard_sources"]

@@ -1,13 +1,11 @@
-"""Columnar tables through pyarrow: Parquet, Feather / Arrow IPC and CSV, one file or many shards.
+"""Columnar tables through pyarrow: a ``--data`` source read as record batches of float arrays.
 
 ``pip install 'lossctl[tables]'`` brings pyarrow; without it the built-in text reader
-(:mod:`lossctl.io.tables`) still reads CSV/TSV tables.  A ``--data`` source here is a
-file, a glob of shards (``preds/part-*.parquet``), a folder (Hive-partitioned folders
-``split=train/…`` give their partition columns) or a URL that pyarrow's file systems
-understand; all of them read as one table through :mod:`pyarrow.dataset`, whose scanner
-reads record batches on several threads.  :meth:`TableSource.batches` yields them as
-float64 NumPy arrays (pred, target, weight), group keys and kept columns, so a caller
-sees at most one batch at a time: memory stays bounded whatever the table's size.
+(:mod:`lossctl.io.tables`) still reads CSV/TSV tables.  :func:`open_table` opens the source
+(a file, a glob of shards, a folder or a URL: :mod:`lossctl.io.table_files`) and resolves the
+columns asked for; :meth:`TableSource.batches` yields the scanner's record batches as float64
+NumPy arrays (pred, target, weight; :mod:`lossctl.io.table_columns`), group keys and kept columns,
+so a caller sees at most one batch at a time: memory stays bounded whatever the table's size.
 
 Columns: a plain numeric column; a list column (per-row logits) read as (N, C); or,
 for ``--pred-col``, a pattern (``logit_*``) naming several numeric columns, read as
@@ -19,55 +17,31 @@ the row is skipped and counted.  pyarrow is imported only when a table is opened
 from __future__ import annotations
 
 import fnmatch
-import glob
-import importlib.util
-import os
-import re
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
 from lossctl.errors import InputError
 from lossctl.io.sources import shorten
-from lossctl.io.tables import column_index, delimiter_option, head_text, scan_layout
+from lossctl.io.table_columns import finite_rows, numeric_column
+from lossctl.io.table_files import (
+    GLOB_CHARACTERS,
+    RUN_ROWS,
+    TABLES_EXTRA,
+    by_row_groups,
+    needs_pyarrow,
+    open_dataset,
+    pyarrow_available,
+    row_group_runs,
+)
+from lossctl.io.tables import column_index
 
 Array = np.ndarray
-TABLES_EXTRA = "pip install 'lossctl[tables]'"
-FORMATS = {
-    ".parquet": "parquet",
-    ".pq": "parquet",
-    ".feather": "ipc",
-    ".arrow": "ipc",
-    ".ipc": "ipc",
-    ".csv": "csv",
-    ".tsv": "csv",
-    ".txt": "csv",
-}
-COLUMNAR = ("parquet", "ipc")
-GLOB_CHARACTERS = re.compile(r"[*?\[]")
-URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 BATCH_ROWS = 1 << 17  # rows per record batch asked of the scanner (1 MiB per float64 column)
 BATCH_READAHEAD = 4  # batches read ahead of the one evaluated (pyarrow's default, 16, costs memory)
-FRAGMENT_READAHEAD = 1  # files opened ahead (default 4)
-
-
-def pyarrow_available() -> bool:
-    """Whether the tables extra is installed (without importing pyarrow)."""
-    return importlib.util.find_spec("pyarrow") is not None
-
-
-def needs_pyarrow(source: str) -> bool:
-    """A source only pyarrow reads: a columnar file, a glob, a folder or a URL."""
-    text = source.strip()
-    if text == "-":
-        return False
-    if URL.match(text) or GLOB_CHARACTERS.search(text):
-        return True
-    path = Path(text).expanduser()
-    return path.is_dir() or FORMATS.get(path.suffix.lower()) in COLUMNAR
+FRAGMENT_READAHEAD = 1  # files (or runs of a Parquet file's row groups) opened ahead (default 4)
 
 
 def is_pattern(column: str) -> bool:
@@ -112,9 +86,7 @@ class TableSource:
     dropna: bool = False
     allow_nonfinite: bool = False
     key_values: dict[str, list[Any]] = field(default_factory=dict)  # code → value, per key column
-
-    def count_rows(self) -> int:
-        return int(self.dataset.count_rows())
+    row_offset: int = 0  # rows of its file before this source's first (a Dask task's row groups)
 
     def batches(self, batch_rows: int = BATCH_ROWS) -> Iterator[Batch]:
         """The table's record batches, in file order, as float64 arrays (bounded memory)."""
@@ -122,9 +94,9 @@ class TableSource:
 
         wanted = list(dict.fromkeys([*self.pred, *filter(None, [self.target, self.weight]), *self.keys, *self.keep]))
         first_row, shard = 0, None
-        several = len(self.dataset.files) > 1 if hasattr(self.dataset, "files") else True
+        several = len(set(self.dataset.files)) > 1 if hasattr(self.dataset, "files") else True
         try:
-            scanner = self.dataset.scanner(
+            scanner = by_row_groups(self.dataset).scanner(
                 columns=wanted,
                 batch_size=batch_rows,
                 use_threads=True,
@@ -134,13 +106,30 @@ class TableSource:
             for tagged in scanner.scan_batches():
                 record = tagged.record_batch
                 if tagged.fragment.path != shard:  # rows are counted per shard, and messages name it
-                    shard, first_row = tagged.fragment.path, 0
+                    shard, first_row = tagged.fragment.path, self.row_offset
                 if record.num_rows == 0:
                     continue
                 yield self._arrays(record, first_row, f"{self.name} (shard {shard})" if several else self.name)
                 first_row += record.num_rows
         except (pa.ArrowInvalid, pa.ArrowTypeError, OSError) as exc:
             raise InputError(f"--data: {self.name}: {shorten(str(exc).splitlines()[0], 200)}") from exc
+
+    def pieces(self, run_rows: int = RUN_ROWS) -> list[TableSource]:
+        """The table as independent pieces (``--engine dask`` tasks): one per file, keeping its Hive partition
+        values, and a Parquet file of several row groups cut into runs of at least ``run_rows`` rows, so one
+        big file is not one task.  Each piece names its file and counts rows from the file's start."""
+        import pyarrow.dataset as ds
+
+        dataset = self.dataset
+        if not hasattr(dataset, "get_fragments"):  # one CSV file read by pyarrow's streaming reader
+            return [self]
+        pieces = []
+        for fragment in dataset.get_fragments():
+            name = f"{self.name} (shard {fragment.path})"
+            for run, offset in row_group_runs(fragment, run_rows):
+                one = ds.FileSystemDataset([run], dataset.schema, dataset.format, dataset.filesystem)
+                pieces.append(replace(self, name=name, dataset=one, key_values={}, row_offset=offset))
+        return pieces
 
     def _arrays(self, record: Any, first_row: int, where: str) -> Batch:
         import pyarrow as pa
@@ -177,7 +166,7 @@ class TableSource:
         target = None if self.target is None else self._values(record, [self.target], "--target-col", first_row, where)
         weight = None if self.weight is None else self._values(record, [self.weight], "--weight-col", first_row, where)
         if self.dropna and not self.allow_nonfinite:
-            finite = _finite_rows(pred) & _finite_rows(target) & _finite_rows(weight)
+            finite = finite_rows(pred) & finite_rows(target) & finite_rows(weight)
             if not finite.all():
                 dropped += int((~finite).sum())
                 record = record.filter(pa.array(finite))
@@ -212,8 +201,8 @@ class TableSource:
 
     def _values(self, record: Any, names: list[str], option: str, first_row: int, where: str) -> Array:
         if len(names) > 1:
-            return np.column_stack([_numeric(record.column(n), option, n, where) for n in names])
-        return _numeric(record.column(names[0]), option, names[0], where, first_row)
+            return np.column_stack([numeric_column(record.column(n), option, n, where) for n in names])
+        return numeric_column(record.column(names[0]), option, names[0], where, first_row)
 
     def _require_finite(
         self, where: str, first_row: int, pred: Array, target: Array | None, weight: Array | None
@@ -226,7 +215,7 @@ class TableSource:
         ):
             if values is None:  # a column not asked for (its name is None) has no values
                 continue
-            finite = _finite_rows(values)
+            finite = finite_rows(values)
             if not finite.all():
                 row = first_row + int(np.flatnonzero(~finite)[0])
                 shown = values[row - first_row]
@@ -236,39 +225,6 @@ class TableSource:
                     f"{option}: column {label!r} of {where} holds {what} at row {row + 1}; "
                     "skip such rows with --dropna, or keep them with --allow-nonfinite"
                 )
-
-
-def _finite_rows(values: Array | None) -> Array | np.bool_:
-    """Per row: every value finite (rows of several values reduced); no values → True for every row."""
-    if values is None:
-        return np.True_
-    finite = np.asarray(np.isfinite(values))  # an array: the ufunc is typed as maybe returning a scalar
-    if finite.ndim == 1:
-        return finite
-    return finite.reshape(len(finite), -1).all(axis=1)
-
-
-def _numeric(column: Any, option: str, name: str, source: str, first_row: int = 0) -> Array:
-    """A numeric column as float64 (N,), or a list column as (N, C) when every row has C values."""
-    import pyarrow as pa
-
-    kind = column.type
-    if pa.types.is_dictionary(kind):
-        kind = kind.value_type
-    if pa.types.is_list(kind) or pa.types.is_large_list(kind) or pa.types.is_fixed_size_list(kind):
-        array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
-        lengths = np.asarray(array.value_lengths(), dtype=np.int64)
-        if lengths.size and (lengths != lengths[0]).any():
-            row = int(np.flatnonzero(lengths != lengths[0])[0])
-            raise InputError(
-                f"{option}: list column {name!r} of {source} has {lengths[row]} values at row "
-                f"{first_row + row + 1} but {lengths[0]} at row {first_row + 1}; every row needs as many"
-            )
-        values = _numeric(array.flatten(), option, name, source)
-        return values.reshape(len(array), int(lengths[0]) if lengths.size else 0)
-    if not (pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_boolean(kind)):
-        raise InputError(f"{option}: column {name!r} of {source} holds {kind}, not numbers; choose a numeric column")
-    return np.asarray(column.cast(pa.float64()) if kind != pa.float64() else column, dtype=np.float64)
 
 
 def open_table(
@@ -282,7 +238,7 @@ def open_table(
     """Open ``--data`` (file, glob, folder or URL) as one dataset and resolve the columns asked for."""
     if not pyarrow_available():
         raise InputError(f"--data: reading {shorten(source.strip())} needs pyarrow: {TABLES_EXTRA}")
-    dataset, name, has_header = _dataset(source.strip(), delimiter)
+    dataset, name, has_header = open_dataset(source.strip(), delimiter)
     names: list[str] = list(dataset.schema.names)
     shown = tuple(names) if has_header else ()
     pred = _resolve_many(names, shown, columns.pred, "--pred-col", name)
@@ -311,129 +267,13 @@ def _resolve_many(names: list[str], shown: tuple[str, ...], wanted: str, option:
     return matched
 
 
-def _dataset(source: str, delimiter: str | None) -> tuple[Any, str, bool]:
-    """(pyarrow dataset, name for messages, whether columns have names from the data)."""
-    import pyarrow as pa
-    import pyarrow.dataset as ds
-
-    files: Any
-    base: str | None = None
-    if source == "-":
-        raise InputError(
-            "--data -: standard input is read by the built-in CSV reader, which has no --group-by, --dropna, "
-            "--weight-col or --keep-col; save the table to a file"
-        )
-    if URL.match(source):
-        files, first = source, source
-    elif GLOB_CHARACTERS.search(source):
-        pattern = os.path.expanduser(source)
-        files = sorted(glob.glob(pattern, recursive=True))
-        files = [f for f in files if os.path.isfile(f)]
-        if not files:
-            raise InputError(f"--data: no file matches {shorten(source)!r}")
-        first = files[0]
-        base = _fixed_prefix(pattern)
-    else:
-        path = Path(source).expanduser()
-        if not path.exists():
-            raise InputError(f"--data: no such file or folder {shorten(source)!r}")
-        files = str(path)
-        first = str(path) if path.is_file() else _first_file(path)
-    fmt = _format(first, source, delimiter)
-    header = True
-    if fmt == "csv" and isinstance(files, str) and os.path.isfile(files):  # one file: no dataset module to load
-        read, parse, header = _csv_options(first, delimiter)
-        return CsvFile(files, read, parse), source, header
-    if fmt == "csv":
-        fmt, header = _csv_format(first, delimiter)
-    try:
-        if isinstance(files, list):
-            dataset = ds.dataset(files, format=fmt, partitioning="hive", partition_base_dir=base)
-        else:
-            dataset = ds.dataset(files, format=fmt, partitioning="hive")
-    except (pa.ArrowInvalid, pa.ArrowTypeError, OSError, ValueError) as exc:
-        raise InputError(f"--data: cannot read {shorten(source)}: {shorten(str(exc).splitlines()[0], 200)}") from exc
-    return dataset, source, header
-
-
-def _fixed_prefix(pattern: str) -> str:
-    """The folder part of a glob before its first wildcard (the base of Hive partition folders)."""
-    head = GLOB_CHARACTERS.split(pattern, maxsplit=1)[0]
-    return os.path.dirname(head) or "."
-
-
-def _first_file(folder: Path) -> str:
-    for root, dirs, files in os.walk(folder):
-        dirs[:] = sorted(d for d in dirs if not d.startswith((".", "_")))
-        for name in sorted(files):
-            if not name.startswith((".", "_")):
-                return os.path.join(root, name)
-    raise InputError(f"--data: folder {folder} holds no files")
-
-
-def _format(first: str, source: str, delimiter: str | None) -> str:
-    suffix = Path(first.split("?")[0]).suffix.lower()
-    if suffix not in FORMATS:
-        known = ", ".join(sorted(FORMATS))
-        shown = suffix or "(none)"
-        raise InputError(f"--data: {shorten(first)} has an unknown suffix {shown!r}; tables end in {known}")
-    return FORMATS[suffix]
-
-
-def _csv_format(first: str, delimiter: str | None) -> tuple[Any, bool]:
-    """A CSV format whose delimiter and header are found as the built-in reader finds them."""
-    import pyarrow.dataset as ds
-
-    read, parse, header = _csv_options(first, delimiter)
-    return ds.CsvFileFormat(parse_options=parse, read_options=read), header
-
-
-def _csv_options(first: str, delimiter: str | None) -> tuple[Any, Any, bool]:
-    """pyarrow's read and parse options for a CSV, and whether it has a header row."""
-    import pyarrow.csv as pv
-
-    with open(first, "rb") as handle:
-        head = handle.read(1 << 16)
-    if head.startswith(b"\xef\xbb\xbf"):
-        head = head[3:]
-    layout = scan_layout(head_text(head), delimiter_option(delimiter))
-    if layout.delimiter is None:
-        raise InputError(f"--data: {first}: values separated by spaces are read by the built-in reader only")
-    read = pv.ReadOptions(autogenerate_column_names=layout.header is None, block_size=1 << 22)
-    parse = pv.ParseOptions(delimiter=layout.delimiter)
-    return read, parse, layout.header is not None
-
-
-@dataclass
-class _Tagged:
-    record_batch: Any
-    fragment: Any
-
-
-class CsvFile:
-    """One CSV file read by pyarrow's streaming reader (``pyarrow.csv.open_csv``), with the part of the
-    dataset interface :class:`TableSource` uses: importing ``pyarrow.dataset`` costs more than reading
-    a million-row CSV."""
-
-    def __init__(self, path: str, read: Any, parse: Any):
-        import pyarrow.csv as pv
-
-        self.path, self.read, self.parse = path, read, parse
-        self.files = [path]
-        with pv.open_csv(path, read_options=read, parse_options=parse) as reader:
-            self.schema = reader.schema
-
-    def scanner(self, columns: list[str], **_: Any) -> CsvFile:
-        self.columns = columns
-        return self
-
-    def scan_batches(self) -> Iterator[_Tagged]:
-        import pyarrow.csv as pv
-
-        convert = pv.ConvertOptions(include_columns=self.columns)
-        with pv.open_csv(self.path, read_options=self.read, parse_options=self.parse, convert_options=convert) as rd:
-            for record in rd:
-                yield _Tagged(record, self)
-
-    def count_rows(self) -> int:
-        return sum(tagged.record_batch.num_rows for tagged in self.scanner(list(self.schema.names)[:1]).scan_batches())
+__all__ = [
+    "TABLES_EXTRA",
+    "Batch",
+    "Columns",
+    "TableSource",
+    "is_pattern",
+    "needs_pyarrow",
+    "open_table",
+    "split_names",
+]

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import glob
 import os
+import shutil
 import stat
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -115,6 +116,15 @@ class OutputSet:
             path = _create_beside(staged.destination, option, tag="part")
             staged.scratch.append(path)
         return _open_memmap(staged, path, shape, dtype)
+
+    def scratch_folder(self, option: str) -> Path:
+        """A private working folder beside the output (``--engine dask`` workers write their parts into it),
+        removed at the end, whatever happens."""
+        staged = self._staged[option]
+        with signals_deferred():
+            path = _create_beside(staged.destination, option, tag="parts", directory=True)
+            staged.scratch.append(path)
+        return path
 
     def commit(self) -> None:
         """Give each staged file its final permissions and rename it into place."""
@@ -221,8 +231,8 @@ def _same_file(first: Path, second: Path) -> bool:
         return False
 
 
-def _create_beside(destination: Path, option: str, tag: str = "") -> Path:
-    """A new, empty, private file in the destination's folder, named after it (hidden, ``.tmp``)."""
+def _create_beside(destination: Path, option: str, tag: str = "", *, directory: bool = False) -> Path:
+    """A new, empty, private file (or folder) in the destination's folder, named after it (hidden, ``.tmp``)."""
     folder = destination.parent
     marker = f".{tag}" if tag else ""
     room = NAME_MAX - len(os.fsencode(f"..{marker}.12345678{TEMPORARY_SUFFIX}"))
@@ -230,6 +240,9 @@ def _create_beside(destination: Path, option: str, tag: str = "") -> Path:
     for _ in range(100):
         path = folder / f".{stem}{marker}.{os.urandom(4).hex()}{TEMPORARY_SUFFIX}"
         try:
+            if directory:
+                os.mkdir(path, 0o700)
+                return path
             handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o600)
         except FileExistsError:
             continue
@@ -286,6 +299,9 @@ def current_umask() -> int:
 
 def _remove(paths: Iterable[Path]) -> None:
     for path in paths:
+        if path.is_dir() and not path.is_symlink():  # a scratch folder (parts written by Dask workers)
+            shutil.rmtree(path, ignore_errors=True)
+            continue
         try:
             os.unlink(path)
         except FileNotFoundError:
