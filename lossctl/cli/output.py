@@ -20,8 +20,8 @@ from lossctl.io.outputs import OutputSet
 from lossctl.io.process import PipeClosed
 
 if TYPE_CHECKING:
-    from lossctl.evaluation.batches import TableSummary
     from lossctl.evaluation.block import Outputs
+    from lossctl.evaluation.table_result import TableSummary
     from lossctl.homework.verdict import AnyVerdict
 
 SAVED_AS = {"--save-elements": "elements", "--save-grad": "grad"}  # the JSON keys that say where arrays went

@@ -10,7 +10,7 @@ whatever the chunking.  The tasks run on Dask's current scheduler: a ``distribut
 active, else Dask's local threads.
 
 The result is the summary the CLI's ``--engine dask`` renders (:class:`DaskSummary`, a
-:class:`~lossctl.evaluation.batches.TableSummary`) plus two **lazy** Dask arrays: ``elements`` (per-row
+:class:`~lossctl.evaluation.table_result.TableSummary`) plus two **lazy** Dask arrays: ``elements`` (per-row
 losses) and ``grad`` (∂value/∂pred, in ``pred``'s shape); nothing per row is computed until the caller
 computes them, block by block again (the gradient of a mean needs the overall count, known only after the
 reduction).  They equal ``compute``'s arrays to rounding (bit for bit for element-wise losses without an
@@ -37,11 +37,11 @@ from lossctl.evaluation.activations import activate, activation_axis, chain
 from lossctl.evaluation.batches import (
     Partials,
     Plan,
-    TableSummary,
     combine,
     evaluate_batch,
     make_plan,
 )
+from lossctl.evaluation.table_result import TableSummary
 from lossctl.evaluation.validate import require_finite
 from lossctl.losses.registry import LOSSES
 from lossctl.losses.spec import Array, LossSpec

@@ -26,13 +26,13 @@ from lossctl.errors import InputError
 from lossctl.evaluation.batches import (
     Partials,
     Plan,
-    TableSummary,
     combine,
     evaluate_batch,
     groups_of,
     make_plan,
     scaled_grad,
 )
+from lossctl.evaluation.table_result import TableSummary
 
 DASK_EXTRA = "pip install 'lossctl[dask]'"
 DEFAULT_WORKERS = 2
