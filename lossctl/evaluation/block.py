@@ -32,6 +32,7 @@ class Outputs:
     grad: Array | None = None
     make_elements: Callable[[tuple[int, ...], Any], Array] | None = None  # allocate once the shape is known
     extra_grads: dict[str, Array] = field(default_factory=dict)  # filled: ∂value/∂tensor for other inputs
+    totals: Partial | None = None  # filled: the exact sums of every block (callers combining runs reuse them)
 
 
 @dataclass
