@@ -100,38 +100,12 @@ def _emit_result(
 
     found = verdicts(result, options)
     save_results(result, outputs)
-    if text:
-        publish(outputs, lambda: _emit_explained(result, options, text, found))
-    else:
-        publish(outputs, lambda: emit(result, options["format"], options["precision"], verdicts=found))
+    publish(outputs, lambda: emit(result, options["format"], options["precision"], explained=text, verdicts=found))
     if found and not all(v.ok for v in found):
         rows = _rows_quietly(spec, options, *context)
         _note(library, found[0], rows)
         return ExitStatus.MISMATCH
     return ExitStatus.OK
-
-
-def _emit_explained(result: Any, options: dict[str, Any], text: str, verdicts: list) -> None:
-    """As lossctl's --explain: the derivation replaces the table, sits in JSON under "explain", or goes to
-    stderr beside csv and value output (stdout stays machine-readable)."""
-    from lossctl.cli.output import close_with, verdict_lines
-    from lossctl.render import machine
-
-    lines = verdict_lines(verdicts, options["precision"])
-    output_format = options["format"]
-    if output_format == "table":
-        sys.stdout.write(text + ("\n" + "\n".join(lines) + "\n" if lines else ""))
-        return
-    if output_format == "json":
-        extra: dict[str, Any] = {"explain": text.rstrip("\n").split("\n")}
-        if verdicts:
-            extra["expect"] = [v.as_dict() for v in verdicts]
-        sys.stdout.write(machine.to_json(result, extra))
-        close_with([])
-        return
-    render = {"csv": machine.to_csv, "value": machine.to_value}[output_format]
-    sys.stdout.write(render(result))
-    close_with([text.rstrip("\n"), *lines])
 
 
 def _rows_quietly(spec, options, pred, target, tensors, sample_weight, settings, invoked=None) -> list[Row]:
