@@ -147,35 +147,69 @@ def test_extra_gradients_follow_the_order_of_their_inputs(cli) -> None:
 
 
 # --- 6. Pre-existing (medium): an image loss's --save-elements file depends on the input's size ----------------------
-# In memory: per-pixel maps in the user's layout ((4, 16, 16, 3) with --channels-last).  Block path: per-image
-# values for psnr ((4,)), and total_variation's per-pixel map in channels-first layout ((4, 3, 16, 16)) although
-# the user's images are channels-last.  The same command should write the same file whatever INLINE_LIMIT is.
+# Was: in memory, per-pixel maps in the user's layout ((4, 16, 16, 3) with --channels-last); block path, per-image
+# values for psnr ((4,)), and total_variation's per-pixel map in channels-first layout although the user's images
+# were channels-last.  Fixed: the blocks (and the bands of one large image) write the same per-pixel maps.
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="KNOWN, open: block-path image --save-elements are the elements, not the per-pixel map",
-)
 @pytest.mark.parametrize(
-    ("loss", "channels_last"), [("psnr", False), ("psnr", True), ("total_variation", True)]
-)  # total_variation channels-first agrees (control, not listed)
-def test_image_saved_elements_do_not_depend_on_the_path(cli, monkeypatch, tmp_path, loss, channels_last) -> None:
+    ("loss", "shape", "channels_last"),
+    [
+        ("psnr", (4, 3, 16, 16), False),  # blocks of images
+        ("psnr", (4, 16, 16, 3), True),
+        ("total_variation", (4, 16, 16, 3), True),
+        ("total_variation", (4, 3, 16, 16), False),
+        ("ssim", (2, 3, 16, 16), False),
+        ("ssim", (2, 16, 16, 3), True),
+        ("dice", (4, 16, 16, 3), True),  # per-image elements: no map
+        ("psnr", (3, 20, 24), False),  # one image: bands of rows
+        ("psnr", (20, 24, 3), True),
+        ("ssim", (3, 40, 24), False),
+        ("ssim", (40, 24, 3), True),
+        ("ssim", (40, 24), False),
+        ("total_variation", (20, 24, 3), True),
+    ],
+)
+def test_image_saved_elements_do_not_depend_on_the_path(cli, monkeypatch, tmp_path, loss, shape, channels_last) -> None:
     rng = np.random.default_rng(5)
-    shape = (4, 16, 16, 3) if channels_last else (4, 3, 16, 16)
     argv = [loss, "--pred", _npy(tmp_path, "p.npy", rng.uniform(size=shape))]
-    if loss == "psnr":
+    if loss == "ssim":
+        argv += ["--window", "5", "--data-range", "1"]
+    if loss in ("psnr", "ssim", "dice"):
         argv += ["--target", _npy(tmp_path, "t.npy", rng.uniform(size=shape))]
     if channels_last:
         argv.append("--channels-last")
     saved = []
     for limit in (1_000_000, 100):
         monkeypatch.setattr(lossctl.cli.commands, "INLINE_LIMIT", limit)
-        out = tmp_path / f"elements{limit}.npy"
-        run = cli([*argv, "--save-elements", str(out), "-f", "value"])
+        out, grad = tmp_path / f"elements{limit}.npy", tmp_path / f"grad{limit}.npy"
+        run = cli([*argv, "--save-elements", str(out), "--save-grad", str(grad), "-f", "value"])
         assert run.code == 0, run.stderr
-        saved.append(np.load(out))
-    assert saved[0].shape == saved[1].shape
-    np.testing.assert_array_equal(saved[0], saved[1])
+        saved.append((np.load(out), np.load(grad)))
+    (elements, grad), (block_elements, block_grad) = saved
+    if loss != "dice":
+        assert elements.shape == shape  # per-pixel, in the user's layout
+    assert grad.shape == shape
+    np.testing.assert_array_equal(elements, block_elements)
+    np.testing.assert_allclose(grad, block_grad, rtol=1e-12, atol=1e-15)  # bands sum in another order
+
+
+@pytest.mark.parametrize(
+    ("shape", "channels_last"), [((4, 16, 16, 3), True), ((4, 3, 16, 16), False), ((40, 24, 3), True)]
+)
+def test_image_heat_maps_do_not_depend_on_the_path(cli, monkeypatch, tmp_path, shape, channels_last) -> None:
+    pytest.importorskip("PIL")
+    rng = np.random.default_rng(7)
+    argv = ["psnr", "--pred", _npy(tmp_path, "p.npy", rng.uniform(size=shape))]
+    argv += ["--target", _npy(tmp_path, "t.npy", rng.uniform(size=shape))] + ["--channels-last"] * channels_last
+    pictures = []
+    for limit in (1_000_000, 100):
+        monkeypatch.setattr(lossctl.cli.commands, "INLINE_LIMIT", limit)
+        elements, grad = tmp_path / f"e{limit}.png", tmp_path / f"g{limit}.png"
+        run = cli([*argv, "--save-elements", str(elements), "--save-grad", str(grad), "-f", "value"])
+        assert run.code == 0, run.stderr
+        pictures.append((elements.read_bytes(), grad.read_bytes()))
+    assert pictures[0] == pictures[1]
 
 
 # --- 7. Pre-existing (low): the block path's first-row probe repeats row 0's warnings -------------------------------

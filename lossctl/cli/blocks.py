@@ -69,9 +69,11 @@ def run_blocks(
         return allocate
 
     expect_grad, array_answer = options.get("expect_grad"), _array_answer(options)
-    if "--save-elements" in outputs:
+    if "--save-elements" in outputs and spec.images is not None:  # per-pixel maps in the user's layout
+        arrays.make_pixel_maps = allocator("--save-elements")
+    elif "--save-elements" in outputs:
         arrays.make_elements = allocator("--save-elements")
-    elif array_answer:
+    if array_answer and arrays.make_elements is None:
         arrays.make_elements = _working_array
     if "--save-grad" in outputs:
         arrays.grad = allocator("--save-grad")(np.shape(pred), np.dtype(options["dtype"]))
@@ -111,7 +113,10 @@ def run_blocks(
     report_warnings(caught)
     for option, array in mapped.items():
         array.flush()
-        if outputs.get(option).suffix != ".npy":  # type: ignore[union-attr]
+        suffix = outputs.get(option).suffix  # type: ignore[union-attr]
+        if suffix == ".png" and channels_last and array.ndim >= 3 and array.shape == np.shape(pred):
+            array = np.moveaxis(array, -1, -3)  # heat maps are drawn from channels-first arrays, as in memory
+        if suffix != ".npy":
             outputs.save(option, array, signed=option == "--save-grad")
     names = outputs.names()
     saved = {attribute: names[option] for option, attribute in SAVED_AS.items() if option in names}

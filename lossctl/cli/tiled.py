@@ -164,6 +164,10 @@ def evaluate_tiled(
                 "use a smaller --window (odd) or larger images"
             )
     write_grad = None if grad_out is None else _writer(grad_out, shape, channels_last)
+    write_map = None  # an image's per-pixel losses (--save-elements), in the user's layout, as in memory
+    if outputs.make_pixel_maps is not None:
+        outputs.pixel_maps = outputs.make_pixel_maps(shape, float_type)
+        write_map = _writer(outputs.pixel_maps, shape, channels_last)
 
     def inputs(ext_start: int, ext_stop: int) -> tuple[np.ndarray, np.ndarray | None]:
         x = read_pred(ext_start, ext_stop)
@@ -195,6 +199,8 @@ def evaluate_tiled(
                 total.add(elements)
                 if write_elements is not None:
                     write_elements(start, stop, elements)
+                if write_map is not None:
+                    write_map(start, stop, elements)
                 if grad is not None:
                     assert write_grad is not None  # a gradient is computed only when it is written
                     write_grad(start, stop, np.multiply(grad, float_type(scale)))
@@ -205,7 +211,10 @@ def evaluate_tiled(
         pixels = channels * height * width
         for start, stop, _, _ in layout:
             x, y = pair(start, stop)
-            total.add(np.square(x - y))
+            squares = np.square(x - y)
+            total.add(squares)
+            if write_map is not None:
+                write_map(start, stop, squares)
         squared = total.rounded(np.float64)
         if squared == 0.0:
             warnings.warn(
@@ -234,6 +243,8 @@ def evaluate_tiled(
                 summed, grad = image.ssim_band(x, y, core, ext_start, (height, width), hyper, upstream)
                 for channel, value in enumerate(summed):
                     per_channel[channel].add(np.array([value]))
+                if write_map is not None:
+                    write_map(start, stop, image.ssim_pixels_band(x, y, core, hyper))
                 if grad is not None:
                     assert write_grad is not None  # a gradient is computed only when it is written
                     write_grad(start, stop, np.multiply(grad, float_type(scale)))

@@ -21,7 +21,7 @@ from lossctl.evaluation.reduce import Partial, count_of, mean_weights, weighted
 from lossctl.evaluation.request import Request
 from lossctl.evaluation.validate import overflow_message
 from lossctl.losses.checks import rows_counted_from
-from lossctl.losses.spec import Array
+from lossctl.losses.spec import Array, LossSpec
 
 
 @dataclass
@@ -33,6 +33,9 @@ class Outputs:
     make_elements: Callable[[tuple[int, ...], Any], Array] | None = None  # allocate once the shape is known
     extra_grads: dict[str, Array] = field(default_factory=dict)  # filled: ∂value/∂tensor for other inputs
     totals: Partial | None = None  # filled: the exact sums of every block (callers combining runs reuse them)
+    # an image loss's --save-elements: its per-pixel map (or its elements), in the user's layout, as in memory
+    make_pixel_maps: Callable[[tuple[int, ...], Any], Array] | None = None
+    pixel_maps: Array | None = None
 
 
 @dataclass
@@ -59,6 +62,8 @@ def evaluate_block(request: Request, rows: slice, sink: Sink) -> Partial:
     weights = mean_weights(spec, p, t, args, float_type)
     mean_total = ExactSum() + total if weights is None else ExactSum().add(weights * elements)
     _keep_elements(request, rows, elements, sink.outputs)
+    if sink.outputs.make_pixel_maps is not None:
+        _keep_pixel_maps(request, rows, p, t, args, elements, sink.outputs)
     shared: dict[str, Array] = {}  # block partials of tensors shared by every block: summed later
     if sink.grad is not None:
         if fused is not None:
@@ -88,6 +93,30 @@ def _keep_elements(request: Request, rows: slice, elements: Array, outputs: Outp
         outputs.elements = outputs.make_elements(elements.shape, request.float_type)
     if outputs.elements is not None:
         outputs.elements[rows if not request.whole else ...] = elements
+
+
+def pixel_map(spec: LossSpec, p: Array, t: Array | None, args: Mapping[str, Any], elements: Array) -> Array:
+    """What an image loss's --save-elements holds for these rows: its per-pixel map, or else its elements."""
+    images = spec.images
+    if images is None or images.pixel_map is None:
+        return elements
+    return np.asarray(images.pixel_map(p, t, **args))
+
+
+def _keep_pixel_maps(
+    request: Request, rows: slice, p: Array, t: Array | None, args: Mapping[str, Any], elements: Array, outputs: Outputs
+) -> None:
+    """The block's per-pixel map, written in the user's layout (channels last when the user's images are)."""
+    values = pixel_map(request.spec, p, t, args, elements).astype(request.float_type, copy=False)
+    user_layout = request.channels_last and values.ndim >= 3 and values.shape == p.shape
+    if outputs.pixel_maps is None:  # one block holds everything: its shape is known now
+        assert outputs.make_pixel_maps is not None and request.whole
+        shape = np.moveaxis(values, -3, -1).shape if user_layout else values.shape
+        outputs.pixel_maps = outputs.make_pixel_maps(shape, request.float_type)
+    destination = outputs.pixel_maps[rows if not request.whole else ...]
+    if user_layout:
+        destination = np.moveaxis(destination, -1, -3)  # a view: written in the user's layout
+    destination[...] = values
 
 
 def _write_gradient(request: Request, rows: slice, p: Array, gradient: Array, grad: Array) -> None:

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from lossctl.errors import ComputationError
-from lossctl.evaluation.block import Outputs, Sink, evaluate_block
+from lossctl.evaluation.block import Outputs, Sink, evaluate_block, pixel_map
 from lossctl.evaluation.reduce import Partial, combine, reduce_partial
 from lossctl.evaluation.request import BLOCK_ELEMENTS, Request, prepare, read_rows, separable
 from lossctl.evaluation.result import LossResult
@@ -47,6 +47,8 @@ def run(
     spec, float_type = request.spec, request.float_type
     if outputs.make_elements is not None and request.per_row_shape is not None:
         outputs.elements = outputs.make_elements((request.n_rows, *request.per_row_shape), float_type)
+    if outputs.make_pixel_maps is not None and not request.whole:
+        outputs.pixel_maps = outputs.make_pixel_maps(_pixel_map_shape(request), float_type)
     grad = outputs.grad
     if request.want_grad and grad is None:
         grad = np.empty(request.shape, dtype=float_type)
@@ -91,6 +93,16 @@ def run(
         declaration=spec,
     )
     return result, grad
+
+
+def _pixel_map_shape(request: Request) -> tuple[int, ...]:
+    """The shape of an image loss's per-pixel maps in the user's layout, from its first row."""
+    p, t, args = request.inputs(slice(0, 1))
+    with np.errstate(all="ignore"):
+        first = pixel_map(request.spec, p, t, args, np.asarray(request.spec.elements(p, t, **args)))
+    if request.channels_last and first.ndim >= 3 and first.shape == p.shape:
+        first = np.moveaxis(first, -3, -1)
+    return (request.n_rows, *first.shape[1:])
 
 
 def _run_blocks(

@@ -1019,6 +1019,15 @@ def psnr_grad_band(x: Array, y: Array, total: float, pixels: int) -> Array:
     return scale * (x - y)
 
 
+def ssim_pixels_band(x: Array, y: Array, core: slice, params: dict) -> Array:
+    """1 − S at the core rows of a band: :func:`ssim_pixels` of the whole image at those rows (the halo
+    rows around the core give every core pixel the neighbourhood it has in the whole image)."""
+    *_, a1, a2, b1, b2 = _ssim_parts(
+        x, y, int(params["window"]), params["sigma"], params["k1"], params["k2"], params["data_range"]
+    )
+    return (1.0 - (a1 * a2) / (b1 * b2)).reshape(x.shape)[..., core, :]
+
+
 def ssim_band(
     x: Array,
     y: Array,
