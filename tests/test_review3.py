@@ -305,19 +305,18 @@ def test_plot_without_a_view_is_a_usage_error(cli, loss, extra) -> None:
         assert_usage_error(run)
 
 
-# --- 11. Pre-existing (low): the block path drops the hint: lines --------------------------------------------------
+# --- 11. Was pre-existing (low): the block path dropped the hint: lines (fixed: the same hints on both paths) ---
 # Above 65,536 values --format value takes the block path (cli/blocks.py), which has no _refusal_hints and no
 # answer_hints: the same input gives a hint with -f json and none with -f value.
 
 
-@pytest.mark.xfail(
-    strict=True, reason="KNOWN: the block path (above 65,536 values with -f value) prints no hint: lines yet; open"
-)
 @pytest.mark.parametrize(
     ("loss", "pred", "target", "code"),
     [
         ("mse", (70_000,), (70_000, 1), 2),  # refusal hint: "one as a column"
         ("nll_loss", (70_000, 3), (70_000,), 0),  # answer hint: "nll takes log-probabilities"
+        ("mape", (70_000,), (70_000,), 0),  # answer hint: a zero target (targets drawn from 0, 1, 2)
+        ("l1", (70_000, 1), (70_000,), 2),  # refusal hint: a column against a row
     ],
 )
 def test_value_format_keeps_the_hints(cli, tmp_path, loss, pred, target, code) -> None:

@@ -18,7 +18,15 @@ from typing import Any
 
 import numpy as np
 
-from lossctl.cli.output import SAVED_AS, emit, publish, report_warnings, verdicts
+from lossctl.cli.output import (
+    SAVED_AS,
+    emit,
+    publish,
+    refusal_hints,
+    report_answer_hints,
+    report_warnings,
+    verdicts,
+)
 from lossctl.cli.tiled import evaluate_tiled, tiles_image
 from lossctl.errors import ExitStatus, InputError
 from lossctl.evaluation.engine import Outputs, evaluate
@@ -80,7 +88,11 @@ def run_blocks(
     elif expect_grad is not None:
         arrays.grad = _working_array(np.shape(pred), np.dtype(options["dtype"]))
     rows = np.shape(pred)[0] if np.ndim(pred) else 1
-    with _progress(spec.name, rows, pred) as progress, warnings.catch_warnings(record=True) as caught:
+    with (
+        _progress(spec.name, rows, pred) as progress,
+        warnings.catch_warnings(record=True) as caught,
+        refusal_hints(spec, pred, target, options),
+    ):
         warnings.simplefilter("always")
         if size > inline_limit and tiles_image(spec, pred, target, options, tensors):  # bands of rows with halos
             summary = evaluate_tiled(
@@ -111,6 +123,7 @@ def run_blocks(
                 **tensors,
             )
     report_warnings(caught)
+    report_answer_hints(spec, pred, target, options)
     for option, array in mapped.items():
         array.flush()
         suffix = outputs.get(option).suffix  # type: ignore[union-attr]

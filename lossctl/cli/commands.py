@@ -7,23 +7,28 @@ libraries' conventions through :mod:`lossctl.conventions`; the output goes throu
 
 from __future__ import annotations
 
-import sys
 import warnings
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
 from lossctl.cli.options import loss_signature
-from lossctl.cli.output import emit, publish, report_warnings, save_results, verdicts
+from lossctl.cli.output import (
+    emit,
+    publish,
+    refusal_hints,
+    report_answer_hints,
+    report_warnings,
+    save_results,
+    verdicts,
+)
 from lossctl.cli.reading import channels_first, read_inputs
 from lossctl.cli.tables import refuse_parquet_saves, run_table, table_route
 from lossctl.errors import ExitStatus, InputError, LossctlWarning
 from lossctl.evaluation.core import compute
 from lossctl.evaluation.result import LossResult
-from lossctl.homework.hints import answer_hints, refusal_hint
 from lossctl.io.inputs import is_image_file
 from lossctl.io.outputs import OutputSet
 from lossctl.losses.image import scale_inputs
@@ -115,7 +120,7 @@ def _run_staged(spec: LossSpec, options: dict[str, Any], outputs: OutputSet, sou
     if channels_last:
         pred, target, tensors = channels_first(pred, target, tensors)
     hyper = {p.name: options[p.name] for p in spec.hyper_params}
-    with warnings.catch_warnings(record=True) as caught, _refusal_hints(spec, pred, target, options):
+    with warnings.catch_warnings(record=True) as caught, refusal_hints(spec, pred, target, options):
         warnings.simplefilter("always", LossctlWarning)
         result = compute(
             spec,
@@ -135,8 +140,7 @@ def _run_staged(spec: LossSpec, options: dict[str, Any], outputs: OutputSet, sou
     found = verdicts(result, options)  # a bad --expect is an error: nothing printed before it
     save_results(result, outputs)
     report_warnings(caught)
-    for hint in answer_hints(spec.name, pred, target, options.get("activation"), spec.target):
-        sys.stderr.write(f"hint: {hint}\n")
+    report_answer_hints(spec, pred, target, options)
     explained = explanation(result, options)
     publish(outputs, lambda: emit(result, options["format"], options["precision"], explained=explained, verdicts=found))
     if found and not all(v.ok for v in found):
@@ -164,15 +168,3 @@ def _case_insensitive_choices(spec: LossSpec, options: dict[str, Any]) -> dict[s
     names = [*CHOICE_OPTIONS, *(p.name for p in spec.params if p.kind == "choice")]
     lowered = {name: options[name].strip().lower() for name in names if isinstance(options.get(name), str)}
     return {**options, **lowered}
-
-
-@contextmanager
-def _refusal_hints(spec: LossSpec, pred: Any, target: Any, options: dict[str, Any]) -> Iterator[None]:
-    """An input error whose cause is a classic confusion gains a ``hint:`` line."""
-    try:
-        yield
-    except InputError as exc:
-        hint = refusal_hint(spec.name, pred, target, options.get("activation"), spec.target)
-        if hint is None:
-            raise
-        raise InputError(f"{exc}\nhint: {hint}") from exc

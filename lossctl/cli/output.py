@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import sys
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from lossctl.errors import InputError, LossctlWarning
 from lossctl.evaluation.result import LossResult
+from lossctl.homework.hints import answer_hints, refusal_hint
 from lossctl.io.outputs import OutputSet
 from lossctl.io.process import PipeClosed
+from lossctl.losses.spec import LossSpec
 
 if TYPE_CHECKING:
     from lossctl.evaluation.block import Outputs
@@ -199,3 +202,21 @@ def report_warnings(caught: list[warnings.WarningMessage]) -> None:
     for times in shown.values():
         if times > 1:
             sys.stderr.write(f"warning: … and {times - 1} more like it\n")
+
+
+@contextmanager
+def refusal_hints(spec: LossSpec, pred: Any, target: Any, options: dict[str, Any]) -> Iterator[None]:
+    """An input error whose cause is a classic confusion gains a ``hint:`` line."""
+    try:
+        yield
+    except InputError as exc:
+        hint = refusal_hint(spec.name, pred, target, options.get("activation"), spec.target)
+        if hint is None:
+            raise
+        raise InputError(f"{exc}\nhint: {hint}") from exc
+
+
+def report_answer_hints(spec: LossSpec, pred: Any, target: Any, options: dict[str, Any]) -> None:
+    """A ``hint:`` line on stderr for each input the loss accepted but that was probably meant differently."""
+    for hint in answer_hints(spec.name, pred, target, options.get("activation"), spec.target):
+        sys.stderr.write(f"hint: {hint}\n")

@@ -240,6 +240,8 @@ REFUSAL_HINTS: tuple[Rule, ...] = (
 
 
 def _inputs(loss: str, pred: Any, target: Any, activation: str | None, target_kind: str) -> Inputs | None:
+    if np.size(pred) > INSPECT_LIMIT or (target is not None and np.size(target) > INSPECT_LIMIT):
+        return None  # not read: a large memory-mapped file stays on disk
     try:
         pred_array = np.asarray(pred, dtype=float)
         target_array = None if target is None else np.asarray(target, dtype=float)
