@@ -89,14 +89,10 @@ def test_large_inputs_mean_over_nothing_is_a_usage_error(cli, large, loss, targe
     assert_usage_error(run, EMPTY_MEAN)
 
 
-# --- 3. Pre-existing (medium): shape refusals on the block path name the first row's shape as --pred's ----------------
-# The in-memory path says "--pred has (300, 2)"; the block path checks the first row only and says "(1, 2)".
+# --- 3. Was pre-existing (medium): shape refusals on the block path named the first row's shape as --pred's ---------
+# The in-memory path says "--pred has (300, 2)"; the block path checked the first row only and said "(1, 2)".
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="KNOWN, open: block-path shape refusals describe the probe row (1,), not the whole --pred",
-)
 @pytest.mark.parametrize(
     ("argv", "pred_shape"),
     [
@@ -106,9 +102,12 @@ def test_large_inputs_mean_over_nothing_is_a_usage_error(cli, large, loss, targe
         (["gaussian_nll", "--pred", "P", "--target", "P", "--var", "SHORT"], "(300, 2)"),
         (["binary_cross_entropy", "--pred", "U", "--target", "U", "--weight", "SHORT"], "(300, 2)"),
         (["l1", "--pred", "P", "--target", "P", "--weight", "[0.5,2]"], "(300, 2)"),
+        (["nll_loss", "--pred", "P4", "--target", "SHORT_IDX"], "(300,)"),
+        (["multi_margin", "--pred", "P4", "--target", "SHORT_IDX"], "(300,)"),
+        (["cosine_embedding", "--pred", "P", "--pred2", "P", "--target", "SHORT_SIGNS"], "(300,)"),
     ],
 )
-def test_large_shape_refusals_name_the_whole_pred_shape(cli, large, argv, pred_shape) -> None:
+def test_large_shape_refusals_name_the_whole_pred_shape(cli, large, monkeypatch, argv, pred_shape) -> None:
     rng = np.random.default_rng(2)
     files = {
         "P": rng.normal(size=(300, 2)),
@@ -118,12 +117,15 @@ def test_large_shape_refusals_name_the_whole_pred_shape(cli, large, argv, pred_s
         "P1": rng.normal(size=600),
         "SHORT1": rng.normal(size=599),
         "SIGNS": np.sign(rng.normal(size=600)),
+        "SHORT_SIGNS": np.sign(rng.normal(size=299)),
         "SHORT": rng.uniform(0.1, 1, size=(299, 2)),
     }
     argv = [_npy(large, f"{a}.npy", files[a]) if a in files else a for a in argv]
     run = cli([*argv, "-f", "json"])
     assert_usage_error(run)
     assert pred_shape in run.stderr, run.stderr
+    monkeypatch.setattr(lossctl.cli.commands, "INLINE_LIMIT", 1_000_000)
+    assert cli([*argv, "-f", "json"]).stderr == run.stderr  # the in-memory path's very message
 
 
 # --- 4. Low: a 0-d target's row is written as nothing ("row  sums") --------------------------------------------------

@@ -10,6 +10,7 @@ memory maps of large files stay as they are and are converted and checked one bl
 from __future__ import annotations
 
 import math
+import re
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -17,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from lossctl.errors import LossctlWarning
+from lossctl.errors import InputError, LossctlWarning
 from lossctl.evaluation.activations import activate, activation_axis, check_activation
 from lossctl.evaluation.exact import ExactSum
 from lossctl.evaluation.reduce import count_of
@@ -277,6 +278,22 @@ def prepare(
     return _planned(request)
 
 
+PROBE_SHAPE = re.compile(r"\(1,[\d, ]*\)")  # a shape with one row, as the one-row probe's arrays have
+
+
+def _check_whole_shapes(request: Request, first_p: Array, first_t: Array | None, first_args: dict[str, Any]) -> None:
+    """Run the loss's check on arrays of the whole inputs' shapes (row 0 repeated, no memory), so that a
+    refusal of shapes names them, not the one-row probe's: ``--target has (299,) but --pred has (300, 4)``."""
+    assert request.spec.check is not None
+
+    def whole(row: Array) -> Array:
+        return np.broadcast_to(row, (request.n_rows, *row.shape[1:]))
+
+    t = whole(first_t) if first_t is not None and request.target_blocked else first_t
+    args = {name: whole(value) if name in request.blocked else value for name, value in first_args.items()}
+    request.spec.check(whole(first_p), t, **args)
+
+
 @np.errstate(all="ignore")
 def _planned(request: Request) -> Request:
     """The request with what can be known before the blocks run: the elements' shape per row, the count
@@ -286,9 +303,15 @@ def _planned(request: Request) -> Request:
     if not request.whole:  # one row tells the elements' shape per row, hence the count
         first_p, first_t, first_args = request.inputs(slice(0, 1))
         if spec.check is not None and not request.checked:
-            with rows_counted_from(0, 1), warnings.catch_warnings():
+            with warnings.catch_warnings():
                 warnings.simplefilter("ignore", LossctlWarning)  # block 0 checks this row again, and warns
-                spec.check(first_p, first_t, **first_args)
+                try:
+                    with rows_counted_from(0, 1):
+                        spec.check(first_p, first_t, **first_args)
+                except InputError as exc:
+                    if PROBE_SHAPE.search(str(exc)):  # a refusal of the probe's shapes: say it of the whole arrays
+                        _check_whole_shapes(request, first_p, first_t, first_args)
+                    raise
         per_row_shape = tuple(np.shape(spec.elements(first_p, first_t, **first_args))[1:])
     divisor = 1.0
     if reduction not in REDUCTIONS:
