@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from lossctl.errors import InputError
+from lossctl.io.arrow_numpy import mask, numbers
 from lossctl.io.sources import shorten
 from lossctl.io.table_columns import finite_rows, numeric_column
 from lossctl.io.table_files import (
@@ -147,7 +148,7 @@ class TableSource:
                 if name is None:
                     continue
                 column = record.column(name)
-                missing = np.asarray(column.is_null(), dtype=bool) if column.null_count else None
+                missing = numbers(column.is_null()) if column.null_count else None
                 if missing is not None:
                     problems.append((option, name, missing))
                     bad |= missing
@@ -161,7 +162,7 @@ class TableSource:
                     "fill it, or skip such rows with --dropna"
                 )
             dropped = int(bad.sum())
-            record = record.filter(pa.array(~bad))
+            record = record.filter(mask(~bad))
         pred = self._values(record, self.pred, "--pred-col", first_row, where)
         target = None if self.target is None else self._values(record, [self.target], "--target-col", first_row, where)
         weight = None if self.weight is None else self._values(record, [self.weight], "--weight-col", first_row, where)
@@ -169,7 +170,7 @@ class TableSource:
             finite = finite_rows(pred) & finite_rows(target) & finite_rows(weight)
             if not finite.all():
                 dropped += int((~finite).sum())
-                record = record.filter(pa.array(finite))
+                record = record.filter(mask(finite))
                 pred = pred[finite]
                 target = None if target is None else target[finite]
                 weight = None if weight is None else weight[finite]
@@ -190,13 +191,16 @@ class TableSource:
                 known.append(value)
             mapping.append(lookup[value])
         indices = encoded.indices
-        local = np.asarray(indices.fill_null(0), dtype=np.int64) if len(mapping) else np.zeros(len(indices), np.int64)
+        nulls = numbers(indices.is_null()) if indices.null_count else None
+        local = numbers(indices).astype(np.int64) if mapping else np.zeros(len(indices), np.int64)
+        if nulls is not None:
+            local[nulls] = 0  # a null's index is whatever the buffer holds: any valid one will do
         codes = np.asarray(mapping, dtype=np.int64)[local] if mapping else local
-        if indices.null_count:
+        if nulls is not None:
             if None not in lookup:
                 lookup[None] = len(known)
                 known.append(None)
-            codes[np.asarray(indices.is_null(), dtype=bool)] = lookup[None]
+            codes[nulls] = lookup[None]
         return codes
 
     def _values(self, record: Any, names: list[str], option: str, first_row: int, where: str) -> Array:

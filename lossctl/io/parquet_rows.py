@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from lossctl.errors import InputError
+from lossctl.io.arrow_numpy import float_array
 
 COLUMN_NAMES = {"--save-elements": "loss", "--save-grad": "grad"}
 
@@ -127,8 +128,8 @@ def as_column(values: Any) -> Any:
 
     values = np.ascontiguousarray(values)
     if values.ndim == 1:
-        return pa.array(values)
-    flat = pa.array(values.reshape(-1))
+        return float_array(values)
+    flat = float_array(values.reshape(-1))
     return pa.FixedSizeListArray.from_arrays(flat, int(np.prod(values.shape[1:])))
 
 

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from lossctl.errors import InputError
+from lossctl.io.arrow_numpy import numbers
 
 Array = np.ndarray
 
@@ -34,7 +35,7 @@ def numeric_column(column: Any, option: str, name: str, source: str, first_row: 
         kind = kind.value_type
     if pa.types.is_list(kind) or pa.types.is_large_list(kind) or pa.types.is_fixed_size_list(kind):
         array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
-        lengths = np.asarray(array.value_lengths(), dtype=np.int64)
+        lengths = numbers(array.value_lengths()).astype(np.int64)
         if lengths.size and (lengths != lengths[0]).any():
             row = int(np.flatnonzero(lengths != lengths[0])[0])
             raise InputError(
@@ -45,4 +46,4 @@ def numeric_column(column: Any, option: str, name: str, source: str, first_row: 
         return values.reshape(len(array), int(lengths[0]) if lengths.size else 0)
     if not (pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_boolean(kind)):
         raise InputError(f"{option}: column {name!r} of {source} holds {kind}, not numbers; choose a numeric column")
-    return np.asarray(column.cast(pa.float64()) if kind != pa.float64() else column, dtype=np.float64)
+    return numbers(column.cast(pa.float64()) if kind != pa.float64() else column)
