@@ -405,3 +405,19 @@ def test_csv_with_a_gap_names_the_row_or_drops_it(tmp_path):
     got = json_of([*args, "--dropna"])
     assert (got["rows"], got["dropped"], got["value"]) == (2, 1, 2.5)  # ((1-2)² + (5-7)²) / 2
     assert [g["group"]["note"] for g in got["groups"]] == ["x", "z"]
+
+
+@pytest.mark.parametrize("cell", ["0x10", "true", "FALSE", "1_0", "0b11", "1,5"])
+@pytest.mark.parametrize("layout", ["file", "glob", "hive"])
+def test_csv_number_columns_hold_decimal_numbers_only(tmp_path, cell, layout):
+    """pyarrow infers 0x10 as the integer 16 and true as a boolean; the built-in reader refuses both, and a
+    table read through pyarrow must not compute what the built-in reader would refuse."""
+    folder = tmp_path / "split=a" if layout == "hive" else tmp_path
+    folder.mkdir(exist_ok=True)
+    quoted = f'"{cell}"' if "," in cell else cell
+    (folder / "t.csv").write_text(f"y_hat,y\n{quoted},2\n3,5\n")
+    data = {"file": folder / "t.csv", "glob": tmp_path / "*.csv", "hive": tmp_path}[layout]
+    run = run_cli(["mse", "--data", str(data), "--pred-col", "y_hat", "--target-col", "y", "--dropna"])
+    assert_usage_error(run, "--data", cell)
+    builtin = run_cli(["mse", "--data", str(folder / "t.csv"), "--pred-col", "y_hat", "--target-col", "y"])
+    assert_usage_error(builtin, cell)  # the built-in reader refuses it too

@@ -35,6 +35,7 @@ from lossctl.io.table_files import (
     needs_pyarrow,
     open_dataset,
     pyarrow_available,
+    read_as_numbers,
     row_group_runs,
 )
 from lossctl.io.tables import column_index
@@ -254,6 +255,7 @@ def open_table(
     weight = None if columns.weight is None else resolve(columns.weight, "--weight-col")
     keys = [resolve(key, "--group-by") for key in columns.keys]
     keep = [resolve(key, "--keep-col") for key in columns.keep]
+    dataset = read_as_numbers(dataset, [*pred, *filter(None, [target, weight])])
     return TableSource(name, dataset, pred, target, weight, keys, keep, dropna, allow_nonfinite)
 
 

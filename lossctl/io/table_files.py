@@ -94,6 +94,28 @@ def by_row_groups(dataset: Any, run_rows: int | None = None) -> Any:
     return ds.FileSystemDataset(runs, dataset.schema, dataset.format, dataset.filesystem)
 
 
+def read_as_numbers(dataset: Any, names: list[str]) -> Any:
+    """The dataset with these CSV columns read as float64, the way the built-in reader reads them: decimal
+    numbers only (pyarrow would infer ``0x10`` as the integer 16 and ``true`` as a boolean).  Parquet and
+    Arrow files keep the types they were written with."""
+    if isinstance(dataset, CsvFile):
+        dataset.numbers = tuple(names)
+        return dataset
+    import pyarrow as pa
+    import pyarrow.dataset as ds
+
+    if not isinstance(getattr(dataset, "format", None), ds.CsvFileFormat):
+        return dataset
+    fields = [pa.field(f.name, pa.float64()) if f.name in names else f for f in dataset.schema]
+    return ds.dataset(
+        dataset.files,
+        format=dataset.format,
+        schema=pa.schema(fields),
+        partitioning=dataset.partitioning,
+        filesystem=dataset.filesystem,
+    )
+
+
 def open_dataset(source: str, delimiter: str | None) -> tuple[Any, str, bool]:
     """(pyarrow dataset, name for messages, whether columns have names from the data)."""
     files: Any
@@ -123,7 +145,12 @@ def open_dataset(source: str, delimiter: str | None) -> tuple[Any, str, bool]:
     header = True
     if fmt == "csv" and isinstance(files, str) and os.path.isfile(files):  # one file: no dataset module to load
         read, parse, header = _csv_options(first, delimiter)
-        return CsvFile(files, read, parse), source, header
+        import pyarrow as pa
+
+        try:
+            return CsvFile(files, read, parse), source, header
+        except (pa.ArrowInvalid, pa.ArrowTypeError, OSError) as exc:  # its first block is parsed for the schema
+            raise InputError(f"--data: {shorten(source)}: {shorten(str(exc).splitlines()[0], 200)}") from exc
     if fmt == "csv":
         fmt, header = _csv_format(first, delimiter)
     import pyarrow as pa
@@ -206,14 +233,18 @@ class CsvFile:
         with pv.open_csv(path, read_options=read, parse_options=parse) as reader:
             self.schema = reader.schema
 
+    numbers: tuple[str, ...] = ()  # columns read as float64 (read_as_numbers)
+
     def scanner(self, columns: list[str], **_: Any) -> CsvFile:
         self.columns = columns
         return self
 
     def scan_batches(self) -> Iterator[_Tagged]:
+        import pyarrow as pa
         import pyarrow.csv as pv
 
-        convert = pv.ConvertOptions(include_columns=self.columns)
+        types = {name: pa.float64() for name in self.numbers}
+        convert = pv.ConvertOptions(include_columns=self.columns, column_types=types)
         with pv.open_csv(self.path, read_options=self.read, parse_options=self.parse, convert_options=convert) as rd:
             for record in rd:
                 yield _Tagged(record, self)
