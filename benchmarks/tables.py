@@ -92,16 +92,14 @@ def csv_cases(folder: Path, rows: int, repeats: int) -> None:
             """),
             repeats,
         ),
-        # a plain CSV stays with the built-in reader (lossctl.cli.tables.table_route); a table option
-        # (--dropna, which drops nothing here) routes it through pyarrow's streaming CSV reader
-        "lossctl --data (built-in reader)": measure(
+        # -f value: pyarrow's multi-threaded reader when it is installed (lossctl.cli.tables._pyarrow_reads_it_alike);
+        # -f json keeps the built-in reader (above the in-memory limit it prints the summary only, too)
+        "lossctl --data -f value (pyarrow reader)": measure(
             lossctl("mse", "--data", str(path), "--pred-col", "y_hat", "--target-col", "y", "--format", "value"),
             repeats,
         ),
-        "lossctl --data --dropna (pyarrow)": measure(
-            lossctl(
-                "mse", "--data", str(path), "--pred-col", "y_hat", "--target-col", "y", "--format", "value", "--dropna"
-            ),
+        "lossctl --data -f json (built-in reader)": measure(
+            lossctl("mse", "--data", str(path), "--pred-col", "y_hat", "--target-col", "y", "--format", "json"),
             repeats,
         ),
     }

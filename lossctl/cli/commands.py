@@ -92,7 +92,7 @@ def run_loss(spec: LossSpec, options: dict[str, Any], invoked: str | None = None
 
 
 def _run_staged(spec: LossSpec, options: dict[str, Any], outputs: OutputSet, sources: list[str]) -> int:
-    route = table_route(options)  # --data tables through pyarrow (lossctl.cli.tables)
+    route = table_route(options, spec.name)  # --data tables through pyarrow (lossctl.cli.tables)
     if route is not None:
         try:
             return run_table(spec, options, outputs)

@@ -2,32 +2,36 @@
 
 Routing (:func:`table_route`): a Parquet/Feather/Arrow source, a glob, a folder, a URL, a
 column pattern or any table-only option (``--group-by``, ``--weight-col``, ``--keep-col``,
-``--dropna``, ``--engine dask``) runs here and needs pyarrow; a plain CSV/TSV file runs here
-when pyarrow is installed, only the summary is asked for (``--format value``, or a file of 64 MiB
-or more, which the built-in path summarises as well) and nothing per-element; it falls back to the
-built-in reader (whose messages name the line and the value) when pyarrow refuses it.
+``--dropna``, ``--engine dask``) runs here and needs pyarrow; a plain CSV file may run here (pyarrow's
+multi-threaded reader) when the answer cannot differ from the built-in reader's (see
+:func:`_pyarrow_reads_it_alike`), and falls back to the built-in reader when pyarrow refuses it.
 pyarrow and Dask are imported only on these paths.
 """
 
 from __future__ import annotations
 
+import mmap
 import sys
 import warnings
+from pathlib import Path
 from typing import Any
 
 from lossctl.errors import ExitStatus, InputError, LossctlWarning
+from lossctl.homework.hints import may_hint
 from lossctl.io.arrow import Columns, is_pattern, needs_pyarrow, open_table, split_names
 from lossctl.io.outputs import OutputSet
 from lossctl.io.parquet_rows import ParquetParts, ParquetRows
+from lossctl.io.table_files import pyarrow_available
 from lossctl.losses.spec import LossSpec
 
 TABLE_ONLY = ("weight_col", "group_by", "keep_col", "dropna", "scheduler", "workers")
 SAVES = {"--save-elements": "save_elements", "--save-grad": "save_grad"}
 PER_ELEMENT = ("explain", "expect_grad")
 ENGINES = ("local", "dask")
+PYARROW_CSV_FROM_BYTES = 1 << 20  # smaller CSV files: the built-in reader is as fast as importing pyarrow
 
 
-def table_route(options: dict[str, Any]) -> str | None:
+def table_route(options: dict[str, Any], loss: str = "") -> str | None:
     """ "table": this module must run; "try": it may (plain CSV, pyarrow installed); None: the built-in path."""
     data = options.get("data")
     asked = [f"--{name.replace('_', '-')}" for name in TABLE_ONLY if options.get(name)]
@@ -41,10 +45,35 @@ def table_route(options: dict[str, Any]) -> str | None:
     parquet_saves = [o for o, name in SAVES.items() if str(options.get(name) or "").lower().endswith(".parquet")]
     if asked or patterned or parquet_saves or needs_pyarrow(data):
         return "table"
-    # A plain CSV stays with the built-in reader, whatever the output: pyarrow reads '#1' as a value
-    # where the built-in reader sees a comment, and refuses files the built-in reader explains line by
-    # line; one file must not give two answers depending on --format.
-    return None
+    return "try" if _pyarrow_reads_it_alike(options, loss) else None
+
+
+def _pyarrow_reads_it_alike(options: dict[str, Any], loss: str) -> bool:
+    """Whether pyarrow's multi-threaded reader may read a plain CSV file in place of the built-in reader.
+
+    Only when the answer cannot differ: the output is the bare value (``--format value``, mean or sum,
+    nothing per element, no --expect, no --allow-nonfinite); the loss has no answer hints (they read the
+    whole columns); the file is large enough to be worth it and holds no ``#`` (the built-in reader's
+    comments, and its refusal of rows that start with one); its columns are read as float64, decimal
+    numbers only, as the built-in reader reads them; and whatever pyarrow refuses is read again by the
+    built-in reader, whose message
+    names the line and the value.  The exact sums make the value the same bit for bit.
+    """
+    per_element = ("explain", "expect", "expect_grad", *SAVES.values())
+    if options.get("format") != "value" or options.get("reduction") not in ("mean", "sum"):
+        return False
+    if options.get("allow_nonfinite"):  # pyarrow reads 1e400 as inf; the built-in reader refuses it
+        return False
+    if any(options.get(name) for name in per_element) or may_hint(loss) or not pyarrow_available():
+        return False
+    path = Path(str(options["data"]).strip()).expanduser()
+    try:
+        if not path.is_file() or path.stat().st_size < PYARROW_CSV_FROM_BYTES:
+            return False
+        with open(path, "rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as content:
+            return content.find(b"#") == -1
+    except (OSError, ValueError):
+        return False  # the built-in reader says what is wrong with it
 
 
 def refuse_parquet_saves(options: dict[str, Any]) -> None:

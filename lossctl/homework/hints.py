@@ -252,6 +252,11 @@ def _inputs(loss: str, pred: Any, target: Any, activation: str | None, target_ki
     return Inputs(loss, pred_array, target_array, activation, target_kind)
 
 
+def may_hint(loss: str) -> bool:
+    """Whether an answer hint can apply to ``loss`` (a reader that skips the hints must not take its input)."""
+    return any(not rule.losses or loss in rule.losses for rule in ANSWER_HINTS)
+
+
 def answer_hints(
     loss: str, pred: Any, target: Any, activation: str | None = None, target_kind: str = "same"
 ) -> list[str]:
