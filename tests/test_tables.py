@@ -421,3 +421,27 @@ def test_csv_number_columns_hold_decimal_numbers_only(tmp_path, cell, layout):
     assert_usage_error(run, "--data", cell)
     builtin = run_cli(["mse", "--data", str(folder / "t.csv"), "--pred-col", "y_hat", "--target-col", "y"])
     assert_usage_error(builtin, cell)  # the built-in reader refuses it too
+
+
+def test_one_parquet_file_is_read_without_the_dataset_module(tmp_path, frame):
+    """pyarrow.dataset costs 0.4 s to import; one file (outside Hive folders) needs only pyarrow.parquet."""
+    path = tmp_path / "one.parquet"
+    pq.write_table(pa.table({"y_hat": frame["y_hat"], "y": frame["y"]}), path, row_group_size=300)
+    argv = ["mse", "--data", str(path), "--pred-col", "y_hat", "--target-col", "y", "-f", "value"]
+    code = (
+        f"import sys\nfrom lossctl.cli.app import main\nsys.argv = ['lossctl', *{argv!r}]\n"
+        "try:\n    main()\nexcept SystemExit as exit:\n    assert not exit.code, exit.code\n"
+        "sys.stderr.write(str('pyarrow.dataset' in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stderr == "False"
+    assert float(done.stdout) == compute("mse", frame["y_hat"], frame["y"]).value
+
+
+def test_one_parquet_file_in_a_hive_folder_keeps_its_partition_column(tmp_path, frame):
+    folder = tmp_path / "split=train"
+    folder.mkdir()
+    pq.write_table(pa.table({"y_hat": frame["y_hat"], "y": frame["y"]}), folder / "p.parquet")
+    argv = ["mse", "--data", str(folder / "p.parquet"), "--pred-col", "y_hat", "--target-col", "y"]
+    got = json_of([*argv, "--group-by", "split"])
+    assert [g["group"] for g in got["groups"]] == [{"split": "train"}]

@@ -25,6 +25,7 @@ import numpy as np
 
 from lossctl.errors import InputError
 from lossctl.io.arrow_numpy import mask, numbers
+from lossctl.io.parquet_file import ParquetFile
 from lossctl.io.sources import shorten
 from lossctl.io.table_columns import finite_rows, numeric_column
 from lossctl.io.table_files import (
@@ -123,6 +124,12 @@ class TableSource:
         import pyarrow.dataset as ds
 
         dataset = self.dataset
+        if isinstance(dataset, ParquetFile):  # one Parquet file read without pyarrow.dataset
+            name = f"{self.name} (shard {dataset.path})"
+            return [
+                replace(self, name=name, dataset=run, key_values={}, row_offset=offset)
+                for run, offset in dataset.runs(run_rows)
+            ]
         if not hasattr(dataset, "get_fragments"):  # one CSV file read by pyarrow's streaming reader
             return [self]
         pieces = []

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from lossctl.errors import InputError
+from lossctl.io.parquet_file import ParquetFile, single_parquet_file
 from lossctl.io.sources import shorten
 from lossctl.io.tables import delimiter_option, head_text, scan_layout
 
@@ -101,6 +102,8 @@ def read_as_numbers(dataset: Any, names: list[str]) -> Any:
     if isinstance(dataset, CsvFile):
         dataset.numbers = tuple(names)
         return dataset
+    if isinstance(dataset, ParquetFile):
+        return dataset
     import pyarrow as pa
     import pyarrow.dataset as ds
 
@@ -151,6 +154,17 @@ def open_dataset(source: str, delimiter: str | None) -> tuple[Any, str, bool]:
             return CsvFile(files, read, parse), source, header
         except (pa.ArrowInvalid, pa.ArrowTypeError, OSError) as exc:  # its first block is parsed for the schema
             raise InputError(f"--data: {shorten(source)}: {shorten(str(exc).splitlines()[0], 200)}") from exc
+    if fmt == "parquet" and isinstance(files, str) and os.path.isfile(files) and single_parquet_file(files):
+        import pyarrow as pa
+
+        try:
+            table = ParquetFile(files)
+            table.schema  # noqa: B018 -- read now: a file that is not Parquet is refused here
+        except (pa.ArrowInvalid, pa.ArrowTypeError, OSError, ValueError) as exc:
+            raise InputError(
+                f"--data: cannot read {shorten(source)}: {shorten(str(exc).splitlines()[0], 200)}"
+            ) from exc
+        return table, source, True
     if fmt == "csv":
         fmt, header = _csv_format(first, delimiter)
     import pyarrow as pa
@@ -162,8 +176,13 @@ def open_dataset(source: str, delimiter: str | None) -> tuple[Any, str, bool]:
         else:
             dataset = ds.dataset(files, format=fmt, partitioning="hive")
     except (pa.ArrowInvalid, pa.ArrowTypeError, OSError, ValueError) as exc:
-        raise InputError(f"--data: cannot read {shorten(source)}: {shorten(str(exc).splitlines()[0], 200)}") from exc
+        raise unreadable(source, exc) from exc
     return dataset, source, header
+
+
+def unreadable(source: str, exc: Exception) -> InputError:
+    """``--data: cannot read SOURCE: pyarrow's first line``."""
+    return InputError(f"--data: cannot read {shorten(source)}: {shorten(str(exc).splitlines()[0], 200)}")
 
 
 def _fixed_prefix(pattern: str) -> str:
