@@ -8,6 +8,7 @@ partial sums while it is still in the CPU cache.
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,7 +22,7 @@ from lossctl.evaluation.reduce import Partial, count_of, mean_weights, weighted
 from lossctl.evaluation.request import Request
 from lossctl.evaluation.validate import overflow_message
 from lossctl.losses.checks import rows_counted_from
-from lossctl.losses.spec import Array, LossSpec
+from lossctl.losses.spec import Array, Buffers, LossSpec
 
 
 @dataclass
@@ -56,7 +57,9 @@ def evaluate_block(request: Request, rows: slice, sink: Sink) -> Partial:
     if spec.check is not None and not request.checked:
         with rows_counted_from(rows.start or 0, rows.stop - (rows.start or 0)):
             spec.check(p, t, **args)
-    fused = spec.engine.fused(p, t, **args) if spec.engine.fused is not None and sink.grad is not None else None
+    fused = None
+    if spec.engine.fused is not None and sink.grad is not None:
+        fused = spec.engine.fused(p, t, **args, buffers=_lent_buffers(p.dtype, p.size))
     elements = np.asarray(fused[0] if fused is not None else spec.elements(p, t, **args), dtype=float_type)
     total = ExactSum().add(elements)
     weights = mean_weights(spec, p, t, args, float_type)
@@ -79,6 +82,34 @@ def evaluate_block(request: Request, rows: slice, sink: Sink) -> Partial:
         if infinite or math.isnan(total.nonfinite):
             raise ComputationError(overflow_message(spec, float_type))
     return Partial(total, count_of(spec, p, t, args, elements.size), mean_total, shared)
+
+
+LENT_VALUES = 1 << 20  # blocks up to this many values compute in buffers lent by their thread, reused
+_lent = threading.local()
+
+
+def _lent_buffers(dtype: np.dtype, size: int) -> Buffers | None:
+    """Scratch arrays for a declaration's ``fused`` pass, kept by this thread from block to block.
+
+    A fresh array of a block's size is mapped by the allocator and page-faulted in on first use, which
+    costs more than the arithmetic done in it.  The results are copied out (the gradient scaled into its
+    destination, the elements summed and kept) before the thread's next block reuses the buffers.
+    Larger blocks (one whole array) get fresh arrays: nothing that large is kept alive.
+    """
+    if size > LENT_VALUES:
+        return None
+    pool: dict[tuple[int, str], Array] | None = getattr(_lent, "pool", None)
+    if pool is None:
+        pool = _lent.pool = {}
+
+    def take(index: int, shape: tuple[int, ...]) -> Array:
+        key, needed = (index, dtype.str), math.prod(shape)
+        array = pool.get(key)
+        if array is None or array.size < needed:
+            array = pool[key] = np.empty(max(needed, LENT_VALUES // 16), dtype=dtype)
+        return array[:needed].reshape(shape)
+
+    return take
 
 
 def require_finite_result(request: Request, gradient: Array) -> None:

@@ -21,6 +21,7 @@ from lossctl.losses.checks import count, position, require
 from lossctl.losses.spec import (
     REQUIRED,
     Array,
+    Buffers,
     EngineHooks,
     Example,
     LossSpec,
@@ -29,6 +30,7 @@ from lossctl.losses.spec import (
     Teaching,
     Testing,
     Variant,
+    fresh_buffers,
 )
 from lossctl.losses.wording import Numbers, elide, join
 
@@ -177,18 +179,25 @@ def cross_entropy_grad(
 
 
 def cross_entropy_fused(
-    pred: Array, target: Array, *, weight: Array | None = None, ignore_index: int = -100, label_smoothing: float = 0.0
+    pred: Array,
+    target: Array,
+    *,
+    weight: Array | None = None,
+    ignore_index: int = -100,
+    label_smoothing: float = 0.0,
+    buffers: Buffers | None = None,
 ) -> tuple[Array, Array] | None:
     """The common case in one pass — (N, C) logits, class indices, no weights, no smoothing:
     ℓ = logsumexp(x) − x_y and ∂ℓ/∂x = softmax(x) − one-hot(y), sharing exp(x − max)."""
     if pred.ndim != 2 or weight is not None or label_smoothing or not is_index_target(pred, target):
         return None
+    take = buffers or fresh_buffers(pred)
     indices = as_indices(pred, target)
     keep = indices != ignore_index
     every = bool(keep.all())
     flat = np.arange(pred.shape[0]) * pred.shape[1] + (indices if every else np.where(keep, indices, 0))
-    shifted = pred - row_max(pred)
-    grad = np.exp(shifted)  # becomes softmax(x) − one-hot(y) in place
+    shifted = np.subtract(pred, row_max(pred), out=take(0, pred.shape))
+    grad = np.exp(shifted, out=take(1, pred.shape))  # becomes softmax(x) − one-hot(y) in place
     totals = row_sum(grad)
     elements = np.log(totals[:, 0]) - shifted.ravel()[flat]  # flat indices: cheaper than [rows, columns]
     grad /= totals

@@ -17,6 +17,7 @@ from lossctl.losses.checks import require
 from lossctl.losses.spec import (
     REQUIRED,
     Array,
+    Buffers,
     EngineHooks,
     Example,
     LossSpec,
@@ -25,6 +26,7 @@ from lossctl.losses.spec import (
     Teaching,
     Testing,
     Transform,
+    fresh_buffers,
     sample_same_shape,
 )
 
@@ -85,12 +87,15 @@ def l1_grad(pred: Array, target: Array, *, weight: Array | None = None) -> Array
     return weighted(np.sign(pred - target), weight)
 
 
-def l1_fused(pred: Array, target: Array, *, weight: Array | None = None) -> tuple[Array, Array] | None:
+def l1_fused(
+    pred: Array, target: Array, *, weight: Array | None = None, buffers: Buffers | None = None
+) -> tuple[Array, Array] | None:
     """(|e|, sign e) sharing e = ŷ − y (unweighted only)."""
     if weight is not None:
         return None
-    error = pred - target
-    return np.abs(error), np.sign(error, out=error)
+    take = buffers or fresh_buffers(pred)
+    error = np.subtract(pred, target, out=take(0, pred.shape))
+    return np.abs(error, out=take(1, pred.shape)), np.sign(error, out=error)
 
 
 # --- MSE / L2 ----------------------------------------------------------------
@@ -153,24 +158,31 @@ def huber_grad(pred: Array, target: Array, *, delta: float = 1.0, weight: Array 
 
 
 def huber_fused(
-    pred: Array, target: Array, *, delta: float = 1.0, weight: Array | None = None
+    pred: Array, target: Array, *, delta: float = 1.0, weight: Array | None = None, buffers: Buffers | None = None
 ) -> tuple[Array, Array] | None:
     """Elements and gradient in one pass: with c = clip(e, −δ, δ), ℓ = c (e − c/2) and ∂ℓ/∂ŷ = c."""
     if weight is not None:
         return None
-    error = pred - target
-    clipped = np.minimum(np.maximum(error, -delta), delta)
-    error -= 0.5 * clipped  # in place: e − c/2, then the elements c (e − c/2)
+    take = buffers or fresh_buffers(pred)
+    error = np.subtract(pred, target, out=take(0, pred.shape))
+    clipped = np.maximum(error, -delta, out=take(1, pred.shape))
+    np.minimum(clipped, delta, out=clipped)
+    half = np.multiply(clipped, 0.5, out=take(2, pred.shape))
+    error -= half  # in place: e − c/2, then the elements c (e − c/2)
     error *= clipped
     return error, clipped
 
 
-def mse_fused(pred: Array, target: Array, *, weight: Array | None = None) -> tuple[Array, Array] | None:
+def mse_fused(
+    pred: Array, target: Array, *, weight: Array | None = None, buffers: Buffers | None = None
+) -> tuple[Array, Array] | None:
     """(e², 2e) sharing e = ŷ − y (unweighted only)."""
     if weight is not None:
         return None
-    error = pred - target
-    return error * error, 2.0 * error
+    take = buffers or fresh_buffers(pred)
+    error = np.subtract(pred, target, out=take(0, pred.shape))
+    squares = np.multiply(error, error, out=take(1, pred.shape))
+    return squares, np.multiply(error, 2.0, out=error)
 
 
 # --- log-cosh ----------------------------------------------------------------

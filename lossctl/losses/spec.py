@@ -238,8 +238,18 @@ class EngineHooks:
     # Whether rows of the leading axis are independent samples; None: yes, unless the class axis is axis 0.
     separable: Callable[..., bool] | None = None
     # (elements, grad) in one pass, or None when it does not apply to these parameters.  Must agree with
-    # ``elements`` and ``grad`` (tests/test_streaming.py checks).
+    # ``elements`` and ``grad`` (tests/test_streaming.py checks).  The engine passes ``buffers``: buffers(i, shape)
+    # is its i-th scratch array of that shape and the block's float type, reused block after block (fresh
+    # arrays of a block's size are page-faulted in each time, which costs more than the arithmetic).
     fused: Callable[..., tuple[Array, Array] | None] | None = None
+
+
+Buffers = Callable[[int, tuple[int, ...]], Array]  # (index, shape) -> a scratch array (EngineHooks.fused)
+
+
+def fresh_buffers(like: Array) -> Buffers:
+    """Scratch arrays allocated on demand, of ``like``'s float type (when no engine lends its own)."""
+    return lambda _, shape: np.empty(shape, dtype=like.dtype)
 
 
 @dataclass(frozen=True)
