@@ -1,7 +1,7 @@
 """``evaluate_block``: the losses, their exact sums and the gradient of one block of rows.
 
-Each block is evaluated with the declaration's own functions (``fused`` when it has one and a
-gradient is wanted), written into the caller's arrays (elements, gradient), and reduced to exact
+Each block is evaluated with the declaration's own functions (``fused`` when it has one, in scratch
+buffers its thread lends block after block), written into the caller's arrays (elements, gradient), and reduced to exact
 partial sums while it is still in the CPU cache.
 """
 
@@ -57,9 +57,10 @@ def evaluate_block(request: Request, rows: slice, sink: Sink) -> Partial:
     if spec.check is not None and not request.checked:
         with rows_counted_from(rows.start or 0, rows.stop - (rows.start or 0)):
             spec.check(p, t, **args)
-    fused = None
-    if spec.engine.fused is not None and sink.grad is not None:
-        fused = spec.engine.fused(p, t, **args, buffers=_lent_buffers(p.dtype, p.size))
+    fused = None  # also without a gradient when buffers are lent: they cost less than ``elements``' fresh arrays
+    buffers = _lent_buffers(p.dtype, p.size)
+    if spec.engine.fused is not None and (sink.grad is not None or buffers is not None):
+        fused = spec.engine.fused(p, t, **args, buffers=buffers)
     elements = np.asarray(fused[0] if fused is not None else spec.elements(p, t, **args), dtype=float_type)
     total = ExactSum().add(elements)
     weights = mean_weights(spec, p, t, args, float_type)
@@ -84,7 +85,7 @@ def evaluate_block(request: Request, rows: slice, sink: Sink) -> Partial:
     return Partial(total, count_of(spec, p, t, args, elements.size), mean_total, shared)
 
 
-LENT_VALUES = 1 << 20  # blocks up to this many values compute in buffers lent by their thread, reused
+LENT_VALUES = 1 << 17  # blocks up to this many values (1 MiB of float64) compute in buffers their thread lends
 _lent = threading.local()
 
 

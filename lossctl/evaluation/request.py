@@ -38,7 +38,7 @@ from lossctl.losses.checks import rows_counted_from
 from lossctl.losses.spec import Array, LossSpec
 
 BLOCK_ELEMENTS = 1 << 16  # values per block: 512 KiB of float64, so a block's temporaries stay in cache
-VALUE_BLOCK_ELEMENTS = 1 << 20  # without a gradient fewer, larger blocks: less Python per value read
+VALUE_BLOCK_ELEMENTS = 1 << 17  # without a gradient: 1 MiB blocks, computed in buffers their thread lends (block.py)
 
 
 @dataclass(frozen=True)
