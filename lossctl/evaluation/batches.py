@@ -124,8 +124,13 @@ def tensors_of(plan: Plan, batch: BatchLike) -> dict[str, Array]:
 Sink = Callable[[BatchLike, Array, Array | None], None]
 
 
-def evaluate_batch(plan: Plan, batch: BatchLike, *, want_grad: bool = False) -> tuple[Partials, Array, Array | None]:
-    """One batch: its partial sums (overall and per group), per-row losses and (when asked) Σ-gradient."""
+def evaluate_batch(
+    plan: Plan, batch: BatchLike, *, want_grad: bool = False, keep_elements: bool = True
+) -> tuple[Partials, Array, Array | None]:
+    """One batch: its partial sums (overall and per group), per-row losses and (when asked) Σ-gradient.
+
+    ``keep_elements=False`` (only the sums are wanted): without groups the per-row losses are not
+    copied out, and an empty array stands for them."""
     spec = plan.spec
     tensors = tensors_of(plan, batch)
     hyper = resolve_params(spec, plan.params)
@@ -135,7 +140,11 @@ def evaluate_batch(plan: Plan, batch: BatchLike, *, want_grad: bool = False) -> 
         raise coupled_rows(spec)
     tensor_params: Mapping[str, Any] = tensors  # keyword arguments of evaluate, as plan.params are
     kept: dict[str, Array] = {}
+    # the groups' sums are taken from the per-row losses; one row is one block, whose shape they tell
+    keep = keep_elements or bool(batch.keys) or len(batch.pred) < 2
     outputs = Outputs(make_elements=lambda shape, dtype: kept.setdefault("elements", np.empty(shape, dtype)))
+    if not keep:
+        outputs = Outputs()
     _, grad = evaluate(
         spec,
         batch.pred,
@@ -150,12 +159,18 @@ def evaluate_batch(plan: Plan, batch: BatchLike, *, want_grad: bool = False) -> 
         **plan.params,
         **tensor_params,
     )
-    elements = kept.get("elements")
-    if elements is None or elements.ndim == 0 or len(elements) != len(batch.pred):
-        raise coupled_rows(spec)
-    partials = Partials(dropped=batch.dropped, batches=1, row_shape=tuple(elements.shape[1:]))
+    if keep:
+        elements = kept.get("elements")
+        if elements is None or elements.ndim == 0 or len(elements) != len(batch.pred):
+            raise coupled_rows(spec)
+        row_shape = tuple(elements.shape[1:])
+    else:
+        if outputs.row_shape is None:  # evaluated as one block: the rows are not independent
+            raise coupled_rows(spec)
+        elements, row_shape = np.empty((0, *outputs.row_shape), plan.float_type), outputs.row_shape
+    partials = Partials(dropped=batch.dropped, batches=1, row_shape=row_shape)
     assert outputs.totals is not None  # filled by the engine: its exact sums, not summed a second time
-    partials.overall = Partial(len(elements), outputs.totals.total, outputs.totals.count)
+    partials.overall = Partial(len(batch.pred), outputs.totals.total, outputs.totals.count)
     if batch.keys:
         pred: Array = np.asarray(batch.pred, dtype=plan.float_type)
         target: Array | None = None if batch.target is None else np.asarray(batch.target, dtype=plan.float_type)
@@ -295,7 +310,7 @@ def _reduce_in_threads(plan: Plan, batches: Iterable[BatchLike]) -> Partials:
     def reduce(batch: BatchLike) -> Partials:
         if len(batch.pred) == 0:  # every row dropped
             return Partials(dropped=batch.dropped)
-        return evaluate_batch(plan, batch)[0]
+        return evaluate_batch(plan, batch, keep_elements=False)[0]
 
     with ThreadPoolExecutor(max_workers=THREADS) as pool:
         pending: deque[Future[Partials]] = deque()

@@ -34,6 +34,7 @@ class Outputs:
     make_elements: Callable[[tuple[int, ...], Any], Array] | None = None  # allocate once the shape is known
     extra_grads: dict[str, Array] = field(default_factory=dict)  # filled: ∂value/∂tensor for other inputs
     totals: Partial | None = None  # filled: the exact sums of every block (callers combining runs reuse them)
+    row_shape: tuple[int, ...] | None = None  # filled: the elements' shape per row (None: one block, rows coupled)
     # an image loss's --save-elements: its per-pixel map (or its elements), in the user's layout, as in memory
     make_pixel_maps: Callable[[tuple[int, ...], Any], Array] | None = None
     pixel_maps: Array | None = None

@@ -146,7 +146,7 @@ def evaluate_block(loss: LossSpec, options: dict[str, Any], block: Block, pred: 
             for option, values in (("--pred", batch.pred), ("--target", batch.target), *batch.tensors.items()):
                 if values is not None:
                     require_finite(values.astype(plan.float_type, copy=False), option, block.start or 0)
-        return evaluate_batch(plan, batch)[0]
+        return evaluate_batch(plan, batch, keep_elements=False)[0]
     except InputError as exc:
         raise InputError(f"{exc} ({_where(block)})") from exc
 

@@ -61,7 +61,7 @@ def run(
     blocks = request.blocks()
     partials = _run_blocks(request, blocks, sink, threads or THREADS, progress)
     total = combine(partials)
-    outputs.totals = total
+    outputs.totals, outputs.row_shape = total, request.per_row_shape
     reduced = reduce_partial(spec, request.reduction, total, request.divisor, float_type)
     if not request.allow_nonfinite and spec.finite and not math.isfinite(reduced.sum):
         raise ComputationError(overflow_message(spec, float_type))
