@@ -30,6 +30,7 @@ from lossctl.cli.output import (
 from lossctl.cli.tiled import evaluate_tiled, tiles_image
 from lossctl.errors import ExitStatus, InputError
 from lossctl.evaluation.engine import Outputs, evaluate
+from lossctl.io.memory import reuse_freed_blocks
 from lossctl.io.outputs import OutputSet
 from lossctl.losses.spec import LossSpec
 
@@ -63,6 +64,7 @@ def run_blocks(
             f"--format csv writes a row per value and --pred has {size:,} (above {inline_limit:,}); "
             "use --save-elements FILE.csv (or .npy) with --format value, json or table"
         )
+    reuse_freed_blocks()  # block after block, the same sizes: no page faults for each (lossctl/io/memory.py)
     hyper = {p.name: options[p.name] for p in spec.hyper_params}
     arrays = Outputs()
     mapped: dict[str, Any] = {}

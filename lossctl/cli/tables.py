@@ -19,6 +19,7 @@ from typing import Any
 from lossctl.errors import ExitStatus, InputError, LossctlWarning
 from lossctl.homework.hints import may_hint
 from lossctl.io.arrow import Columns, is_pattern, needs_pyarrow, open_table, split_names
+from lossctl.io.memory import reuse_freed_blocks
 from lossctl.io.outputs import OutputSet
 from lossctl.io.parquet_rows import ParquetParts, ParquetRows
 from lossctl.io.table_files import pyarrow_available
@@ -87,6 +88,7 @@ def run_table(spec: LossSpec, options: dict[str, Any], outputs: OutputSet) -> in
     """Read the table batch by batch, evaluate (locally or on Dask), save and print."""
     from lossctl.evaluation.batches import evaluate_table, make_plan
 
+    reuse_freed_blocks()  # batch after batch, the same sizes: no page faults for each (lossctl/io/memory.py)
     engine = options.get("engine") or "local"
     if engine not in ENGINES:
         raise InputError(f"--engine must be one of {', '.join(ENGINES)}, got {engine!r}")
