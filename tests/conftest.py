@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -45,6 +46,83 @@ def assert_usage_error(run: Run, *fragments: str) -> None:
     assert len(run.stderr.strip().splitlines()) <= 2, run.stderr
     for fragment in fragments:
         assert fragment in run.stderr, (fragment, run.stderr)
+
+
+# --- the quick loop: `python -m pytest -m "not slow"` -------------------------------------------------------
+#
+# Tests marked slow still run in the full suite (`python -m pytest`, what CI runs); the quick loop leaves them
+# out.  Besides the `@pytest.mark.slow` written on a test, this table marks slow, in one place, the expensive
+# members of the suite, keeping a representative of each in the quick loop:  "file::[Class::]function" ->
+# the parameter ids (fnmatch patterns) that stay in the quick loop; an empty tuple sends the whole function
+# to the full suite only.  Why each leaves: a subprocess per case (process behaviour: pipes, signals,
+# terminals, encodings, start-up imports), a Dask cluster, large or memory-measuring inputs, a library
+# differential grid beyond its first seed or a representative subset, a reference library's import time.
+QUICK_LOOP_LEAVES_OUT: dict[str, tuple[str, ...]] = {
+    # subprocesses: every case starts Python and lossctl (~0.5-1 s each); one representative of each behaviour stays
+    "test_process.py::test_broken_pipe_ends_quietly": (),
+    "test_process.py::test_ctrl_c_exits_130_without_traceback": (),  # SIGINT stays below (signal-2-130)
+    "test_process.py::test_dash_on_a_terminal_is_refused": (),
+    "test_process.py::test_standard_input_redirected_from_a_file_is_that_file": (),
+    "test_process.py::TestFailedRunWritesNothing::test_stdout_failing_writes_no_file_and_a_closed_pipe_still_saves": (),
+    "test_process.py::TestEndingSignalsRemoveStagedFiles::test_signal_while_reading_standard_input": ("2-130",),
+    "test_process.py::TestEndingSignalsRemoveStagedFiles::test_signal_in_the_middle_of_the_block_path": (),
+    "test_process.py::TestBrokenPipeAndUnwritableStdout::test_reader_gone_before_the_output": ("value",),
+    "test_process.py::TestBrokenPipeAndUnwritableStdout::test_reader_leaving_after_one_byte": (),
+    "test_process.py::TestBrokenPipeAndUnwritableStdout::test_broken_pipe_wins_over_the_expect_mismatch": (),
+    "test_process.py::TestBrokenPipeAndUnwritableStdout::test_closed_stdout_and_full_disk": ("*/dev/full*-value",),
+    "test_process.py::TestBrokenPipeAndUnwritableStdout::test_large_writes_are_never_cut_silently": (),
+    "test_process.py::TestStdoutWithoutUnicode::test_every_text_command": ("explain-ascii",),
+    "test_process.py::TestStdoutWithoutUnicode::test_table_and_explain_use_readable_spellings": (),
+    "test_process.py::TestStdoutWithoutUnicode::test_latin1_keeps_what_it_can": (),
+    "test_process.py::TestStdoutWithoutUnicode::test_json_escapes_instead_of_spelling": (),
+    "test_process.py::TestStdoutWithoutUnicode::test_error_messages_on_an_ascii_stderr": (),
+    "test_ascii_tables.py::test_columns_line_up": ("ascii-result-200",),
+    "test_ascii_tables.py::test_the_list_spells_formulas_inside_their_cells": (),
+    "test_ascii_tables.py::test_a_unicode_stdout_is_left_unicode": (),
+    "test_tables.py::test_one_csv_file_does_not_import_pyarrow_dataset": (),
+    "test_tables.py::test_start_up_does_not_import_pyarrow_or_dask": (),
+    "test_scale.py::test_machine_formats_import_neither_rich_nor_pydantic": ("value",),
+    "test_cli.py::test_python_dash_m_is_a_real_process": (),  # the process tests above run `python -m lossctl`
+    # fuzzing: 1,500 and 500 hypothesis examples
+    "test_input_fuzz.py::test_literal_parser_returns_an_array_or_an_input_error": (),
+    "test_input_fuzz.py::test_stdin_bytes_give_an_array_or_an_input_error": (),
+    # a Dask LocalCluster of worker processes: one bit-for-bit comparison stays
+    "test_dask.py::*": ("test_dask_equals_the_local_engine_bit_for_bit[mse-mean]",),
+    # Dask arrays (~0.3 s a case, 3 s in 144 chunks of 7): every chunking for mse, every loss in one chunking
+    "test_dask_api.py::test_dask_arrays_equal_compute_bit_for_bit": ("*-mse", "same-mean-*"),
+    # memory measured on large inputs
+    "test_scale.py::TestCsvSavedBlockByBlock::test_peak_memory_does_not_grow_with_the_csv": (),
+    # block and thread grids on 10^5-10^6 values: one loss per dtype stays
+    "test_streaming.py::test_value_sum_and_mean_are_bit_identical_across_blocks_threads_and_gradients": (
+        "float64-mse",
+        "float32-cross_entropy",
+    ),
+    # library differential tests looping over every seed: the library matrices keep a case of each in the quick loop
+    "test_library_losses.py::test_sklearn_brier_agrees": (),
+    "test_library_losses.py::test_sklearn_hinge_agrees": (),
+    "test_library_losses.py::test_keras_pooled_overlap_losses_agree": (),  # importing Keras alone takes ~5 s
+}
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark slow what QUICK_LOOP_LEAVES_OUT names (before `-m` selects), and refuse a rule that names no test."""
+    used: set[str] = set()
+    files = {item.path.name for item in items}
+    for item in items:
+        function = item.nodeid.split("[", 1)[0].rsplit("/", 1)[-1]
+        parameters = getattr(getattr(item, "callspec", None), "id", None)
+        for rule, keep in QUICK_LOOP_LEAVES_OUT.items():
+            if not fnmatch.fnmatchcase(function, rule):
+                continue
+            used.add(rule)
+            name = item.name if rule.endswith("::*") else parameters
+            if name is None or not any(fnmatch.fnmatchcase(name, pattern) for pattern in keep):
+                item.add_marker(pytest.mark.slow)
+    if not any("::" in arg for arg in config.args):  # a run of chosen tests may leave a rule's test out
+        stale = [rule for rule in QUICK_LOOP_LEAVES_OUT if rule.split("::")[0] in files and rule not in used]
+        if stale:
+            raise pytest.UsageError(f"QUICK_LOOP_LEAVES_OUT names tests that do not exist: {stale}")
 
 
 def slow_after_first_seed(cases: list[tuple], ids: list[str]) -> list[Any]:
