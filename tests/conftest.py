@@ -12,6 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from lossctl.cli import app
+from lossctl.losses.registry import LOSSES
 
 
 @dataclass
@@ -57,7 +58,20 @@ def assert_usage_error(run: Run, *fragments: str) -> None:
 # to the full suite only.  Why each leaves: a subprocess per case (process behaviour: pipes, signals,
 # terminals, encodings, start-up imports), a Dask cluster, large or memory-measuring inputs, a library
 # differential grid beyond its first seed or a representative subset, a reference library's import time.
+def _first_of_each_family() -> tuple[str, ...]:
+    """The first declared loss of each family: the quick loop's sample of the per-loss rendering tests."""
+    first: dict[str, str] = {}
+    for spec in LOSSES.values():
+        first.setdefault(spec.family, spec.name)
+    return tuple(first.values())
+
+
 QUICK_LOOP_LEAVES_OUT: dict[str, tuple[str, ...]] = {
+    # Rich rendering of every loss's --help, info and --explain (~15-55 ms each): one loss of each family stays;
+    # the contract, example and reference tests keep every loss in the quick loop
+    "test_render.py::test_help_shows_formula_verbatim": _first_of_each_family(),
+    "test_render.py::test_info_shows_formula_and_gradient_verbatim": _first_of_each_family(),
+    "test_homework.py::test_explain_runs_for_every_loss_and_ends_at_the_json_value": _first_of_each_family(),
     # subprocesses: every case starts Python and lossctl (~0.5-1 s each); one representative of each behaviour stays
     "test_process.py::test_broken_pipe_ends_quietly": (),
     "test_process.py::test_ctrl_c_exits_130_without_traceback": (),  # SIGINT stays below (signal-2-130)
@@ -88,14 +102,18 @@ QUICK_LOOP_LEAVES_OUT: dict[str, tuple[str, ...]] = {
     "test_input_fuzz.py::test_stdin_bytes_give_an_array_or_an_input_error": (),
     # a Dask LocalCluster of worker processes: one bit-for-bit comparison stays
     "test_dask.py::*": ("test_dask_equals_the_local_engine_bit_for_bit[mse-mean]",),
-    # Dask arrays (~0.3 s a case, 3 s in 144 chunks of 7): every chunking for mse, every loss in one chunking
-    "test_dask_api.py::test_dask_arrays_equal_compute_bit_for_bit": ("*-mse", "same-mean-*"),
+    # Dask arrays (~0.3 s a case, 2.5 s in 144 chunks of 7): every loss in one chunking, mse in misaligned chunks
+    "test_dask_api.py::test_dask_arrays_equal_compute_bit_for_bit": ("same-mean-*", "whole-pred-sum-mse"),
+    "test_dask_api.py::test_dask_dataframe_columns_equal_compute": ("4",),
     # memory measured on large inputs
     "test_scale.py::TestCsvSavedBlockByBlock::test_peak_memory_does_not_grow_with_the_csv": (),
-    # block and thread grids on 10^5-10^6 values: one loss per dtype stays
+    "test_pipeline.py::test_value_and_grad_builds_no_per_element_array": ("mse",),
+    # PNG plots drawn by matplotlib (~1 s each): test_homework's plot --save stays
+    "test_pictures.py::test_plot_png_has_a_panel_row_per_axis": (),
+    "test_pictures.py::test_plot_save_without_suffix_writes_and_names_the_png": (),
+    # block and thread grids on 10^5-10^6 values (~1-2 s a case): one stays
     "test_streaming.py::test_value_sum_and_mean_are_bit_identical_across_blocks_threads_and_gradients": (
         "float64-mse",
-        "float32-cross_entropy",
     ),
     # library differential tests looping over every seed: the library matrices keep a case of each in the quick loop
     "test_library_losses.py::test_sklearn_brier_agrees": (),

@@ -247,7 +247,6 @@ def _root(
     """Compute machine-learning losses, their reductions and gradients."""
 
 
-
 def main() -> None:
     """Console-script entry point."""
     app()
