@@ -23,7 +23,6 @@ from lossctl import __version__
 from lossctl.cli.coercion import use_scalar_coercion
 from lossctl.cli.commands import build_loss_command
 from lossctl.cli.reference import compare, info, list_losses, plot
-from lossctl.cli.suggest import suggest_name
 from lossctl.errors import ExitStatus, LossctlError, UnknownLossError
 from lossctl.io.process import SIGPIPE_STATUS, PipeClosed, StdoutError, Terminated, guarded_process, silence_stdout
 from lossctl.losses.registry import LOSSES
@@ -104,6 +103,8 @@ class LossGroup(TyperGroup):
             try:
                 LOSSES.resolve(name)  # raises UnknownLossError with "did you mean"
             except UnknownLossError as exc:
+                from lossctl.cli.suggest import suggest_name  # on errors only: start-up does not pay for it
+
                 builtin = suggest_name(name, [*super().list_commands(ctx), *BUILTIN_COMMANDS])
                 raise UnknownLossError(name, [*builtin, *exc.suggestions][:3]) from None
         return super().resolve_command(ctx, args)
@@ -180,7 +181,7 @@ def _debug_first(argv: list[str]) -> list[str]:
 
 def _no_such_option(exc: click.exceptions.NoSuchOption) -> str:
     """``No such option: --tau; did you mean --q? (…)`` over the command's options and other libraries' names."""
-    from lossctl.cli.suggest import suggest_option
+    from lossctl.cli.suggest import suggest_name, suggest_option
 
     message = f"No such option: {exc.option_name}"
     command = exc.ctx.command if exc.ctx is not None else None
