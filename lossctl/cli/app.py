@@ -15,9 +15,12 @@ from collections.abc import Callable, Sequence
 from typing import Annotated, Any
 
 import typer
-from typer import _click as click  # the Click that this Typer vendors and raises
+
+# Typer vendors Click (typer._click) since 0.27 and re-exports only BadParameter, Abort, Exit and TyperException
+# of it; the funnel below tells NoArgsIsHelpError, NoSuchOption and UsageError apart, which only typer._click
+# names.  The range of Typer that has this module is pinned in pyproject.toml, its lower bound tested in CI.
+from typer import _click as click
 from typer.core import TyperGroup
-from typer.exceptions import Abort
 
 from lossctl import __version__
 from lossctl.cli.coercion import use_scalar_coercion
@@ -156,7 +159,7 @@ class LossGroup(TyperGroup):
             raise
         except LossctlError as exc:
             status = _report(str(exc), status=exc.status)
-        except (KeyboardInterrupt, Abort):
+        except (KeyboardInterrupt, typer.Abort):
             status = _report_ending("\ninterrupted", ExitStatus.INTERRUPTED)
         except BrokenPipeError:
             status = _quiet_broken_pipe(sys.stdout)
