@@ -16,7 +16,9 @@ import warnings
 from typing import Any
 
 from lossctl.errors import ExitStatus, InputError, LossctlWarning
+from lossctl.io.arrow import Columns, is_pattern, needs_pyarrow, open_table, split_names
 from lossctl.io.outputs import OutputSet
+from lossctl.io.parquet_rows import ParquetParts, ParquetRows
 from lossctl.losses.spec import LossSpec
 
 TABLE_ONLY = ("weight_col", "group_by", "keep_col", "dropna", "scheduler", "workers")
@@ -35,8 +37,6 @@ def table_route(options: dict[str, Any]) -> str | None:
         if asked:
             raise InputError(f"{asked[0]} applies to --data tables; give --data FILE")
         return None
-    from lossctl.io.arrow import is_pattern, needs_pyarrow  # only for --data: start-up does not pay for it
-
     patterned = is_pattern(options.get("pred_col") or "")
     parquet_saves = [o for o, name in SAVES.items() if str(options.get(name) or "").lower().endswith(".parquet")]
     if asked or patterned or parquet_saves or needs_pyarrow(data):
@@ -57,8 +57,6 @@ def refuse_parquet_saves(options: dict[str, Any]) -> None:
 def run_table(spec: LossSpec, options: dict[str, Any], outputs: OutputSet) -> int:
     """Read the table batch by batch, evaluate (locally or on Dask), save and print."""
     from lossctl.evaluation.batches import evaluate_table, make_plan
-    from lossctl.io.arrow import Columns, open_table, split_names
-    from lossctl.io.parquet_rows import ParquetParts, ParquetRows
 
     engine = options.get("engine") or "local"
     if engine not in ENGINES:
