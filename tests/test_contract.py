@@ -14,6 +14,10 @@ Inputs come from each loss's own sampler (valid shapes and domains); the propert
 prediction by hypothesis-chosen factors so that tiny, ordinary and large magnitudes are all visited.
 A rescaled prediction may leave the loss's domain: that refusal must be an input error about an input
 the loss accepts unscaled, and a loss that refuses every drawn input fails.
+
+The quick loop (``-m "not slow"``) checks properties 2-4 at one fixed draw per loss and property 1 at the
+first seed, first parameter setting and the mean (see ``_in_quick_loop``); the hypothesis-drawn points,
+the other seeds, settings and reductions run in the full suite.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import mean_numerator, refused_combination, slow_after_first_seed, surrogate_gradient
+from conftest import mean_numerator, refused_combination, surrogate_gradient
 from gradcheck import numeric_gradient
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
@@ -69,7 +73,23 @@ def _grid_id(case: tuple) -> str:
     return f"{spec.name}[{settings}]-{reduction}-{seed}"
 
 
-@pytest.mark.parametrize("case", slow_after_first_seed(GRID, [_grid_id(c) for c in GRID]))
+def _in_quick_loop(case: tuple) -> bool:
+    """Seed 0, the first parameter setting the loss declares, the mean and the loss's own reductions.  The other
+    settings and seeds run in the full suite, and so do the gradients of sum and none: for a loss without a
+    transform or a weighted mean they are the mean's times the count, which the quick loop's reductions test
+    checks; a loss with either keeps its sum here."""
+    spec, params, reduction, seed = case
+    untied = spec.reductions.transform is not None or spec.reductions.mean_weights is not None
+    first_setting = params is spec.testing.param_grid[0]
+    return seed == 0 and first_setting and (reduction not in ("sum", "none") or (reduction == "sum" and untied))
+
+
+GRID_CASES = [
+    pytest.param(case, id=_grid_id(case), marks=[] if _in_quick_loop(case) else [pytest.mark.slow]) for case in GRID
+]
+
+
+@pytest.mark.parametrize("case", GRID_CASES)
 def test_gradient_matches_finite_differences(case: tuple) -> None:
     spec, params, reduction, seed = case
     inputs = spec.testing.sample(np.random.default_rng(seed))
@@ -160,6 +180,14 @@ def _check_reductions(spec: LossSpec, seed: int, scale: float) -> str:
 
 
 @pytest.mark.parametrize("spec", SPECS, ids=lambda s: s.name)
+def test_reductions_agree_at_one_draw_and_every_scale(spec: LossSpec) -> None:
+    """The quick loop's member of the property below: one fixed draw, every scale."""
+    outcomes = Counter(_check_reductions(spec, 99, scale) for scale in SCALES)
+    assert outcomes["checked"] > 0, f"{spec.name} refused the draw at every scale ({outcomes['refused']})"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("spec", SPECS, ids=lambda s: s.name)
 def test_reductions_agree_and_refusals_are_expected(spec: LossSpec) -> None:
     outcomes: Counter[str] = Counter()
 
@@ -176,11 +204,26 @@ def test_reductions_agree_and_refusals_are_expected(spec: LossSpec) -> None:
 # --- 3. zero at the target -----------------------------------------------------------------------------
 
 
+ZERO_SCALES = [1e-3, 1.0, 1e3]
+
+
+@pytest.mark.parametrize("scale", ZERO_SCALES)
+@pytest.mark.parametrize("spec", ELEMENT_WISE_ZERO, ids=lambda s: s.name)
+def test_zero_loss_and_gradient_at_one_draw(spec: LossSpec, scale: float) -> None:
+    """The quick loop's member of the property below: one fixed draw."""
+    _check_zero_at_target(spec, 7, scale)
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("spec", ELEMENT_WISE_ZERO, ids=lambda s: s.name)
 @PROPERTY
 @example(seed=7, scale=1.0)
-@given(seed=st.integers(0, 2**32 - 1), scale=st.sampled_from([1e-3, 1.0, 1e3]))
+@given(seed=st.integers(0, 2**32 - 1), scale=st.sampled_from(ZERO_SCALES))
 def test_zero_loss_and_gradient_where_pred_equals_target(spec: LossSpec, seed: int, scale: float) -> None:
+    _check_zero_at_target(spec, seed, scale)
+
+
+def _check_zero_at_target(spec: LossSpec, seed: int, scale: float) -> None:
     _, target, tensors = draw_inputs(spec, seed)
     assert target is not None
     target = target * scale if spec.check is None else target  # a domain check may refuse a rescaled target
@@ -191,11 +234,23 @@ def test_zero_loss_and_gradient_where_pred_equals_target(spec: LossSpec, seed: i
 # --- 4. float32 against float64 ------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+@pytest.mark.parametrize("spec", SPECS, ids=lambda s: s.name)
+def test_float32_agrees_with_float64_at_one_draw(spec: LossSpec, reduction: str) -> None:
+    """The quick loop's member of the property below: one fixed draw."""
+    _check_float32(spec, 3, reduction)
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("spec", SPECS, ids=lambda s: s.name)
 @PROPERTY
 @example(seed=3, reduction="mean")
 @given(seed=st.integers(0, 2**32 - 1), reduction=st.sampled_from(["mean", "sum"]))
 def test_float32_agrees_with_float64_to_float32_precision(spec: LossSpec, seed: int, reduction: str) -> None:
+    _check_float32(spec, seed, reduction)
+
+
+def _check_float32(spec: LossSpec, seed: int, reduction: str) -> None:
     pred, target, tensors = draw_inputs(spec, seed)
     wide = compute(spec, pred, target, reduction=reduction, **tensors)
     narrow = compute(spec, pred, target, reduction=reduction, dtype="float32", **tensors)

@@ -82,14 +82,14 @@ def _case_applies(convention: Convention, shape: tuple[int, ...], settings: dict
 
 
 def _cases(library: str, skip: set[str] = frozenset()) -> list:
-    return [
-        pytest.param(c.name, shape, settings, id=f"{c.name}-{'x'.join(map(str, shape))}-{settings}")
-        for c in LIBRARIES[library].conventions
-        if c.name not in skip
-        for shape in SHAPES
-        for settings in grid(c)
-        if _case_applies(c, shape, settings)
-    ]
+    """Every convention × shape × setting; the quick loop (-m "not slow") keeps each convention's first case."""
+    cases = []
+    for c in LIBRARIES[library].conventions:
+        applying = [(shape, settings) for shape in SHAPES for settings in grid(c) if _case_applies(c, shape, settings)]
+        for index, (shape, settings) in enumerate([] if c.name in skip else applying):
+            case_id = f"{c.name}-{'x'.join(map(str, shape))}-{settings}"
+            cases.append(pytest.param(c.name, shape, settings, id=case_id, marks=[pytest.mark.slow] if index else []))
+    return cases
 
 
 def _convention(library: str, name: str) -> Convention:

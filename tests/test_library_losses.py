@@ -81,27 +81,28 @@ def _case_id(case) -> str:
     return f"{name}-{'-'.join(f'{k}{v}' for k, v in settings.items())}-{'x'.join(map(str, shape))}"
 
 
+@pytest.mark.parametrize("seed", [pytest.param(s, marks=[pytest.mark.slow] if s else []) for s in SEEDS])
 @pytest.mark.parametrize("case", CASES, ids=[_case_id(c) for c in CASES])
 @pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
-def test_sklearn_regression_metrics_agree(case, weighted):
+def test_sklearn_regression_metrics_agree(case, weighted, seed):
+    """Seed 0 in the quick loop (-m "not slow"), the other seeds in the full suite."""
     metrics = pytest.importorskip("sklearn.metrics")
     name, settings, positive, shape = case
     if weighted and name in NO_WEIGHTS:
         pytest.skip("scikit-learn's max_error takes no sample weights")
     function = getattr(metrics, name)
-    for seed in SEEDS:
-        rng = np.random.default_rng(seed)
-        pred, target = regression_inputs(rng, shape, positive)
-        weight = rng.uniform(0.2, 2.0, size=shape[0]) if weighted else None
-        kwargs = {"sample_weight": weight} if weighted else {}
-        expected = function(target, pred, **settings, **kwargs)
-        got = run("sklearn", name, pred, target, weight, **settings)
-        assert float(got.value) == pytest.approx(expected, rel=1e-10, abs=1e-12), (seed, name)
+    rng = np.random.default_rng(seed)
+    pred, target = regression_inputs(rng, shape, positive)
+    weight = rng.uniform(0.2, 2.0, size=shape[0]) if weighted else None
+    kwargs = {"sample_weight": weight} if weighted else {}
+    expected = function(target, pred, **settings, **kwargs)
+    got = run("sklearn", name, pred, target, weight, **settings)
+    assert float(got.value) == pytest.approx(expected, rel=1e-10, abs=1e-12), (seed, name)
 
-        def value(x, target=target, kwargs=kwargs):
-            return function(target, x, **settings, **kwargs)
+    def value(x):
+        return function(target, x, **settings, **kwargs)
 
-        np.testing.assert_allclose(got.grad, numeric_gradient(value, pred), rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(got.grad, numeric_gradient(value, pred), rtol=1e-5, atol=1e-7)
 
 
 @pytest.mark.parametrize("case", CASES, ids=[_case_id(c) for c in CASES])

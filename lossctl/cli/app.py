@@ -11,24 +11,37 @@ import contextlib
 import functools
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Annotated, Any
 
 import typer
-from typer import _click as click  # the Click that this Typer vendors and raises
+
+# Typer vendors Click (typer._click) since 0.27 and re-exports only BadParameter, Abort, Exit and TyperException
+# of it; the funnel below tells NoArgsIsHelpError, NoSuchOption and UsageError apart, which only typer._click
+# names.  The range of Typer that has this module is pinned in pyproject.toml, its lower bound tested in CI.
+from typer import _click as click
 from typer.core import TyperGroup
-from typer.exceptions import Abort
 
 from lossctl import __version__
 from lossctl.cli.coercion import use_scalar_coercion
 from lossctl.cli.commands import build_loss_command
 from lossctl.cli.reference import compare, info, list_losses, plot
-from lossctl.cli.suggest import suggest_name
 from lossctl.errors import ExitStatus, LossctlError, UnknownLossError
 from lossctl.io.process import SIGPIPE_STATUS, PipeClosed, StdoutError, Terminated, guarded_process, silence_stdout
 from lossctl.losses.registry import LOSSES
 
-BUILTIN = ("list", "info")
+# The built-in commands, in the order `lossctl --help` lists them.  Like the loss commands they are built on
+# first use, not registered on the app: Typer would build every registered command (and read its signature)
+# each time the app is turned into a Click group, once per process and once per in-process test run.
+BUILTIN_COMMANDS: dict[str, Callable[..., Any]] = {"list": list_losses, "info": info, "compare": compare, "plot": plot}
+
+
+@functools.cache
+def _builtin_command(name: str) -> click.Command:
+    """The Click command of one built-in command (list, info, compare, plot), built once per process."""
+    single = typer.Typer(add_completion=False)
+    single.command(name=name)(BUILTIN_COMMANDS[name])
+    return typer.main.get_command(single)
 
 
 @functools.cache
@@ -67,13 +80,15 @@ def _library_command(name: str) -> click.Command | None:
 
 
 class LossGroup(TyperGroup):
-    """Built-in commands plus one lazily built command per loss name or alias."""
+    """The built-in commands plus one command per loss name or alias, each built when first asked for."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return [*super().list_commands(ctx), *LOSSES]
+        return [*super().list_commands(ctx), *BUILTIN_COMMANDS, *LOSSES]
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         command = super().get_command(ctx, cmd_name)
+        if command is None and cmd_name in BUILTIN_COMMANDS:
+            command = _builtin_command(cmd_name)
         if command is not None:
             return _plain_flags(command)
         if cmd_name not in LOSSES and cmd_name[:1].isalpha():
@@ -91,7 +106,9 @@ class LossGroup(TyperGroup):
             try:
                 LOSSES.resolve(name)  # raises UnknownLossError with "did you mean"
             except UnknownLossError as exc:
-                builtin = suggest_name(name, super().list_commands(ctx))
+                from lossctl.cli.suggest import suggest_name  # on errors only: start-up does not pay for it
+
+                builtin = suggest_name(name, [*super().list_commands(ctx), *BUILTIN_COMMANDS])
                 raise UnknownLossError(name, [*builtin, *exc.suggestions][:3]) from None
         return super().resolve_command(ctx, args)
 
@@ -142,7 +159,7 @@ class LossGroup(TyperGroup):
             raise
         except LossctlError as exc:
             status = _report(str(exc), status=exc.status)
-        except (KeyboardInterrupt, Abort):
+        except (KeyboardInterrupt, typer.Abort):
             status = _report_ending("\ninterrupted", ExitStatus.INTERRUPTED)
         except BrokenPipeError:
             status = _quiet_broken_pipe(sys.stdout)
@@ -167,7 +184,7 @@ def _debug_first(argv: list[str]) -> list[str]:
 
 def _no_such_option(exc: click.exceptions.NoSuchOption) -> str:
     """``No such option: --tau; did you mean --q? (…)`` over the command's options and other libraries' names."""
-    from lossctl.cli.suggest import suggest_option
+    from lossctl.cli.suggest import suggest_name, suggest_option
 
     message = f"No such option: {exc.option_name}"
     command = exc.ctx.command if exc.ctx is not None else None
@@ -232,12 +249,6 @@ def _root(
     debug: Annotated[bool, typer.Option("--debug", help="Show full tracebacks of internal errors.")] = False,
 ) -> None:
     """Compute machine-learning losses, their reductions and gradients."""
-
-
-app.command("list")(list_losses)
-app.command("info")(info)
-app.command("compare")(compare)
-app.command("plot")(plot)
 
 
 def main() -> None:

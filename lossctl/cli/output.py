@@ -99,10 +99,12 @@ def verdicts(
     none``) entry by entry against the elements, and ``--expect-grad`` against the gradient.  Arrays
     not kept in memory (``arrays``: the working files of a large input) are checked a block at a time.
     """
-    from lossctl.homework.verdict import check_answer, check_array, check_array_blocks, is_array_answer
-
     found: list[AnyVerdict] = []
     expect, tol = options.get("expect"), options.get("tol")
+    if expect is None and options.get("expect_grad") is None:
+        return found  # nothing to check: start-up does not import the checker (Decimal, Fraction, the parser)
+    from lossctl.homework.verdict import check_answer, check_array, check_array_blocks, is_array_answer
+
     elements = getattr(result, "elements", None)
     if expect is not None:
         if result.reduction == "none" or is_array_answer(expect):
@@ -137,7 +139,7 @@ def verdicts(
 
 def _wrong_rows(result: LossResult, verdicts: list[AnyVerdict]) -> np.ndarray | None:
     """One bool per table row, True where an --expect / --expect-grad entry of it is wrong; None if none is."""
-    if not result.in_memory:
+    if not result.in_memory or not verdicts:
         return None
     from lossctl.homework.verdict import ArrayVerdict
     from lossctl.render.rows import per_element

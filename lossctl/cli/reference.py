@@ -12,7 +12,6 @@ from typing import Annotated
 
 import typer
 
-from lossctl.cli.suggest import suggest_name
 from lossctl.errors import LossctlError
 from lossctl.losses.registry import LOSSES
 
@@ -146,6 +145,8 @@ def plot(
     known = {p.name for spec in specs for p in spec.hyper_params}
     unknown = sorted(set(params) - known)
     if unknown:
+        from lossctl.cli.suggest import suggest_name
+
         close = suggest_name(unknown[0], sorted(known))
         guess = f"; did you mean {close[0]}?" if close else ""
         raise LossctlError(f"--set: none of these losses has a parameter {unknown[0]!r}{guess}")
