@@ -99,6 +99,8 @@ QUICK_LOOP_LEAVES_OUT: dict[str, tuple[str, ...]] = {
     "test_tables.py::test_one_csv_file_does_not_import_pyarrow_dataset": (),
     "test_tables.py::test_start_up_does_not_import_pyarrow_or_dask": (),
     "test_scale.py::test_machine_formats_import_neither_rich_nor_pydantic": ("value",),
+    "test_arrow_numpy.py::test_reading_a_table_does_not_import_pandas": ("extra0",),
+    "test_tables.py::test_one_parquet_file_is_read_without_the_dataset_module": (),
     "test_cli.py::test_python_dash_m_is_a_real_process": (),  # the process tests above run `python -m lossctl`
     # fuzzing: 1,500 and 500 hypothesis examples
     "test_input_fuzz.py::test_literal_parser_returns_an_array_or_an_input_error": (),
