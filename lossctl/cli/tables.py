@@ -5,7 +5,7 @@ column pattern or any table-only option (``--group-by``, ``--weight-col``, ``--k
 ``--dropna``, ``--engine dask``) runs here and needs pyarrow; a plain CSV file may run here (pyarrow's
 multi-threaded reader) when the answer cannot differ from the built-in reader's (see
 :func:`_pyarrow_reads_it_alike`), and falls back to the built-in reader when pyarrow refuses it.
-pyarrow and Dask are imported only on these paths.
+pyarrow, Dask and the table modules are imported only on these paths.
 """
 
 from __future__ import annotations
@@ -17,12 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from lossctl.errors import ExitStatus, InputError, LossctlWarning
-from lossctl.homework.hints import may_hint
-from lossctl.io.arrow import Columns, is_pattern, needs_pyarrow, open_table, split_names
-from lossctl.io.memory import reuse_freed_blocks
 from lossctl.io.outputs import OutputSet
-from lossctl.io.parquet_rows import ParquetParts, ParquetRows
-from lossctl.io.table_files import pyarrow_available
 from lossctl.losses.spec import LossSpec
 
 TABLE_ONLY = ("weight_col", "group_by", "keep_col", "dropna", "scheduler", "workers")
@@ -42,6 +37,8 @@ def table_route(options: dict[str, Any], loss: str = "") -> str | None:
         if asked:
             raise InputError(f"{asked[0]} applies to --data tables; give --data FILE")
         return None
+    from lossctl.io.arrow import is_pattern, needs_pyarrow  # --data given: the table modules are needed now
+
     patterned = is_pattern(options.get("pred_col") or "")
     parquet_saves = [o for o, name in SAVES.items() if str(options.get(name) or "").lower().endswith(".parquet")]
     if asked or patterned or parquet_saves or needs_pyarrow(data):
@@ -60,6 +57,9 @@ def _pyarrow_reads_it_alike(options: dict[str, Any], loss: str) -> bool:
     built-in reader, whose message
     names the line and the value.  The exact sums make the value the same bit for bit.
     """
+    from lossctl.homework.hints import may_hint
+    from lossctl.io.table_files import pyarrow_available
+
     per_element = ("explain", "expect", "expect_grad", *SAVES.values())
     if options.get("format") != "value" or options.get("reduction") not in ("mean", "sum"):
         return False
@@ -87,6 +87,9 @@ def refuse_parquet_saves(options: dict[str, Any]) -> None:
 def run_table(spec: LossSpec, options: dict[str, Any], outputs: OutputSet) -> int:
     """Read the table batch by batch, evaluate (locally or on Dask), save and print."""
     from lossctl.evaluation.batches import evaluate_table, make_plan
+    from lossctl.io.arrow import Columns, open_table, split_names
+    from lossctl.io.memory import reuse_freed_blocks
+    from lossctl.io.parquet_rows import ParquetParts, ParquetRows
 
     reuse_freed_blocks()  # batch after batch, the same sizes: no page faults for each (lossctl/io/memory.py)
     engine = options.get("engine") or "local"
