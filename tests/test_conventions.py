@@ -65,7 +65,7 @@ def inputs(library: str, name: str, rng: np.random.Generator, shape: tuple[int, 
         pred = rng.dirichlet(np.ones(classes), size=rows)
         if name == "kl_divergence_with_log_targets":
             return np.log(pred), np.log(target)
-        return (pred if library == "keras" else np.log(pred)), target
+        return (pred if library in ("keras", "torchmetrics") else np.log(pred)), target
     if name == "BinaryFocalCrossentropy":
         return _probabilities(rng, shape), rng.integers(0, 2, size=shape).astype(float)
     if name == "CategoricalFocalCrossentropy":

@@ -27,7 +27,10 @@ PYTORCH_LAYOUT_ONLY = {  # lossctl's own pre-processing for PyTorch's losses; th
 def run_convention(spec: LossSpec, options: dict[str, Any], invoked: str | None, outputs: OutputSet) -> int | None:
     """Run under another library's convention; None when PyTorch's (lossctl's own path) applies."""
     choice = choose(spec, invoked, options.get("convention"))
-    settings = parse_settings(options.get("set"))
+    library_options = options.get("library_options") or {}
+    settings = {**library_options, **parse_settings(options.get("set"))}
+    if choice.library == DEFAULT and library_options:
+        _refuse_library_options(library_options, invoked)
     if choice.library == DEFAULT:
         if settings:
             raise InputError("--set is for other libraries' parameters; PyTorch's are options (lossctl info LOSS)")
@@ -74,6 +77,18 @@ def run_convention(spec: LossSpec, options: dict[str, Any], invoked: str | None,
         )
     context = (pred, target, tensors, sample_weight, settings)
     return _emit_result(spec, options, result, choice.library, context, outputs, text)
+
+
+def _refuse_library_options(given: dict[str, Any], invoked: str | None) -> None:
+    """``hinge_loss --task binary`` without --convention: the name is PyTorch's by default, the option is not."""
+    from lossctl.conventions.registry import owners_of_param
+
+    name = sorted(given)[0]
+    owners = owners_of_param(invoked or "", name)
+    raise InputError(
+        f"--{name.replace('_', '-')} is a parameter of {' and '.join(TITLES[o] for o in owners)}'s {invoked}, which "
+        f"is PyTorch's here; add --convention {owners[0] if owners else 'LIBRARY'}"
+    )
 
 
 def _refuse_torch_tensors(tensors: dict[str, Any], choice: Any) -> None:
