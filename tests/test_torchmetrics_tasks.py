@@ -206,6 +206,8 @@ def test_a_library_option_under_pytorch_is_refused():
     """hinge_loss is PyTorch's by default (several libraries share the name): --task needs --convention."""
     run = run_cli(["hinge_loss", "--task", "binary", "--pred", "0.5,0.7", "--target", "0,1"])
     assert_usage_error(run, "--task", "--convention torchmetrics")
+    run = run_cli(["hinge_loss", "--convention", "sklearn", "--task", "binary", "--pred", "0.5,0.7", "--target", "0,1"])
+    assert_usage_error(run, "--task", "scikit-learn", "--convention torchmetrics")
 
 
 def test_the_table_of_a_hinge_convention_renders():

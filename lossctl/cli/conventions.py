@@ -29,8 +29,8 @@ def run_convention(spec: LossSpec, options: dict[str, Any], invoked: str | None,
     choice = choose(spec, invoked, options.get("convention"))
     library_options = options.get("library_options") or {}
     settings = {**library_options, **parse_settings(options.get("set"))}
-    if choice.library == DEFAULT and library_options:
-        _refuse_library_options(library_options, invoked)
+    if library_options and (choice.library == DEFAULT or choice.convention is not None):
+        _refuse_library_options(library_options, invoked, choice.convention)
     if choice.library == DEFAULT:
         if settings:
             raise InputError("--set is for other libraries' parameters; PyTorch's are options (lossctl info LOSS)")
@@ -79,15 +79,19 @@ def run_convention(spec: LossSpec, options: dict[str, Any], invoked: str | None,
     return _emit_result(spec, options, result, choice.library, context, outputs, text)
 
 
-def _refuse_library_options(given: dict[str, Any], invoked: str | None) -> None:
-    """``hinge_loss --task binary`` without --convention: the name is PyTorch's by default, the option is not."""
+def _refuse_library_options(given: dict[str, Any], invoked: str | None, convention: Any) -> None:
+    """A library's option (``--task``) under PyTorch's convention, or under a library whose loss lacks it."""
     from lossctl.conventions.registry import owners_of_param
 
-    name = sorted(given)[0]
+    foreign = sorted(name for name in given if convention is None or convention.param(name) is None)
+    if not foreign:
+        return
+    name = foreign[0]
     owners = owners_of_param(invoked or "", name)
+    here = "PyTorch's" if convention is None else f"{TITLES[convention.library]}'s"
     raise InputError(
-        f"--{name.replace('_', '-')} is a parameter of {' and '.join(TITLES[o] for o in owners)}'s {invoked}, which "
-        f"is PyTorch's here; add --convention {owners[0] if owners else 'LIBRARY'}"
+        f"--{name.replace('_', '-')} is a parameter of {' and '.join(TITLES[o] for o in owners)}'s {invoked}, "
+        f"not of {here}; use --convention {owners[0] if owners else 'LIBRARY'}"
     )
 
 
