@@ -38,6 +38,7 @@ BY_PARAMETER: dict[str, list] = {
     "num_classes": [3],
     "adjusted": [1],
     "multiclass_mode": ["one-vs-all"],
+    "task": ["multiclass"],
 }
 CHOICE_ALPHA = ["0.2,0.5,1.0"]  # Keras CategoricalFocalCrossentropy: α per class (three classes)
 
@@ -261,7 +262,8 @@ def test_sklearn_matrix(name, shape, settings):
 TORCHMETRICS_REQUIRED = {"minkowski_distance": {"p": 2.0}}  # lossctl's default for a required argument
 
 
-@pytest.mark.parametrize(("name", "shape", "settings"), _cases("torchmetrics"))
+# the task wrapper and kl_divergence have their own grid in tests/test_torchmetrics_tasks.py
+@pytest.mark.parametrize(("name", "shape", "settings"), _cases("torchmetrics", skip={"hinge_loss", "kl_divergence"}))
 def test_torchmetrics_matrix(name, shape, settings):
     pytest.importorskip("torchmetrics")
     torch = pytest.importorskip("torch")
@@ -297,7 +299,8 @@ def expected_library(name: str) -> str:
 def _cli_inputs(convention: Convention) -> list[str]:
     shape = (5,) if _applies(convention.library, convention.name, (5,)) else (4, 3)
     pred, target = inputs(convention.library, convention.name, np.random.default_rng(RNG_SEED), shape)
-    return ["--pred", str(pred.tolist()), "--target", str(target.tolist())]
+    required = ["--task", "binary"] if convention.names == ("hinge_loss", "HingeLoss") else []
+    return ["--pred", str(pred.tolist()), "--target", str(target.tolist()), *required]
 
 
 @pytest.mark.parametrize("name", sorted(BY_NAME))

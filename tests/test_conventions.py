@@ -65,12 +65,12 @@ def inputs(library: str, name: str, rng: np.random.Generator, shape: tuple[int, 
         pred = rng.dirichlet(np.ones(classes), size=rows)
         if name == "kl_divergence_with_log_targets":
             return np.log(pred), np.log(target)
-        return (pred if library == "keras" else np.log(pred)), target
+        return (pred if library in ("keras", "torchmetrics") else np.log(pred)), target
     if name == "BinaryFocalCrossentropy":
         return _probabilities(rng, shape), rng.integers(0, 2, size=shape).astype(float)
     if name == "CategoricalFocalCrossentropy":
         return rng.uniform(0.1, 2.0, size=(rows, classes)), _one_hot(rng, rows, classes)
-    if name == "binary_hinge_loss":
+    if name == "binary_hinge_loss" or (library == "torchmetrics" and name == "hinge_loss"):
         return rng.normal(size=shape) * 2, rng.integers(0, 2, size=shape).astype(float)
     if name == "sparsemax_loss":
         return rng.normal(size=shape) * 1.5, rng.integers(0, 2, size=shape).astype(float)
@@ -112,7 +112,11 @@ def _reductions(library: str, name: str) -> list[str]:
     return list(convention.reductions or LIBRARIES[library].reductions)
 
 
+REQUIRED_SETTINGS = {("torchmetrics", "hinge_loss"): {"task": "binary"}}  # arguments without a default
+
+
 def _value(library: str, name: str, pred, target, reduction="mean", weight=None, dtype="float64", **settings):
+    settings = {**REQUIRED_SETTINGS.get((library, name), {}), **settings}
     convention = next(c for c in LIBRARIES[library].conventions if c.name == name)
     spec = LOSSES[convention.loss]
     return compute_convention(

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from lossctl.cli.options import loss_signature
+from lossctl.cli.options import library_options, loss_signature
 from lossctl.cli.output import (
     emit,
     publish,
@@ -32,7 +32,7 @@ from lossctl.evaluation.result import LossResult
 from lossctl.io.inputs import is_image_file
 from lossctl.io.outputs import OutputSet
 from lossctl.losses.image import scale_inputs
-from lossctl.losses.spec import LossSpec
+from lossctl.losses.spec import LossSpec, Param
 from lossctl.losses.wording import escape_markup
 from lossctl.render import FORMATS
 from lossctl.render.describe import example_command
@@ -47,10 +47,17 @@ def build_loss_command(spec: LossSpec, invoked: str | None = None) -> Callable[.
     ``invoked`` is a library's own name for the loss (``BinaryCrossentropy``): it selects that library.
     """
 
+    signature = loss_signature(spec)
+    extra = _library_params(invoked, set(signature.parameters))
+
     def command(**options: Any) -> int:
+        given = {p.name: options.pop(p.name, None) for p in extra}
+        options["library_options"] = {name: value for name, value in given.items() if value is not None}
         return run_loss(spec, options, invoked)
 
-    command.__signature__ = loss_signature(spec)  # type: ignore[attr-defined]
+    if extra:
+        signature = signature.replace(parameters=[*signature.parameters.values(), *library_options(extra)])
+    command.__signature__ = signature  # type: ignore[attr-defined]
     command.__name__ = spec.name
     aliases = f" Aliases: {', '.join(spec.aliases)}." if spec.aliases else ""
     command.__doc__ = escape_markup(  # Typer's rich help reads docstrings as markup: formulas hold [ ]
@@ -58,6 +65,15 @@ def build_loss_command(spec: LossSpec, invoked: str | None = None) -> Callable[.
         f"More: lossctl info {spec.name}.{aliases}"
     )
     return command
+
+
+def _library_params(invoked: str | None, taken: set[str]) -> tuple[Param, ...]:
+    """The parameters of the conventions a library's name stands for, as options (``--task``): none otherwise."""
+    if invoked is None:
+        return ()
+    from lossctl.conventions.registry import library_params
+
+    return library_params(invoked, taken)
 
 
 def require_precision(precision: int) -> None:

@@ -27,7 +27,10 @@ PYTORCH_LAYOUT_ONLY = {  # lossctl's own pre-processing for PyTorch's losses; th
 def run_convention(spec: LossSpec, options: dict[str, Any], invoked: str | None, outputs: OutputSet) -> int | None:
     """Run under another library's convention; None when PyTorch's (lossctl's own path) applies."""
     choice = choose(spec, invoked, options.get("convention"))
-    settings = parse_settings(options.get("set"))
+    library_options = options.get("library_options") or {}
+    settings = {**library_options, **parse_settings(options.get("set"))}
+    if library_options and (choice.library == DEFAULT or choice.convention is not None):
+        _refuse_library_options(library_options, invoked, choice.convention)
     if choice.library == DEFAULT:
         if settings:
             raise InputError("--set is for other libraries' parameters; PyTorch's are options (lossctl info LOSS)")
@@ -74,6 +77,22 @@ def run_convention(spec: LossSpec, options: dict[str, Any], invoked: str | None,
         )
     context = (pred, target, tensors, sample_weight, settings)
     return _emit_result(spec, options, result, choice.library, context, outputs, text)
+
+
+def _refuse_library_options(given: dict[str, Any], invoked: str | None, convention: Any) -> None:
+    """A library's option (``--task``) under PyTorch's convention, or under a library whose loss lacks it."""
+    from lossctl.conventions.registry import owners_of_param
+
+    foreign = sorted(name for name in given if convention is None or convention.param(name) is None)
+    if not foreign:
+        return
+    name = foreign[0]
+    owners = owners_of_param(invoked or "", name)
+    here = "PyTorch's" if convention is None else f"{TITLES[convention.library]}'s"
+    raise InputError(
+        f"--{name.replace('_', '-')} is a parameter of {' and '.join(TITLES[o] for o in owners)}'s {invoked}, "
+        f"not of {here}; use --convention {owners[0] if owners else 'LIBRARY'}"
+    )
 
 
 def _refuse_torch_tensors(tensors: dict[str, Any], choice: Any) -> None:

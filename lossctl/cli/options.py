@@ -173,6 +173,23 @@ def convention_options() -> list[inspect.Parameter]:
     ]
 
 
+def library_options(params: tuple[Param, ...]) -> list[inspect.Parameter]:
+    """A library's own parameters as options (``--task``, ``--num-classes``, ``--squared/--no-squared``).
+
+    Only on a command called by a library's name (``hinge_loss``, ``HingeLoss``); ``None`` means not given
+    (the library's default), so each is the same as ``--set NAME=VALUE``.
+    """
+    options = []
+    for param in params:
+        help_text = f"{param.help} (the library's parameter {param.name}; same as --set {param.name}=VALUE)"
+        if param.kind == "bool":
+            flag = f"{param.option}/--no-{param.option[2:]}"
+            options.append(option(bool | None, None, flag, help=help_text, panel="Other libraries"))
+        else:
+            options.append(option(str | None, None, param.option, help=help_text, panel="Other libraries"))
+    return options
+
+
 def table_options() -> list[Any]:
     """The options of ``--data`` tables (added to every loss with a target)."""
     panel = "Tables"

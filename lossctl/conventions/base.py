@@ -48,6 +48,9 @@ class Convention:
     # params -> whether the library returns one value per output (torchmetrics num_outputs > 1, one-vs-all);
     # multioutput=raw_values says so for every convention.  The gradient is then that of their sum.
     vector_value: Callable[..., bool] | None = None
+    # --explain's working before the library's axis mean: (pred, target, **params) -> [(label, array of pred's
+    # shape), …], the last being the per-value terms that ``elements`` averages over ``params["axis"]`` (Keras)
+    terms: Callable[..., list[tuple[str, Array]]] | None = None
 
     @property
     def name(self) -> str:

@@ -45,6 +45,39 @@ def refusal(convention: Convention, evaluation: Evaluation) -> str | None:
     return None
 
 
+SHOWN_ROWS = 4  # rows of a last-axis mean written out; the rest are in the unreduced losses below
+
+
+def _working(convention: Convention, evaluation: Evaluation, fmt: Numbers) -> list[str]:
+    """The per-value terms and their mean over the library's axis (Keras), when the convention gives them."""
+    result = evaluation.result
+    if convention.terms is None or result.pred is None or result.target is None:
+        return []
+    params = {k: v for k, v in result.params.items() if convention.param(k) is not None}
+    with np.errstate(all="ignore"):
+        steps = convention.terms(result.pred, result.target, **params)
+    lines = ["", f"per value (shape {result.pred.shape}), p = --pred, y = --target:"]
+    lines += [f"  y = {fmt.vector(result.target.ravel())}", f"  p = {fmt.vector(result.pred.ravel())}"]
+    for label, values in steps:
+        lines += [f"  {label}:", f"    {fmt.vector(np.asarray(values).ravel())}"]
+    axis = int(params.get("axis", -1)) % result.pred.ndim
+    rows = np.moveaxis(np.asarray(steps[-1][1]), axis, -1)
+    rows = rows.reshape(-1, rows.shape[-1])  # in the order of the unreduced losses (C order of the other axes)
+    means = np.ravel(evaluation.elements)
+    count = rows.shape[1]
+    lines += ["", f"the mean over axis {axis - result.pred.ndim} ({count} values per loss): ℓᵢ = Σⱼ tᵢⱼ / {count}"]
+    for i, (row, mean) in enumerate(zip(rows[:SHOWN_ROWS], means[:SHOWN_ROWS], strict=False)):
+        name = "ℓ" if rows.shape[0] == 1 else f"ℓ{_subscript(i)}"
+        lines.append(f"  {name} = ({join([fmt.inner(v) for v in row])}) / {rows.shape[1]} = {fmt(float(mean))}")
+    if rows.shape[0] > SHOWN_ROWS:
+        lines.append(f"  … {rows.shape[0] - SHOWN_ROWS} more rows, the same way")
+    return lines
+
+
+def _subscript(number: int) -> str:
+    return str(number).translate(str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉"))
+
+
 def explain(convention: Convention, evaluation: Evaluation, precision: int) -> str:
     """The derivation: the library's rule and source, its unreduced losses, its reduction with the numbers."""
     reason = refusal(convention, evaluation)
@@ -61,6 +94,7 @@ def explain(convention: Convention, evaluation: Evaluation, precision: int) -> s
         lines.append("  with " + ", ".join(f"{k} = {v}" for k, v in result.params.items()))
     for name, tensor in result.tensors.items():
         lines.append(f"  with {name} = {fmt.vector(tensor.ravel())}")
+    lines += _working(convention, evaluation, fmt)
     elements = evaluation.elements.ravel()
     lines += [
         "",

@@ -53,6 +53,30 @@ def _bce_derivative(pred: Array, target: Array, from_logits: bool, label_smoothi
     return (-t / o + (1 - t) / (1 - o)) * inside
 
 
+def bce_terms(
+    pred: Array, target: Array, *, from_logits: bool = False, label_smoothing: float = 0.0, axis: int = -1
+) -> list[tuple[str, Array]]:
+    """--explain's working: the smoothed labels, the clipped p (or the logits' form), the per-value terms."""
+    steps = []
+    if label_smoothing:
+        steps.append(
+            (
+                f"y′ = y (1 − {label_smoothing:g}) + {label_smoothing:g}/2 (label smoothing)",
+                _smoothed_binary(target, label_smoothing),
+            )
+        )
+    y = "y′" if label_smoothing else "y"
+    term = _bce_term(pred, target, from_logits, label_smoothing)
+    if from_logits:
+        return [*steps, (f"tⱼ = max(zⱼ, 0) − zⱼ {y}ⱼ + log(1 + e^−|zⱼ|) (z = --pred, logits)", term)]
+    o, _ = clip(pred, eps(pred), 1 - eps(pred))
+    return [
+        *steps,
+        (f"clip(pⱼ) to [ε, 1 − ε], ε = {float(eps(pred)):g} (1 − ε = {float(1 - eps(pred)):.9g})", o),
+        (f"tⱼ = −({y}ⱼ log clip(pⱼ) + (1 − {y}ⱼ) log(1 − clip(pⱼ)))", term),
+    ]
+
+
 def bce_elements(
     pred: Array, target: Array, *, from_logits: bool = False, label_smoothing: float = 0.0, axis: int = -1
 ) -> Array:
@@ -196,6 +220,7 @@ CONVENTIONS = (
             MEAN_AXIS,
         ),
         check=check_same_and_axis,
+        terms=bce_terms,
     ),
     declare(
         "cross_entropy",

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from lossctl.conventions import keras, optax, sklearn, torchmetrics
 from lossctl.conventions.base import Convention, Library
 from lossctl.errors import InputError
+from lossctl.losses.spec import Param
 
 DEFAULT = "torch"
 LIBRARIES: Mapping[str, Library] = {
@@ -55,6 +56,21 @@ def _index() -> dict[str, list[Convention]]:
 
 
 BY_NAME = _index()
+
+
+def library_params(name: str, taken: set[str]) -> tuple[Param, ...]:
+    """The parameters of every convention called ``name`` (the first of each name), except those in ``taken``."""
+    found: dict[str, Param] = {}
+    for convention in BY_NAME.get(name, []):
+        for param in convention.params:
+            if param.name not in taken:
+                found.setdefault(param.name, param)
+    return tuple(found.values())
+
+
+def owners_of_param(name: str, param: str) -> list[str]:
+    """The libraries whose convention called ``name`` has the parameter ``param``."""
+    return sorted({c.library for c in BY_NAME.get(name, []) if c.param(param) is not None})
 
 
 def library(name: str) -> Library:

@@ -10,7 +10,13 @@ from typing import Any
 
 import numpy as np
 
-from lossctl.conventions import torchmetrics_hinge, torchmetrics_metrics, torchmetrics_scores
+from lossctl.conventions import (
+    torchmetrics_hinge,
+    torchmetrics_kl,
+    torchmetrics_metrics,
+    torchmetrics_scores,
+    torchmetrics_tasks,
+)
 from lossctl.conventions.base import Array, Convention, Library, elementwise, plain_reduce, require_same_shape
 from lossctl.errors import InputError
 from lossctl.losses.spec import Param
@@ -86,6 +92,8 @@ CONVENTIONS = (
     *torchmetrics_metrics.CONVENTIONS,
     *torchmetrics_scores.CONVENTIONS[2:],  # r2_score, explained_variance
     *torchmetrics_hinge.CONVENTIONS,
+    *torchmetrics_tasks.CONVENTIONS,  # after binary_hinge_loss: --convention torchmetrics on hinge stays binary
+    *torchmetrics_kl.CONVENTIONS,
 )
 
 LIBRARY = Library(
@@ -94,7 +102,6 @@ LIBRARY = Library(
     reductions=("mean", "sum", "none"),
     reduce=plain_reduce,
     conventions=CONVENTIONS,
-    missing={"kl_divergence": "torchmetrics KL (probabilities, reduction)"},
     source=f"{SOURCE} (the functionals return the metric itself)",
 )
 

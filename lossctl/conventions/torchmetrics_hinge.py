@@ -119,7 +119,10 @@ def _check_multiclass(pred: Array, target: Array, **params: Any) -> None:
         raise InputError(f"--target must hold one class index per row of --pred ({pred.shape[0]}), got {target.shape}")
     num_classes = params.get("num_classes")
     if num_classes is not None and num_classes != pred.shape[1]:
-        raise InputError(f"--set num_classes={num_classes} but --pred has {pred.shape[1]} class columns")
+        raise InputError(
+            f"--num-classes {num_classes} (--set num_classes) but --pred has {pred.shape[1]} class columns; "
+            "torchmetrics needs preds.shape[1] == num_classes"
+        )
     if params.get("multiclass_mode", "crammer-singer") not in ("crammer-singer", "one-vs-all"):
         raise InputError("--set multiclass_mode must be crammer-singer or one-vs-all")
     kept = target[_kept(target, params.get("ignore_index"))]

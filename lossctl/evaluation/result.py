@@ -73,8 +73,8 @@ class LossResult:
     def details(self) -> dict[str, Array]:
         """The loss's extra per-element table columns (the target class's probability …), computed when shown."""
         describe = self.spec.teaching.details
-        if describe is None or self.pred is None:
-            return {}
+        if describe is None or self.pred is None or self.convention is not None:
+            return {}  # under another library's convention, lossctl's columns (margin …) describe another loss
         with np.errstate(all="ignore"):
             return dict(describe(self.pred, self.target, **self.params, **self.tensors))
 
