@@ -61,3 +61,24 @@ def _compare(keras, torch, params: dict, labels: str, n: int) -> None:
         got = compute("circle", pred, target, reduction="sum", **params)
         np.testing.assert_allclose(got.elements, out.detach().numpy(), rtol=2e-6, atol=1e-7)
         np.testing.assert_allclose(got.grad, x.grad.numpy(), rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("reduction", ["sum_over_batch_size", "sum", "none"])
+@pytest.mark.parametrize("labels", ["random", "all_same", "all_different"])
+@pytest.mark.parametrize("n", [1, 3, 6])
+def test_keras_circle_convention_matches_keras_class(reduction, labels, n):
+    """The Circle class: float32, rows with a zero loss masked out of sum_over_batch_size's divisor."""
+    from test_library_losses import run
+
+    keras, torch = _keras()
+    for seed in SEEDS:
+        rng = np.random.default_rng(seed)
+        pred = _unit_rows(rng, n, 4)
+        target = _labels(labels, rng, n)
+        x = torch.tensor(pred, dtype=torch.float32, requires_grad=True)
+        out = keras.losses.Circle(gamma=8.0, reduction=reduction)(torch.tensor(target.astype(np.int32)), x)
+        out.sum().backward()
+        got = run("keras", "Circle", pred, target, reduction=reduction, gamma=8.0)
+        assert got.dtype == "float32"
+        np.testing.assert_allclose(np.asarray(got.value, dtype=float), out.detach().numpy(), rtol=2e-5, atol=1e-6)
+        np.testing.assert_allclose(got.grad, x.grad.numpy(), rtol=2e-4, atol=1e-5)

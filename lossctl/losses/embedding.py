@@ -1061,11 +1061,19 @@ def circle_grad(
     pred: Array, target: Array, *, gamma: float = 80.0, margin: float = 0.4, remove_diagonal: bool = True
 ) -> Array:
     """σ(p + n) · softmax weights → ∂/∂d → ∂/∂S = −1[1 − S > 0] ∂/∂d → ∂/∂X = (G + Gᵀ) X."""
+    return circle_vjp(pred, target, np.ones(pred.shape[0], dtype=pred.dtype), gamma, margin, remove_diagonal)
+
+
+def circle_vjp(
+    pred: Array, target: Array, cot: Array, gamma: float = 80.0, margin: float = 0.4, remove_diagonal: bool = True
+) -> Array:
+    """Σᵢ cotᵢ ∂ℓᵢ/∂X (the rows interact through the similarity matrix)."""
     similarity, positive, negative, pos_weight, neg_weight, distance, pos_score, neg_score = _circle_parts(
         pred, target, gamma, margin, remove_diagonal
     )
     total = _masked_logsumexp(pos_score) + _masked_logsumexp(neg_score)
-    outer = np.where(np.isfinite(total), sigmoid(np.where(np.isfinite(total), total, 0.0)), 0.0)[:, None]
+    outer = np.where(np.isfinite(total), sigmoid(np.where(np.isfinite(total), total, 0.0)), 0.0)
+    outer = (np.asarray(cot, dtype=pred.dtype).reshape(-1) * outer)[:, None]
     pos_slope = np.where(positive & (pos_weight > 0), 1.0, 0.0)
     neg_slope = np.where(negative & (neg_weight > 0), 1.0, 0.0)
     d_pos = -gamma * (pos_slope * (margin - distance) - pos_weight)
