@@ -17,6 +17,7 @@ from gradcheck import numeric_gradient
 
 from lossctl.conventions.registry import LIBRARIES
 from lossctl.conventions.run import compute_convention
+from lossctl.losses.embedding import sample_unit_embeddings
 from lossctl.losses.registry import LOSSES
 
 os.environ.setdefault("KERAS_BACKEND", "torch")  # before any import of keras
@@ -41,6 +42,9 @@ def inputs(library: str, name: str, rng: np.random.Generator, shape: tuple[int, 
     loss = convention.loss
     rows = shape[0]
     classes = shape[1] if len(shape) > 1 else 3
+    if loss == "circle":
+        sample = sample_unit_embeddings(rng)
+        return sample["pred"], sample["target"]
     if name == "multiclass_hinge_loss" and library == "torchmetrics":
         return rng.normal(size=(rows, classes)) * 2, np.arange(rows, dtype=float) % classes
     if name in ("log_loss",):
@@ -149,6 +153,7 @@ def _applies(library: str, name: str, shape: tuple[int, ...]) -> bool:
         "CategoricalHinge",
         "KLDivergence",
         "CategoricalGeneralizedCrossEntropy",
+        "Circle",
     }
     return not ((name in one_d_only and len(shape) > 1) or (name in two_d_only and len(shape) < 2))
 

@@ -29,7 +29,6 @@ LIBRARY = Library(
     ),
     missing={
         "CTC": "connectionist temporal classification",
-        "Circle": "circle loss",
     },
     source="keras 3.15.1 keras/src/losses/loss.py:101-194",
 )

@@ -14,7 +14,8 @@ import numpy as np
 
 from lossctl.conventions.base import Array, Convention, require_same_shape
 from lossctl.errors import InputError
-from lossctl.losses.embedding import cosine_similarity, cosine_similarity_grad
+from lossctl.losses.embedding import check_circle, circle, cosine_similarity, cosine_similarity_grad
+from lossctl.losses.embedding import circle_vjp as circle_vjp_rows
 from lossctl.losses.spec import Param
 
 EPSILON = 1e-7  # keras/src/backend/config.py _EPSILON
@@ -157,3 +158,42 @@ GCE = Convention(
     check=_check_gce,
 )
 CONVENTIONS = (*CONVENTIONS, GCE)
+
+
+def _circle_params(params: dict[str, Any]) -> dict[str, Any]:
+    return {k: params[k] for k in ("gamma", "margin", "remove_diagonal") if k in params}
+
+
+def circle_elements(pred: Array, target: Array, **params: Any) -> Array:
+    """losses.py def circle: softplus(LSE positives + LSE negatives) per row (lossctl's circle declaration)."""
+    return circle(pred, target, **_circle_params(params))
+
+
+def circle_vjp(pred: Array, target: Array, cot: Array, **params: Any) -> Array:
+    """Σ cotᵢ ∂ℓᵢ/∂X through lossctl's circle gradient (the rows interact, so cot weighs each row's loss)."""
+    return circle_vjp_rows(pred, target, cot, **_circle_params(params))
+
+
+def circle_mask(pred: Array, target: Array, **params: Any) -> Array:
+    """losses.py: backend.set_keras_mask(circle_loss, circle_loss > 0): the mean divides by the positive rows."""
+    return circle(pred, target, **_circle_params(params)) > 0
+
+
+CIRCLE = Convention(
+    "keras",
+    "circle",
+    ("Circle",),
+    circle_elements,
+    circle_vjp,
+    "PyTorch has no circle loss (torch uses lossctl's declaration, plain mean); Keras masks rows whose loss is 0, "
+    "so sum_over_batch_size divides by the rows with a positive loss; float32",
+    f"{LOSSES_PY} class Circle, def circle; keras/src/losses/loss.py:197-226 apply_mask",
+    params=(
+        Param("gamma", "float", 80.0, "scale γ"),
+        Param("margin", "float", 0.4, "relaxation m"),
+        Param("remove_diagonal", "bool", True, "drop self-similarities from the positives"),
+    ),
+    check=check_circle,
+    mask=circle_mask,
+)
+CONVENTIONS = (*CONVENTIONS, CIRCLE)

@@ -1017,6 +1017,139 @@ COSINE_DISTANCE = LossSpec(
     see_also=("cosine_similarity", "cosine_embedding"),
 )
 
+
+# --- Circle loss (Keras 3 keras.losses.Circle; Sun et al. 2020) ---------------------------------
+
+
+def _circle_parts(pred: Array, target: Array, gamma: float, margin: float, remove_diagonal: bool):
+    """Keras' circle(): distances D = max(1 − XXᵀ, 0), the weighted scores and the two log-sum-exps."""
+    labels = target.reshape(-1)
+    positive = labels[:, None] == labels[None, :]
+    negative = ~positive
+    if remove_diagonal:
+        positive = positive & ~np.eye(len(labels), dtype=bool)
+    similarity = pred @ pred.T
+    distance = np.maximum(1.0 - similarity, 0.0)
+    pos_weight = np.maximum((margin + distance) * positive, 0.0)
+    neg_weight = np.maximum((1.0 + margin - distance) * negative, 0.0)
+    pos_score = np.where(positive, -gamma * pos_weight * (margin - distance), -np.inf)
+    neg_score = np.where(negative, gamma * neg_weight * (1.0 - margin - distance), -np.inf)
+    return similarity, positive, negative, pos_weight, neg_weight, distance, pos_score, neg_score
+
+
+def _masked_logsumexp(scores: Array) -> Array:
+    """Row-wise log Σ exp over the finite entries; −inf for a row with none."""
+    has_any = np.isfinite(scores).any(axis=1)
+    safe = np.where(has_any[:, None], scores, 0.0)
+    return np.where(has_any, logsumexp_rows(safe), -np.inf)
+
+
+def circle(
+    pred: Array, target: Array, *, gamma: float = 80.0, margin: float = 0.4, remove_diagonal: bool = True
+) -> Array:
+    """ℓᵢ = softplus(LSE_{p} −γ αₚ(Δₚ − dᵢₚ) + LSE_{n} γ αₙ(Δₙ − dᵢₙ)), d = max(1 − XXᵀ, 0) (Keras circle)."""
+    *_, pos_score, neg_score = _circle_parts(pred, target, gamma, margin, remove_diagonal)
+    return softplus(_masked_logsumexp(pos_score) + _masked_logsumexp(neg_score))
+
+
+def _softmax_or_zero(scores: Array) -> Array:
+    has_any = np.isfinite(scores).any(axis=1)
+    return np.where(has_any[:, None], softmax_rows(np.where(has_any[:, None], scores, 0.0)), 0.0)
+
+
+def circle_grad(
+    pred: Array, target: Array, *, gamma: float = 80.0, margin: float = 0.4, remove_diagonal: bool = True
+) -> Array:
+    """σ(p + n) · softmax weights → ∂/∂d → ∂/∂S = −1[1 − S > 0] ∂/∂d → ∂/∂X = (G + Gᵀ) X."""
+    return circle_vjp(pred, target, np.ones(pred.shape[0], dtype=pred.dtype), gamma, margin, remove_diagonal)
+
+
+def circle_vjp(
+    pred: Array, target: Array, cot: Array, gamma: float = 80.0, margin: float = 0.4, remove_diagonal: bool = True
+) -> Array:
+    """Σᵢ cotᵢ ∂ℓᵢ/∂X (the rows interact through the similarity matrix)."""
+    similarity, positive, negative, pos_weight, neg_weight, distance, pos_score, neg_score = _circle_parts(
+        pred, target, gamma, margin, remove_diagonal
+    )
+    total = _masked_logsumexp(pos_score) + _masked_logsumexp(neg_score)
+    outer = np.where(np.isfinite(total), sigmoid(np.where(np.isfinite(total), total, 0.0)), 0.0)
+    outer = (np.asarray(cot, dtype=pred.dtype).reshape(-1) * outer)[:, None]
+    pos_slope = np.where(positive & (pos_weight > 0), 1.0, 0.0)
+    neg_slope = np.where(negative & (neg_weight > 0), 1.0, 0.0)
+    d_pos = -gamma * (pos_slope * (margin - distance) - pos_weight)
+    d_neg = gamma * (-neg_slope * (1.0 - margin - distance) - neg_weight)
+    g_distance = outer * (_softmax_or_zero(pos_score) * d_pos + _softmax_or_zero(neg_score) * d_neg)
+    g_similarity = -np.where(1.0 - similarity > 0, g_distance, 0.0)
+    return (g_similarity + g_similarity.T) @ pred
+
+
+def check_circle(pred: Array, target: Array, **_: object) -> None:
+    require_rows(pred, "--pred")
+    labels = one_label_per_row(pred, target, "circle")
+    if not np.all(labels == np.round(labels)):
+        raise InputError("--target must hold integer labels (Keras casts them to int32); give whole numbers")
+
+
+def sample_unit_embeddings(rng: np.random.Generator) -> dict[str, Array]:
+    """Unit rows at least 10⁻³ apart in cosine distance: d = max(1 − S, 0) has a kink at S = 1."""
+    n, d = int(rng.integers(2, 7)), int(rng.integers(2, 5))
+    while True:
+        rows = rng.normal(size=(n, d))
+        unit = rows / np.linalg.norm(rows, axis=1, keepdims=True)
+        off_diagonal = ~np.eye(n, dtype=bool)
+        if np.all(1.0 - (unit @ unit.T)[off_diagonal] > 1e-3):
+            return {"pred": unit, "target": rng.integers(0, 3, size=n) * 1.0}
+
+
+CIRCLE = LossSpec(
+    name="circle",
+    aliases=("circle_loss",),
+    family="embedding",
+    summary="Circle loss over a labelled batch of L2-normalised embeddings (Keras' Circle).",
+    formula="ℓᵢ = softplus(log Σ_{p: yₚ=yᵢ, p≠i} e^{−γ αₚ(m − dᵢₚ)} + log Σ_{n: yₙ≠yᵢ} e^{γ αₙ(1 − m − dᵢₙ)}),  "
+    "d = max(1 − XXᵀ, 0),  αₚ = [m + d]₊,  αₙ = [1 + m − d]₊",
+    gradient="σ(pᵢ + nᵢ) · softmax weights of each log-sum-exp into ∂score/∂d (positives −γ(αₚ'(m − d) − αₚ), "
+    "negatives −γ(αₙ'(1 − m − d) + αₙ));  ∂d/∂S = −1[1 − S > 0];  ∂S/∂X: (G + Gᵀ) X",
+    when="Metric learning from integer labels with unit-norm embeddings (a UnitNormalization layer before the "
+    "loss): it weights each similarity by how far it is from its optimum. Computed exactly as Keras 3's "
+    "keras.losses.circle: the rows are used as given (not normalised), a row without a positive or a negative "
+    "costs 0. PyTorch has no circle loss; under --convention torch this declaration is used with a plain mean.",
+    params=(
+        Param("gamma", "float", 80.0, "scale γ of the similarity scores", low=0.0),
+        Param("margin", "float", 0.4, "relaxation m: optima 1 + m / −m, decision margins 1 − m / m", low=0.0),
+        Param("remove_diagonal", "bool", True, "drop each row's similarity with itself from its positives"),
+    ),
+    target="class",
+    target_help="one integer label per row of --pred",
+    elements=circle,
+    grad=circle_grad,
+    check=check_circle,
+    class_axis=_rows_axis,
+    engine=EngineHooks(separable=_never_separable),
+    testing=Testing(
+        zero_at_target=False,
+        sample=sample_unit_embeddings,
+        param_grid=({}, {"gamma": 2.0, "margin": 0.25}, {"remove_diagonal": False, "gamma": 4.0}),
+        # with the diagonal kept, dᵢᵢ = max(1 − ‖xᵢ‖², 0) sits on its kink for unit rows: one-sided there
+        gradient_is_derivative=lambda remove_diagonal=True, **_: remove_diagonal,
+    ),
+    references=(
+        "Sun et al., Circle Loss: A Unified Perspective of Pair Similarity Optimization, CVPR 2020",
+        "Keras 3 keras/src/losses/losses.py, def circle (no docstring example)",
+    ),
+    examples=(
+        Example(
+            [[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0]],
+            [0.0, 0.0, 1.0],
+            params={"gamma": 1.0, "margin": 0.4},
+            value=(np.log1p(np.exp(0.84)) + np.log1p(np.exp(0.68))) / 3,
+            source="by hand: d01 = 1, d02 = 2, d12 = 1; row 0: −1·1.4·(0.4 − 1) = 0.84, negative weight "
+            "[1.4 − 2]₊ = 0 → softplus(0.84); row 1: 0.84 + 1·0.4·(0.6 − 1) = 0.68; row 2 has no positive → 0",
+        ),
+    ),
+    see_also=("batch_all_triplet", "nt_xent", "contrastive"),
+)
+
 LOSSES = (
     NT_XENT,
     MNRL,
@@ -1027,4 +1160,5 @@ LOSSES = (
     TRIPLET_WITH_DISTANCE,
     COSINE_SIMILARITY,
     COSINE_DISTANCE,
+    CIRCLE,
 )
