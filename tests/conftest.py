@@ -190,3 +190,15 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     for subject, errors in sorted(RELATIVE_ERRORS.items()):
         kinds = "  ".join(f"{kind} {error:.3g}" for kind, error in errors.items())
         terminalreporter.write_line(f"{subject:32s} {kinds}")
+
+
+def keras_on_torch() -> tuple[Any, Any]:
+    """Keras on its torch backend and torch, or the test is skipped (the Keras differential tests)."""
+    import os
+
+    os.environ.setdefault("KERAS_BACKEND", "torch")
+    keras = pytest.importorskip("keras")
+    torch = pytest.importorskip("torch")
+    if keras.backend.backend() != "torch":
+        pytest.skip("the Keras differential tests run on its torch backend")
+    return keras, torch

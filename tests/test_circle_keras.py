@@ -6,19 +6,13 @@ import numpy as np
 import pytest
 
 from lossctl import compute
+from tests.conftest import keras_on_torch
 
 SEEDS = (0, 1, 2, 3, 4)
 
 
 def _keras():
-    import os
-
-    os.environ.setdefault("KERAS_BACKEND", "torch")
-    keras = pytest.importorskip("keras")
-    torch = pytest.importorskip("torch")
-    if keras.backend.backend() != "torch":
-        pytest.skip("the Keras differential tests run on its torch backend")
-    return keras, torch
+    return keras_on_torch()
 
 
 def _unit_rows(rng: np.random.Generator, n: int, d: int) -> np.ndarray:

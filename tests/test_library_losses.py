@@ -16,6 +16,7 @@ from lossctl import compute
 from lossctl.conventions.registry import LIBRARIES
 from lossctl.conventions.run import compute_convention
 from lossctl.losses.registry import LOSSES
+from tests.conftest import keras_on_torch
 
 SEEDS = range(4)
 
@@ -305,14 +306,7 @@ def test_torchmetrics_edges():
 
 
 def _keras():
-    import os
-
-    os.environ.setdefault("KERAS_BACKEND", "torch")
-    keras = pytest.importorskip("keras")
-    torch = pytest.importorskip("torch")
-    if keras.backend.backend() != "torch":
-        pytest.skip("the Keras differential tests run on its torch backend")
-    return keras, torch
+    return keras_on_torch()
 
 
 KERAS_POOLED = [
